@@ -1,0 +1,61 @@
+package record
+
+import (
+	"bytes"
+	"testing"
+)
+
+func TestRoundTrip(t *testing.T) {
+	in := []Record{
+		{},
+		{Offset: 7, Timestamp: -3, ProducerID: "prod1-ab12", Seq: 42, Payload: []byte("hello")},
+		{Offset: 1 << 60, Timestamp: 1 << 62, ProducerID: "p", Seq: 1 << 63, Payload: bytes.Repeat([]byte{0xff}, 1<<20)},
+	}
+	var buf []byte
+	for i := range in {
+		buf = in[i].AppendBinary(buf)
+	}
+	for i := range in {
+		got, n, err := Decode(buf)
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		buf = buf[n:]
+		if got.Offset != in[i].Offset || got.Timestamp != in[i].Timestamp || got.ProducerID != in[i].ProducerID ||
+			got.Seq != in[i].Seq || !bytes.Equal(got.Payload, in[i].Payload) {
+			t.Fatalf("record %d: got %+v want %+v", i, got, in[i])
+		}
+	}
+	if len(buf) != 0 {
+		t.Fatalf("%d bytes left over", len(buf))
+	}
+}
+
+func TestDecodeTruncated(t *testing.T) {
+	r := Record{Offset: 300, Timestamp: 99, ProducerID: "abc", Seq: 5, Payload: []byte("payload")}
+	full := r.AppendBinary(nil)
+	for i := 0; i < len(full); i++ {
+		if _, _, err := Decode(full[:i]); err == nil {
+			t.Fatalf("prefix of %d bytes decoded without error", i)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	r := Record{Offset: 1, Timestamp: 2, ProducerID: "p", Seq: 3, Payload: []byte("x")}
+	f.Add(r.AppendBinary(nil))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, n, err := Decode(b)
+		if err != nil {
+			return
+		}
+		if n > len(b) {
+			t.Fatalf("consumed %d of %d bytes", n, len(b))
+		}
+		again, m, err := Decode(got.AppendBinary(nil))
+		if err != nil || again.Seq != got.Seq || again.Offset != got.Offset || !bytes.Equal(again.Payload, got.Payload) || m == 0 {
+			t.Fatalf("re-encoding does not round-trip: %v", err)
+		}
+	})
+}
