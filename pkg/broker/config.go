@@ -1,0 +1,101 @@
+package broker
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/logstream/logstream/pkg/topiclog"
+)
+
+// Config is everything a broker needs. Defaults live in DefaultConfig; the
+// command line only overrides them.
+type Config struct {
+	Name string // process name, also names the data directory
+
+	// Listen is the TCP address to bind; Advertise the one given to peers
+	// and clients (they differ behind NAT or when binding 0.0.0.0).
+	Listen    netip.AddrPort
+	Advertise netip.AddrPort
+	// Broadcast is the subnet broadcast address discovery answers on and
+	// joins to; Loopback marks the no-network fallback.
+	Broadcast     netip.Addr
+	BroadcastPort uint16
+	Multicast     netip.AddrPort
+	Leader        string // explicit leader (bypasses broadcast)
+
+	DataDir          string
+	MaxRecords       int64
+	Flush            topiclog.FlushPolicy
+	FlushEvery       time.Duration
+	AnalyticsWindow  time.Duration
+	MaxFrame         int
+	MaxSubscriptions int
+
+	BrokerHBInterval   time.Duration
+	ClientHBInterval   time.Duration
+	BrokerTimeout      time.Duration
+	ClientTimeout      time.Duration
+	FollowerHBInterval time.Duration
+	SuspicionTimeout   time.Duration
+	FailureTimeout     time.Duration
+
+	// DiscoveryWait bounds how long a starting broker looks for an existing
+	// cluster before it leads one of its own.
+	DiscoveryWait time.Duration
+
+	Logger zerolog.Logger
+}
+
+// DefaultConfig returns the manual's defaults.
+func DefaultConfig() Config {
+	return Config{
+		BroadcastPort:      8888,
+		Multicast:          netip.MustParseAddrPort("239.0.0.1:9999"),
+		MaxRecords:         10000,
+		Flush:              topiclog.FlushNever,
+		FlushEvery:         time.Second,
+		AnalyticsWindow:    60 * time.Second,
+		MaxFrame:           4 << 20,
+		MaxSubscriptions:   1024,
+		BrokerHBInterval:   5 * time.Second,
+		ClientHBInterval:   10 * time.Second,
+		BrokerTimeout:      30 * time.Second,
+		ClientTimeout:      30 * time.Second,
+		FollowerHBInterval: 2 * time.Second,
+		SuspicionTimeout:   10 * time.Second,
+		FailureTimeout:     15 * time.Second,
+		DiscoveryWait:      1500 * time.Millisecond,
+		Logger:             zerolog.Nop(),
+	}
+}
+
+// Validate reports the first setting that cannot work, named as the user
+// typed it.
+func (c *Config) Validate() error {
+	switch {
+	case !c.Listen.IsValid():
+		return fmt.Errorf("NODE_ADDRESS: no address to listen on")
+	case c.DataDir == "":
+		return fmt.Errorf("DATA_DIR: empty")
+	case c.MaxRecords < 0:
+		return fmt.Errorf("MAX_RECORDS_PER_TOPIC: %d is negative", c.MaxRecords)
+	case c.FailureTimeout < c.SuspicionTimeout:
+		return fmt.Errorf("FAILURE_TIMEOUT (%s) must not be shorter than SUSPICION_TIMEOUT (%s)", c.FailureTimeout, c.SuspicionTimeout)
+	case c.MaxFrame < 1024:
+		return fmt.Errorf("MAX_FRAME: %d is too small", c.MaxFrame)
+	}
+	for name, d := range map[string]time.Duration{
+		"BROKER_HB_INTERVAL": c.BrokerHBInterval, "CLIENT_HB_INTERVAL": c.ClientHBInterval,
+		"BROKER_TIMEOUT": c.BrokerTimeout, "CLIENT_TIMEOUT": c.ClientTimeout,
+		"FOLLOWER_HB_INTERVAL": c.FollowerHBInterval, "SUSPICION_TIMEOUT": c.SuspicionTimeout,
+		"FAILURE_TIMEOUT": c.FailureTimeout, "ANALYTICS_WINDOW_SECONDS": c.AnalyticsWindow,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("%s: must be positive", name)
+		}
+	}
+	return nil
+}

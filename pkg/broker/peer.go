@@ -1,0 +1,237 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/logstream/logstream/pkg/framed"
+	"github.com/logstream/logstream/pkg/wire"
+)
+
+const (
+	// sendQueue bounds the frames queued to one client; a client that does
+	// not read stalls its own subscriptions, never the broker's memory.
+	sendQueue = 256
+	// maxSubscriptionsPerConn bounds the streams one connection may open.
+	maxSubscriptionsPerConn = 64
+	writeTimeout            = 30 * time.Second
+)
+
+// peer is one TCP connection (a producer, a consumer, a logstreamctl, or a
+// peer broker). Its serve goroutine owns everything below.
+type peer struct {
+	b        *Broker
+	conn     *framed.Conn
+	log      zerolog.Logger
+	badLog   zerolog.Logger
+	lastSeen atomic.Int64 // unix nanos of the last frame received
+	id       atomic.Value // string: producer/consumer id once known
+	role     atomic.Uint32
+
+	subsMu sync.Mutex
+	subs   map[uint64]context.CancelFunc
+}
+
+func (b *Broker) newClient(nc net.Conn) *peer {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	c := &peer{
+		b:    b,
+		conn: framed.New(nc, b.cfg.MaxFrame, sendQueue, writeTimeout),
+		log:  b.log.With().Str("peer", nc.RemoteAddr().String()).Logger(),
+		subs: map[uint64]context.CancelFunc{},
+	}
+	c.badLog = c.log.Sample(&zerolog.BurstSampler{Burst: 3, Period: 10 * time.Second})
+	c.id.Store("")
+	b.mu.Lock()
+	b.clients[c] = struct{}{}
+	b.mu.Unlock()
+	return c
+}
+
+// serve reads requests until the connection ends. The subscriptions and the
+// heartbeat goroutine it starts end when it returns.
+func (c *peer) serve(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		c.conn.Close()
+		wg.Wait()
+		c.b.mu.Lock()
+		delete(c.b.clients, c)
+		c.b.mu.Unlock()
+		c.log.Debug().Str("client", c.id.Load().(string)).Msg("connection closed")
+	}()
+	c.lastSeen.Store(time.Now().UnixNano())
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.heartbeat(ctx)
+	}()
+	for {
+		f, err := c.conn.Recv()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, framed.ErrClosed) && ctx.Err() == nil {
+				c.b.counters.badFrames.Add(1)
+				c.badLog.Warn().Err(err).Msg("bad frame; closing connection")
+			}
+			return
+		}
+		c.lastSeen.Store(time.Now().UnixNano())
+		if err := c.handle(ctx, f, &wg); err != nil {
+			c.b.counters.badFrames.Add(1)
+			c.badLog.Warn().Err(err).Stringer("type", f.Type).Msg("bad request")
+			c.reply(f.Corr, &wire.Error{Code: wire.ErrBadRequest, Message: err.Error()})
+		}
+	}
+}
+
+func (c *peer) reply(corr uint64, m wire.Message) {
+	c.conn.Send(wire.Encode(m, corr)) // a failed send closes the connection; serve notices
+}
+
+func (c *peer) handle(ctx context.Context, f wire.Frame, wg *sync.WaitGroup) error {
+	switch f.Type {
+	case wire.TypeProduce:
+		var m wire.Produce
+		if err := m.Unmarshal(f.Body); err != nil {
+			return err
+		}
+		return c.produce(f.Corr, &m)
+	case wire.TypeSubscribe:
+		var m wire.Subscribe
+		if err := m.Unmarshal(f.Body); err != nil {
+			return err
+		}
+		return c.subscribe(ctx, f.Corr, &m, wg)
+	case wire.TypeConsume:
+		var m wire.Consume
+		if err := m.Unmarshal(f.Body); err != nil {
+			return err
+		}
+		return c.consume(f.Corr, &m)
+	case wire.TypeHeartbeat:
+		var m wire.Heartbeat
+		if err := m.Unmarshal(f.Body); err != nil {
+			return err
+		}
+		c.log.Debug().Str("client", m.NodeID).Stringer("role", m.Role).Msg("HEARTBEAT from client")
+		c.identify(m.NodeID, m.Role)
+		return nil
+	case wire.TypeMetadata:
+		var m wire.Metadata
+		if err := m.Unmarshal(f.Body); err != nil {
+			return err
+		}
+		resp := c.b.metadata()
+		c.reply(f.Corr, &resp)
+		return nil
+	case wire.TypeElectionTrigger:
+		c.b.TriggerElection("request from " + c.conn.RemoteAddr().String())
+		c.reply(f.Corr, &wire.Error{Code: wire.ErrNone, Message: "election started"})
+		return nil
+	default:
+		return errors.New("unexpected message " + f.Type.String())
+	}
+}
+
+func (c *peer) identify(id string, role wire.Role) {
+	if id != "" && c.id.Load().(string) == "" {
+		c.id.Store(id)
+		c.role.Store(uint32(role))
+	}
+}
+
+func (c *peer) produce(corr uint64, m *wire.Produce) error {
+	if err := validTopic(m.Topic); err != nil {
+		c.reply(corr, &wire.ProduceAck{Topic: m.Topic, Code: wire.ErrBadRequest, Message: err.Error()})
+		return nil
+	}
+	c.identify(m.ProducerID, wire.RoleProducer)
+	n := len(m.Records)
+	if n > 0 {
+		c.b.log.Debug().Str("topic", m.Topic).Str("producer", m.ProducerID).Int("records", n).Msg("PRODUCE")
+	}
+	c.b.repl.Propose(m.Topic, m.ProducerID, m.Records, func(ack wire.ProduceAck) {
+		if ack.Code == wire.ErrNone {
+			c.b.counters.produced.Add(uint64(ack.Count - ack.Duplicates))
+			c.b.counters.duplicates.Add(uint64(ack.Duplicates))
+		}
+		if m.Acks != 0 {
+			c.reply(corr, &ack)
+		}
+	})
+	return nil
+}
+
+func (c *peer) consume(corr uint64, m *wire.Consume) error {
+	if err := validTopic(m.Topic); err != nil {
+		c.reply(corr, &wire.Error{Code: wire.ErrBadRequest, Message: err.Error()})
+		return nil
+	}
+	log, err := c.b.repl.Log(m.Topic)
+	if err != nil {
+		c.reply(corr, &wire.Error{Code: wire.ErrInternal, Message: err.Error()})
+		return nil
+	}
+	committed, _ := c.b.repl.Committed(m.Topic)
+	resp := wire.Records{Topic: m.Topic, Committed: committed, StartOffset: log.StartOffset()}
+	if m.Offset < log.StartOffset() || m.Offset > committed {
+		c.reply(corr, &wire.Error{Code: wire.ErrOffsetOutOfRange,
+			Message: offsetRangeMsg(m.Offset, log.StartOffset(), committed)})
+		return nil
+	}
+	max := int(min(uint64(clamp(int(m.MaxRecords), 1, 10000)), committed-m.Offset))
+	if max > 0 {
+		recs, err := log.Read(m.Offset, max, clamp(int(m.MaxBytes), 1, c.b.cfg.MaxFrame/2))
+		if err != nil {
+			c.reply(corr, &wire.Error{Code: wire.ErrInternal, Message: err.Error()})
+			return nil
+		}
+		resp.Records = recs
+	}
+	c.log.Debug().Str("topic", m.Topic).Uint64("offset", m.Offset).Int("records", len(resp.Records)).Msg("CONSUME")
+	c.reply(corr, &resp)
+	return nil
+}
+
+// heartbeat sends HEARTBEAT to the client every ClientHBInterval and drops a
+// client silent for longer than ClientTimeout.
+func (c *peer) heartbeat(ctx context.Context) {
+	t := time.NewTicker(c.b.cfg.ClientHBInterval)
+	defer t.Stop()
+	check := time.NewTicker(min(c.b.cfg.ClientTimeout/4, time.Second))
+	defer check.Stop()
+	var seq uint64
+	me := c.b.cfg.Advertise.String()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-check.C:
+			if silent := time.Since(time.Unix(0, c.lastSeen.Load())); silent > c.b.cfg.ClientTimeout {
+				c.b.counters.clientTimeouts.Add(1)
+				c.log.Info().Str("client", c.id.Load().(string)).Dur("silent", silent).Msg("client timed out; dropping it")
+				c.conn.Close()
+				return
+			}
+		case now := <-t.C:
+			seq++
+			c.reply(0, &wire.Heartbeat{NodeID: c.b.cfg.Name, Role: wire.RoleBroker, View: 1,
+				LeaderID: c.b.cfg.Name, LeaderAddr: me, Seq: seq, UnixNano: now.UnixNano()})
+		}
+	}
+}
+
+func clamp(v, lo, hi int) int {
+	return max(lo, min(v, hi))
+}

@@ -1,0 +1,114 @@
+package broker
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/logstream/logstream/pkg/topiclog"
+	"github.com/logstream/logstream/pkg/wire"
+)
+
+func validTopic(name string) error { return topiclog.ValidTopicName(name) }
+
+func (b *Broker) registerSub(s *subscription) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.subs == nil {
+		b.subs = map[*subscription]struct{}{}
+	}
+	b.subs[s] = struct{}{}
+}
+
+func (b *Broker) unregisterSub(s *subscription) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.subs, s)
+}
+
+// metadata describes the broker, its cluster and its topics.
+func (b *Broker) metadata() wire.MetadataResponse {
+	me := b.cfg.Advertise.String()
+	resp := wire.MetadataResponse{
+		NodeID: b.cfg.Name, Addr: me, LeaderID: b.cfg.Name, LeaderAddr: me, View: 1,
+		Brokers:  []wire.BrokerInfo{{ID: b.cfg.Name, Addr: me, State: "leader"}},
+		Counters: b.counters.snapshot(),
+	}
+	for _, name := range b.store.Topics() {
+		log, ok := b.store.Lookup(name)
+		if !ok {
+			continue
+		}
+		committed, _ := b.repl.Committed(name)
+		resp.Topics = append(resp.Topics, wire.TopicInfo{Name: name, Owner: b.cfg.Name, OwnerAddr: me,
+			StartOffset: log.StartOffset(), NextOffset: log.NextOffset(), Committed: committed})
+	}
+	b.mu.Lock()
+	for s := range b.subs {
+		pos := s.position()
+		committed, _ := b.repl.Committed(s.topic)
+		resp.Consumers = append(resp.Consumers, wire.ConsumerInfo{ConsumerID: s.consumer, Topic: s.topic,
+			Offset: pos, Lag: committed - min(pos, committed)})
+	}
+	b.mu.Unlock()
+	sort.Slice(resp.Consumers, func(i, j int) bool { return resp.Consumers[i].ConsumerID < resp.Consumers[j].ConsumerID })
+	return resp
+}
+
+// ServeConsole reads the manual's broker terminal commands (status,
+// election, help) from in until it ends or ctx is done. A non-interactive
+// stdin (/dev/null, a closed pipe) simply ends it.
+func (b *Broker) ServeConsole(ctx context.Context, in io.Reader, out io.Writer) {
+	lines := make(chan string)
+	go func() { // ends at EOF; stdin cannot be interrupted, so it is not waited for
+		defer close(lines)
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			select {
+			case lines <- strings.TrimSpace(sc.Text()):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case line, ok := <-lines:
+			if !ok {
+				return
+			}
+			switch line {
+			case "":
+			case "status":
+				b.printStatus(out)
+			case "election":
+				b.TriggerElection("console")
+			case "help":
+				fmt.Fprintln(out, "commands: status, election, help")
+			default:
+				fmt.Fprintf(out, "unknown command %q (commands: status, election, help)\n", line)
+			}
+		}
+	}
+}
+
+func (b *Broker) printStatus(w io.Writer) {
+	m := b.metadata()
+	fmt.Fprintf(w, "ClusterState view=%d leader=%s (%s) uptime=%s\n", m.View, m.LeaderID, m.LeaderAddr,
+		time.Since(b.started).Round(time.Second))
+	for _, br := range m.Brokers {
+		fmt.Fprintf(w, "  broker %-20s %-22s %s\n", br.ID, br.Addr, br.State)
+	}
+	for _, t := range m.Topics {
+		fmt.Fprintf(w, "  topic  %-20s owner=%s offsets=[%d,%d) committed=%d\n", t.Name, t.Owner, t.StartOffset, t.NextOffset, t.Committed)
+	}
+	for _, c := range m.Consumers {
+		fmt.Fprintf(w, "  consumer %-18s topic=%s offset=%d lag=%d\n", c.ConsumerID, c.Topic, c.Offset, c.Lag)
+	}
+}

@@ -1,0 +1,201 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/logstream/logstream/pkg/analytics"
+	"github.com/logstream/logstream/pkg/topiclog"
+	"github.com/logstream/logstream/pkg/wire"
+)
+
+const (
+	defaultBatch    = 1000
+	maxBatchRecords = 10000
+)
+
+func offsetRangeMsg(off, start, end uint64) string {
+	return fmt.Sprintf("offset %d is outside the topic's retained range [%d, %d]", off, start, end)
+}
+
+// subscribe starts streaming a topic to the client from the requested
+// position. Records go out as RECORDS frames with the subscription's
+// correlation id; with analytics, STATS frames follow every interval.
+func (c *peer) subscribe(ctx context.Context, corr uint64, m *wire.Subscribe, wg *sync.WaitGroup) error {
+	if err := validTopic(m.Topic); err != nil {
+		c.reply(corr, &wire.Error{Code: wire.ErrBadRequest, Message: err.Error()})
+		return nil
+	}
+	log, err := c.b.repl.Log(m.Topic)
+	if err != nil {
+		c.reply(corr, &wire.Error{Code: wire.ErrInternal, Message: err.Error()})
+		return nil
+	}
+	committed, _ := c.b.repl.Committed(m.Topic)
+	start, err := startOffset(m, log, committed)
+	if err != nil {
+		c.reply(corr, &wire.Error{Code: wire.ErrOffsetOutOfRange, Message: err.Error()})
+		return nil
+	}
+	c.subsMu.Lock()
+	if _, dup := c.subs[corr]; dup || len(c.subs) >= maxSubscriptionsPerConn {
+		c.subsMu.Unlock()
+		c.reply(corr, &wire.Error{Code: wire.ErrBusy, Message: "too many subscriptions on one connection"})
+		return nil
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	c.subs[corr] = cancel
+	c.subsMu.Unlock()
+	c.identify(m.ConsumerID, wire.RoleConsumer)
+	c.b.counters.subscriptions.Add(1)
+
+	s := &subscription{c: c, corr: corr, topic: m.Topic, log: log, next: start,
+		batch: clamp(int(m.MaxBatch), 1, maxBatchRecords), consumer: m.ConsumerID}
+	if m.MaxBatch == 0 {
+		s.batch = defaultBatch
+	}
+	if m.Analytics {
+		window := c.b.cfg.AnalyticsWindow
+		if m.WindowSec > 0 {
+			window = time.Duration(min(m.WindowSec, 86400)) * time.Second
+		}
+		s.interval = time.Second
+		if m.IntervalMs > 0 {
+			s.interval = time.Duration(max(m.IntervalMs, 50)) * time.Millisecond
+		}
+		s.window = analytics.NewWindow(window, 60)
+		s.windowSec = uint32(window / time.Second)
+	}
+	c.b.log.Info().Str("topic", m.Topic).Str("consumer", m.ConsumerID).Uint64("from", start).
+		Bool("analytics", m.Analytics).Msg("SUBSCRIBE")
+	c.b.registerSub(s)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer cancel()
+		defer c.b.unregisterSub(s)
+		s.run(sctx)
+	}()
+	return nil
+}
+
+// startOffset resolves where a subscription begins. Latest means the end of
+// the committed log: only records committed from now on.
+func startOffset(m *wire.Subscribe, log *topiclog.Log, committed uint64) (uint64, error) {
+	switch m.From {
+	case wire.FromBeginning:
+		return log.StartOffset(), nil
+	case wire.FromLatest:
+		return committed, nil
+	case wire.FromOffset:
+		if m.Offset < log.StartOffset() || m.Offset > committed {
+			return 0, errors.New(offsetRangeMsg(m.Offset, log.StartOffset(), committed))
+		}
+		return m.Offset, nil
+	case wire.FromTime:
+		return max(log.OffsetForTime(m.TimeUnixNano), log.StartOffset()), nil
+	}
+	return 0, fmt.Errorf("unknown start position %d", m.From)
+}
+
+// subscription streams one topic to one client; its goroutine owns it.
+type subscription struct {
+	c         *peer
+	corr      uint64
+	topic     string
+	consumer  string
+	log       *topiclog.Log
+	next      uint64
+	batch     int
+	window    *analytics.Window
+	windowSec uint32
+	interval  time.Duration
+	mu        sync.Mutex // guards next for status readers
+}
+
+func (s *subscription) position() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next
+}
+
+func (s *subscription) run(ctx context.Context) {
+	var tick <-chan time.Time
+	if s.window != nil {
+		t := time.NewTicker(s.interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	// The first frame tells the consumer where it starts and where the
+	// committed log ends now, so "read to the end and exit" knows its goal.
+	committed, changed := s.c.b.repl.Committed(s.topic)
+	s.c.reply(s.corr, &wire.Records{Topic: s.topic, Committed: committed, StartOffset: s.next})
+	for {
+		committed, changed = s.c.b.repl.Committed(s.topic)
+		if s.next < committed {
+			if s.next < s.log.StartOffset() {
+				// Retention overtook a slow consumer: say so and skip ahead
+				// rather than stall.
+				s.c.log.Warn().Str("topic", s.topic).Uint64("lost_from", s.next).
+					Uint64("resume_at", s.log.StartOffset()).Msg("consumer fell behind retention")
+				s.setNext(s.log.StartOffset())
+			}
+			n := int(min(uint64(s.batch), committed-s.next))
+			recs, err := s.log.Read(s.next, n, s.c.b.cfg.MaxFrame/2)
+			if err != nil && !errors.Is(err, topiclog.ErrOffsetOutOfRange) {
+				s.c.reply(s.corr, &wire.Error{Code: wire.ErrInternal, Message: err.Error()})
+				return
+			}
+			if len(recs) > 0 {
+				if err := s.c.conn.Send(wire.Encode(&wire.Records{Topic: s.topic, Committed: committed, Records: recs}, s.corr)); err != nil {
+					return
+				}
+				if s.window != nil {
+					for i := range recs {
+						s.window.Add(time.Unix(0, recs[i].Timestamp), recs[i].ProducerID, len(recs[i].Payload))
+					}
+				}
+				s.c.b.counters.delivered.Add(uint64(len(recs)))
+				s.setNext(recs[len(recs)-1].Offset + 1)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick:
+				s.sendStats(now, committed)
+			default:
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case now := <-tick:
+			s.sendStats(now, committed)
+		}
+	}
+}
+
+func (s *subscription) setNext(n uint64) {
+	s.mu.Lock()
+	s.next = n
+	s.mu.Unlock()
+}
+
+func (s *subscription) sendStats(now time.Time, committed uint64) {
+	snap := s.window.Snapshot(now)
+	st := wire.Stats{Topic: s.topic, UnixNano: now.UnixNano(), Total: snap.Total, WindowSec: s.windowSec,
+		WindowCount: snap.WindowCount, Rate: snap.Rate, BytesPerSec: snap.BytesPerSec,
+		Buckets: snap.Buckets}
+	if committed > 0 {
+		st.LastOffset = committed - 1
+	}
+	for _, p := range snap.PerProducer {
+		st.PerProducer = append(st.PerProducer, wire.ProducerCount{ProducerID: p.ProducerID, Count: p.Count})
+	}
+	s.c.reply(s.corr, &st)
+}

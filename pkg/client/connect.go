@@ -1,0 +1,192 @@
+// Package client is the producer and consumer side of LogStream: finding the
+// cluster, keeping one long-lived connection to the right broker, and
+// carrying on through reconnects without losing or repeating a record.
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/logstream/logstream/pkg/discovery"
+	"github.com/logstream/logstream/pkg/framed"
+	"github.com/logstream/logstream/pkg/wire"
+)
+
+// Options configure how a client finds and keeps its broker.
+type Options struct {
+	ClientID      string
+	Role          wire.Role
+	Leader        string // explicit broker IP:PORT; empty means discover by broadcast
+	BroadcastPort uint16
+	LocalPort     uint16 // bind the outgoing connection to this port (NAT port forwarding)
+	Advertise     string // address announced to the broker (NAT)
+
+	HBInterval        time.Duration // how often we send HEARTBEAT
+	HBTimeout         time.Duration // silence from the broker after which we reconnect
+	ReconnectAttempts int
+	ReconnectDelay    time.Duration
+	MaxFrame          int
+
+	Logger zerolog.Logger
+	// Discover finds a broker address; nil means UDP broadcast discovery.
+	Discover func(ctx context.Context) (string, error)
+}
+
+// Defaults fills the zero fields with the manual's defaults.
+func (o *Options) Defaults() {
+	if o.BroadcastPort == 0 {
+		o.BroadcastPort = 8888
+	}
+	if o.HBInterval <= 0 {
+		o.HBInterval = 2 * time.Second
+	}
+	if o.HBTimeout <= 0 {
+		o.HBTimeout = 10 * time.Second
+	}
+	if o.ReconnectAttempts <= 0 {
+		o.ReconnectAttempts = 10
+	}
+	if o.ReconnectDelay <= 0 {
+		o.ReconnectDelay = 5 * time.Second
+	}
+	if o.MaxFrame <= 0 {
+		o.MaxFrame = wire.DefaultMaxFrame
+	}
+}
+
+// ErrGaveUp is returned when every reconnect attempt failed.
+var ErrGaveUp = errors.New("no broker reachable")
+
+// redirectError says the broker we talk to is not the one for our topic.
+type redirectError struct{ to string }
+
+func (e *redirectError) Error() string { return "redirected to " + e.to }
+
+// retryError is a transient refusal (no quorum, recovery in progress).
+type retryError struct{ msg string }
+
+func (e *retryError) Error() string { return e.msg }
+
+// connect returns a connection to a broker: the redirect target if there is
+// one, else the explicit leader, else whatever discovery finds. It tries
+// ReconnectAttempts times, ReconnectDelay apart, and says so on each failure.
+func (o *Options) connect(ctx context.Context, redirect string) (*framed.Conn, string, error) {
+	var lastErr error
+	for attempt := 1; attempt <= o.ReconnectAttempts; attempt++ {
+		addr := redirect
+		var err error
+		if addr == "" {
+			addr, err = o.locate(ctx)
+		}
+		if err == nil {
+			var conn *framed.Conn
+			if conn, err = o.dial(ctx, addr); err == nil {
+				return conn, addr, nil
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
+		lastErr = err
+		redirect = "" // a dead redirect target is forgotten: ask the cluster again
+		o.Logger.Warn().Err(err).Msgf("broker unreachable (attempt %d/%d)", attempt, o.ReconnectAttempts)
+		if attempt == o.ReconnectAttempts {
+			break
+		}
+		select {
+		case <-time.After(o.ReconnectDelay):
+		case <-ctx.Done():
+			return nil, "", ctx.Err()
+		}
+	}
+	return nil, "", fmt.Errorf("%w after %d attempts: %v", ErrGaveUp, o.ReconnectAttempts, lastErr)
+}
+
+func (o *Options) locate(ctx context.Context) (string, error) {
+	if o.Leader != "" {
+		return o.Leader, nil
+	}
+	if o.Discover != nil {
+		return o.Discover(ctx)
+	}
+	res, err := discovery.Discover(ctx, discovery.Config{
+		Role: o.Role, NodeID: o.ClientID, Port: o.BroadcastPort,
+		Logger: o.Logger,
+	})
+	if err != nil {
+		return "", err
+	}
+	return res.LeaderAddr, nil
+}
+
+func (o *Options) dial(ctx context.Context, addr string) (*framed.Conn, error) {
+	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}
+	if o.LocalPort != 0 {
+		d.LocalAddr = &net.TCPAddr{Port: int(o.LocalPort)}
+	}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	o.Logger.Info().Str("broker", addr).Msg("connected")
+	return framed.New(nc, o.MaxFrame, 256, 30*time.Second), nil
+}
+
+// heartbeat sends HEARTBEAT every HBInterval until done closes.
+func (o *Options) heartbeat(conn *framed.Conn, done <-chan struct{}) {
+	t := time.NewTicker(o.HBInterval)
+	defer t.Stop()
+	var seq uint64
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-t.C:
+			seq++
+			hb := wire.Heartbeat{NodeID: o.ClientID, Role: o.Role, Seq: seq, UnixNano: now.UnixNano(), LeaderAddr: o.Advertise}
+			if conn.Send(wire.Encode(&hb, 0)) != nil {
+				return
+			}
+		}
+	}
+}
+
+// recv reads the next frame, giving up when the broker is silent longer than
+// HBTimeout (the broker answers every HEARTBEAT, so silence means trouble).
+func (o *Options) recv(conn *framed.Conn) (wire.Frame, error) {
+	conn.SetReadDeadline(time.Now().Add(o.HBTimeout))
+	f, err := conn.Recv()
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return f, fmt.Errorf("broker silent for %s (hb-timeout)", o.HBTimeout)
+	}
+	return f, err
+}
+
+// NewClientID returns name plus a random suffix, unique per process run, so
+// a restarted producer never collides with its previous sequence numbers.
+func NewClientID(name string) string {
+	if name == "" {
+		name = "client"
+	}
+	return name + "-" + strings.ToLower(rand.Text()[:8])
+}
+
+// ParseAddr checks an IP:PORT given by the user.
+func ParseAddr(flag, s string) error {
+	if _, err := netip.ParseAddrPort(s); err != nil {
+		return fmt.Errorf("invalid value %q for %s: want IP:PORT such as 192.168.1.10:8001", s, flag)
+	}
+	return nil
+}

@@ -1,0 +1,184 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/logstream/logstream/pkg/framed"
+	"github.com/logstream/logstream/pkg/record"
+	"github.com/logstream/logstream/pkg/wire"
+)
+
+// Handler receives what a subscription delivers. Records come in offset
+// order, each exactly once, also across reconnects. Start is called once per
+// connection with the next offset to be delivered and the committed end of the
+// log at that moment; returning ErrStop ends Run.
+type Handler interface {
+	Start(next, committed uint64) error
+	Records(recs []record.Record) error
+	Stats(s *wire.Stats)
+}
+
+// ConsumerOptions say what to read and how.
+type ConsumerOptions struct {
+	Topic      string
+	From       wire.StartFrom
+	Offset     uint64
+	Time       time.Time
+	Analytics  bool
+	WindowSec  uint32
+	IntervalMs uint32
+	MaxBatch   uint32
+}
+
+// Consumer reads one topic. Run owns the connection and calls the handler
+// from its goroutine only.
+type Consumer struct {
+	o    Options
+	co   ConsumerOptions
+	next uint64
+	have bool // next is known: resume there after a reconnect
+}
+
+// NewConsumer returns a consumer; call Run.
+func NewConsumer(o Options, co ConsumerOptions) *Consumer {
+	o.Defaults()
+	return &Consumer{o: o, co: co}
+}
+
+// Next is the offset of the next record the consumer expects.
+func (c *Consumer) Next() uint64 { return c.next }
+
+// ErrStop may be returned by Handler.Records to end Run without error.
+var ErrStop = errors.New("stop consuming")
+
+// Run subscribes and delivers until ctx ends, the handler returns an error,
+// or no broker can be reached within the reconnect attempts.
+func (c *Consumer) Run(ctx context.Context, h Handler) error {
+	redirect := ""
+	for {
+		conn, addr, err := c.o.connect(ctx, redirect)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		redirect = ""
+		err = c.session(ctx, conn, h)
+		conn.Close()
+		if ctx.Err() != nil || errors.Is(err, ErrStop) {
+			return nil
+		}
+		var rd *redirectError
+		var rt *retryError
+		switch {
+		case errors.As(err, &rd):
+			redirect = rd.to
+		case errors.As(err, &rt):
+			c.o.Logger.Warn().Str("broker", addr).Msg(rt.msg + "; retrying shortly")
+			select {
+			case <-time.After(min(c.o.ReconnectDelay, 500*time.Millisecond)):
+			case <-ctx.Done():
+				return nil
+			}
+			redirect = addr
+		case isFatal(err):
+			return err
+		default:
+			c.o.Logger.Warn().Err(err).Str("broker", addr).Uint64("resume_at", c.next).Msg("connection lost; resubscribing")
+		}
+	}
+}
+
+func (c *Consumer) subscribeMsg() wire.Subscribe {
+	m := wire.Subscribe{Topic: c.co.Topic, ConsumerID: c.o.ClientID, From: c.co.From, Offset: c.co.Offset,
+		Analytics: c.co.Analytics, Raw: !c.co.Analytics, WindowSec: c.co.WindowSec, IntervalMs: c.co.IntervalMs,
+		MaxBatch: c.co.MaxBatch}
+	if c.co.From == wire.FromTime {
+		m.TimeUnixNano = c.co.Time.UnixNano()
+	}
+	if c.have {
+		m.From, m.Offset = wire.FromOffset, c.next
+	}
+	return m
+}
+
+func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler) error {
+	hbDone := make(chan struct{})
+	defer close(hbDone)
+	go c.o.heartbeat(conn, hbDone)
+	const subCorr = 1
+	sub := c.subscribeMsg()
+	if err := conn.Send(wire.Encode(&sub, subCorr)); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	started := false
+	for {
+		f, err := c.o.recv(conn)
+		if err != nil {
+			return err
+		}
+		switch f.Type {
+		case wire.TypeRecords:
+			var m wire.Records
+			if err := m.Unmarshal(f.Body); err != nil {
+				return err
+			}
+			if !started {
+				started = true
+				if !c.have {
+					c.next, c.have = m.StartOffset, true
+				}
+				c.o.Logger.Info().Str("topic", c.co.Topic).Uint64("offset", c.next).Uint64("committed", m.Committed).Msg("subscribed")
+				if err := h.Start(c.next, m.Committed); err != nil {
+					return err
+				}
+			}
+			recs := m.Records
+			// Anything before next was delivered already (a resend after
+			// a reconnect): skip it so each record arrives once.
+			for len(recs) > 0 && recs[0].Offset < c.next {
+				recs = recs[1:]
+			}
+			if len(recs) == 0 {
+				continue
+			}
+			if recs[0].Offset != c.next {
+				// Only retention can open a gap: the broker skips a
+				// consumer past records deleted before it read them.
+				c.o.Logger.Warn().Str("topic", c.co.Topic).Uint64("missed_from", c.next).
+					Uint64("missed_to", recs[0].Offset-1).Msg("records were removed by retention before this consumer read them")
+			}
+			c.next = recs[len(recs)-1].Offset + 1
+			if err := h.Records(recs); err != nil {
+				return err
+			}
+		case wire.TypeStats:
+			var m wire.Stats
+			if err := m.Unmarshal(f.Body); err != nil {
+				return err
+			}
+			h.Stats(&m)
+		case wire.TypeError:
+			var m wire.Error
+			if err := m.Unmarshal(f.Body); err != nil {
+				return err
+			}
+			if m.Code == wire.ErrOffsetOutOfRange {
+				if !c.have {
+					return fatalError{fmt.Errorf("cannot start there: %s", m.Message)}
+				}
+				// Our resume point fell out of retention while we were away.
+				c.o.Logger.Warn().Uint64("resume_at", c.next).Msg(m.Message + "; resuming at the oldest retained record")
+				c.have, c.co.From = false, wire.FromBeginning
+				return &retryError{msg: "resume point no longer retained"}
+			}
+			return ackError(m.Code, m.Message, m.Redirect)
+		}
+	}
+}

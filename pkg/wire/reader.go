@@ -1,0 +1,110 @@
+package wire
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// readChunk bounds how much body memory is set aside ahead of the bytes that
+// actually arrived: a large body is read in chunks of this size and joined at
+// the end, so a peer that claims N bytes and sends K makes us hold K+readChunk.
+const readChunk = 64 << 10
+
+// readBufSize is the stream buffer: large enough that small pipelined frames
+// cost one read system call per buffer, not two per frame.
+const readBufSize = 64 << 10
+
+// Reader reads frames from a stream. It is not safe for concurrent use.
+//
+// Any framing error, and any read error in the middle of a frame, is final:
+// the stream's framing is lost, Next keeps returning the same error, and the
+// caller must close the connection. A read error before the first byte of a
+// frame (for example a read deadline used to poll for shutdown) is returned
+// as is and Next may be called again.
+type Reader struct {
+	r   *bufio.Reader
+	max int
+	hdr [HeaderSize]byte
+	err error // sticky
+}
+
+// NewReader returns a Reader over r refusing bodies larger than maxBody
+// (<= 0 means DefaultMaxFrame). The Reader buffers: once it is in use, read r
+// only through it.
+func NewReader(r io.Reader, maxBody int) *Reader {
+	br, ok := r.(*bufio.Reader)
+	if !ok || br.Size() < HeaderSize {
+		br = bufio.NewReaderSize(r, readBufSize)
+	}
+	return &Reader{r: br, max: limit(maxBody)}
+}
+
+// Next returns the next frame. Body is freshly allocated and owned by the
+// caller. At a clean end of stream (between frames) it returns io.EOF; an
+// end of stream inside a frame is ErrTruncated (also io.ErrUnexpectedEOF).
+func (r *Reader) Next() (Frame, error) {
+	if r.err != nil {
+		return Frame{}, r.err
+	}
+	n, err := io.ReadFull(r.r, r.hdr[:])
+	if err != nil {
+		if n == 0 {
+			// Nothing of a frame consumed: the stream is still in sync.
+			// EOF here is the peer closing cleanly.
+			return Frame{}, err
+		}
+		return Frame{}, r.fail(fmt.Errorf("%w: header after %d of %d bytes: %w", ErrTruncated, n, HeaderSize, unexpected(err)))
+	}
+	hd, err := parseHeader(r.hdr[:], r.max)
+	if err != nil {
+		return Frame{}, r.fail(err)
+	}
+	body, got, err := readBody(r.r, hd.n)
+	if err != nil {
+		return Frame{}, r.fail(fmt.Errorf("%w: %v body after %d of %d bytes: %w", ErrTruncated, hd.typ, got, hd.n, unexpected(err)))
+	}
+	if err := hd.verify(r.hdr[:], body); err != nil {
+		return Frame{}, r.fail(err)
+	}
+	return Frame{Type: hd.typ, Flags: hd.flags, Corr: hd.corr, Body: body}, nil
+}
+
+func (r *Reader) fail(err error) error {
+	r.err = err
+	return err
+}
+
+// unexpected turns a bare EOF inside a frame into io.ErrUnexpectedEOF.
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// readBody reads exactly n bytes, allocating only as data arrives. On error
+// it returns the number of bytes read so far.
+func readBody(r io.Reader, n int) ([]byte, int, error) {
+	if n <= readChunk {
+		b := make([]byte, n)
+		k, err := io.ReadFull(r, b)
+		return b, k, err
+	}
+	// Large bodies pay one extra copy; frames of up to readChunk, the common
+	// case, are read straight into their final buffer.
+	chunks := make([][]byte, 0, min(n/readChunk+1, 64))
+	got := 0
+	for got < n {
+		c := make([]byte, min(n-got, readChunk))
+		k, err := io.ReadFull(r, c)
+		got += k
+		if err != nil {
+			return nil, got, err
+		}
+		chunks = append(chunks, c)
+	}
+	return bytes.Join(chunks, nil), got, nil
+}
