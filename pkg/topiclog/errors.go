@@ -1,0 +1,32 @@
+package topiclog
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrOffsetOutOfRange is matched (errors.Is) by every *OffsetError.
+	ErrOffsetOutOfRange = errors.New("topiclog: offset out of range")
+	// ErrClosed is returned by operations on a closed Log or Store.
+	ErrClosed = errors.New("topiclog: closed")
+	// ErrCorrupt is returned when stored bytes fail their checksum or do not
+	// decode; it is only seen by reads of data recovery did not re-check.
+	ErrCorrupt = errors.New("topiclog: corrupt entry")
+	// ErrNotContiguous is returned by AppendAt for offsets that do not
+	// continue the log.
+	ErrNotContiguous = errors.New("topiclog: offsets not contiguous with log end")
+)
+
+// OffsetError reports an offset outside the retained log [Start, Next].
+// Consumers use Start to skip ahead after retention removed their position.
+type OffsetError struct {
+	Offset, Start, Next uint64
+}
+
+func (e *OffsetError) Error() string {
+	return fmt.Sprintf("topiclog: offset %d out of range: log holds [%d, %d)", e.Offset, e.Start, e.Next)
+}
+
+// Is makes errors.Is(err, ErrOffsetOutOfRange) true.
+func (e *OffsetError) Is(target error) bool { return target == ErrOffsetOutOfRange }

@@ -1,0 +1,291 @@
+package topiclog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/rs/zerolog"
+)
+
+// Log is the append-only log of one topic: a directory of segments named by
+// their base offset. It is safe for concurrent use; writers (Append,
+// AppendAt, TruncateTo, SetMeta, Sync) run one at a time, readers run in
+// parallel with each other and with the writer's disk I/O.
+type Log struct {
+	name   string
+	dir    string
+	opts   Options
+	logger zerolog.Logger
+
+	// wmu serialises writers. A writer may read the fields below without mu
+	// because only writers change them.
+	wmu    sync.Mutex
+	buf    []byte       // reused append buffer
+	idxBuf []indexEntry // reused pending index entries
+	failed error        // sticky: a write could not be undone
+	dirty  atomic.Bool  // appended since the last fsync
+
+	// mu guards the published state. Readers hold RLock across their preads
+	// so no segment file is closed or truncated under them.
+	mu     sync.RWMutex
+	segs   []*segment // ascending base; never empty
+	next   uint64
+	notify chan struct{} // closed and replaced on every append
+	closed bool
+	done   chan struct{} // closed by Close, wakes Wait
+	meta   []byte
+}
+
+// openLog opens (creating if needed) the topic directory and recovers it.
+func openLog(dir, name string, opts Options) (*Log, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	l := &Log{
+		name:   name,
+		dir:    dir,
+		opts:   opts,
+		logger: opts.Logger.With().Str("topic", name).Logger(),
+		notify: make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	if err := l.load(); err != nil {
+		for _, s := range l.segs {
+			s.close()
+		}
+		return nil, fmt.Errorf("topic %s: %w", name, err)
+	}
+	return l, nil
+}
+
+// load finds the segments and the meta blob on disk and recovers them.
+func (l *Log) load() error {
+	ents, err := os.ReadDir(l.dir)
+	if err != nil {
+		return err
+	}
+	var bases []uint64
+	logs := map[uint64]bool{}
+	for _, e := range ents {
+		if base, ok := parseSegName(e.Name()); ok && e.Type().IsRegular() {
+			bases = append(bases, base)
+			logs[base] = true
+		}
+	}
+	for _, e := range ents {
+		// An index whose log is gone (deleted by retention just before a
+		// crash) and a temp meta file of an interrupted SetMeta are debris.
+		n := e.Name()
+		if d, ok := strings.CutSuffix(n, idxExt); ok {
+			if base, ok := parseSegName(d + logExt); ok && !logs[base] {
+				os.Remove(filepath.Join(l.dir, n))
+			}
+		}
+		if n == metaTmpFile {
+			os.Remove(filepath.Join(l.dir, n))
+		}
+	}
+	slices.Sort(bases)
+
+	if err := l.loadMeta(); err != nil {
+		return err
+	}
+	if len(bases) == 0 {
+		seg, err := createSegment(l.dir, 0)
+		if err != nil {
+			return err
+		}
+		l.segs = []*segment{seg}
+		l.next = 0
+		return syncDir(l.dir)
+	}
+	for i, base := range bases {
+		seg, dropped, err := openSegment(l.dir, base)
+		if err != nil {
+			return err
+		}
+		last := i == len(bases)-1
+		if !last {
+			seg.idxF.Close()
+			seg.idxF = nil
+		}
+		l.segs = append(l.segs, seg)
+		if dropped > 0 {
+			l.logger.Warn().Str("segment", filepath.Base(seg.log.Name())).Int64("bytes_dropped", dropped).
+				Uint64("next_offset", seg.next).Msg("truncated torn or corrupt log tail")
+		}
+		if !last && (dropped > 0 || seg.next != bases[i+1]) {
+			// A hole in the middle: keep the contiguous prefix only.
+			l.logger.Warn().Str("segment", filepath.Base(seg.log.Name())).Uint64("next_offset", seg.next).
+				Uint64("next_segment", bases[i+1]).Int("segments_dropped", len(bases)-i-1).
+				Msg("log not contiguous after recovery; dropping later segments")
+			for _, b := range bases[i+1:] {
+				if err := removeSegmentFiles(l.dir, b); err != nil {
+					return err
+				}
+			}
+			if seg.idxF, err = os.OpenFile(segPath(l.dir, base, idxExt), os.O_RDWR|os.O_CREATE, filePerm); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	l.next = l.segs[len(l.segs)-1].next
+	l.mu.Lock()
+	victims := l.retainLocked()
+	l.mu.Unlock()
+	return l.removeSegments(victims)
+}
+
+// retainLocked unlinks from segs the old segments whose every record is
+// older than the newest MaxRecords and returns them; the active segment is
+// always kept, so NextOffset survives a restart. Caller holds mu.
+func (l *Log) retainLocked() []*segment {
+	if l.opts.MaxRecords <= 0 || l.next < uint64(l.opts.MaxRecords) {
+		return nil
+	}
+	keepFrom := l.next - uint64(l.opts.MaxRecords)
+	n := 0
+	for n+1 < len(l.segs) && l.segs[n+1].base <= keepFrom {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	victims := slices.Clone(l.segs[:n])
+	l.segs = slices.Delete(l.segs, 0, n)
+	for _, s := range victims {
+		s.close() // under mu: no reader is inside these files
+	}
+	return victims
+}
+
+// removeSegments deletes the files of segments already unlinked and closed.
+func (l *Log) removeSegments(victims []*segment) error {
+	var err error
+	for _, s := range victims {
+		if e := removeSegmentFiles(l.dir, s.base); e != nil {
+			err = e
+		}
+	}
+	if len(victims) > 0 {
+		l.logger.Debug().Uint64("first_base", victims[0].base).Int("segments", len(victims)).Msg("retention deleted segments")
+	}
+	return err
+}
+
+// Name returns the topic name.
+func (l *Log) Name() string { return l.name }
+
+// NextOffset returns the offset the next appended record gets.
+func (l *Log) NextOffset() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.next
+}
+
+// StartOffset returns the oldest retained offset (NextOffset if empty).
+func (l *Log) StartOffset() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.segs[0].base
+}
+
+// Wait returns nil once NextOffset() > after, ctx's error when ctx is done,
+// or ErrClosed when the log is closed.
+func (l *Log) Wait(ctx context.Context, after uint64) error {
+	for {
+		l.mu.RLock()
+		next, ch, closed := l.next, l.notify, l.closed
+		l.mu.RUnlock()
+		if next > after {
+			return nil
+		}
+		if closed {
+			return ErrClosed
+		}
+		select {
+		case <-ch:
+		case <-l.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Sync forces appended records of the active segment to stable storage.
+// (Segments are fsynced when they are rolled, unless the policy is FlushNever.)
+func (l *Log) Sync() error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.isClosed() {
+		return ErrClosed
+	}
+	return l.syncLocked()
+}
+
+func (l *Log) syncLocked() error {
+	if !l.dirty.Swap(false) {
+		return nil
+	}
+	if err := l.active().log.Sync(); err != nil {
+		l.dirty.Store(true)
+		return fmt.Errorf("topic %s: fsync: %w", l.name, err)
+	}
+	return nil
+}
+
+// active is the segment appends go to. Callers hold wmu or mu.
+func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
+
+func (l *Log) isClosed() bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.closed
+}
+
+// Close flushes (unless FlushNever) and closes the log's files. Waiters get
+// ErrClosed; later calls return ErrClosed.
+func (l *Log) Close() error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.isClosed() {
+		return ErrClosed
+	}
+	var err error
+	if l.opts.Flush != FlushNever {
+		err = l.syncLocked()
+	}
+	l.mu.Lock()
+	l.closed = true
+	close(l.done)
+	for _, s := range l.segs {
+		if e := s.close(); e != nil && err == nil {
+			err = e
+		}
+	}
+	l.mu.Unlock()
+	return err
+}
+
+// syncDir fsyncs a directory so file creations, renames and deletions in it
+// survive a power cut.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if e := d.Close(); err == nil && !errors.Is(e, fs.ErrClosed) {
+		err = e
+	}
+	return err
+}

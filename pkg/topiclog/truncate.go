@@ -1,0 +1,104 @@
+package topiclog
+
+import (
+	"fmt"
+	"os"
+	"sort"
+)
+
+// TruncateTo drops every record with offset >= next, so the next append
+// gets offset next (view-synchronous recovery cuts a log back to the
+// agreed prefix). next >= NextOffset() is a no-op; next < StartOffset() is
+// an *OffsetError. Later appends reuse offsets from next on.
+func (l *Log) TruncateTo(next uint64) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.isClosed() {
+		return ErrClosed
+	}
+	if next >= l.next {
+		return nil
+	}
+	if start := l.segs[0].base; next < start {
+		return fmt.Errorf("topic %s: truncate: %w", l.name, &OffsetError{Offset: next, Start: start, Next: l.next})
+	}
+	if err := l.truncateLocked(next); err != nil {
+		return err
+	}
+	if l.opts.Flush != FlushNever {
+		if err := l.active().log.Sync(); err != nil {
+			return err
+		}
+		return syncDir(l.dir)
+	}
+	return nil
+}
+
+// truncateLocked cuts the log to [StartOffset, next). Caller holds wmu and
+// has checked StartOffset <= next <= NextOffset.
+func (l *Log) truncateLocked(next uint64) error {
+	k := max(0, sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > next })-1)
+	seg := l.segs[k]
+	pos, maxTs, err := l.locate(seg, next)
+	if err != nil {
+		return err
+	}
+	cut := sort.Search(len(seg.index), func(i int) bool { return seg.base+uint64(seg.index[i].rel) >= next })
+	if seg.idxF == nil {
+		if seg.idxF, err = os.OpenFile(segPath(l.dir, seg.base, idxExt), os.O_RDWR|os.O_CREATE, filePerm); err != nil {
+			return err
+		}
+	}
+	// Index first: an index entry past the log end is dropped by recovery,
+	// but cutting the log first and crashing would leave one that looks valid
+	// once new records are appended at the same positions.
+	if err := seg.idxF.Truncate(int64(cut) * indexEntrySize); err != nil {
+		return err
+	}
+
+	l.mu.Lock()
+	// Cut this segment before unlinking the later ones: a crash in between
+	// leaves a hole that recovery resolves by dropping the later segments.
+	if err := seg.log.Truncate(pos); err != nil {
+		l.mu.Unlock()
+		return err
+	}
+	victims := append([]*segment(nil), l.segs[k+1:]...)
+	for _, s := range victims {
+		s.close()
+	}
+	l.segs = l.segs[:k+1]
+	seg.size, seg.index, seg.next, seg.maxTs, l.next = pos, seg.index[:cut], next, maxTs, next
+	l.mu.Unlock()
+	if len(victims) > 0 {
+		if err := l.removeSegments(victims); err != nil {
+			return err
+		}
+	}
+	l.logger.Info().Uint64("next_offset", next).Int("segments_dropped", len(victims)).Msg("log truncated")
+	return nil
+}
+
+// locate returns the file position of offset off in seg (seg.size for
+// seg.next) and the largest timestamp of the segment's records before it.
+func (l *Log) locate(seg *segment, off uint64) (pos int64, maxTs int64, err error) {
+	if off >= seg.next {
+		return seg.size, seg.maxTs, nil
+	}
+	e := seg.index[floorRel(seg.index, off-seg.base)]
+	sc := newScanner(seg.log, int64(e.pos), seg.size, 2*indexIntervalBytes, false)
+	maxTs = e.maxTsBefore
+	for want := seg.base + uint64(e.rel); ; want++ {
+		r, p, err := sc.next()
+		if err == nil && r.Offset != want {
+			err = fmt.Errorf("%w: offset %d where %d belongs", ErrCorrupt, r.Offset, want)
+		}
+		if err != nil {
+			return 0, 0, fmt.Errorf("topic %s: locate offset %d in %s: %w", l.name, off, segFile(seg), err)
+		}
+		if r.Offset == off {
+			return p, maxTs, nil
+		}
+		maxTs = max(maxTs, r.Timestamp)
+	}
+}
