@@ -22,6 +22,9 @@ type ProducerOptions struct {
 	// Linger lets a batch fill for a moment when few records are queued;
 	// zero sends at once (lowest latency).
 	Linger time.Duration
+	// OnAck, if set, is called from the connection's reader with the first
+	// sequence number and count of every acknowledged batch (load generator).
+	OnAck func(firstSeq uint64, count int)
 }
 
 // ErrRecordTooLarge is returned by Send for a record that cannot fit a frame.
@@ -322,6 +325,9 @@ func (p *Producer) readAcks(conn *framed.Conn, inflight chan batchRef) error {
 		}
 		p.notify()
 		p.mu.Unlock()
+		if p.po.OnAck != nil {
+			p.po.OnAck(ref.firstSeq, ref.count)
+		}
 	}
 }
 

@@ -1,0 +1,367 @@
+package roles
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/signal"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+
+	"github.com/logstream/logstream/pkg/broker"
+	"github.com/logstream/logstream/pkg/client"
+	"github.com/logstream/logstream/pkg/cliutil"
+	"github.com/logstream/logstream/pkg/record"
+	"github.com/logstream/logstream/pkg/wire"
+)
+
+func benchApp() *cli.App {
+	return &cli.App{
+		Name:  "bench",
+		Usage: "load generator: N producers and M consumers, throughput and latency percentiles",
+		UsageText: "logstream bench [--leader IP:PORT | --embedded] [--producers N] [--consumers M] [--size B] [--count N] [--rate R]\n" +
+			"   e.g. logstream bench --embedded --count 2000000          (throughput, one broker on loopback)\n" +
+			"        logstream bench --embedded --batch 1 --inflight 1 --count 20000   (one-at-a-time latency)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "leader", EnvVars: []string{"LEADER_ADDRESS"}, Usage: "broker IP:PORT (default: discover by UDP broadcast)"},
+			&cli.BoolFlag{Name: "embedded", Usage: "run a broker inside this process on 127.0.0.1 (temporary data directory)"},
+			&cli.IntFlag{Name: "producers", Value: 1, Usage: "producers"},
+			&cli.IntFlag{Name: "consumers", Value: 1, Usage: "consumers (each reads every topic's records)"},
+			&cli.IntFlag{Name: "topics", Value: 1, Usage: "topics, producers spread over them"},
+			&cli.StringFlag{Name: "topic", Value: "bench", Usage: "topic name prefix"},
+			&cli.IntFlag{Name: "size", Value: 100, Usage: "record payload bytes"},
+			&cli.IntFlag{Name: "count", Value: 1_000_000, Usage: "records per producer"},
+			&cli.Float64Flag{Name: "rate", Usage: "records per second per producer (0 = as fast as possible)"},
+			&cli.IntFlag{Name: "batch", Value: 1000, Usage: "records per PRODUCE frame at most"},
+			&cli.IntFlag{Name: "inflight", Value: 32, Usage: "PRODUCE frames awaiting acknowledgement per producer"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or json"},
+			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "give up after this long"},
+		},
+		Action: runBench,
+	}
+}
+
+// RunBench is the load generator's entry point.
+func RunBench(args []string, stdout, stderr io.Writer) int {
+	app := cliutil.Prepare(benchApp(), stdout, stderr)
+	app.Name = args[0]
+	return cliutil.Run(app, args)
+}
+
+// latencies keeps samples for percentiles, bounded by a stride so memory
+// stays flat whatever the record count.
+type latencies struct {
+	mu      sync.Mutex
+	samples []time.Duration
+	n       uint64
+	stride  uint64
+}
+
+func newLatencies(expected int) *latencies {
+	return &latencies{stride: uint64(max(1, expected/1_000_000))}
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	if l.n%l.stride == 0 {
+		l.samples = append(l.samples, d)
+	}
+	l.n++
+	l.mu.Unlock()
+}
+
+func (l *latencies) percentiles() map[string]float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]float64{}
+	if len(l.samples) == 0 {
+		return out
+	}
+	slices.Sort(l.samples)
+	for _, p := range []struct {
+		name string
+		q    float64
+	}{{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}, {"p99.9", 0.999}, {"max", 1}} {
+		i := min(len(l.samples)-1, int(p.q*float64(len(l.samples))))
+		out[p.name] = float64(l.samples[i]) / float64(time.Microsecond)
+	}
+	return out
+}
+
+type benchResult struct {
+	Producers      int                `json:"producers"`
+	Consumers      int                `json:"consumers"`
+	Topics         int                `json:"topics"`
+	RecordBytes    int                `json:"record_bytes"`
+	Records        uint64             `json:"records_acknowledged"`
+	ProduceSeconds float64            `json:"produce_seconds"`
+	ProduceRate    float64            `json:"produce_records_per_second"`
+	ProduceMBps    float64            `json:"produce_mb_per_second"`
+	AckLatencyUs   map[string]float64 `json:"ack_latency_us"`
+	Consumed       uint64             `json:"records_consumed"`
+	ConsumeSeconds float64            `json:"consume_seconds"`
+	ConsumeRate    float64            `json:"consume_records_per_second"`
+	E2ELatencyUs   map[string]float64 `json:"end_to_end_latency_us"`
+}
+
+func runBench(c *cli.Context) error {
+	nProd, nCons, nTopics := c.Int("producers"), c.Int("consumers"), c.Int("topics")
+	size, count := c.Int("size"), c.Int("count")
+	switch {
+	case nProd < 1 || nProd > 1000:
+		return cliutil.UsageError("--producers", fmt.Sprint(nProd), "want 1 to 1000")
+	case nCons < 0 || nCons > 1000:
+		return cliutil.UsageError("--consumers", fmt.Sprint(nCons), "want 0 to 1000")
+	case nTopics < 1 || nTopics > nProd:
+		return cliutil.UsageError("--topics", fmt.Sprint(nTopics), "want 1 to the number of producers")
+	case size < 1 || size > 4<<20-4096:
+		return cliutil.UsageError("--size", fmt.Sprint(size), "want 1 byte to just under 4 MiB")
+	case count < 1:
+		return cliutil.UsageError("--count", fmt.Sprint(count), "want 1 or more")
+	case c.String("format") != "text" && c.String("format") != "json":
+		return cliutil.UsageError("--format", c.String("format"), "want text or json")
+	}
+	log, err := cliutil.NewLogger(c, c.App.ErrWriter, "bench")
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
+	defer cancel()
+
+	leader := c.String("leader")
+	if c.Bool("embedded") {
+		addr, stopBroker, err := embeddedBroker(ctx, log)
+		if err != nil {
+			return cli.Exit(err.Error(), 1)
+		}
+		defer stopBroker()
+		leader = addr
+	}
+	opts := func(name string) client.Options {
+		return client.Options{ClientID: client.NewClientID(name), Leader: leader, Logger: log,
+			ReconnectAttempts: 3, ReconnectDelay: time.Second}
+	}
+	topic := func(i int) string { return fmt.Sprintf("%s-%d-%d", c.String("topic"), time.Now().Unix(), i%nTopics) }
+	topics := make([]string, nTopics)
+	for i := range topics {
+		topics[i] = topic(i)
+	}
+
+	total := uint64(nProd * count)
+	ackLat, e2eLat := newLatencies(int(total)), newLatencies(int(total)*max(nCons, 1))
+	var acked, consumed atomic.Uint64
+	var wg sync.WaitGroup
+	runCtx, stopClients := context.WithCancel(context.Background())
+	defer func() { stopClients(); wg.Wait() }()
+
+	// Consumers first, reading from the start of each topic.
+	consDone := make(chan time.Time, nCons)
+	for i := 0; i < nCons; i++ {
+		for _, t := range topics {
+			want := uint64(count * (nProd / nTopics))
+			if idx := slices.Index(topics, t); idx < nProd%nTopics {
+				want += uint64(count)
+			}
+			h := &benchConsumer{want: want, lat: e2eLat, consumed: &consumed, done: consDone}
+			cons := client.NewConsumer(opts("bench-cons"), client.ConsumerOptions{Topic: t, MaxBatch: 5000})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := cons.Run(runCtx, h); err != nil {
+					log.Error().Err(err).Msg("consumer failed")
+				}
+			}()
+		}
+	}
+
+	payload := make([]byte, size)
+	for i := range payload {
+		payload[i] = 'a' + byte(i%26)
+	}
+	start := time.Now()
+	var prodWG sync.WaitGroup
+	errs := make(chan error, nProd)
+	for i := 0; i < nProd; i++ {
+		sent := make([]int64, count+1) // send time by sequence number
+		var p *client.Producer
+		p = client.NewProducer(opts("bench-prod"), client.ProducerOptions{Topic: topics[i%nTopics],
+			MaxBatchRecords: c.Int("batch"), MaxInFlight: c.Int("inflight"),
+			OnAck: func(first uint64, n int) {
+				now := time.Now().UnixNano()
+				for s := first; s < first+uint64(n); s++ {
+					ackLat.add(time.Duration(now - sent[s]))
+				}
+				acked.Add(uint64(n))
+			}})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.Run(runCtx)
+		}()
+		prodWG.Add(1)
+		go func() {
+			defer prodWG.Done()
+			errs <- benchProduce(ctx, p, payload, count, c.Float64("rate"), sent)
+		}()
+	}
+	progressDone := make(chan struct{})
+	go benchProgress(c.App.ErrWriter, &acked, &consumed, total, uint64(nCons)*total, progressDone)
+	prodWG.Wait()
+	produceTime := time.Since(start)
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			close(progressDone)
+			return cli.Exit(fmt.Sprintf("producing: %v", err), 1)
+		}
+	}
+	var consumeTime time.Duration
+	for i := 0; i < nCons*nTopics; i++ {
+		select {
+		case t := <-consDone:
+			consumeTime = max(consumeTime, t.Sub(start))
+		case <-ctx.Done():
+			close(progressDone)
+			return cli.Exit("timed out waiting for consumers", 1)
+		}
+	}
+	close(progressDone)
+
+	mb := float64(size) / 1e6
+	res := benchResult{Producers: nProd, Consumers: nCons, Topics: nTopics, RecordBytes: size,
+		Records: acked.Load(), ProduceSeconds: produceTime.Seconds(),
+		ProduceRate: float64(acked.Load()) / produceTime.Seconds(), AckLatencyUs: ackLat.percentiles(),
+		Consumed: consumed.Load(), E2ELatencyUs: e2eLat.percentiles()}
+	res.ProduceMBps = res.ProduceRate * mb
+	if consumeTime > 0 {
+		res.ConsumeSeconds = consumeTime.Seconds()
+		res.ConsumeRate = float64(consumed.Load()) / consumeTime.Seconds()
+	}
+	if c.String("format") == "json" {
+		enc := json.NewEncoder(c.App.Writer)
+		return enc.Encode(res)
+	}
+	w := c.App.Writer
+	fmt.Fprintf(w, "producers=%d consumers=%d topics=%d record=%dB batch=%d inflight=%d\n", nProd, nCons, nTopics, size, c.Int("batch"), c.Int("inflight"))
+	fmt.Fprintf(w, "produce: %d records acknowledged in %.3fs = %.0f records/s, %.1f MB/s\n", res.Records, res.ProduceSeconds, res.ProduceRate, res.ProduceMBps)
+	fmt.Fprintf(w, "  ack latency (µs):        %s\n", fmtPct(res.AckLatencyUs))
+	if nCons > 0 {
+		fmt.Fprintf(w, "consume: %d records in %.3fs = %.0f records/s\n", res.Consumed, res.ConsumeSeconds, res.ConsumeRate)
+		fmt.Fprintf(w, "  end-to-end latency (µs): %s\n", fmtPct(res.E2ELatencyUs))
+	}
+	return nil
+}
+
+func fmtPct(m map[string]float64) string {
+	return fmt.Sprintf("p50=%.0f p90=%.0f p99=%.0f p99.9=%.0f max=%.0f", m["p50"], m["p90"], m["p99"], m["p99.9"], m["max"])
+}
+
+func benchProduce(ctx context.Context, p *client.Producer, payload []byte, count int, rate float64, sent []int64) error {
+	start := time.Now()
+	for i := 1; i <= count; i++ {
+		if rate > 0 {
+			due := start.Add(time.Duration(float64(i-1) / rate * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		}
+		sent[i] = time.Now().UnixNano()
+		if err := p.Send(ctx, payload); err != nil {
+			return err
+		}
+	}
+	return p.Flush(ctx)
+}
+
+// benchConsumer counts records and end-to-end latency (the record's producer
+// timestamp to its arrival here).
+type benchConsumer struct {
+	want     uint64
+	got      uint64
+	lat      *latencies
+	consumed *atomic.Uint64
+	done     chan time.Time
+}
+
+func (b *benchConsumer) Start(next, committed uint64) error { return nil }
+func (b *benchConsumer) Stats(*wire.Stats)                  {}
+func (b *benchConsumer) Records(recs []record.Record) error {
+	now := time.Now().UnixNano()
+	for i := range recs {
+		b.lat.add(time.Duration(now - recs[i].Timestamp))
+	}
+	b.got += uint64(len(recs))
+	b.consumed.Add(uint64(len(recs)))
+	if b.got >= b.want {
+		b.done <- time.Now()
+		return client.ErrStop
+	}
+	return nil
+}
+
+func benchProgress(w io.Writer, acked, consumed *atomic.Uint64, wantAcked, wantConsumed uint64, done <-chan struct{}) {
+	if !cliutil.IsTerminal(w) {
+		return
+	}
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			fmt.Fprint(w, "\r\033[K")
+			return
+		case <-t.C:
+			a := acked.Load()
+			bar := int(40 * a / max(wantAcked, 1))
+			fmt.Fprintf(w, "\r\033[K[%-40s] acked %d/%d consumed %d/%d", string(slices.Repeat([]byte("#"), bar)), a, wantAcked, consumed.Load(), wantConsumed)
+		}
+	}
+}
+
+// embeddedBroker starts a broker in this process on 127.0.0.1 with discovery
+// off and a temporary data directory, removed by the returned stop.
+func embeddedBroker(ctx context.Context, log zerolog.Logger) (string, func(), error) {
+	dir, err := os.MkdirTemp("", "logstream-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	cfg := broker.DefaultConfig()
+	cfg.Name = "bench"
+	cfg.Listen = netip.MustParseAddrPort("127.0.0.1:0")
+	cfg.Advertise = cfg.Listen
+	cfg.BroadcastPort = 0
+	cfg.DataDir = dir
+	cfg.MaxRecords = 0
+	cfg.Logger = log.Level(zerolog.WarnLevel)
+	b, err := broker.New(cfg)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	bctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.Run(bctx)
+	}()
+	return b.Addr().String(), func() {
+		cancel()
+		<-done
+		os.RemoveAll(dir)
+	}, nil
+}

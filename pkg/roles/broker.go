@@ -1,0 +1,216 @@
+package roles
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/logstream/logstream/pkg/broker"
+	"github.com/logstream/logstream/pkg/cliutil"
+	"github.com/logstream/logstream/pkg/netaddr"
+	"github.com/logstream/logstream/pkg/topiclog"
+)
+
+func secondsFlag(name, env string, def int, usage string) *cli.IntFlag {
+	return &cli.IntFlag{Name: name, EnvVars: []string{env}, Value: def, Usage: usage + " (seconds)"}
+}
+
+// brokerApp is the broker's command line. The manual configures a broker by
+// environment variables; every variable is also a flag of the same meaning.
+func brokerApp() *cli.App {
+	d := broker.DefaultConfig()
+	return &cli.App{
+		Name:      "logstream",
+		Usage:     "a LogStream broker (configured by environment variables or the flags below)",
+		UsageText: "logstream [broker] [OPTIONS]    e.g.  NODE_ADDRESS=10.0.0.5:8001 logstream",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "name", EnvVars: []string{"NODE_NAME"}, Usage: "broker name (names its data directory; default derived from the address)"},
+			&cli.StringFlag{Name: "address", EnvVars: []string{"NODE_ADDRESS"}, Usage: "IP:PORT, or just PORT, or empty for auto-detected IP and port 8001; the address clients are given"},
+			&cli.StringFlag{Name: "bind", EnvVars: []string{"BIND_ADDRESS"}, Usage: "IP:PORT to listen on when it differs from --address (NAT); default: --address"},
+			&cli.StringFlag{Name: "multicast", EnvVars: []string{"MULTICAST_GROUP"}, Value: d.Multicast.String(), Usage: "multicast group for heartbeats and replication"},
+			&cli.UintFlag{Name: "broadcast-port", EnvVars: []string{"BROADCAST_PORT"}, Value: uint(d.BroadcastPort), Usage: "UDP broadcast port for discovery"},
+			&cli.StringFlag{Name: "leader", EnvVars: []string{"LEADER_ADDRESS"}, Usage: "explicit leader IP:PORT (bypasses broadcast discovery)"},
+			&cli.Int64Flag{Name: "max-records", EnvVars: []string{"MAX_RECORDS_PER_TOPIC"}, Value: d.MaxRecords, Usage: "records kept per topic (0 = unlimited)"},
+			secondsFlag("analytics-window", "ANALYTICS_WINDOW_SECONDS", 60, "default analytics window"),
+			secondsFlag("broker-hb-interval", "BROKER_HB_INTERVAL", 5, "leader->follower heartbeat interval"),
+			secondsFlag("client-hb-interval", "CLIENT_HB_INTERVAL", 10, "leader->client heartbeat interval"),
+			secondsFlag("broker-timeout", "BROKER_TIMEOUT", 30, "dead broker removal timeout"),
+			secondsFlag("client-timeout", "CLIENT_TIMEOUT", 30, "dead client removal timeout"),
+			secondsFlag("follower-hb-interval", "FOLLOWER_HB_INTERVAL", 2, "follower->leader heartbeat interval"),
+			secondsFlag("suspicion-timeout", "SUSPICION_TIMEOUT", 10, "silence before the leader is suspected"),
+			secondsFlag("failure-timeout", "FAILURE_TIMEOUT", 15, "silence before the leader is declared failed"),
+			&cli.StringFlag{Name: "data-dir", EnvVars: []string{"DATA_DIR"}, Usage: "where topic logs live (default $LOGSTREAM_HOME/data/NAME, LOGSTREAM_HOME defaults to ~/.logstream)"},
+			&cli.StringFlag{Name: "flush", EnvVars: []string{"FLUSH_POLICY"}, Value: "none", Usage: "when acknowledged records are fsynced: none (page cache; replicas give durability), batch (before every acknowledgement), interval (every --flush-interval)"},
+			&cli.DurationFlag{Name: "flush-interval", EnvVars: []string{"FLUSH_INTERVAL"}, Value: d.FlushEvery, Usage: "fsync period with --flush interval"},
+			&cli.IntFlag{Name: "max-frame", EnvVars: []string{"MAX_FRAME"}, Value: d.MaxFrame, Usage: "largest accepted frame body in bytes"},
+		},
+		Action: runBroker,
+	}
+}
+
+func runBroker(c *cli.Context) error {
+	log, err := cliutil.NewLogger(c, c.App.ErrWriter, "broker")
+	if err != nil {
+		return err
+	}
+	cfg, err := brokerConfig(c)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	b, err := broker.New(cfg)
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	elect := make(chan os.Signal, 1)
+	signal.Notify(elect, syscall.SIGUSR1)
+	defer signal.Stop(elect)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-elect:
+				b.TriggerElection("SIGUSR1")
+			}
+		}
+	}()
+	go b.ServeConsole(ctx, os.Stdin, c.App.Writer)
+	if err := b.Run(ctx); err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	return nil
+}
+
+func brokerConfig(c *cli.Context) (broker.Config, error) {
+	cfg := broker.DefaultConfig()
+	if c.NArg() > 0 {
+		return cfg, cli.Exit(fmt.Sprintf("unexpected argument %q (the broker takes options only; see --help)", c.Args().First()), 2)
+	}
+	choice, chooseErr := autoChoice()
+	auto := func() (netip.Addr, error) { return choice.IP, chooseErr }
+	adv, err := netaddr.ParseBrokerAddress(c.String("address"), 8001, auto)
+	if err != nil {
+		return cfg, cliutil.UsageError("--address (NODE_ADDRESS)", c.String("address"), err.Error())
+	}
+	cfg.Advertise, cfg.Listen = adv, adv
+	if s := c.String("bind"); s != "" {
+		if cfg.Listen, err = netip.ParseAddrPort(s); err != nil {
+			return cfg, cliutil.UsageError("--bind (BIND_ADDRESS)", s, "want IP:PORT")
+		}
+	}
+	cfg.Broadcast = broadcastFor(adv.Addr(), choice)
+	if cfg.Multicast, err = netip.ParseAddrPort(c.String("multicast")); err != nil || !cfg.Multicast.Addr().IsMulticast() {
+		return cfg, cliutil.UsageError("--multicast (MULTICAST_GROUP)", c.String("multicast"), "want a multicast IP:PORT such as 239.0.0.1:9999")
+	}
+	bp := c.Uint("broadcast-port")
+	if bp == 0 || bp > 65535 {
+		return cfg, cliutil.UsageError("--broadcast-port (BROADCAST_PORT)", fmt.Sprint(bp), "want a port 1-65535")
+	}
+	cfg.BroadcastPort = uint16(bp)
+	if s := c.String("leader"); s != "" {
+		if _, err := netip.ParseAddrPort(s); err != nil {
+			return cfg, cliutil.UsageError("--leader (LEADER_ADDRESS)", s, "want IP:PORT")
+		}
+		cfg.Leader = s
+	}
+	cfg.MaxRecords = c.Int64("max-records")
+	if cfg.MaxRecords < 0 {
+		return cfg, cliutil.UsageError("--max-records (MAX_RECORDS_PER_TOPIC)", fmt.Sprint(cfg.MaxRecords), "must be 0 (unlimited) or more")
+	}
+	for _, s := range []struct {
+		flag string
+		dst  *time.Duration
+	}{
+		{"analytics-window", &cfg.AnalyticsWindow}, {"broker-hb-interval", &cfg.BrokerHBInterval},
+		{"client-hb-interval", &cfg.ClientHBInterval}, {"broker-timeout", &cfg.BrokerTimeout},
+		{"client-timeout", &cfg.ClientTimeout}, {"follower-hb-interval", &cfg.FollowerHBInterval},
+		{"suspicion-timeout", &cfg.SuspicionTimeout}, {"failure-timeout", &cfg.FailureTimeout},
+	} {
+		v := c.Int(s.flag)
+		if v <= 0 || v > 86400 {
+			return cfg, cliutil.UsageError("--"+s.flag, fmt.Sprint(v), "want whole seconds from 1 to 86400")
+		}
+		*s.dst = time.Duration(v) * time.Second
+	}
+	if cfg.Flush, err = topiclog.ParseFlushPolicy(c.String("flush")); err != nil {
+		return cfg, cliutil.UsageError("--flush (FLUSH_POLICY)", c.String("flush"), "want none, batch or interval")
+	}
+	cfg.FlushEvery = c.Duration("flush-interval")
+	cfg.MaxFrame = c.Int("max-frame")
+	cfg.Name = c.String("name")
+	if cfg.Name == "" {
+		cfg.Name = "broker-" + strings.NewReplacer(".", "-", ":", "-", "[", "", "]", "").Replace(adv.String())
+	}
+	cfg.DataDir = c.String("data-dir")
+	if cfg.DataDir == "" {
+		cfg.DataDir = filepath.Join(StateHome(), "data", cfg.Name)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, cli.Exit(err.Error(), 2)
+	}
+	return cfg, nil
+}
+
+// autoChoice picks the interface LogStream would advertise.
+func autoChoice() (netaddr.Choice, error) {
+	ifs, err := netaddr.Interfaces()
+	if err != nil {
+		return netaddr.Choice{}, err
+	}
+	return netaddr.Pick(ifs)
+}
+
+// broadcastFor returns the broadcast address of the subnet ip lives on.
+func broadcastFor(ip netip.Addr, choice netaddr.Choice) netip.Addr {
+	if ip.IsLoopback() {
+		return netip.MustParseAddr("127.255.255.255")
+	}
+	if ifs, err := netaddr.Interfaces(); err == nil {
+		for _, i := range ifs {
+			for _, p := range i.Addrs {
+				if p.Addr() == ip {
+					if b, ok := netaddr.BroadcastAddr(p); ok {
+						return b
+					}
+				}
+			}
+		}
+	}
+	if choice.Broadcast.IsValid() {
+		return choice.Broadcast
+	}
+	return netip.IPv4Unspecified()
+}
+
+// StateHome is LogStream's state directory: $LOGSTREAM_HOME or ~/.logstream.
+func StateHome() string {
+	if h := os.Getenv("LOGSTREAM_HOME"); h != "" {
+		return h
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ".logstream"
+	}
+	return filepath.Join(home, ".logstream")
+}
+
+// RunBroker is the broker role's entry point.
+func RunBroker(args []string, stdout, stderr io.Writer) int {
+	app := cliutil.Prepare(brokerApp(), stdout, stderr)
+	app.Name = args[0]
+	return cliutil.Run(app, args)
+}
+
+var _ = context.Background

@@ -1,0 +1,90 @@
+package roles
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/logstream/logstream/pkg/client"
+	"github.com/logstream/logstream/pkg/cliutil"
+	"github.com/logstream/logstream/pkg/topiclog"
+	"github.com/logstream/logstream/pkg/wire"
+)
+
+// clientFlags are shared by producer and consumer, as in the manual's tables.
+func clientFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "name", Usage: "client name (prefix of its producer/consumer id)"},
+		&cli.StringFlag{Name: "leader", EnvVars: []string{"LEADER_ADDRESS"}, Usage: "broker IP:PORT (default: discover by UDP broadcast)"},
+		&cli.StringFlag{Name: "topic", EnvVars: []string{"TOPIC"}, Value: "logs", Usage: "topic name"},
+		&cli.UintFlag{Name: "port", Usage: "local TCP port of the client's connection (NAT/firewall port forwarding; default any)"},
+		&cli.StringFlag{Name: "address", Usage: "advertised IP (WSL/NAT: the host's LAN IP)"},
+		&cli.UintFlag{Name: "broadcast-port", EnvVars: []string{"BROADCAST_PORT"}, Value: 8888, Usage: "UDP broadcast port for discovery"},
+		&cli.IntFlag{Name: "hb-interval", Value: 2, Usage: "heartbeat interval (seconds)"},
+		&cli.IntFlag{Name: "hb-timeout", Value: 10, Usage: "broker silence before reconnecting (seconds)"},
+		&cli.IntFlag{Name: "reconnect-attempts", Value: 10, Usage: "reconnection attempts before giving up"},
+		&cli.IntFlag{Name: "reconnect-delay", Value: 5, Usage: "delay between reconnection attempts (seconds)"},
+		&cli.IntFlag{Name: "max-frame", EnvVars: []string{"MAX_FRAME"}, Value: wire.DefaultMaxFrame, Usage: "largest frame body in bytes"},
+	}
+}
+
+// clientOptions turns the shared flags into client.Options.
+func clientOptions(c *cli.Context, role wire.Role, component string) (client.Options, error) {
+	log, err := cliutil.NewLogger(c, c.App.ErrWriter, component)
+	if err != nil {
+		return client.Options{}, err
+	}
+	if c.NArg() > 0 {
+		return client.Options{}, cli.Exit(fmt.Sprintf("unexpected argument %q (options start with -; see --help)", c.Args().First()), 2)
+	}
+	o := client.Options{Role: role, Logger: log, Leader: c.String("leader"), Advertise: c.String("address")}
+	if o.Leader != "" {
+		if err := client.ParseAddr("-leader", o.Leader); err != nil {
+			return o, cli.Exit(err.Error(), 2)
+		}
+	}
+	if err := topiclog.ValidTopicName(c.String("topic")); err != nil {
+		return o, cliutil.UsageError("-topic", c.String("topic"), err.Error())
+	}
+	port := c.Uint("port")
+	if port > 65535 {
+		return o, cliutil.UsageError("-port", fmt.Sprint(port), "want a port 1-65535")
+	}
+	o.LocalPort = uint16(port)
+	bp := c.Uint("broadcast-port")
+	if bp == 0 || bp > 65535 {
+		return o, cliutil.UsageError("-broadcast-port", fmt.Sprint(bp), "want a port 1-65535")
+	}
+	o.BroadcastPort = uint16(bp)
+	for _, s := range []struct {
+		flag string
+		dst  *time.Duration
+	}{{"hb-interval", &o.HBInterval}, {"hb-timeout", &o.HBTimeout}, {"reconnect-delay", &o.ReconnectDelay}} {
+		v := c.Int(s.flag)
+		if v <= 0 || v > 86400 {
+			return o, cliutil.UsageError("-"+s.flag, fmt.Sprint(v), "want whole seconds from 1 to 86400")
+		}
+		*s.dst = time.Duration(v) * time.Second
+	}
+	if o.HBTimeout <= o.HBInterval && !c.IsSet("hb-timeout") {
+		o.HBTimeout = 3 * o.HBInterval
+	}
+	if o.HBTimeout <= o.HBInterval {
+		return o, cli.Exit(fmt.Sprintf("-hb-timeout (%s) must be longer than -hb-interval (%s)", o.HBTimeout, o.HBInterval), 2)
+	}
+	o.ReconnectAttempts = c.Int("reconnect-attempts")
+	if o.ReconnectAttempts <= 0 {
+		return o, cliutil.UsageError("-reconnect-attempts", fmt.Sprint(o.ReconnectAttempts), "want 1 or more")
+	}
+	o.MaxFrame = c.Int("max-frame")
+	if o.MaxFrame < 4096 || o.MaxFrame > 1<<30 {
+		return o, cliutil.UsageError("-max-frame", fmt.Sprint(o.MaxFrame), "want 4096 to 1073741824 bytes")
+	}
+	name := c.String("name")
+	if name == "" {
+		name = component
+	}
+	o.ClientID = client.NewClientID(name)
+	return o, nil
+}

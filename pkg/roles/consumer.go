@@ -1,0 +1,163 @@
+package roles
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/logstream/logstream/pkg/client"
+	"github.com/logstream/logstream/pkg/cliutil"
+	"github.com/logstream/logstream/pkg/record"
+	"github.com/logstream/logstream/pkg/wire"
+)
+
+func consumerApp() *cli.App {
+	return &cli.App{
+		Name:  "consumer",
+		Usage: "read a LogStream topic: records on standard output, with live analytics by default",
+		UsageText: "consumer [-leader IP:PORT] [-topic T] [-analytics=false] [-window S] [-interval MS] [-from beginning|latest|OFFSET|RFC3339]\n" +
+			"   records go to standard output (one line each, or JSON with -format json); logs go to standard error",
+		Flags: append(clientFlags(),
+			&cli.BoolFlag{Name: "analytics", Value: true, Usage: "receive live statistics computed on the broker (-analytics=false: raw records only)"},
+			&cli.BoolFlag{Name: "no-analytics", Usage: "same as -analytics=false"},
+			&cli.IntFlag{Name: "window", Value: 0, Usage: "analytics window in seconds (0 = broker default, ANALYTICS_WINDOW_SECONDS)"},
+			&cli.IntFlag{Name: "interval", Value: 0, Usage: "analytics update interval in ms (0 = 1000)"},
+			&cli.StringFlag{Name: "from", Value: "beginning", Usage: "where to start: beginning (oldest retained record), latest (only new records), an offset, or an RFC3339 time"},
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "text (one line per record) or json (one object per record and per statistics update)"},
+			&cli.BoolFlag{Name: "exit-at-end", Usage: "read what is committed now, then exit 0 (for scripts)"},
+			&cli.Uint64Flag{Name: "count", Usage: "exit 0 after this many records (0 = unlimited)"},
+		),
+		Action: runConsumer,
+	}
+}
+
+// RunConsumer is the consumer role's entry point.
+func RunConsumer(args []string, stdout, stderr io.Writer) int {
+	app := cliutil.Prepare(consumerApp(), stdout, stderr)
+	app.Name = args[0]
+	return cliutil.Run(app, args)
+}
+
+// parseFrom reads the -from flag.
+func parseFrom(s string) (client.ConsumerOptions, error) {
+	var co client.ConsumerOptions
+	switch s {
+	case "beginning", "earliest", "":
+		co.From = wire.FromBeginning
+	case "latest", "end", "new":
+		co.From = wire.FromLatest
+	default:
+		if off, err := strconv.ParseUint(s, 10, 64); err == nil {
+			co.From, co.Offset = wire.FromOffset, off
+		} else if t, err := time.Parse(time.RFC3339, s); err == nil {
+			co.From, co.Time = wire.FromTime, t
+		} else {
+			return co, fmt.Errorf("want beginning, latest, an offset, or an RFC3339 time such as 2026-01-02T15:04:05Z")
+		}
+	}
+	return co, nil
+}
+
+// consumerConfig is everything the consumer's command line decides.
+type consumerConfig struct {
+	client.Options
+	client.ConsumerOptions
+	Format    string
+	ExitAtEnd bool
+	Count     uint64
+}
+
+func parseConsumer(c *cli.Context) (consumerConfig, error) {
+	o, err := clientOptions(c, wire.RoleConsumer, "consumer")
+	if err != nil {
+		return consumerConfig{}, err
+	}
+	co, err := parseFrom(c.String("from"))
+	if err != nil {
+		return consumerConfig{}, cliutil.UsageError("-from", c.String("from"), err.Error())
+	}
+	co.Topic = c.String("topic")
+	co.Analytics = c.Bool("analytics") && !c.Bool("no-analytics")
+	w, iv := c.Int("window"), c.Int("interval")
+	if w < 0 || w > 86400 {
+		return consumerConfig{}, cliutil.UsageError("-window", fmt.Sprint(w), "want 0 (broker default) to 86400 seconds")
+	}
+	if iv < 0 || iv > 3600_000 {
+		return consumerConfig{}, cliutil.UsageError("-interval", fmt.Sprint(iv), "want 0 (default) to 3600000 ms")
+	}
+	co.WindowSec, co.IntervalMs = uint32(w), uint32(iv)
+	cc := consumerConfig{Options: o, ConsumerOptions: co, Format: c.String("format"),
+		ExitAtEnd: c.Bool("exit-at-end"), Count: c.Uint64("count")}
+	if cc.Format != "text" && cc.Format != "json" {
+		return cc, cliutil.UsageError("-format", cc.Format, "want text or json")
+	}
+	return cc, nil
+}
+
+func runConsumer(c *cli.Context) error {
+	cc, err := parseConsumer(c)
+	if err != nil {
+		return err
+	}
+	o, co := cc.Options, cc.ConsumerOptions
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	out := newPrinter(c.App.Writer, cc.Format, co.Topic)
+	h := &consumerHandler{out: out, exitAtEnd: cc.ExitAtEnd, limit: cc.Count}
+	cons := client.NewConsumer(o, co)
+	o.Logger.Info().Str("consumer", o.ClientID).Str("topic", co.Topic).Bool("analytics", co.Analytics).Msg("consumer started")
+	err = cons.Run(ctx, h)
+	out.finish()
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	return nil
+}
+
+// consumerHandler prints what arrives and decides when a bounded read ends.
+type consumerHandler struct {
+	out       *printer
+	exitAtEnd bool
+	end       uint64 // with exit-at-end: the committed end seen at the first subscription
+	endKnown  bool
+	limit     uint64
+	seen      uint64
+}
+
+func (h *consumerHandler) Start(next, committed uint64) error {
+	if h.exitAtEnd && !h.endKnown {
+		h.end, h.endKnown = committed, true
+	}
+	if h.endKnown && next >= h.end {
+		return client.ErrStop
+	}
+	return nil
+}
+
+// Records prints a batch and flushes it, so a human sees each record at
+// once and a pipe still gets one write per batch.
+func (h *consumerHandler) Records(recs []record.Record) error {
+	defer h.out.flush()
+	for i := range recs {
+		if h.endKnown && recs[i].Offset >= h.end {
+			return client.ErrStop
+		}
+		h.out.record(&recs[i])
+		h.seen++
+		if h.limit > 0 && h.seen >= h.limit {
+			return client.ErrStop
+		}
+		if h.endKnown && recs[i].Offset+1 >= h.end {
+			return client.ErrStop
+		}
+	}
+	return nil
+}
+
+func (h *consumerHandler) Stats(s *wire.Stats) { h.out.stats(s) }
