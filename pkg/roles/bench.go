@@ -30,7 +30,7 @@ func benchApp() *cli.App {
 		Usage: "load generator: N producers and M consumers, throughput and latency percentiles",
 		UsageText: "logstream bench [--leader IP:PORT | --embedded] [--producers N] [--consumers M] [--size B] [--count N] [--rate R]\n" +
 			"   e.g. logstream bench --embedded --count 2000000          (throughput, one broker on loopback)\n" +
-			"        logstream bench --embedded --batch 1 --inflight 1 --count 20000   (one-at-a-time latency)",
+			"        logstream bench --embedded --sync --count 20000       (one-at-a-time acknowledged latency)",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "leader", EnvVars: []string{"LEADER_ADDRESS"}, Usage: "broker IP:PORT (default: discover by UDP broadcast)"},
 			&cli.BoolFlag{Name: "embedded", Usage: "run a broker inside this process on 127.0.0.1 (temporary data directory)"},
@@ -43,6 +43,7 @@ func benchApp() *cli.App {
 			&cli.Float64Flag{Name: "rate", Usage: "records per second per producer (0 = as fast as possible)"},
 			&cli.IntFlag{Name: "batch", Value: 1000, Usage: "records per PRODUCE frame at most"},
 			&cli.IntFlag{Name: "inflight", Value: 32, Usage: "PRODUCE frames awaiting acknowledgement per producer"},
+			&cli.BoolFlag{Name: "sync", Usage: "one record at a time: send, wait for its acknowledgement, repeat"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or json"},
 			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "give up after this long"},
 		},
@@ -212,7 +213,7 @@ func runBench(c *cli.Context) error {
 		prodWG.Add(1)
 		go func() {
 			defer prodWG.Done()
-			errs <- benchProduce(ctx, p, payload, count, c.Float64("rate"), sent)
+			errs <- benchProduce(ctx, p, payload, count, c.Float64("rate"), c.Bool("sync"), sent)
 		}()
 	}
 	progressDone := make(chan struct{})
@@ -267,7 +268,7 @@ func fmtPct(m map[string]float64) string {
 	return fmt.Sprintf("p50=%.0f p90=%.0f p99=%.0f p99.9=%.0f max=%.0f", m["p50"], m["p90"], m["p99"], m["p99.9"], m["max"])
 }
 
-func benchProduce(ctx context.Context, p *client.Producer, payload []byte, count int, rate float64, sent []int64) error {
+func benchProduce(ctx context.Context, p *client.Producer, payload []byte, count int, rate float64, sync bool, sent []int64) error {
 	start := time.Now()
 	for i := 1; i <= count; i++ {
 		if rate > 0 {
@@ -283,6 +284,11 @@ func benchProduce(ctx context.Context, p *client.Producer, payload []byte, count
 		sent[i] = time.Now().UnixNano()
 		if err := p.Send(ctx, payload); err != nil {
 			return err
+		}
+		if sync {
+			if err := p.Flush(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	return p.Flush(ctx)
