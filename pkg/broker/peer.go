@@ -126,6 +126,9 @@ func (c *peer) handle(ctx context.Context, f wire.Frame, wg *sync.WaitGroup) err
 		}
 		c.log.Debug().Str("client", m.NodeID).Stringer("role", m.Role).Msg("HEARTBEAT from client")
 		c.identify(m.NodeID, m.Role)
+		// Answer each one, so a client's hb-timeout can be shorter than
+		// CLIENT_HB_INTERVAL and still never fires on a healthy but idle link.
+		c.reply(f.Corr, c.b.heartbeatMsg(m.Seq))
 		return nil
 	case wire.TypeMetadata:
 		var m wire.Metadata
@@ -212,7 +215,6 @@ func (c *peer) heartbeat(ctx context.Context) {
 	check := time.NewTicker(min(c.b.cfg.ClientTimeout/4, time.Second))
 	defer check.Stop()
 	var seq uint64
-	me := c.b.cfg.Advertise.String()
 	for {
 		select {
 		case <-ctx.Done():
@@ -224,14 +226,20 @@ func (c *peer) heartbeat(ctx context.Context) {
 				c.conn.Close()
 				return
 			}
-		case now := <-t.C:
+		case <-t.C:
 			seq++
-			c.reply(0, &wire.Heartbeat{NodeID: c.b.cfg.Name, Role: wire.RoleBroker, View: 1,
-				LeaderID: c.b.cfg.Name, LeaderAddr: me, Seq: seq, UnixNano: now.UnixNano()})
+			c.reply(0, c.b.heartbeatMsg(seq))
 		}
 	}
 }
 
 func clamp(v, lo, hi int) int {
 	return max(lo, min(v, hi))
+}
+
+// heartbeatMsg is the HEARTBEAT a broker sends its clients: who leads.
+func (b *Broker) heartbeatMsg(seq uint64) *wire.Heartbeat {
+	me := b.cfg.Advertise.String()
+	return &wire.Heartbeat{NodeID: b.cfg.Name, Role: wire.RoleBroker, View: 1,
+		LeaderID: b.cfg.Name, LeaderAddr: me, Seq: seq, UnixNano: time.Now().UnixNano()}
 }
