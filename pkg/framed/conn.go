@@ -69,6 +69,18 @@ func (c *Conn) Send(f wire.Frame) error {
 	}
 }
 
+// TrySend queues f if there is room and reports whether it did. Callers that
+// must never block (the cluster loop answering many clients) use it and treat
+// a full queue as a client too slow to keep.
+func (c *Conn) TrySend(f wire.Frame) bool {
+	select {
+	case c.out <- f:
+		return true
+	default:
+		return false
+	}
+}
+
 // Recv returns the next frame. Only one goroutine may call it.
 func (c *Conn) Recv() (wire.Frame, error) {
 	f, err := c.r.Next()

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"testing"
@@ -61,21 +60,3 @@ func BenchmarkReader(b *testing.B) {
 		i++
 	}
 }
-
-// BenchmarkConnSend measures Conn.Send of small frames to a discarding peer.
-func BenchmarkConnSend(b *testing.B) {
-	c := &Conn{max: DefaultMaxFrame}
-	c.bw = newDiscardWriter()
-	f := Frame{Type: TypeHeartbeat, Body: Heartbeat{NodeID: "node1", Role: RoleBroker}.AppendTo(nil)}
-	b.SetBytes(int64(HeaderSize + len(f.Body)))
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := c.Send(f); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-}
-
-func newDiscardWriter() *bufio.Writer { return bufio.NewWriterSize(io.Discard, writeBufSize) }

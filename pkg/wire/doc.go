@@ -14,7 +14,7 @@
 // arrive, so a forged 4 GB length costs nothing.
 //
 // A UDP datagram carries one frame (DecodeFrame). A TCP stream carries frames
-// back to back (Reader, Conn). After a framing error on a stream (ErrBadMagic,
+// back to back (Reader; pkg/framed runs a connection on top of it). After a framing error on a stream (ErrBadMagic,
 // ErrBadVersion, ErrTooLarge, ErrChecksum, ErrTruncated) the position of the
 // next frame is unknown: the Reader keeps returning the error and the caller
 // must close the connection. A bad datagram is simply dropped.
@@ -30,7 +30,7 @@
 // # Aliasing
 //
 // Unmarshal copies strings but lets byte payloads (record payloads) alias the
-// input. The body returned by Reader.Next and Conn.Recv is freshly allocated
+// input. The body returned by Reader.Next is freshly allocated
 // and owned by the caller, so decoding it in place is safe. A body returned by
 // DecodeFrame aliases the datagram buffer: copy it (or the decoded payloads)
 // before reusing that buffer.
