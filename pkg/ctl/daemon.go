@@ -1,0 +1,120 @@
+package ctl
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+)
+
+// ChildSpec is everything needed to run one managed process.
+type ChildSpec struct {
+	Name string
+	Type string   // broker, producer or consumer
+	Path string   // executable
+	Args []string // arguments after the executable, starting with the role
+	Env  []string // KEY=VALUE added to (and overriding) the inherited environment
+
+	// Background makes a daemon: own session, stdin /dev/null, output
+	// appended to LogPath. Otherwise stdio are the ones below.
+	Background bool
+	LogPath    string
+	Stdin      io.Reader
+	Stdout     io.Writer
+	Stderr     io.Writer
+}
+
+// Child is a launched process.
+type Child interface {
+	PID() int
+	// StartTicks is the child's start time from /proc (0 if unknown); it is
+	// read before the child can be reaped, so it is really this child's.
+	StartTicks() uint64
+	Signal(os.Signal) error
+	// Wait waits for a foreground child and returns its exit status
+	// (128+signal when killed). Background children are reaped on their own.
+	Wait() (int, error)
+}
+
+// Launcher starts children. The real one uses os/exec; tests use a fake
+// that records specs.
+type Launcher interface {
+	Launch(ChildSpec) (Child, error)
+}
+
+// ExecLauncher launches real processes.
+type ExecLauncher struct{}
+
+type execChild struct {
+	cmd   *exec.Cmd
+	ticks uint64
+}
+
+func (c *execChild) PID() int                 { return c.cmd.Process.Pid }
+func (c *execChild) StartTicks() uint64       { return c.ticks }
+func (c *execChild) Signal(s os.Signal) error { return c.cmd.Process.Signal(s) }
+func (c *execChild) Wait() (int, error) {
+	err := c.cmd.Wait()
+	return exitCode(c.cmd.ProcessState, err)
+}
+
+// exitCode turns a finished process into a shell-style status.
+func exitCode(ps *os.ProcessState, err error) (int, error) {
+	if ps == nil {
+		return 1, err
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		return ps.ExitCode(), err
+	}
+	return ps.ExitCode(), nil
+}
+
+// Launch starts spec. For a background child it detaches it from our
+// session (Setsid), so closing the terminal or logstreamctl exiting does not
+// touch it, and reaps it in a goroutine in case we outlive it.
+func (ExecLauncher) Launch(spec ChildSpec) (Child, error) {
+	cmd := exec.Command(spec.Path, spec.Args...)
+	cmd.Env = append(os.Environ(), spec.Env...)
+	if !spec.Background {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("start %s: %w", spec.Name, err)
+		}
+		return &execChild{cmd: cmd, ticks: startTicks(cmd.Process.Pid)}, nil
+	}
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	defer devnull.Close()
+	logf, err := os.OpenFile(spec.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open log file: %w", err)
+	}
+	defer logf.Close() // the child has its own copy
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", spec.Name, err)
+	}
+	c := &bgChild{pid: cmd.Process.Pid, ticks: startTicks(cmd.Process.Pid), proc: cmd.Process}
+	go func() { _ = cmd.Wait() }()
+	return c, nil
+}
+
+type bgChild struct {
+	pid   int
+	ticks uint64
+	proc  *os.Process
+}
+
+func (c *bgChild) PID() int                 { return c.pid }
+func (c *bgChild) StartTicks() uint64       { return c.ticks }
+func (c *bgChild) Signal(s os.Signal) error { return c.proc.Signal(s) }
+func (c *bgChild) Wait() (int, error)       { return 0, errors.New("background child: not waited for") }

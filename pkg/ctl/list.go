@@ -1,0 +1,125 @@
+package ctl
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// ListOptions are the parsed options of `list`.
+type ListOptions struct {
+	JSON  bool
+	Names bool // names only, one a line (for shell completion)
+}
+
+// ProcessStatus is one row of `list` (and of `status`).
+type ProcessStatus struct {
+	Name       string    `json:"name"`
+	Type       string    `json:"type"`
+	Status     string    `json:"status"` // running or stopped
+	PID        int       `json:"pid"`
+	Address    string    `json:"address"` // broker: its address; client: its leader
+	Topic      string    `json:"topic"`
+	StartedAt  time.Time `json:"started_at"`
+	UptimeSec  int64     `json:"uptime_seconds"`
+	Background bool      `json:"background"`
+	LogFile    string    `json:"log_file,omitempty"`
+}
+
+func listCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "list",
+		Usage: "list managed processes with their status",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+			&cli.BoolFlag{Name: "names", Hidden: true, Usage: "print names only"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
+			opts := ListOptions{JSON: c.Bool("json"), Names: c.Bool("names")}
+			if h, err := e.intercepted(opts); h {
+				return err
+			}
+			rows, err := localStatus(e)
+			if err != nil {
+				return err
+			}
+			switch {
+			case opts.Names:
+				for _, r := range rows {
+					fmt.Fprintln(e.stdout, r.Name)
+				}
+				return nil
+			case opts.JSON:
+				return writeJSON(e.stdout, rows)
+			}
+			if len(rows) == 0 {
+				fmt.Fprintln(e.stdout, "no managed processes (start one with: logstreamctl start broker --name node1)")
+				return nil
+			}
+			return writeProcessTable(e.stdout, rows)
+		},
+	}
+}
+
+// localStatus reads processes.json and checks which processes still run.
+func localStatus(e *env) ([]ProcessStatus, error) {
+	st, _, err := e.store()
+	if err != nil {
+		return nil, err
+	}
+	m, err := st.Load()
+	if err != nil {
+		return nil, err
+	}
+	now := e.now()
+	rows := make([]ProcessStatus, 0, len(m))
+	for _, en := range sortedEntries(m) {
+		r := ProcessStatus{
+			Name: en.Name, Type: en.Type, Status: "stopped", PID: en.PID,
+			Address: en.Address, Topic: en.Topic, StartedAt: en.StartedAt,
+			Background: en.Background, LogFile: en.LogFile,
+		}
+		if isOurs(en.PID, en.StartTicks) {
+			r.Status = "running"
+			r.UptimeSec = int64(now.Sub(en.StartedAt) / time.Second)
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
+}
+
+func writeProcessTable(w io.Writer, rows []ProcessStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tTYPE\tSTATUS\tPID\tADDRESS/LEADER\tTOPIC\tUPTIME")
+	for _, r := range rows {
+		pid, up := strconv.Itoa(r.PID), "-"
+		if r.Status == "running" {
+			up = (time.Duration(r.UptimeSec) * time.Second).String()
+		} else {
+			pid = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Type, r.Status, pid, dash(r.Address), dash(r.Topic), up)
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

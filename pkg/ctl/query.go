@@ -1,0 +1,181 @@
+package ctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/logstream/logstream/pkg/wire"
+)
+
+// This file is the only one that speaks the wire protocol: it asks a broker
+// for metadata and triggers elections, and converts the answers into the
+// package's own types so the rest of logstreamctl does not depend on wire.
+
+// Querier asks running brokers about the cluster.
+type Querier interface {
+	Metadata(ctx context.Context, addr string) (*ClusterMeta, error)
+	TriggerElection(ctx context.Context, addr string) error
+}
+
+// ClusterMeta is one broker's view of the cluster.
+type ClusterMeta struct {
+	NodeID     string            `json:"node_id"`
+	Addr       string            `json:"addr"`
+	LeaderID   string            `json:"leader_id"`
+	LeaderAddr string            `json:"leader_addr"`
+	View       uint64            `json:"view"`
+	Members    []Member          `json:"members"`
+	Topics     []TopicStatus     `json:"topics"`
+	Consumers  []ConsumerStatus  `json:"consumers"`
+	Counters   map[string]uint64 `json:"counters,omitempty"`
+}
+
+// Member is a broker in the view.
+type Member struct {
+	ID    string `json:"id"`
+	Addr  string `json:"addr"`
+	State string `json:"state"`
+}
+
+// TopicStatus is a topic's placement and log bounds.
+type TopicStatus struct {
+	Name        string `json:"name"`
+	Owner       string `json:"owner"`
+	OwnerAddr   string `json:"owner_addr"`
+	StartOffset uint64 `json:"start_offset"`
+	NextOffset  uint64 `json:"next_offset"`
+	Committed   uint64 `json:"committed"`
+}
+
+// ConsumerStatus is a consumer's progress.
+type ConsumerStatus struct {
+	ID     string `json:"id"`
+	Topic  string `json:"topic"`
+	Offset uint64 `json:"offset"`
+	Lag    uint64 `json:"lag"`
+}
+
+// WireQuerier talks to brokers over TCP with pkg/wire frames.
+type WireQuerier struct {
+	// MaxFrame bounds a reply body; 0 means wire.DefaultMaxFrame.
+	MaxFrame int
+}
+
+// maxSkippedFrames bounds how many unrelated frames (e.g. heartbeats) we
+// read while waiting for our reply.
+const maxSkippedFrames = 64
+
+var corrSeq atomic.Uint64
+
+func init() { corrSeq.Store(uint64(time.Now().UnixNano())) }
+
+// roundTrip sends one request and returns the frame answering it. The
+// connection is closed when ctx ends, so a silent broker cannot hang us.
+func (q WireQuerier) roundTrip(ctx context.Context, addr string, t wire.Type, body []byte) (wire.Frame, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return wire.Frame{}, err
+	}
+	defer func() { _ = conn.Close() }()
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(dl)
+	}
+	corr := corrSeq.Add(1) | 1 // never 0: 0 means unsolicited
+	if _, err := conn.Write(wire.AppendFrame(nil, wire.Frame{Type: t, Corr: corr, Body: body})); err != nil {
+		return wire.Frame{}, err
+	}
+	max := q.MaxFrame
+	if max <= 0 {
+		max = wire.DefaultMaxFrame
+	}
+	r := wire.NewReader(conn, max)
+	for i := 0; i < maxSkippedFrames; i++ {
+		f, err := r.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return wire.Frame{}, ctx.Err()
+			}
+			return wire.Frame{}, err
+		}
+		if f.Corr == corr {
+			return f, nil
+		}
+	}
+	return wire.Frame{}, fmt.Errorf("no reply after %d unrelated frames", maxSkippedFrames)
+}
+
+// replyError decodes an Error frame.
+func replyError(f wire.Frame) error {
+	var e wire.Error
+	if err := e.Unmarshal(f.Body); err != nil {
+		return fmt.Errorf("bad error reply: %w", err)
+	}
+	if e.Code == wire.ErrNone {
+		return nil
+	}
+	return &e
+}
+
+// Metadata asks the broker at addr for its view of the cluster.
+func (q WireQuerier) Metadata(ctx context.Context, addr string) (*ClusterMeta, error) {
+	f, err := q.roundTrip(ctx, addr, wire.TypeMetadata, wire.Metadata{}.AppendTo(nil))
+	if err != nil {
+		return nil, err
+	}
+	switch f.Type {
+	case wire.TypeMetadataResponse:
+	case wire.TypeError:
+		if err := replyError(f); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("broker answered metadata with an empty acknowledgement")
+	default:
+		return nil, fmt.Errorf("unexpected reply %s to metadata", f.Type)
+	}
+	var r wire.MetadataResponse
+	if err := r.Unmarshal(f.Body); err != nil {
+		return nil, fmt.Errorf("bad metadata reply: %w", err)
+	}
+	return fromWire(&r), nil
+}
+
+// TriggerElection asks the broker at addr to start an election; the broker
+// acknowledges with an Error frame carrying ErrNone.
+func (q WireQuerier) TriggerElection(ctx context.Context, addr string) error {
+	f, err := q.roundTrip(ctx, addr, wire.TypeElectionTrigger, wire.ElectionTrigger{}.AppendTo(nil))
+	if err != nil {
+		return err
+	}
+	if f.Type != wire.TypeError {
+		return fmt.Errorf("unexpected reply %s to election trigger", f.Type)
+	}
+	return replyError(f)
+}
+
+func fromWire(r *wire.MetadataResponse) *ClusterMeta {
+	m := &ClusterMeta{
+		NodeID: r.NodeID, Addr: r.Addr, LeaderID: r.LeaderID, LeaderAddr: r.LeaderAddr,
+		View: r.View, Counters: r.Counters,
+		Members:   make([]Member, 0, len(r.Brokers)),
+		Topics:    make([]TopicStatus, 0, len(r.Topics)),
+		Consumers: make([]ConsumerStatus, 0, len(r.Consumers)),
+	}
+	for _, b := range r.Brokers {
+		m.Members = append(m.Members, Member{ID: b.ID, Addr: b.Addr, State: b.State})
+	}
+	for _, t := range r.Topics {
+		m.Topics = append(m.Topics, TopicStatus{Name: t.Name, Owner: t.Owner, OwnerAddr: t.OwnerAddr,
+			StartOffset: t.StartOffset, NextOffset: t.NextOffset, Committed: t.Committed})
+	}
+	for _, c := range r.Consumers {
+		m.Consumers = append(m.Consumers, ConsumerStatus{ID: c.ConsumerID, Topic: c.Topic, Offset: c.Offset, Lag: c.Lag})
+	}
+	return m
+}

@@ -1,0 +1,272 @@
+package ctl
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+)
+
+// StatusOptions are the parsed options of `status`.
+type StatusOptions struct {
+	JSON     bool
+	Watch    bool
+	Interval time.Duration
+	Brokers  []string
+	Timeout  time.Duration
+}
+
+// BrokerStatus is what one broker answered (or that it did not).
+type BrokerStatus struct {
+	Name      string       `json:"name,omitempty"` // local process name, if managed here
+	Addr      string       `json:"addr"`
+	Reachable bool         `json:"reachable"`
+	Error     string       `json:"error,omitempty"`
+	Meta      *ClusterMeta `json:"-"`
+	NodeID    string       `json:"node_id,omitempty"`
+	LeaderID  string       `json:"leader_id,omitempty"`
+	View      uint64       `json:"view,omitempty"`
+}
+
+// StatusReport is the whole `status` output.
+type StatusReport struct {
+	Time        time.Time       `json:"time"`
+	Processes   []ProcessStatus `json:"processes"`
+	Brokers     []BrokerStatus  `json:"brokers"`
+	ClusterFrom string          `json:"cluster_from,omitempty"`
+	Cluster     *ClusterMeta    `json:"cluster,omitempty"`
+}
+
+func statusCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show local processes and the live cluster (leader, view, members, topics, consumers)",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
+			&cli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "redraw every --interval until Ctrl-C"},
+			&cli.DurationFlag{Name: "interval", Value: 2 * time.Second, Usage: "redraw interval for --watch (500ms-1h)"},
+			&cli.StringSliceFlag{Name: "broker", Usage: "broker IP:PORT to ask (repeatable; default: the running managed brokers)"},
+			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "how long to wait for each broker"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
+			opts := StatusOptions{JSON: c.Bool("json"), Watch: c.Bool("watch"), Interval: c.Duration("interval"),
+				Brokers: c.StringSlice("broker"), Timeout: c.Duration("timeout")}
+			if opts.Interval < 500*time.Millisecond || opts.Interval > time.Hour {
+				return usageErrorf("invalid value %s for --interval: want 500ms to 1h", opts.Interval)
+			}
+			if opts.Timeout <= 0 || opts.Timeout > time.Minute {
+				return usageErrorf("invalid value %s for --timeout: want up to 1m", opts.Timeout)
+			}
+			for _, b := range opts.Brokers {
+				if err := hostPort("broker")(b); err != nil {
+					return err
+				}
+			}
+			if h, err := e.intercepted(opts); h {
+				return err
+			}
+			return runStatus(c.Context, e, opts)
+		},
+	}
+}
+
+func runStatus(ctx context.Context, e *env, opts StatusOptions) error {
+	if !opts.Watch {
+		rep, err := buildStatus(ctx, e, opts)
+		if err != nil {
+			return err
+		}
+		return renderStatus(e.stdout, rep, opts.JSON)
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	term := isTerminal(e.stdout)
+	t := time.NewTicker(opts.Interval)
+	defer t.Stop()
+	for {
+		rep, err := buildStatus(ctx, e, opts)
+		if err != nil {
+			return err
+		}
+		if term {
+			fmt.Fprint(e.stdout, "\x1b[H\x1b[2J") // home + clear screen
+		}
+		if err := renderStatus(e.stdout, rep, opts.JSON); err != nil {
+			return err
+		}
+		if !term && !opts.JSON {
+			fmt.Fprintln(e.stdout)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// buildStatus collects the local processes and asks every broker at once.
+func buildStatus(ctx context.Context, e *env, opts StatusOptions) (StatusReport, error) {
+	procs, err := localStatus(e)
+	if err != nil {
+		return StatusReport{}, err
+	}
+	rep := StatusReport{Time: e.now(), Processes: procs}
+	names := map[string]string{}
+	addrs := opts.Brokers
+	for _, p := range procs {
+		if p.Type == "broker" {
+			names[p.Address] = p.Name
+			if len(opts.Brokers) == 0 && p.Status == "running" {
+				addrs = append(addrs, p.Address)
+			}
+		}
+	}
+	rep.Brokers = make([]BrokerStatus, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Add(1)
+		go func(i int, a string) {
+			defer wg.Done()
+			qctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+			defer cancel()
+			bs := BrokerStatus{Name: names[a], Addr: a}
+			meta, err := e.querier.Metadata(qctx, a)
+			if err != nil {
+				bs.Error = err.Error()
+			} else {
+				bs.Reachable, bs.Meta = true, meta
+				bs.NodeID, bs.LeaderID, bs.View = meta.NodeID, meta.LeaderID, meta.View
+			}
+			rep.Brokers[i] = bs
+		}(i, a)
+	}
+	wg.Wait()
+	// The cluster as the leader sees it; failing that, the newest view.
+	var best *BrokerStatus
+	for i := range rep.Brokers {
+		b := &rep.Brokers[i]
+		if !b.Reachable {
+			continue
+		}
+		switch {
+		case best == nil:
+			best = b
+		case b.NodeID != "" && b.NodeID == b.LeaderID && best.NodeID != best.LeaderID:
+			best = b
+		case b.View > best.View && best.NodeID != best.LeaderID:
+			best = b
+		}
+	}
+	if best != nil {
+		rep.Cluster, rep.ClusterFrom = best.Meta, best.Addr
+	}
+	return rep, nil
+}
+
+func renderStatus(w io.Writer, rep StatusReport, asJSON bool) error {
+	if asJSON {
+		return writeJSON(w, rep)
+	}
+	fmt.Fprintf(w, "LOCAL PROCESSES (%s)\n", rep.Time.Format(time.RFC3339))
+	if len(rep.Processes) == 0 {
+		fmt.Fprintln(w, "  none")
+	} else if err := writeProcessTable(w, rep.Processes); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "BROKERS")
+	if len(rep.Brokers) == 0 {
+		fmt.Fprintln(w, "  no running brokers known here; ask one with --broker IP:PORT")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ADDRESS\tNAME\tREACHABLE\tNODE\tLEADER\tVIEW")
+	for _, b := range rep.Brokers {
+		if !b.Reachable {
+			fmt.Fprintf(tw, "%s\t%s\tno (%s)\t-\t-\t-\n", b.Addr, dash(b.Name), b.Error)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\tyes\t%s\t%s\t%d\n", b.Addr, dash(b.Name), dash(b.NodeID), dash(b.LeaderID), b.View)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if rep.Cluster != nil {
+		return renderCluster(w, rep.Cluster, rep.ClusterFrom)
+	}
+	return nil
+}
+
+func renderCluster(w io.Writer, m *ClusterMeta, from string) error {
+	fmt.Fprintf(w, "\nCLUSTER (as reported by %s)\n", from)
+	fmt.Fprintf(w, "  Leader: %s (%s)   View: %d\n", dash(m.LeaderID), dash(m.LeaderAddr), m.View)
+	fmt.Fprintln(w, "\nMEMBERS")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tADDRESS\tSTATE")
+	for _, b := range m.Members {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", b.ID, b.Addr, dash(b.State))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nTOPICS")
+	if len(m.Topics) == 0 {
+		fmt.Fprintln(w, "  none")
+	} else {
+		fmt.Fprintln(tw, "NAME\tOWNER\tSTART\tNEXT\tCOMMITTED")
+		for _, t := range m.Topics {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", t.Name, dash(t.Owner), t.StartOffset, t.NextOffset, t.Committed)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(w, "\nCONSUMERS")
+	if len(m.Consumers) == 0 {
+		fmt.Fprintln(w, "  none")
+	} else {
+		fmt.Fprintln(tw, "ID\tTOPIC\tOFFSET\tLAG")
+		for _, c := range m.Consumers {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", c.ID, c.Topic, c.Offset, c.Lag)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(m.Counters) > 0 {
+		fmt.Fprintln(w, "\nCOUNTERS")
+		keys := make([]string, 0, len(m.Counters))
+		for k := range m.Counters {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(tw, "%s\t%d\n", k, m.Counters[k])
+		}
+		return tw.Flush()
+	}
+	return nil
+}
+
+// isTerminal reports whether w is a terminal (for --watch redraws).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
