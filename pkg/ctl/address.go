@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+
+	"github.com/logstream/logstream/pkg/netaddr"
 )
 
 // defaultBrokerPort is where an auto-addressed broker starts looking.
@@ -77,29 +79,13 @@ func portFreeLocally(port int) bool {
 	return true
 }
 
-// primaryIPv4 is our best guess of the address an auto-addressed broker
-// advertises: the first IPv4 of an up, non-loopback interface. It only
-// looks at interfaces; nothing is sent.
+// primaryIPv4 is the address an auto-addressed broker advertises: the same
+// choice the broker itself makes (netaddr.AutoIP). It only looks at
+// interfaces; nothing is sent.
 func primaryIPv4() string {
-	ifs, err := net.Interfaces()
+	ip, err := netaddr.AutoIP()
 	if err != nil {
 		return "127.0.0.1"
 	}
-	for _, ifc := range ifs {
-		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
-			continue
-		}
-		addrs, err := ifc.Addrs()
-		if err != nil {
-			continue
-		}
-		for _, a := range addrs {
-			if ipn, ok := a.(*net.IPNet); ok {
-				if ip4 := ipn.IP.To4(); ip4 != nil && !ip4.IsLinkLocalUnicast() {
-					return ip4.String()
-				}
-			}
-		}
-	}
-	return "127.0.0.1"
+	return ip.String()
 }
