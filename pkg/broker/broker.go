@@ -38,6 +38,7 @@ type Broker struct {
 
 	counters  counters
 	discovery *discovery.Responder
+	cluster   *clusterRepl
 	elect     chan string
 }
 
@@ -94,7 +95,12 @@ func New(cfg Config) (*Broker, error) {
 		store.Close()
 		return nil, err
 	}
-	b.repl = newLocalReplicator(store)
+	if b.cluster, err = newClusterRepl(b, store); err != nil {
+		ln.Close()
+		store.Close()
+		return nil, err
+	}
+	b.repl = b.cluster
 	return b, nil
 }
 
@@ -126,13 +132,11 @@ func (b *Broker) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	run("discovery", b.serveDiscovery)
-	run("election", b.runElections)
 	b.log.Info().Str("address", b.cfg.Advertise.String()).Str("listen", b.ln.Addr().String()).
-		Str("data_dir", b.cfg.DataDir).Stringer("broadcast", b.cfg.Broadcast).
-		Uint16("broadcast_port", b.cfg.BroadcastPort).Msg("broker started; I am the leader of a new cluster")
-	b.log.Info().Uint64("view", 1).Str("leader", b.cfg.Advertise.String()).
-		Strs("members", []string{b.cfg.Advertise.String()}).Msg("ClusterState")
+		Str("node_id", idString(b.cluster.id)).Str("data_dir", b.cfg.DataDir).Stringer("broadcast", b.cfg.Broadcast).
+		Uint16("broadcast_port", b.cfg.BroadcastPort).Stringer("multicast", b.cfg.Multicast).Msg("broker started")
+	run("cluster", b.cluster.run)
+	run("discovery", b.serveDiscovery)
 	run("accept", b.acceptLoop)
 	<-ctx.Done()
 	b.ln.Close()
@@ -183,21 +187,5 @@ func (b *Broker) closeClients() {
 	defer b.mu.Unlock()
 	for c := range b.clients {
 		c.conn.Close()
-	}
-}
-
-// runElections handles election requests. A lone broker is its own cluster,
-// so an election elects itself at once.
-func (b *Broker) runElections(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case why := <-b.elect:
-			me := b.cfg.Advertise.String()
-			b.log.Info().Str("trigger", why).Str("candidate", me).Msg("ELECTION started")
-			b.log.Info().Str("node", me).Msg("I WIN: my id came back around the ring")
-			b.log.Info().Str("leader", me).Msg("COORDINATOR announced")
-		}
 	}
 }

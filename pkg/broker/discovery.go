@@ -2,9 +2,15 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
+	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/logstream/logstream/pkg/client"
+	"github.com/logstream/logstream/pkg/cluster"
 	"github.com/logstream/logstream/pkg/discovery"
 	"github.com/logstream/logstream/pkg/udpnet"
 	"github.com/logstream/logstream/pkg/wire"
@@ -33,12 +39,56 @@ func (b *Broker) serveDiscovery(ctx context.Context) error {
 	return b.discovery.Run(ctx)
 }
 
+// answerJoin tells whoever broadcast JOIN who leads. While nobody does (an
+// election) it still answers, naming no leader, so the asker waits rather than
+// founding a second cluster.
 func (b *Broker) answerJoin(j wire.Join, from netip.AddrPort) (wire.JoinResponse, bool) {
-	me := b.cfg.Advertise.String()
-	b.log.Debug().Stringer("role", j.Role).Str("node", j.NodeID).Stringer("from", from).Msg("JOIN received")
-	return wire.JoinResponse{
-		ResponderID: b.cfg.Name, ResponderAddr: me, IsLeader: true,
-		LeaderID: b.cfg.Name, LeaderAddr: me, View: 1,
-		Brokers: []wire.BrokerInfo{{ID: b.cfg.Name, Addr: me, State: "leader"}},
-	}, true
+	st := b.cluster.status.Load()
+	me := idString(st.ID)
+	if j.NodeID == me {
+		return wire.JoinResponse{}, false // our own broadcast
+	}
+	if st.View.Number == 0 && st.Role == cluster.RoleJoining {
+		return wire.JoinResponse{}, false // not part of any cluster yet
+	}
+	b.log.Debug().Stringer("role", j.Role).Str("node", j.NodeID).Stringer("from", from).Msg("JOIN answered")
+	resp := wire.JoinResponse{ResponderID: me, ResponderAddr: b.cfg.Advertise.String(),
+		IsLeader: st.Role == cluster.RoleLeader, View: st.View.Number, Brokers: brokerInfos(st)}
+	if m, ok := st.View.Member(st.Leader); ok && !st.Frozen {
+		resp.LeaderID, resp.LeaderAddr = idString(m.ID), m.Addr
+	}
+	return resp, true
+}
+
+func brokerInfos(st *cluster.Status) []wire.BrokerInfo {
+	out := make([]wire.BrokerInfo, 0, len(st.Members))
+	for _, m := range st.Members {
+		state := m.Liveness.String()
+		if m.ID == st.Leader {
+			state = "leader"
+		}
+		out = append(out, wire.BrokerInfo{ID: idString(m.ID), Addr: m.Addr, State: state})
+	}
+	return out
+}
+
+// discoverBrokers looks for a running cluster at broker start, within the
+// 2-second budget the manual promises before a lone broker leads.
+func discoverBrokers(ctx context.Context, cfg Config, id string, log zerolog.Logger) (discovery.Result, error) {
+	res, err := discovery.Discover(ctx, discovery.Config{
+		Role: wire.RoleBroker, NodeID: id, Addr: cfg.Advertise.String(), Port: cfg.BroadcastPort,
+		Attempts: 2, Listen: 600 * time.Millisecond,
+		Backoff: discovery.Backoff{Initial: 500 * time.Millisecond, Factor: 1.5, Max: 10 * time.Second},
+		Logger:  log,
+	})
+	if errors.Is(err, discovery.ErrNoCluster) {
+		return res, errNoCluster
+	}
+	return res, err
+}
+
+func clientMetadata(ctx context.Context, addr string, maxFrame int) (*wire.MetadataResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return client.Metadata(ctx, addr, maxFrame)
 }

@@ -22,6 +22,10 @@ type replicator interface {
 	Committed(topic string) (uint64, <-chan struct{})
 	// Log returns the topic's log, creating the topic on first use.
 	Log(topic string) (*topiclog.Log, error)
+	// Owner says which broker serves topic's clients: addr is its address,
+	// self whether it is this broker, known false while nobody is (an
+	// election or recovery is under way).
+	Owner(topic string) (addr string, self, known bool)
 }
 
 // localTopic is one topic's write side on a lone broker.
@@ -82,6 +86,8 @@ func producerSeqs(log *topiclog.Log) (map[string]uint64, error) {
 	}
 	return seqs, nil
 }
+
+func (r *localReplicator) Owner(string) (string, bool, bool) { return "", true, true }
 
 func (r *localReplicator) Log(topic string) (*topiclog.Log, error) {
 	t, err := r.topic(topic)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/logstream/logstream/pkg/cluster"
 	"github.com/logstream/logstream/pkg/framed"
 	"github.com/logstream/logstream/pkg/wire"
 )
@@ -99,6 +100,31 @@ func (c *peer) reply(corr uint64, m wire.Message) {
 	c.conn.Send(wire.Encode(m, corr)) // a failed send closes the connection; serve notices
 }
 
+// replyNow is reply for callers that must not block (the cluster loop): a
+// client whose queue is full is too slow to keep, so it is cut off; it will
+// reconnect and resend, and de-duplication keeps that exact.
+func (c *peer) replyNow(corr uint64, m wire.Message) {
+	if !c.conn.TrySend(wire.Encode(m, corr)) {
+		c.badLog.Warn().Msg("client does not read its acknowledgements; closing its connection")
+		c.conn.Close()
+	}
+}
+
+// redirect tells a client, for topics served elsewhere, where to go; it
+// reports whether the request must stop here.
+func (c *peer) redirect(corr uint64, topic string) bool {
+	addr, self, known := c.b.repl.Owner(topic)
+	switch {
+	case !known:
+		c.reply(corr, &wire.Error{Code: wire.ErrBusy, Message: "no owner for topic " + topic + " yet (election or recovery in progress)"})
+		return true
+	case !self:
+		c.reply(corr, &wire.Error{Code: wire.ErrNotOwner, Message: "topic " + topic + " is served by " + addr, Redirect: addr})
+		return true
+	}
+	return false
+}
+
 func (c *peer) handle(ctx context.Context, f wire.Frame, wg *sync.WaitGroup) error {
 	switch f.Type {
 	case wire.TypeProduce:
@@ -143,6 +169,14 @@ func (c *peer) handle(ctx context.Context, f wire.Frame, wg *sync.WaitGroup) err
 		c.reply(f.Corr, &wire.Error{Code: wire.ErrNone, Message: "election started"})
 		return nil
 	default:
+		if f.Type >= wire.TypeElection && f.Type < 64 {
+			m, err := cluster.DecodeMessage(f.Type, f.Body)
+			if err != nil {
+				return err
+			}
+			c.b.cluster.step(m)
+			return nil
+		}
 		return errors.New("unexpected message " + f.Type.String())
 	}
 }
@@ -170,7 +204,7 @@ func (c *peer) produce(corr uint64, m *wire.Produce) error {
 			c.b.counters.duplicates.Add(uint64(ack.Duplicates))
 		}
 		if m.Acks != 0 {
-			c.reply(corr, &ack)
+			c.replyNow(corr, &ack)
 		}
 	})
 	return nil
@@ -179,6 +213,9 @@ func (c *peer) produce(corr uint64, m *wire.Produce) error {
 func (c *peer) consume(corr uint64, m *wire.Consume) error {
 	if err := validTopic(m.Topic); err != nil {
 		c.reply(corr, &wire.Error{Code: wire.ErrBadRequest, Message: err.Error()})
+		return nil
+	}
+	if c.redirect(corr, m.Topic) {
 		return nil
 	}
 	log, err := c.b.repl.Log(m.Topic)
@@ -239,7 +276,11 @@ func clamp(v, lo, hi int) int {
 
 // heartbeatMsg is the HEARTBEAT a broker sends its clients: who leads.
 func (b *Broker) heartbeatMsg(seq uint64) *wire.Heartbeat {
-	me := b.cfg.Advertise.String()
-	return &wire.Heartbeat{NodeID: b.cfg.Name, Role: wire.RoleBroker, View: 1,
-		LeaderID: b.cfg.Name, LeaderAddr: me, Seq: seq, UnixNano: time.Now().UnixNano()}
+	st := b.cluster.status.Load()
+	hb := &wire.Heartbeat{NodeID: idString(st.ID), Role: wire.RoleBroker, View: st.View.Number,
+		Seq: seq, UnixNano: time.Now().UnixNano()}
+	if m, ok := st.View.Member(st.Leader); ok {
+		hb.LeaderID, hb.LeaderAddr = idString(m.ID), m.Addr
+	}
+	return hb
 }

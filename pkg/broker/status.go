@@ -13,7 +13,14 @@ import (
 	"github.com/logstream/logstream/pkg/wire"
 )
 
-func validTopic(name string) error { return topiclog.ValidTopicName(name) }
+// validTopic checks a client's topic name; names starting with "__" are the
+// cluster's own.
+func validTopic(name string) error {
+	if strings.HasPrefix(name, "__") {
+		return fmt.Errorf("topic %q: names starting with __ are reserved", name)
+	}
+	return topiclog.ValidTopicName(name)
+}
 
 func (b *Broker) registerSub(s *subscription) {
 	b.mu.Lock()
@@ -32,20 +39,28 @@ func (b *Broker) unregisterSub(s *subscription) {
 
 // metadata describes the broker, its cluster and its topics.
 func (b *Broker) metadata() wire.MetadataResponse {
-	me := b.cfg.Advertise.String()
+	st := b.cluster.status.Load()
 	resp := wire.MetadataResponse{
-		NodeID: b.cfg.Name, Addr: me, LeaderID: b.cfg.Name, LeaderAddr: me, View: 1,
-		Brokers:  []wire.BrokerInfo{{ID: b.cfg.Name, Addr: me, State: "leader"}},
-		Counters: b.counters.snapshot(),
+		NodeID: idString(st.ID), Addr: b.cfg.Advertise.String(), View: st.View.Number,
+		Brokers: brokerInfos(st), Counters: b.counters.snapshot(),
 	}
-	for _, name := range b.store.Topics() {
-		log, ok := b.store.Lookup(name)
-		if !ok {
-			continue
+	if m, ok := st.View.Member(st.Leader); ok {
+		resp.LeaderID, resp.LeaderAddr = idString(m.ID), m.Addr
+	}
+	if b.discovery != nil {
+		for k, v := range b.discovery.Counters() {
+			resp.Counters["discovery_"+k] = v
 		}
-		committed, _ := b.repl.Committed(name)
-		resp.Topics = append(resp.Topics, wire.TopicInfo{Name: name, Owner: b.cfg.Name, OwnerAddr: me,
-			StartOffset: log.StartOffset(), NextOffset: log.NextOffset(), Committed: committed})
+	}
+	for _, t := range st.Topics {
+		info := wire.TopicInfo{Name: t.Topic, Owner: idString(t.Owner), NextOffset: t.Next, Committed: t.Committed}
+		if m, ok := st.View.Member(t.Owner); ok {
+			info.OwnerAddr = m.Addr
+		}
+		if log, ok := b.store.Lookup(t.Topic); ok {
+			info.StartOffset = log.StartOffset()
+		}
+		resp.Topics = append(resp.Topics, info)
 	}
 	b.mu.Lock()
 	for s := range b.subs {

@@ -17,6 +17,10 @@ const (
 	maxBatchRecords = 10000
 )
 
+// errNotYet marks a start offset this broker does not hold yet (it is still
+// catching up): the client retries.
+var errNotYet = errors.New("not caught up yet")
+
 func offsetRangeMsg(off, start, end uint64) string {
 	return fmt.Sprintf("offset %d is outside the topic's retained range [%d, %d]", off, start, end)
 }
@@ -29,6 +33,9 @@ func (c *peer) subscribe(ctx context.Context, corr uint64, m *wire.Subscribe, wg
 		c.reply(corr, &wire.Error{Code: wire.ErrBadRequest, Message: err.Error()})
 		return nil
 	}
+	if c.redirect(corr, m.Topic) {
+		return nil
+	}
 	log, err := c.b.repl.Log(m.Topic)
 	if err != nil {
 		c.reply(corr, &wire.Error{Code: wire.ErrInternal, Message: err.Error()})
@@ -36,6 +43,10 @@ func (c *peer) subscribe(ctx context.Context, corr uint64, m *wire.Subscribe, wg
 	}
 	committed, _ := c.b.repl.Committed(m.Topic)
 	start, err := startOffset(m, log, committed)
+	if errors.Is(err, errNotYet) {
+		c.reply(corr, &wire.Error{Code: wire.ErrBusy, Message: err.Error()})
+		return nil
+	}
 	if err != nil {
 		c.reply(corr, &wire.Error{Code: wire.ErrOffsetOutOfRange, Message: err.Error()})
 		return nil
@@ -91,8 +102,13 @@ func startOffset(m *wire.Subscribe, log *topiclog.Log, committed uint64) (uint64
 	case wire.FromLatest:
 		return committed, nil
 	case wire.FromOffset:
-		if m.Offset < log.StartOffset() || m.Offset > committed {
-			return 0, errors.New(offsetRangeMsg(m.Offset, log.StartOffset(), committed))
+		// Up to the log's end is fine: a consumer resuming on a new owner
+		// may be ahead of what that owner has yet marked committed.
+		if m.Offset < log.StartOffset() {
+			return 0, errors.New(offsetRangeMsg(m.Offset, log.StartOffset(), log.NextOffset()))
+		}
+		if m.Offset > log.NextOffset() {
+			return 0, fmt.Errorf("%w: offset %d is beyond this broker's log end %d", errNotYet, m.Offset, log.NextOffset())
 		}
 		return m.Offset, nil
 	case wire.FromTime:

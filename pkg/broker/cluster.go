@@ -1,0 +1,491 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/logstream/logstream/pkg/cluster"
+	"github.com/logstream/logstream/pkg/record"
+	"github.com/logstream/logstream/pkg/topiclog"
+	"github.com/logstream/logstream/pkg/udpnet"
+	"github.com/logstream/logstream/pkg/wire"
+)
+
+const (
+	tickEvery = 20 * time.Millisecond
+	// inboxSize bounds the work queued for the cluster loop; a full inbox
+	// blocks the connections feeding it, which pushes back on producers.
+	inboxSize = 4096
+	// maxDatagram is the largest frame sent by multicast; bigger ones go over
+	// TCP to each member.
+	maxDatagram = 60000
+)
+
+// clusterRepl is the replicator of a clustered broker. One goroutine (loop)
+// owns the cluster.Node and everything marked loop-owned; other goroutines
+// hand it work through inbox and read the snapshots it publishes.
+type clusterRepl struct {
+	b     *Broker
+	id    cluster.NodeID
+	log   zerolog.Logger
+	store *topiclog.Store
+	inbox chan func(now time.Time)
+	quit  chan struct{} // closed when the loop has stopped taking work
+
+	// loop-owned
+	node    *cluster.Node
+	pending map[uint64]pendingProduce
+	token   uint64
+	book    map[cluster.NodeID]string
+	links   map[cluster.NodeID]*link
+
+	mcastOut *net.UDPConn // nil: no multicast, everything over TCP
+	mcastIn  *net.UDPConn
+
+	commitMu  sync.Mutex
+	committed map[string]*commitState
+
+	status atomic.Pointer[cluster.Status]
+	wg     sync.WaitGroup // links and the multicast reader
+}
+
+type pendingProduce struct {
+	done     func(wire.ProduceAck)
+	firstSeq uint64
+}
+
+type commitState struct {
+	end     uint64
+	changed chan struct{}
+}
+
+func newClusterRepl(b *Broker, store *topiclog.Store) (*clusterRepl, error) {
+	id, err := loadNodeID(b.cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	r := &clusterRepl{
+		b: b, id: id, store: store,
+		log:       b.log.With().Str("component", "cluster").Logger(),
+		inbox:     make(chan func(time.Time), inboxSize),
+		quit:      make(chan struct{}),
+		pending:   map[uint64]pendingProduce{},
+		book:      map[cluster.NodeID]string{},
+		links:     map[cluster.NodeID]*link{},
+		committed: map[string]*commitState{},
+	}
+	r.node, err = cluster.NewNode(cluster.Config{
+		ID: id, Addr: b.cfg.Advertise.String(), Logger: r.log,
+		BrokerHBInterval: b.cfg.BrokerHBInterval, FollowerHBInterval: b.cfg.FollowerHBInterval,
+		SuspicionTimeout: b.cfg.SuspicionTimeout, FailureTimeout: b.cfg.FailureTimeout,
+		BrokerTimeout: b.cfg.BrokerTimeout, Store: clusterStore{store},
+		Detector: newPhiDetector(b.cfg.BrokerHBInterval, b.cfg.SuspicionTimeout, b.cfg.FailureTimeout),
+	}, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	r.publish()
+	// Multicast sockets are made here, not in Run, so that they belong to
+	// the network namespace New was called in.
+	iface := b.cfg.Advertise.Addr()
+	if b.cfg.Multicast.IsValid() {
+		in, err := udpnet.ListenMulticast(context.Background(), b.cfg.Multicast, iface)
+		if err == nil {
+			out, err2 := udpnet.NewSender(iface)
+			if err2 == nil {
+				r.mcastIn, r.mcastOut = in, out
+			} else {
+				in.Close()
+				err = err2
+			}
+		}
+		if err != nil {
+			r.log.Warn().Err(err).Stringer("group", b.cfg.Multicast).Msg("multicast unavailable; heartbeats and REPLICATE go over TCP")
+		}
+	}
+	return r, nil
+}
+
+// run is the cluster loop. It returns when ctx ends, after every goroutine it
+// started has stopped.
+func (r *clusterRepl) run(ctx context.Context) error {
+	defer r.shutdown()
+	if r.mcastIn != nil {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.readMulticast(ctx)
+		}()
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.join(ctx)
+	}()
+	tick := time.NewTicker(tickEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case fn := <-r.inbox:
+			fn(time.Now())
+			// Take what else is queued before draining output, so a burst
+			// of proposals leaves as few REPLICATE batches as possible.
+			for i := 0; i < 256; i++ {
+				select {
+				case fn = <-r.inbox:
+					fn(time.Now())
+					continue
+				default:
+				}
+				break
+			}
+		case now := <-tick.C:
+			r.node.Tick(now)
+			r.publish()
+		case why := <-r.b.elect:
+			r.log.Info().Str("trigger", why).Msg("ELECTION requested")
+			r.node.StartElection(time.Now())
+		}
+		r.drain()
+	}
+}
+
+// do runs fn on the loop; it blocks while the inbox is full and reports
+// false if the loop has stopped.
+func (r *clusterRepl) do(ctx context.Context, fn func(now time.Time)) bool {
+	select {
+	case r.inbox <- fn:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-r.quit:
+		return false
+	}
+}
+
+// call runs fn on the loop and waits for it; false if the loop has stopped.
+func (r *clusterRepl) call(fn func(now time.Time)) bool {
+	done := make(chan struct{})
+	if !r.do(context.Background(), func(now time.Time) {
+		fn(now)
+		close(done)
+	}) {
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-r.quit:
+		return false
+	}
+}
+
+func (r *clusterRepl) publish() {
+	s := r.node.Status()
+	r.status.Store(&s)
+}
+
+// drain hands the node's output to the network, the producers and the
+// subscriptions.
+func (r *clusterRepl) drain() {
+	rd := r.node.Ready()
+	if rd.View != nil {
+		for _, m := range rd.View.Members {
+			r.book[m.ID] = m.Addr
+		}
+		r.dropLinks(rd.View)
+		r.publish()
+	}
+	for _, env := range rd.Messages {
+		r.send(env)
+	}
+	for _, a := range rd.Acks {
+		p, ok := r.pending[a.Token]
+		if !ok {
+			continue
+		}
+		delete(r.pending, a.Token)
+		ack := wire.ProduceAck{Topic: a.Topic, FirstSeq: p.firstSeq, Count: a.Count, BaseOffset: a.BaseOffset, Duplicates: a.Duplicates}
+		if a.Err != nil {
+			ack.Code, ack.Message, ack.Redirect = errCode(a.Err)
+		}
+		p.done(ack)
+	}
+	for _, c := range rd.Committed {
+		r.setCommitted(c.Topic, c.Committed)
+	}
+}
+
+// errCode maps a cluster error to what a client is told.
+func errCode(err error) (wire.ErrCode, string, string) {
+	var no *cluster.NotOwnerError
+	switch {
+	case errors.As(err, &no):
+		return wire.ErrNotOwner, "topic is owned by another broker", no.Owner.Addr
+	case errors.Is(err, cluster.ErrFrozen):
+		return wire.ErrBusy, "view change in progress", ""
+	case errors.Is(err, cluster.ErrNoQuorum):
+		return wire.ErrNoQuorum, "no majority of the cluster reachable", ""
+	}
+	return wire.ErrInternal, err.Error(), ""
+}
+
+func (r *clusterRepl) setCommitted(topic string, end uint64) {
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+	cs := r.commitStateLocked(topic)
+	if end > cs.end {
+		cs.end = end
+		close(cs.changed)
+		cs.changed = make(chan struct{})
+	}
+}
+
+func (r *clusterRepl) commitStateLocked(topic string) *commitState {
+	cs, ok := r.committed[topic]
+	if !ok {
+		cs = &commitState{changed: make(chan struct{})}
+		r.committed[topic] = cs
+	}
+	return cs
+}
+
+// Committed implements replicator.
+func (r *clusterRepl) Committed(topic string) (uint64, <-chan struct{}) {
+	r.commitMu.Lock()
+	defer r.commitMu.Unlock()
+	cs := r.commitStateLocked(topic)
+	return cs.end, cs.changed
+}
+
+// Log implements replicator.
+func (r *clusterRepl) Log(topic string) (*topiclog.Log, error) { return r.store.Topic(topic) }
+
+// Propose implements replicator: the node assigns offsets, replicates, and
+// acknowledges once a majority stores the records.
+func (r *clusterRepl) Propose(topic, producerID string, recs []record.Record, done func(wire.ProduceAck)) {
+	for i := range recs {
+		if recs[i].ProducerID == "" {
+			recs[i].ProducerID = producerID
+		}
+	}
+	var first uint64
+	if len(recs) > 0 {
+		first = recs[0].Seq
+	}
+	ok := r.do(context.Background(), func(now time.Time) {
+		r.token++
+		tok := r.token
+		if err := r.node.Propose(now, topic, recs, tok); err != nil {
+			ack := wire.ProduceAck{Topic: topic, FirstSeq: first, Count: uint32(len(recs))}
+			ack.Code, ack.Message, ack.Redirect = errCode(err)
+			done(ack)
+			return
+		}
+		r.pending[tok] = pendingProduce{done: done, firstSeq: first}
+	})
+	if !ok {
+		done(wire.ProduceAck{Topic: topic, FirstSeq: first, Code: wire.ErrBusy, Message: "broker shutting down"})
+	}
+}
+
+// Owner implements replicator: where a topic's clients belong.
+func (r *clusterRepl) Owner(topic string) (addr string, self, known bool) {
+	var m cluster.Member
+	if !r.call(func(time.Time) { m, known = r.node.Owner(topic) }) {
+		return "", false, false
+	}
+	return m.Addr, m.ID == r.id, known
+}
+
+// step hands a message from a peer to the node.
+func (r *clusterRepl) step(m cluster.Message) {
+	r.do(context.Background(), func(now time.Time) {
+		switch m := m.(type) {
+		case *cluster.Heartbeat:
+			r.learn(m.From, m.Addr)
+		case *cluster.BrokerJoin:
+			r.learn(m.From, m.Addr)
+		}
+		r.node.Step(now, m)
+	})
+}
+
+func (r *clusterRepl) learn(id cluster.NodeID, addr string) {
+	if id != 0 && id != r.id && addr != "" {
+		if old, ok := r.book[id]; ok && old != addr {
+			if l := r.links[id]; l != nil {
+				l.stop()
+				delete(r.links, id)
+			}
+		}
+		r.book[id] = addr
+	}
+}
+
+// send delivers one envelope: multicast when it fits a datagram, else TCP to
+// every member; unicast over the member's TCP link.
+func (r *clusterRepl) send(env cluster.Envelope) {
+	f := wire.Frame{Type: env.Msg.Type(), Body: env.Msg.AppendTo(nil)}
+	if env.To != 0 {
+		r.unicast(env.To, f)
+		return
+	}
+	if r.mcastOut != nil && len(f.Body)+wire.HeaderSize <= maxDatagram {
+		if err := udpnet.Send(r.mcastOut, wire.AppendFrame(nil, f), r.b.cfg.Multicast, time.Second); err == nil {
+			return
+		}
+	}
+	st := r.status.Load()
+	for _, m := range st.View.Members {
+		if m.ID != r.id {
+			r.unicast(m.ID, f)
+		}
+	}
+}
+
+func (r *clusterRepl) unicast(to cluster.NodeID, f wire.Frame) {
+	if to == r.id {
+		return
+	}
+	l, ok := r.links[to]
+	if !ok {
+		addr, known := r.book[to]
+		if !known {
+			r.log.Debug().Uint64("peer", uint64(to)).Msg("no address for peer; message dropped")
+			return
+		}
+		l = newLink(r, to, addr)
+		r.links[to] = l
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			l.run()
+		}()
+	}
+	l.enqueue(f)
+}
+
+// dropLinks stops the links to brokers that left the view.
+func (r *clusterRepl) dropLinks(v *cluster.View) {
+	for id, l := range r.links {
+		if !v.Has(id) {
+			l.stop()
+			delete(r.links, id)
+		}
+	}
+}
+
+func (r *clusterRepl) shutdown() {
+	close(r.quit)
+	for id, l := range r.links {
+		l.stop()
+		delete(r.links, id)
+	}
+	if r.mcastIn != nil {
+		r.mcastIn.Close()
+	}
+	if r.mcastOut != nil {
+		r.mcastOut.Close()
+	}
+	r.wg.Wait()
+	for tok, p := range r.pending {
+		delete(r.pending, tok)
+		p.done(wire.ProduceAck{FirstSeq: p.firstSeq, Code: wire.ErrBusy, Message: "broker shutting down"})
+	}
+}
+
+// readMulticast feeds heartbeats and REPLICATE batches from the group to the
+// node. Garbage is counted and dropped.
+func (r *clusterRepl) readMulticast(ctx context.Context) {
+	stop := udpnet.CloseOnDone(ctx, r.mcastIn)
+	defer stop()
+	buf := make([]byte, udpnet.MaxDatagram)
+	for {
+		n, _, err := r.mcastIn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if ctx.Err() != nil || udpnet.IsClosed(err) {
+				return
+			}
+			continue
+		}
+		f, _, err := wire.DecodeFrame(buf[:n], maxDatagram)
+		if err != nil {
+			r.b.counters.badFrames.Add(1)
+			continue
+		}
+		m, err := cluster.DecodeMessage(f.Type, append([]byte(nil), f.Body...))
+		if err != nil {
+			r.b.counters.badFrames.Add(1)
+			continue
+		}
+		r.step(m)
+	}
+}
+
+// join finds the cluster at start: an explicit leader, else a broadcast
+// JOIN; nobody answering means we lead a cluster of our own.
+func (r *clusterRepl) join(ctx context.Context) {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		leader, err := r.findLeader(ctx)
+		if err == nil {
+			r.log.Info().Uint64("leader", uint64(leader.ID)).Str("addr", leader.Addr).Msg("cluster found; joining")
+			r.do(ctx, func(now time.Time) {
+				r.book[leader.ID] = leader.Addr
+				r.node.Join(now, leader)
+			})
+			return
+		}
+		if errors.Is(err, errNoCluster) {
+			r.do(ctx, func(now time.Time) { r.node.Bootstrap(now) })
+			return
+		}
+		r.log.Warn().Err(err).Msg("looking for the cluster again")
+		select {
+		case <-ctx.Done():
+		case <-time.After(min(time.Duration(attempt+1)*500*time.Millisecond, 5*time.Second)):
+		}
+	}
+}
+
+var errNoCluster = errors.New("no cluster")
+
+func (r *clusterRepl) findLeader(ctx context.Context) (cluster.Member, error) {
+	if r.b.cfg.Leader != "" {
+		md, err := clientMetadata(ctx, r.b.cfg.Leader, r.b.cfg.MaxFrame)
+		if err != nil {
+			return cluster.Member{}, err
+		}
+		addr, id := md.LeaderAddr, md.LeaderID
+		if id, ok := parseID(id); ok {
+			if id == r.id {
+				return cluster.Member{}, errNoCluster
+			}
+			return cluster.Member{ID: id, Addr: addr}, nil
+		}
+		return cluster.Member{}, errors.New("leader " + r.b.cfg.Leader + " does not know a leader yet")
+	}
+	if r.b.cfg.BroadcastPort == 0 {
+		return cluster.Member{}, errNoCluster
+	}
+	res, err := discoverBrokers(ctx, r.b.cfg, idString(r.id), r.log)
+	if err != nil {
+		return cluster.Member{}, err
+	}
+	id, ok := parseID(res.LeaderID)
+	if !ok {
+		return cluster.Member{}, errors.New("discovery answer names no leader id")
+	}
+	if id == r.id {
+		return cluster.Member{}, errNoCluster
+	}
+	return cluster.Member{ID: id, Addr: res.LeaderAddr}, nil
+}

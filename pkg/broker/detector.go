@@ -1,0 +1,56 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/logstream/logstream/pkg/cluster"
+	"github.com/logstream/logstream/pkg/phi"
+)
+
+// phiDetector is cluster.Detector on phi-accrual: each peer's history of
+// message inter-arrival times decides when silence is suspicious, with the
+// manual's SUSPICION_TIMEOUT and FAILURE_TIMEOUT as the outer bounds.
+type phiDetector struct {
+	det      phi.Detector
+	interval time.Duration // expected interval, seeds a new history
+	hist     map[cluster.NodeID]*phi.History
+}
+
+func newPhiDetector(interval, suspicion, failure time.Duration) *phiDetector {
+	return &phiDetector{
+		det:      phi.Detector{SuspicionTimeout: suspicion, FailureTimeout: failure},
+		interval: interval,
+		hist:     map[cluster.NodeID]*phi.History{},
+	}
+}
+
+func (d *phiDetector) Heard(id cluster.NodeID, now time.Time) {
+	h, ok := d.hist[id]
+	if !ok {
+		h = phi.NewHistory(phi.DefaultSize, d.interval)
+		d.hist[id] = h
+	}
+	h.Heartbeat(now)
+}
+
+func (d *phiDetector) Reset(id cluster.NodeID, now time.Time) {
+	h := phi.NewHistory(phi.DefaultSize, d.interval)
+	h.Heartbeat(now)
+	d.hist[id] = h
+}
+
+func (d *phiDetector) Forget(id cluster.NodeID) { delete(d.hist, id) }
+
+func (d *phiDetector) Status(id cluster.NodeID, now time.Time) cluster.Liveness {
+	h, ok := d.hist[id]
+	if !ok {
+		return cluster.Failed
+	}
+	switch d.det.Judge(h, now) {
+	case phi.Suspected:
+		return cluster.Suspected
+	case phi.Failed:
+		return cluster.Failed
+	}
+	return cluster.Alive
+}

@@ -1,0 +1,105 @@
+package broker
+
+import (
+	"net"
+	"time"
+
+	"github.com/logstream/logstream/pkg/cluster"
+	"github.com/logstream/logstream/pkg/framed"
+	"github.com/logstream/logstream/pkg/wire"
+)
+
+// linkQueue bounds the frames waiting for one peer. The protocol survives
+// loss (gaps are fetched, timeouts retry), so a full queue drops rather than
+// stalling the cluster loop.
+const linkQueue = 8192
+
+// link is our outbound TCP connection to one peer broker. Its run goroutine
+// owns the connection: it dials, sends what is queued, and redials after a
+// failure, telling the node at once when the peer cannot be reached.
+type link struct {
+	r    *clusterRepl
+	id   cluster.NodeID
+	addr string
+	q    chan wire.Frame
+	quit chan struct{}
+}
+
+func newLink(r *clusterRepl, id cluster.NodeID, addr string) *link {
+	return &link{r: r, id: id, addr: addr, q: make(chan wire.Frame, linkQueue), quit: make(chan struct{})}
+}
+
+// enqueue is called by the loop only; it never blocks.
+func (l *link) enqueue(f wire.Frame) {
+	select {
+	case l.q <- f:
+	default:
+		l.r.log.Debug().Uint64("peer", uint64(l.id)).Msg("link queue full; message dropped")
+	}
+}
+
+// stop is called by the loop only.
+func (l *link) stop() { close(l.quit) }
+
+func (l *link) run() {
+	backoff := 50 * time.Millisecond
+	for {
+		nc, err := net.DialTimeout("tcp", l.addr, time.Second)
+		if err != nil {
+			l.unreachable(err)
+			select {
+			case <-l.quit:
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		if tc, ok := nc.(*net.TCPConn); ok {
+			tc.SetNoDelay(true)
+		}
+		conn := framed.New(nc, l.r.b.cfg.MaxFrame, 1024, 5*time.Second)
+		// The peer answers over its own link to us; reading here only
+		// notices the connection closing (the peer died or restarted).
+		go func() {
+			for {
+				if _, err := conn.Recv(); err != nil {
+					return
+				}
+			}
+		}()
+		if l.pump(conn) {
+			conn.Close()
+			return
+		}
+		conn.Close()
+		l.unreachable(conn.Err())
+	}
+}
+
+// pump sends queued frames until the connection fails (false) or the link
+// is stopped (true).
+func (l *link) pump(conn *framed.Conn) bool {
+	for {
+		select {
+		case <-l.quit:
+			return true
+		case <-conn.Done():
+			return false
+		case f := <-l.q:
+			if conn.Send(f) != nil {
+				return false
+			}
+		}
+	}
+}
+
+func (l *link) unreachable(err error) {
+	l.r.log.Debug().Err(err).Uint64("peer", uint64(l.id)).Str("addr", l.addr).Msg("peer link down")
+	select {
+	case l.r.inbox <- func(now time.Time) { l.r.node.Unreachable(now, l.id) }:
+	case <-l.quit:
+	case <-l.r.quit:
+	}
+}

@@ -1,0 +1,63 @@
+package broker
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/logstream/logstream/pkg/cluster"
+	"github.com/logstream/logstream/pkg/topiclog"
+)
+
+// loadNodeID returns the broker's stable cluster id, kept in the data
+// directory so a restarted broker is the same member.
+func loadNodeID(dir string) (cluster.NodeID, error) {
+	path := filepath.Join(dir, "node-id")
+	if b, err := os.ReadFile(path); err == nil {
+		v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil || v == 0 {
+			return 0, fmt.Errorf("%s is corrupt; remove it to give this broker a new identity", path)
+		}
+		return cluster.NodeID(v), nil
+	} else if !os.IsNotExist(err) {
+		return 0, err
+	}
+	var b [8]byte
+	var id uint64
+	for id == 0 {
+		rand.Read(b[:])
+		id = binary.BigEndian.Uint64(b[:]) >> 1 // positive as int64, for tools that read it so
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(id, 10)+"\n"), 0o644); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return 0, err
+	}
+	return cluster.NodeID(id), nil
+}
+
+// clusterStore lets the cluster node use the broker's topic logs.
+type clusterStore struct{ s *topiclog.Store }
+
+func (c clusterStore) Topic(name string) (cluster.Log, error) {
+	l, err := c.s.Topic(name)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func (c clusterStore) Topics() []string { return c.s.Topics() }
+
+func idString(id cluster.NodeID) string { return strconv.FormatUint(uint64(id), 10) }
+
+func parseID(s string) (cluster.NodeID, bool) {
+	v, err := strconv.ParseUint(s, 10, 64)
+	return cluster.NodeID(v), err == nil && v != 0
+}

@@ -1,0 +1,148 @@
+package cluster
+
+import (
+	"slices"
+	"time"
+)
+
+// election is the LCR (Chang–Roberts) state. The ring is the last view's
+// members (and us) sorted by id, minus the peers known dead: the failed
+// leader, peers the transport reported unreachable, and successors that
+// swallowed a previous round (skip) — that is the ring repair.
+type election struct {
+	participating bool
+	started       time.Time
+	next          NodeID // where we sent the token
+	lastCandidate NodeID
+	skip          map[NodeID]bool
+	coordinator   NodeID // winner announced by COORDINATOR
+	coordAt       time.Time
+}
+
+// electionTimeout bounds one round; a node's id staggers it a little so that
+// retries do not collide forever.
+func (n *Node) electionTimeout() time.Duration {
+	return n.cfg.FailureTimeout + time.Duration(uint64(n.id)%7)*n.cfg.FollowerHBInterval/7
+}
+
+// StartElection starts an LCR election (SIGUSR1, `logstreamctl election`).
+func (n *Node) StartElection(now time.Time) {
+	n.now = now
+	n.startElection(now)
+}
+
+func (n *Node) startElection(now time.Time) {
+	if n.view.Number == 0 {
+		return // never a member of any view: nothing to elect over
+	}
+	if n.role == RoleLeader || n.rec != nil {
+		n.failPending(ErrFrozen)
+	}
+	n.rec = nil
+	n.role = RoleCandidate
+	n.elec.participating = true
+	n.elec.started = now
+	n.elec.coordinator = 0
+	n.log.Info().Uint64("view", n.view.Number).Msg("ELECTION started")
+	n.forwardElection(now, n.id)
+}
+
+// ringNext returns our live successor on the ring, or 0 if we are alone.
+func (n *Node) ringNext() NodeID {
+	ids := n.view.IDs()
+	if !slices.Contains(ids, n.id) {
+		ids = append(ids, n.id)
+		slices.Sort(ids)
+	}
+	i := slices.Index(ids, n.id)
+	for k := 1; k < len(ids); k++ {
+		c := ids[(i+k)%len(ids)]
+		if n.isUnreachable(c) || n.elec.skip[c] || (n.leaderFailed && c == n.view.Leader) {
+			continue
+		}
+		return c
+	}
+	return 0
+}
+
+func (n *Node) forwardElection(now time.Time, candidate NodeID) {
+	n.elec.lastCandidate = candidate
+	next := n.ringNext()
+	n.elec.next = next
+	if next == 0 {
+		if candidate == n.id {
+			n.win(now)
+		}
+		return
+	}
+	n.log.Info().Uint64("candidate", uint64(candidate)).Uint64("to", uint64(next)).Msg("ELECTION forwarded")
+	n.send(next, &Election{From: n.id, View: n.view.Number, Candidate: candidate})
+}
+
+func (n *Node) onElection(now time.Time, m *Election) {
+	if (m.View < n.view.Number && n.installed) || n.view.Number == 0 {
+		return // from an older view (its ring is stale), or we were never a member
+	}
+	switch {
+	case m.Candidate == n.id:
+		if n.elec.participating && n.rec == nil {
+			n.win(now)
+		}
+	case m.Candidate > n.id:
+		n.elec.participating = true
+		n.elec.started = now
+		n.forwardElection(now, m.Candidate)
+	case !n.elec.participating:
+		n.elec.participating = true
+		n.elec.started = now
+		n.forwardElection(now, n.id)
+	}
+}
+
+func (n *Node) win(now time.Time) {
+	n.log.Info().Uint64("view", n.view.Number).Msg("I WIN the ELECTION")
+	n.elec.participating = false
+	n.log.Info().Msg("COORDINATOR sent")
+	n.multicast(&Coordinator{From: n.id, View: n.view.Number, Leader: n.id})
+	n.startRecovery(now)
+}
+
+func (n *Node) onCoordinator(now time.Time, m *Coordinator) {
+	if m.View < n.view.Number && n.installed {
+		return
+	}
+	n.log.Info().Uint64("leader", uint64(m.Leader)).Msg("COORDINATOR received")
+	n.elec.participating = false
+	n.elec.coordinator = m.Leader
+	n.elec.coordAt = now
+	if m.Leader != n.id && n.rec != nil {
+		n.rec = nil
+	}
+	if n.role == RoleFollower || n.role == RoleLeader {
+		n.failPending(ErrFrozen)
+		n.role = RoleCandidate
+	}
+}
+
+func (n *Node) tickCandidate(now time.Time) {
+	if n.rec != nil {
+		n.tickRecovery(now)
+		return
+	}
+	since := n.elec.started
+	if n.elec.coordAt.After(since) {
+		since = n.elec.coordAt
+	}
+	if n.promisedAt.After(since) {
+		since = n.promisedAt
+	}
+	if now.Sub(since) < n.electionTimeout() {
+		return
+	}
+	if n.elec.participating && n.elec.next != 0 {
+		// Our successor swallowed the token: skip it next round.
+		n.elec.skip[n.elec.next] = true
+	}
+	n.log.Info().Msg("ELECTION timed out: retrying")
+	n.startElection(now)
+}

@@ -1,0 +1,281 @@
+package cluster
+
+import "time"
+
+// Bootstrap is called when discovery found no cluster. A fresh node becomes
+// the leader of a view of one. A node that remembers a larger view must not
+// (it would commit alone what the others never saw), so it runs recovery over
+// its last view instead, which needs a majority of it.
+func (n *Node) Bootstrap(now time.Time) {
+	n.now = now
+	if n.installed && n.member {
+		return
+	}
+	n.log.Info().Msg("no cluster found: bootstrapping")
+	n.bootstrapping = true
+	n.startRecovery(now)
+	n.bootstrapping = false
+}
+
+// Join asks leader to add this node (BROKER_JOIN). The request is repeated
+// every FollowerHBInterval until a view including this node is installed.
+func (n *Node) Join(now time.Time, leader Member) {
+	n.now = now
+	if leader.ID == n.id {
+		n.Bootstrap(now)
+		return
+	}
+	n.joinTarget = leader.ID
+	n.sendJoin(now, leader.ID)
+}
+
+func (n *Node) sendJoin(now time.Time, to NodeID) {
+	n.nextJoin = now.Add(n.cfg.FollowerHBInterval)
+	n.send(to, &BrokerJoin{From: n.id, View: n.view.Number, Promised: n.promised, Addr: n.cfg.Addr})
+}
+
+func (n *Node) heartbeat(isLeader bool) *Heartbeat {
+	return &Heartbeat{From: n.id, View: n.view.Number, Leader: n.view.Leader, IsLeader: isLeader,
+		Active: n.active == n.view.Number, Synced: n.allSynced(), Addr: n.cfg.Addr}
+}
+
+// allSynced reports whether this node holds the agreed log of every topic of
+// its view. Only then does its install count towards activation: a view
+// must not commit before a majority of it holds everything committed before.
+func (n *Node) allSynced() bool {
+	if !n.installed || !n.member {
+		return false
+	}
+	for _, t := range n.topics {
+		if t.view == n.view.Number && !t.synced {
+			return false
+		}
+	}
+	for name := range n.assign {
+		if t := n.topics[name]; t == nil || t.view != n.view.Number {
+			return false
+		}
+	}
+	return true
+}
+
+func (n *Node) tickLeader(now time.Time) {
+	if !now.Before(n.nextHB) {
+		n.nextHB = now.Add(n.cfg.BrokerHBInterval)
+		n.log.Debug().Uint64("view", n.view.Number).Msg("HEARTBEAT sent to followers")
+		n.multicast(n.heartbeat(true))
+	}
+	if n.active != n.view.Number {
+		// Not yet active: re-send the install to members that did not confirm,
+		// and give up (new election) if a majority never does.
+		for _, id := range n.view.IDs() {
+			if !n.installAcks[id] && now.Sub(n.resent[id]) >= n.cfg.BrokerHBInterval && n.lastInstall != nil {
+				n.resent[id] = now
+				n.send(id, n.lastInstall)
+			}
+		}
+		if now.Sub(n.installedAt) >= 2*n.cfg.FailureTimeout {
+			n.log.Info().Uint64("view", n.view.Number).Msg("view not confirmed by a majority: new ELECTION")
+			n.startElection(now)
+		}
+		return
+	}
+	// A leader that cannot hear a majority steps down: it may be on the
+	// minority side of a partition, where it must not keep acknowledging.
+	if !n.hearsMajority(now) {
+		n.log.Info().Uint64("view", n.view.Number).Msg("leader lost contact with a majority: stepping down, new ELECTION")
+		n.startElection(now)
+		return
+	}
+	change := len(n.joiners) > 0
+	for _, id := range n.view.IDs() {
+		if id != n.id && (n.isUnreachable(id) || now.Sub(n.lastHeard[id]) >= n.cfg.BrokerTimeout) {
+			n.log.Info().Uint64("peer", uint64(id)).Msg("broker timed out: removing it from the view")
+			change = true
+		}
+	}
+	if change {
+		n.startRecovery(now)
+	}
+}
+
+// hearsMajority reports whether a majority of the view (this node included)
+// was heard from within the failure timeout.
+func (n *Node) hearsMajority(now time.Time) bool {
+	c := 0
+	for _, id := range n.view.IDs() {
+		if id == n.id || (!n.isUnreachable(id) && now.Sub(n.lastHeard[id]) < n.cfg.FailureTimeout) {
+			c++
+		}
+	}
+	return c >= majority(len(n.view.Members))
+}
+
+// quorumOK is the owner's check before taking a write: a leader must hear a
+// majority; a follower must hear its leader (who steps down otherwise).
+func (n *Node) quorumOK(now time.Time) bool {
+	if n.view.Leader == n.id {
+		return n.hearsMajority(now)
+	}
+	l := n.view.Leader
+	return !n.isUnreachable(l) && now.Sub(n.lastHeard[l]) < n.cfg.FailureTimeout
+}
+
+func (n *Node) tickFollower(now time.Time) {
+	if !now.Before(n.nextHB) {
+		n.nextHB = now.Add(n.cfg.FollowerHBInterval)
+		n.log.Debug().Uint64("leader", uint64(n.view.Leader)).Msg("HEARTBEAT sent to leader")
+		n.send(n.view.Leader, n.heartbeat(false))
+	}
+	switch n.det.Status(n.view.Leader, now) {
+	case Suspected:
+		if !n.suspectLogged {
+			n.suspectLogged = true
+			n.log.Info().Uint64("leader", uint64(n.view.Leader)).Msg("Leader suspected")
+		}
+	case Failed:
+		n.leaderFailure(now)
+	case Alive:
+		n.suspectLogged = false
+	}
+	if n.frozen() && now.Sub(n.promisedAt) >= 2*n.cfg.FailureTimeout {
+		n.log.Info().Uint64("promised", n.promised).Msg("promised view never installed: new ELECTION")
+		n.startElection(now)
+	}
+}
+
+func (n *Node) leaderFailure(now time.Time) {
+	n.log.Info().Uint64("leader", uint64(n.view.Leader)).Uint64("view", n.view.Number).Msg("LEADER FAILURE")
+	n.leaderFailed = true
+	n.startElection(now)
+}
+
+func (n *Node) tickJoining(now time.Time) {
+	if n.joinTarget != 0 && !now.Before(n.nextJoin) {
+		n.sendJoin(now, n.joinTarget)
+	}
+}
+
+func (n *Node) onHeartbeat(now time.Time, m *Heartbeat) {
+	n.log.Debug().Uint64("from", uint64(m.From)).Uint64("view", m.View).Bool("leader", m.IsLeader).Msg("HEARTBEAT received")
+	if !m.IsLeader {
+		// A follower's heartbeat: it confirms the follower installed m.View.
+		if n.role != RoleLeader {
+			return
+		}
+		switch {
+		case m.View == n.view.Number && n.view.Has(m.From) && m.Synced:
+			if !n.installAcks[m.From] {
+				n.installAcks[m.From] = true
+				n.checkActivation(now)
+			}
+		case m.View < n.view.Number && n.view.Has(m.From) && n.lastInstall != nil && now.Sub(n.resent[m.From]) >= n.cfg.FollowerHBInterval:
+			n.resent[m.From] = now
+			n.send(m.From, n.lastInstall)
+		}
+		return
+	}
+	mine := n.view.Number
+	switch {
+	case m.View == mine && m.From == n.view.Leader && n.member:
+		if m.Active && n.active < m.View {
+			n.active = m.View
+			n.saveState()
+			n.log.Info().Uint64("view", m.View).Msg("view active")
+		}
+		if n.frozen() {
+			// We promised a view that never came; ask the leader for a new one.
+			if !now.Before(n.nextJoin) {
+				n.sendJoin(now, m.From)
+			}
+			return
+		}
+		if n.role == RoleCandidate && n.rec == nil {
+			n.log.Info().Uint64("leader", uint64(m.From)).Msg("leader alive again: election abandoned")
+			n.role = RoleFollower
+			n.elec.participating = false
+			n.leaderFailed = false
+		}
+	case n.role == RoleLeader && m.From != n.id:
+		// Two leaders see each other (a healed partition): the higher view
+		// wins, equal views go to the higher id.
+		if m.View > mine || (m.View == mine && m.From > n.id) {
+			n.log.Info().Uint64("other", uint64(m.From)).Uint64("other_view", m.View).Msg("another leader has precedence: stepping down")
+			n.role = RoleJoining
+			n.failPending(ErrFrozen)
+			n.joinTarget = m.From
+			n.sendJoin(now, m.From)
+		}
+	case m.View > mine || (m.View == mine && !n.member):
+		// A leader of a newer view: we missed it, or were removed. Ask in.
+		if n.rec == nil && !now.Before(n.nextJoin) {
+			n.joinTarget = m.From
+			n.sendJoin(now, m.From)
+		}
+	}
+}
+
+func (n *Node) onBrokerJoin(now time.Time, m *BrokerJoin) {
+	if n.role != RoleLeader {
+		if l, ok := n.Leader(); ok && n.member && l.ID != n.id {
+			n.send(m.From, &BrokerJoinResponse{From: n.id, View: n.view.Number, Leader: l})
+		}
+		return
+	}
+	me, _ := n.view.Member(n.id)
+	n.send(m.From, &BrokerJoinResponse{From: n.id, View: n.view.Number, Leader: me, Accepted: true})
+	n.seen = max(n.seen, m.Promised)
+	switch {
+	case n.view.Has(m.From) && m.Promised <= n.view.Number && n.lastInstall != nil:
+		// A member that restarted or missed the install: send it again.
+		n.resent[m.From] = now
+		n.send(m.From, n.lastInstall)
+	case n.view.Has(m.From):
+		// Frozen by a promise above our view: only a newer view frees it.
+		if n.rec == nil && n.active == n.view.Number {
+			n.startRecovery(now)
+		}
+	default:
+		if _, ok := n.joiners[m.From]; !ok {
+			n.log.Info().Uint64("peer", uint64(m.From)).Str("addr", m.Addr).Msg("BROKER_JOIN: adding broker at next view change")
+		}
+		n.joiners[m.From] = Member{ID: m.From, Addr: m.Addr}
+	}
+}
+
+func (n *Node) onBrokerJoinResponse(now time.Time, m *BrokerJoinResponse) {
+	if !m.Accepted && m.Leader.ID != 0 && m.Leader.ID != n.id && !(n.installed && n.member) {
+		n.joinTarget = m.Leader.ID
+		n.sendJoin(now, m.Leader.ID)
+	}
+}
+
+// checkActivation makes the leader's view active once a majority of its
+// members and a majority of the previous view's members installed it.
+func (n *Node) checkActivation(now time.Time) {
+	if n.role != RoleLeader || n.active == n.view.Number {
+		return
+	}
+	count := func(ids []NodeID) bool {
+		c := 0
+		for _, id := range ids {
+			if (id == n.id && n.allSynced()) || n.installAcks[id] {
+				c++
+			}
+		}
+		return c >= majority(len(ids))
+	}
+	if !count(n.view.IDs()) || (len(n.view.Prev) > 0 && !count(n.view.Prev)) {
+		return
+	}
+	n.active = n.view.Number
+	n.saveState()
+	n.logClusterState("active")
+	n.nextHB = now.Add(n.cfg.BrokerHBInterval)
+	n.multicast(n.heartbeat(true))
+	for _, name := range n.topicNames() {
+		if t := n.topics[name]; t != nil && t.owner == n.id {
+			n.recomputeCommit(now, t)
+		}
+	}
+}

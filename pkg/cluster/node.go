@@ -1,0 +1,311 @@
+package cluster
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/logstream/logstream/pkg/wire"
+)
+
+// Node is one broker's protocol state machine. It is not safe for concurrent
+// use: the runtime serialises Tick, Step, Propose and friends (one goroutine
+// or one mutex) and drains Ready after each call.
+type Node struct {
+	cfg   Config
+	log   zerolog.Logger
+	id    NodeID
+	det   Detector
+	state Log // the reserved StateTopic: persisted view and promise
+
+	role       Role
+	view       View   // latest view known (installed, or loaded from disk)
+	installed  bool   // view was installed by this process
+	member     bool   // installed && view has us
+	promised   uint64 // highest proposal promised (persisted)
+	promisedTo NodeID
+	promisedAt time.Time
+	active     uint64 // latest view known to be active (may commit)
+	seen       uint64 // highest view/proposal number seen anywhere
+	assign     map[string]TopicAssign
+	ring       *hashRing
+	topics     map[string]*topic
+
+	lastHeard   map[NodeID]time.Time
+	unreachable map[NodeID]time.Time // transport failures, believed for FailureTimeout
+
+	// leader
+	lastInstall *ViewInstall
+	installedAt time.Time
+	installAcks map[NodeID]bool
+	joiners     map[NodeID]Member
+	resent      map[NodeID]time.Time
+	nextHB      time.Time
+
+	// follower
+	suspectLogged bool
+	leaderFailed  bool
+	joinTarget    NodeID
+	nextJoin      time.Time
+
+	elec          election
+	bootstrapping bool
+	rec           *recovery
+
+	now     time.Time // time of the latest call, for Status
+	out     Ready
+	changed map[string]bool
+}
+
+// NewNode creates a node from its persisted state (if any) in cfg.Store. The
+// node starts as a joiner: the runtime calls Bootstrap or Join once discovery
+// has run.
+func NewNode(cfg Config, now time.Time) (*Node, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	st, err := cfg.Store.Topic(StateTopic)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: open state: %w", err)
+	}
+	n := &Node{
+		cfg: cfg, log: cfg.Logger.With().Uint64("node", uint64(cfg.ID)).Logger(),
+		id: cfg.ID, det: cfg.Detector, state: st,
+		topics: map[string]*topic{}, assign: map[string]TopicAssign{},
+		lastHeard: map[NodeID]time.Time{}, unreachable: map[NodeID]time.Time{},
+		installAcks: map[NodeID]bool{}, joiners: map[NodeID]Member{}, resent: map[NodeID]time.Time{},
+		changed: map[string]bool{},
+	}
+	if err := n.loadState(st.Meta()); err != nil {
+		return nil, err
+	}
+	n.seen = max(n.view.Number, n.promised)
+	n.ring = newHashRing(n.view.IDs(), cfg.VirtualNodes)
+	n.elec.skip = map[NodeID]bool{}
+	n.log.Info().Uint64("view", n.view.Number).Uint64("promised", n.promised).Msg("node started")
+	return n, nil
+}
+
+// Node state layout in StateTopic's Meta: 'N', view, promised, promisedTo, active.
+func (n *Node) saveState() {
+	e := &wire.Enc{B: []byte{'N'}}
+	encView(e, &n.view)
+	e.U64(n.promised)
+	e.U64(uint64(n.promisedTo))
+	e.U64(n.active)
+	if err := n.state.SetMeta(e.B); err != nil {
+		// Without a durable promise we must not answer as if we had one; the
+		// runtime's store is failing, which the operator sees in this log.
+		n.log.Error().Err(err).Msg("cannot persist cluster state")
+	}
+}
+
+func (n *Node) loadState(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if b[0] != 'N' {
+		return fmt.Errorf("cluster: corrupt state in %s meta", StateTopic)
+	}
+	d := dec{wire.NewDec(b[1:])}
+	v := d.view()
+	p, pt, a := d.U64(), d.id(), d.U64()
+	if err := d.Finish(); err != nil {
+		return fmt.Errorf("cluster: corrupt state in %s meta: %w", StateTopic, err)
+	}
+	n.view, n.promised, n.promisedTo, n.active = v, p, pt, a
+	return nil
+}
+
+// Ready drains the pending output.
+func (n *Node) Ready() Ready {
+	r := n.out
+	n.out = Ready{}
+	if len(n.changed) > 0 {
+		names := make([]string, 0, len(n.changed))
+		for t := range n.changed {
+			names = append(names, t)
+		}
+		slices.Sort(names)
+		for _, t := range names {
+			r.Committed = append(r.Committed, TopicCommit{Topic: t, Committed: n.topics[t].reported})
+		}
+		clear(n.changed)
+	}
+	return r
+}
+
+func (n *Node) send(to NodeID, m Message) {
+	if to == n.id {
+		return
+	}
+	n.out.Messages = append(n.out.Messages, Envelope{To: to, Msg: m})
+}
+
+func (n *Node) multicast(m Message) { n.out.Messages = append(n.out.Messages, Envelope{To: 0, Msg: m}) }
+
+// frozen reports whether the node promised a newer view than it has: it then
+// neither accepts nor acknowledges records until that view is installed.
+func (n *Node) frozen() bool { return n.promised > n.view.Number }
+
+// canCommit reports whether this node may acknowledge and commit in its view.
+func (n *Node) canCommit() bool {
+	return n.member && !n.frozen() && n.active == n.view.Number
+}
+
+func (n *Node) logClusterState(what string) {
+	ids := make([]string, len(n.view.Members))
+	for i, m := range n.view.Members {
+		ids[i] = fmt.Sprint(m.ID)
+	}
+	n.log.Info().Uint64("view", n.view.Number).Uint64("leader", uint64(n.view.Leader)).
+		Str("members", strings.Join(ids, ",")).Str("role", n.role.String()).
+		Msgf("ClusterState %s: view=%d leader=%d members=[%s]", what, n.view.Number, n.view.Leader, strings.Join(ids, ","))
+}
+
+// Step processes one incoming message.
+func (n *Node) Step(now time.Time, m Message) {
+	if m == nil {
+		return
+	}
+	n.now = now
+	from, view := m.header()
+	if from == n.id || from == 0 {
+		return
+	}
+	n.lastHeard[from] = now
+	n.det.Heard(from, now)
+	delete(n.unreachable, from)
+	n.seen = max(n.seen, view)
+	switch m := m.(type) {
+	case *Heartbeat:
+		n.onHeartbeat(now, m)
+	case *Election:
+		n.onElection(now, m)
+	case *Coordinator:
+		n.onCoordinator(now, m)
+	case *StateExchange:
+		n.onStateExchange(now, m)
+	case *StateExchangeResponse:
+		n.onStateExchangeResponse(now, m)
+	case *ViewInstall:
+		n.onViewInstall(now, m)
+	case *Replicate:
+		n.onRecords(now, m.From, m.View, m.Topic, m.First, m.Commit, m.Records, false)
+	case *FetchResponse:
+		n.onRecords(now, m.From, m.View, m.Topic, m.First, m.Commit, m.Records, true)
+	case *ReplicateAck:
+		n.onReplicateAck(now, m)
+	case *Fetch:
+		n.onFetch(now, m)
+	case *BrokerJoin:
+		n.onBrokerJoin(now, m)
+	case *BrokerJoinResponse:
+		n.onBrokerJoinResponse(now, m)
+	}
+}
+
+// Tick advances timers: heartbeats, failure detection, retransmissions.
+func (n *Node) Tick(now time.Time) {
+	n.now = now
+	if n.elec.participating && n.role != RoleCandidate && now.Sub(n.elec.started) >= n.electionTimeout() {
+		n.elec.participating = false // the round died; take part in the next
+	}
+	switch n.role {
+	case RoleLeader:
+		n.tickLeader(now)
+	case RoleFollower:
+		n.tickFollower(now)
+	case RoleCandidate:
+		n.tickCandidate(now)
+	case RoleJoining:
+		n.tickJoining(now)
+	}
+	if n.installed && n.member {
+		n.tickTopics(now)
+	}
+}
+
+// Unreachable tells the node that the transport could not deliver to `to`:
+// it is treated as failed at once.
+func (n *Node) Unreachable(now time.Time, to NodeID) {
+	n.now = now
+	if to == n.id || n.isUnreachable(to) {
+		return
+	}
+	n.unreachable[to] = now
+	n.log.Info().Uint64("peer", uint64(to)).Msg("peer unreachable")
+	switch {
+	case n.elec.participating && n.elec.next == to:
+		// Ring repair: pass the token on to the next live neighbour.
+		n.forwardElection(now, n.elec.lastCandidate)
+	case n.role == RoleFollower && to == n.view.Leader:
+		n.leaderFailure(now)
+	}
+}
+
+func (n *Node) isUnreachable(id NodeID) bool {
+	t, ok := n.unreachable[id]
+	return ok && n.now.Sub(t) < n.cfg.FailureTimeout
+}
+
+// Leader returns the leader of the installed view.
+func (n *Node) Leader() (Member, bool) {
+	if n.view.Number == 0 || n.view.Leader == 0 {
+		return Member{}, false
+	}
+	return n.view.Member(n.view.Leader)
+}
+
+// Owner returns the owner of topic in the current view.
+func (n *Node) Owner(topic string) (Member, bool) {
+	id := n.ownerOf(topic)
+	if id == 0 {
+		return Member{}, false
+	}
+	return n.view.Member(id)
+}
+
+func (n *Node) ownerOf(topic string) NodeID {
+	if a, ok := n.assign[topic]; ok {
+		return a.Owner
+	}
+	return n.ring.owner(topic)
+}
+
+// Committed returns the end of the committed prefix this node holds.
+func (n *Node) Committed(topic string) uint64 {
+	if t, ok := n.topics[topic]; ok {
+		return t.reported
+	}
+	return 0
+}
+
+// Status returns a snapshot of the node's state.
+func (n *Node) Status() Status {
+	s := Status{ID: n.id, Role: n.role, Frozen: !n.canCommit(), View: n.view.clone(), Leader: n.view.Leader}
+	for _, m := range n.view.Members {
+		l := Alive
+		switch {
+		case m.ID == n.id:
+		case n.isUnreachable(m.ID):
+			l = Failed
+		case n.role == RoleLeader || m.ID == n.view.Leader:
+			l = n.det.Status(m.ID, n.now)
+		}
+		s.Members = append(s.Members, MemberStatus{Member: m, Liveness: l})
+	}
+	names := make([]string, 0, len(n.topics))
+	for name := range n.topics {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		t := n.topics[name]
+		s.Topics = append(s.Topics, TopicStatus{Topic: name, Owner: n.ownerOf(name), Next: t.log.NextOffset(), Committed: t.reported, Synced: t.synced})
+	}
+	return s
+}

@@ -1,0 +1,374 @@
+package cluster
+
+import (
+	"slices"
+	"time"
+)
+
+// recovery is the winner's view change: freeze, STATE_EXCHANGE, adopt the
+// most up-to-date log of every topic, VIEW_INSTALL.
+//
+// Safety argument in brief (Paxos phase 1 + VR view change):
+//   - A broker answering STATE_EXCHANGE(p) promises p: it stops accepting and
+//     acknowledging records of older views, so nothing more commits there.
+//   - The winner needs answers from a majority of the newest view any
+//     responder installed (base) — and, unless some responder knows that view
+//     was activated, from a majority of its anchor (base.Prev: the members
+//     of the last view known active when base was made) too. A view is
+//     activated (may commit) only after a majority of its members and of its
+//     anchor installed it AND hold its agreed logs, so a recovery that might
+//     otherwise miss an active view meets one of its installers and rebases
+//     onto it, and a chain of views that never activated cannot drift away
+//     from the data of the last active one.
+//   - Among responders of base (and base.Prev) the log with the largest
+//     (label, length) is adopted (see history.go). A committed record was
+//     stored by a majority of the active view, one of which answered, and
+//     every log with at least its label extends it.
+type recovery struct {
+	proposal    uint64
+	started     time.Time
+	base        View
+	knownActive uint64
+	asked       map[NodeID]time.Time
+	resp        map[NodeID]*StateExchangeResponse
+	quorumAt    time.Time
+	restarts    int
+}
+
+func (n *Node) startRecovery(now time.Time) {
+	if n.view.Number == 0 && n.rec == nil && !n.bootstrapping {
+		// Never a member: only an explicit Bootstrap may create a cluster.
+		return
+	}
+	restarts := 0
+	if n.rec != nil {
+		restarts = n.rec.restarts + 1
+	}
+	n.failPending(ErrFrozen)
+	p := max(n.seen, n.view.Number, n.promised) + 1
+	n.seen = p
+	n.promise(now, p, n.id)
+	base := n.view.clone()
+	if base.Number == 0 {
+		base = View{Members: []Member{{ID: n.id, Addr: n.cfg.Addr}}}
+	}
+	n.role = RoleCandidate
+	n.rec = &recovery{proposal: p, started: now, base: base, knownActive: n.active,
+		asked: map[NodeID]time.Time{}, resp: map[NodeID]*StateExchangeResponse{}, restarts: restarts}
+	n.rec.resp[n.id] = n.stateResponse(p, true)
+	n.log.Info().Uint64("proposal", p).Uint64("base_view", base.Number).Msg("STATE_EXCHANGE started: cluster frozen")
+	n.askState(now)
+	n.checkRecovery(now)
+}
+
+func (n *Node) promise(now time.Time, p uint64, to NodeID) {
+	n.promised, n.promisedTo, n.promisedAt = p, to, now
+	n.saveState()
+}
+
+// askState sends STATE_EXCHANGE to everyone whose state may matter and who
+// has not answered (again every BrokerHBInterval: messages get lost).
+func (n *Node) askState(now time.Time) {
+	r := n.rec
+	targets := append(r.base.IDs(), r.base.Prev...)
+	for id := range n.joiners {
+		targets = append(targets, id)
+	}
+	slices.Sort(targets)
+	for _, id := range slices.Compact(targets) {
+		if id == n.id || r.resp[id] != nil {
+			continue
+		}
+		if t, ok := r.asked[id]; ok && now.Sub(t) < n.cfg.BrokerHBInterval {
+			continue
+		}
+		r.asked[id] = now
+		n.send(id, &StateExchange{From: n.id, View: n.view.Number, Proposal: r.proposal})
+	}
+}
+
+func (n *Node) tickRecovery(now time.Time) {
+	if now.Sub(n.rec.started) >= 2*n.cfg.FailureTimeout {
+		n.log.Info().Uint64("proposal", n.rec.proposal).Msg("STATE_EXCHANGE found no majority: new ELECTION")
+		n.startElection(now)
+		return
+	}
+	n.askState(now)
+	n.checkRecovery(now)
+}
+
+// stateResponse describes this node for STATE_EXCHANGE.
+func (n *Node) stateResponse(p uint64, ok bool) *StateExchangeResponse {
+	r := &StateExchangeResponse{From: n.id, View: n.view.Number, Proposal: p, OK: ok, Promised: n.promised,
+		Active: n.active, Current: n.view.clone()}
+	if !ok {
+		return r
+	}
+	for _, name := range n.topicNames() {
+		t := n.topic(name)
+		if t == nil {
+			continue
+		}
+		end := t.log.NextOffset()
+		owner := NodeID(0)
+		if n.installed {
+			owner = n.ownerOf(name)
+		} else if a, ok := n.assign[name]; ok {
+			owner = a.Owner
+		}
+		r.Topics = append(r.Topics, TopicState{Topic: name, Owner: owner, End: end, Committed: t.reported, History: clipHistory(t.hist, end)})
+	}
+	return r
+}
+
+func (n *Node) onStateExchange(now time.Time, m *StateExchange) {
+	ok := (m.Proposal > n.promised && m.Proposal > n.view.Number) || (m.Proposal == n.promised && m.From == n.promisedTo)
+	if ok && m.Proposal != n.promised {
+		n.log.Info().Uint64("from", uint64(m.From)).Uint64("proposal", m.Proposal).Msg("STATE_EXCHANGE: promised, frozen")
+		n.promise(now, m.Proposal, m.From)
+		n.failPending(ErrFrozen)
+		if n.rec != nil {
+			n.rec = nil // someone else leads this change
+		}
+		n.elec.participating = false
+		n.elec.coordinator = m.From
+		n.elec.coordAt = now
+		if n.role == RoleLeader || n.role == RoleFollower {
+			n.role = RoleCandidate
+		}
+	}
+	n.send(m.From, n.stateResponse(m.Proposal, ok))
+}
+
+func (n *Node) onStateExchangeResponse(now time.Time, m *StateExchangeResponse) {
+	r := n.rec
+	if r == nil || m.Proposal != r.proposal || r.resp[m.From] != nil {
+		return
+	}
+	if !m.OK {
+		n.seen = max(n.seen, m.Promised, m.Current.Number)
+		if r.restarts < 3 {
+			n.startRecovery(now)
+		}
+		return
+	}
+	r.resp[m.From] = m
+	r.knownActive = max(r.knownActive, m.Active)
+	if m.Current.Number > r.base.Number {
+		// Someone installed a newer view than we knew: its majority decides.
+		r.base = m.Current.clone()
+		r.quorumAt = time.Time{}
+		n.log.Info().Uint64("base_view", r.base.Number).Msg("STATE_EXCHANGE: rebased on a newer view")
+		n.askState(now)
+	}
+	n.checkRecovery(now)
+}
+
+func (n *Node) hasQuorum(ids []NodeID) bool {
+	c := 0
+	for _, id := range ids {
+		if n.rec.resp[id] != nil {
+			c++
+		}
+	}
+	return c >= majority(len(ids))
+}
+
+func (n *Node) checkRecovery(now time.Time) {
+	r := n.rec
+	if r == nil {
+		return
+	}
+	if !n.hasQuorum(r.base.IDs()) || (r.knownActive < r.base.Number && len(r.base.Prev) > 0 && !n.hasQuorum(r.base.Prev)) {
+		return
+	}
+	if r.quorumAt.IsZero() {
+		r.quorumAt = now
+	}
+	// Wait a little for stragglers so a slow member is not dropped needlessly.
+	all := true
+	for _, id := range r.base.IDs() {
+		if r.resp[id] == nil && !n.isUnreachable(id) {
+			all = false
+		}
+	}
+	for id := range n.joiners {
+		if r.resp[id] == nil {
+			all = false
+		}
+	}
+	if !all && now.Sub(r.quorumAt) < n.cfg.FollowerHBInterval {
+		return
+	}
+	n.finishRecovery(now)
+}
+
+func (n *Node) finishRecovery(now time.Time) {
+	r := n.rec
+	// Anchor the new view to the last view known active: a chain of views
+	// that never activated must still answer to that view's majority.
+	v := View{Number: r.proposal, Leader: n.id, Prev: r.base.IDs()}
+	if r.knownActive < r.base.Number && len(r.base.Prev) > 0 {
+		v.Prev = slices.Clone(r.base.Prev)
+	}
+	addrs := map[NodeID]string{n.id: n.cfg.Addr}
+	for _, m := range r.base.Members {
+		addrs[m.ID] = m.Addr
+	}
+	for id, m := range n.joiners {
+		addrs[id] = m.Addr
+	}
+	eligible := map[NodeID]bool{}
+	for _, id := range append(r.base.IDs(), r.base.Prev...) {
+		eligible[id] = true
+	}
+	for id := range r.resp {
+		_, joiner := n.joiners[id]
+		if id == n.id || r.base.Has(id) || joiner {
+			v.Members = append(v.Members, Member{ID: id, Addr: addrs[id]})
+			delete(n.joiners, id)
+		}
+	}
+	slices.SortFunc(v.Members, func(a, b Member) int { return cmpID(a.ID, b.ID) })
+
+	// Per topic: the most up-to-date log among eligible responders.
+	type choice struct {
+		ts        *TopicState
+		from      NodeID
+		committed uint64
+		owner     NodeID
+		ownerView uint64
+	}
+	chosen := map[string]*choice{}
+	ids := make([]NodeID, 0, len(r.resp))
+	for id := range r.resp {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		resp := r.resp[id]
+		for i := range resp.Topics {
+			ts := &resp.Topics[i]
+			c := chosen[ts.Topic]
+			if c == nil {
+				c = &choice{}
+				chosen[ts.Topic] = c
+			}
+			c.committed = max(c.committed, ts.Committed)
+			if ts.Owner != 0 && resp.Current.Number >= c.ownerView {
+				c.owner, c.ownerView = ts.Owner, resp.Current.Number
+			}
+			if !eligible[id] {
+				continue
+			}
+			if c.ts == nil || newer(label(ts.History), ts.End, label(c.ts.History), c.ts.End) {
+				c.ts, c.from = ts, id
+			}
+		}
+	}
+	ring := newHashRing(v.IDs(), n.cfg.VirtualNodes)
+	names := make([]string, 0, len(chosen))
+	for name := range chosen {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	inst := &ViewInstall{From: n.id, View: v.Number, NewView: v}
+	for _, name := range names {
+		c := chosen[name]
+		a := TopicAssign{Topic: name, Owner: c.owner}
+		if c.ts != nil {
+			a.Source, a.End, a.History = c.from, c.ts.End, clipHistory(c.ts.History, c.ts.End)
+		}
+		a.Committed = c.committed
+		if a.Committed > a.End {
+			// Cannot happen if the protocol is right; never claim more.
+			n.log.Error().Str("topic", name).Uint64("committed", a.Committed).Uint64("agreed_end", a.End).
+				Msg("committed prefix longer than the longest log found")
+			a.Committed = a.End
+		}
+		if !v.Has(a.Owner) {
+			a.Owner = ring.owner(name)
+		}
+		inst.Topics = append(inst.Topics, a)
+	}
+	n.rec = nil
+	n.log.Info().Uint64("view", v.Number).Int("members", len(v.Members)).Int("topics", len(inst.Topics)).Msg("VIEW_INSTALL sent")
+	n.lastInstall = inst
+	n.installAcks = map[NodeID]bool{}
+	n.resent = map[NodeID]time.Time{}
+	for _, id := range v.IDs() {
+		if id != n.id {
+			n.resent[id] = now
+			n.send(id, inst)
+		}
+	}
+	n.installView(now, inst)
+	n.checkActivation(now)
+}
+
+func (n *Node) onViewInstall(now time.Time, m *ViewInstall) {
+	v := m.NewView.Number
+	fresh := v > n.view.Number || (v == n.view.Number && !n.installed)
+	allowed := v > n.promised || (v == n.promised && m.From == n.promisedTo)
+	if !fresh || !allowed || m.NewView.Leader != m.From {
+		if v == n.view.Number && n.installed && n.member {
+			n.send(m.From, n.heartbeat(false)) // re-confirm: our confirmation was lost
+		}
+		return
+	}
+	n.installView(now, m)
+}
+
+func (n *Node) installView(now time.Time, m *ViewInstall) {
+	n.view = m.NewView.clone()
+	n.installed = true
+	n.member = n.view.Has(n.id)
+	if m.View > n.promised {
+		n.promised, n.promisedTo = m.View, m.From
+	}
+	n.seen = max(n.seen, m.View)
+	n.saveState()
+	nv := n.view.clone()
+	n.out.View = &nv
+	n.ring = newHashRing(n.view.IDs(), n.cfg.VirtualNodes)
+	n.rec = nil
+	n.elec = election{skip: map[NodeID]bool{}}
+	n.suspectLogged, n.leaderFailed = false, false
+	clear(n.unreachable)
+	n.failPending(ErrFrozen)
+	for _, id := range n.view.IDs() {
+		n.lastHeard[id] = now
+		n.det.Reset(id, now)
+	}
+	switch {
+	case m.From == n.id:
+		n.role = RoleLeader
+		n.installedAt = now
+		n.nextHB = now
+	case n.member:
+		n.role = RoleFollower
+		n.nextHB = now
+		n.joinTarget = 0
+	default:
+		n.role = RoleJoining
+	}
+	n.logClusterState("VIEW_INSTALL")
+	n.assign = map[string]TopicAssign{}
+	for _, a := range m.Topics {
+		n.assign[a.Topic] = a
+	}
+	if !n.member {
+		return
+	}
+	for _, a := range m.Topics {
+		n.adopt(now, a)
+	}
+	for _, name := range n.topicNames() {
+		if _, ok := n.assign[name]; !ok {
+			n.adopt(now, TopicAssign{Topic: name, Owner: n.ring.owner(name)})
+		}
+	}
+	if n.role == RoleFollower {
+		n.send(m.From, n.heartbeat(false))
+	}
+}

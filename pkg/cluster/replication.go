@@ -1,0 +1,514 @@
+package cluster
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/logstream/logstream/pkg/record"
+)
+
+// topic is one topic's replication state on this node.
+type topic struct {
+	name string
+	log  Log
+	hist []Epoch // epoch history (persisted in Meta); clip to NextOffset on use
+
+	// Assignment in the installed view.
+	view   uint64 // view this state was adopted in
+	owner  NodeID
+	source NodeID // holder of the agreed log below end
+	end    uint64 // agreed end of the view
+	synced bool   // our log holds the agreed log: we may take (and ack) new records
+
+	commit   uint64 // highest commit index known (may exceed our log)
+	reported uint64 // committed end we hold and reported; never decreases
+
+	dedupe map[string]seqOffset // producer → highest Seq in the log; nil until needed
+
+	// owner
+	acked   map[NodeID]uint64
+	pending []pendingAck
+	annAt   time.Time
+
+	// follower
+	fetchAt time.Time
+}
+
+type seqOffset struct{ seq, off uint64 }
+
+type pendingAck struct {
+	ack     Ack
+	waitEnd uint64 // acknowledged once commit reaches this end
+	at      time.Time
+}
+
+// topicNames lists the store's topics (reserved names excluded).
+func (n *Node) topicNames() []string {
+	var names []string
+	for _, name := range n.cfg.Store.Topics() {
+		if !strings.HasPrefix(name, "__") {
+			names = append(names, name)
+		}
+	}
+	for name := range n.topics {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// topic returns (opening if needed) the topic's state; nil if the store fails.
+func (n *Node) topic(name string) *topic {
+	if t, ok := n.topics[name]; ok {
+		return t
+	}
+	if strings.HasPrefix(name, "__") {
+		return nil
+	}
+	l, err := n.cfg.Store.Topic(name)
+	if err != nil {
+		n.log.Error().Err(err).Str("topic", name).Msg("cannot open topic")
+		return nil
+	}
+	h, err := decodeHistory(l.Meta())
+	if err != nil {
+		n.log.Error().Err(err).Str("topic", name).Msg("ignoring epoch history")
+	}
+	t := &topic{name: name, log: l, hist: h, acked: map[NodeID]uint64{}}
+	n.topics[name] = t
+	return t
+}
+
+// viewTopic returns the topic adopted in the current view, adopting a topic
+// first seen in this view (agreed end 0) on the way.
+func (n *Node) viewTopic(now time.Time, name string) *topic {
+	t := n.topic(name)
+	if t == nil || !n.installed || !n.member {
+		return t
+	}
+	if t.view != n.view.Number {
+		a, ok := n.assign[name]
+		if !ok {
+			a = TopicAssign{Topic: name, Owner: n.ring.owner(name)}
+		}
+		n.adopt(now, a)
+	}
+	return t
+}
+
+func (n *Node) setHistory(t *topic, h []Epoch) {
+	t.hist = h
+	if err := t.log.SetMeta(encodeHistory(h)); err != nil {
+		n.log.Error().Err(err).Str("topic", t.name).Msg("cannot persist epoch history")
+	}
+}
+
+// adopt aligns our log of one topic with the view's agreed log: truncate
+// where it diverges (or beyond the agreed end), then fetch what is missing.
+func (n *Node) adopt(now time.Time, a TopicAssign) {
+	t := n.topic(a.Topic)
+	if t == nil {
+		return
+	}
+	v := n.view.Number
+	t.view, t.owner, t.source, t.end = v, a.Owner, a.Source, a.End
+	t.synced = false
+	t.acked = map[NodeID]uint64{}
+	t.pending = nil
+	t.fetchAt = time.Time{}
+	t.commit = max(t.commit, a.Committed)
+	length := t.log.NextOffset()
+	own := clipHistory(t.hist, length)
+	if label(own) == v {
+		// We already caught up in this view before a restart: our log is a
+		// prefix-or-extension of the owner's, nothing to cut.
+		t.synced = true
+		n.updateCommitted(t)
+		return
+	}
+	cut := min(divergence(own, length, a.History, a.End), a.End)
+	if cut < length {
+		if cut < t.reported {
+			n.log.Error().Str("topic", a.Topic).Uint64("cut", cut).Uint64("committed", t.reported).
+				Msg("agreed log is shorter than our committed prefix")
+		}
+		if err := t.log.TruncateTo(cut); err != nil {
+			n.log.Error().Err(err).Str("topic", a.Topic).Msg("truncate failed")
+			return
+		}
+		t.dedupe = nil
+		length = t.log.NextOffset()
+	}
+	n.setHistory(t, clipHistory(a.History, a.End))
+	if length == a.End {
+		n.markSynced(t)
+	}
+	n.updateCommitted(t)
+}
+
+// markSynced records that our log now equals the view's agreed log: the
+// (possibly empty) epoch entry (view, end) becomes its label.
+func (n *Node) markSynced(t *topic) {
+	t.synced = true
+	n.setHistory(t, pushEpoch(clipHistory(t.hist, t.end), n.view.Number, t.end))
+	if n.active != n.view.Number && n.allSynced() {
+		// Confirm the install now rather than at the next heartbeat.
+		if n.role == RoleLeader {
+			n.checkActivation(n.now)
+		} else {
+			n.send(n.view.Leader, n.heartbeat(false))
+		}
+	}
+}
+
+func (n *Node) updateCommitted(t *topic) {
+	c := min(t.commit, t.log.NextOffset())
+	if c > t.reported {
+		t.reported = c
+		n.changed[t.name] = true
+	}
+}
+
+// loadDedupe rebuilds the producer table from the log: each producer's
+// highest Seq and where it is.
+func (n *Node) loadDedupe(t *topic) bool {
+	if t.dedupe != nil {
+		return true
+	}
+	d := map[string]seqOffset{}
+	for off, end := t.log.StartOffset(), t.log.NextOffset(); off < end; {
+		recs, err := t.log.Read(off, 1024, 4<<20)
+		if err != nil || len(recs) == 0 {
+			if err != nil {
+				n.log.Error().Err(err).Str("topic", t.name).Msg("cannot read log to rebuild producer table")
+				return false
+			}
+			break
+		}
+		for _, r := range recs {
+			noteSeq(d, r)
+		}
+		off = recs[len(recs)-1].Offset + 1
+	}
+	t.dedupe = d
+	return true
+}
+
+func noteSeq(d map[string]seqOffset, r record.Record) {
+	if s, ok := d[r.ProducerID]; !ok || r.Seq >= s.seq {
+		d[r.ProducerID] = seqOffset{seq: r.Seq, off: r.Offset}
+	}
+}
+
+// Propose appends a producer's batch on the topic's owner and replicates it.
+// The token comes back in Ready().Acks once the batch is committed.
+func (n *Node) Propose(now time.Time, topicName string, recs []record.Record, token uint64) error {
+	n.now = now
+	if !n.installed || !n.member || n.frozen() {
+		return ErrFrozen
+	}
+	if o := n.ownerOf(topicName); o != n.id {
+		m, _ := n.view.Member(o)
+		return &NotOwnerError{Owner: m}
+	}
+	if n.active != n.view.Number {
+		return ErrFrozen
+	}
+	if !n.quorumOK(now) {
+		return ErrNoQuorum
+	}
+	t := n.viewTopic(now, topicName)
+	if t == nil || !t.synced || !n.loadDedupe(t) {
+		return ErrFrozen
+	}
+	ack := Ack{Token: token, Topic: topicName, Count: uint32(len(recs))}
+	var fresh []record.Record
+	var waitEnd uint64
+	last := map[string]uint64{} // highest Seq present or accepted so far, per producer
+	for _, r := range recs {
+		hi, ok := last[r.ProducerID]
+		s, seen := t.dedupe[r.ProducerID]
+		if !ok && seen {
+			hi, ok = s.seq, true
+		}
+		if ok && r.Seq <= hi {
+			ack.Duplicates++
+			if seen && r.Seq <= s.seq {
+				// Already in the log, at or before the producer's latest record.
+				waitEnd = max(waitEnd, s.off+1)
+				ack.BaseOffset = s.off
+			}
+			continue
+		}
+		last[r.ProducerID] = r.Seq
+		r.Offset = 0
+		fresh = append(fresh, r)
+	}
+	if len(fresh) > 0 {
+		first, err := t.log.Append(fresh)
+		if err != nil {
+			n.log.Error().Err(err).Str("topic", topicName).Msg("append failed")
+			return err
+		}
+		for _, r := range fresh {
+			noteSeq(t.dedupe, r)
+		}
+		ack.BaseOffset = first
+		waitEnd = t.log.NextOffset()
+		n.replicate(t, fresh)
+	}
+	t.pending = append(t.pending, pendingAck{ack: ack, waitEnd: waitEnd, at: now})
+	n.recomputeCommit(now, t)
+	return nil
+}
+
+// replicate multicasts records in batches bounded by MaxBatch/MaxBatchBytes.
+func (n *Node) replicate(t *topic, recs []record.Record) {
+	for len(recs) > 0 {
+		k, size := 0, 0
+		for k < len(recs) && k < n.cfg.MaxBatch && (k == 0 || size+recs[k].Size() <= n.cfg.MaxBatchBytes) {
+			size += recs[k].Size()
+			k++
+		}
+		n.log.Debug().Str("topic", t.name).Uint64("first", recs[0].Offset).Int("count", k).Msg("REPLICATE")
+		n.multicast(&Replicate{From: n.id, View: n.view.Number, Topic: t.name, First: recs[0].Offset, Commit: t.commit, Records: recs[:k]})
+		recs = recs[k:]
+	}
+}
+
+// announce tells followers our tail and commit, so a lost last batch or a
+// missed commit advance is noticed.
+func (n *Node) announce(now time.Time, t *topic) {
+	t.annAt = now
+	n.multicast(&Replicate{From: n.id, View: n.view.Number, Topic: t.name, First: t.log.NextOffset(), Commit: t.commit})
+}
+
+// recomputeCommit advances the owner's commit index to the end stored by a
+// majority of the view, and acknowledges what it covers.
+func (n *Node) recomputeCommit(now time.Time, t *topic) {
+	if t.owner != n.id || !t.synced || !n.canCommit() {
+		return
+	}
+	ends := make([]uint64, 0, len(n.view.Members))
+	for _, id := range n.view.IDs() {
+		if id == n.id {
+			ends = append(ends, t.log.NextOffset())
+		} else {
+			ends = append(ends, t.acked[id])
+		}
+	}
+	slices.Sort(ends)
+	c := ends[len(ends)-majority(len(ends))]
+	if c > t.commit {
+		t.commit = c
+		n.updateCommitted(t)
+		n.announce(now, t)
+	}
+	k := 0
+	for _, p := range t.pending {
+		if p.waitEnd <= t.reported {
+			n.out.Acks = append(n.out.Acks, p.ack)
+		} else {
+			t.pending[k] = p
+			k++
+		}
+	}
+	t.pending = t.pending[:k]
+}
+
+// failPending fails every unacknowledged Propose (the client retries with the
+// same ProducerID/Seq; de-duplication makes that safe).
+func (n *Node) failPending(err error) {
+	names := make([]string, 0, len(n.topics))
+	for name := range n.topics {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		t := n.topics[name]
+		for _, p := range t.pending {
+			p.ack.Err = err
+			n.out.Acks = append(n.out.Acks, p.ack)
+		}
+		t.pending = nil
+	}
+}
+
+// onRecords handles REPLICATE and FETCH_RESPONSE.
+func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, first, commit uint64, recs []record.Record, fetched bool) {
+	if view != n.view.Number || !n.installed || !n.member || n.frozen() {
+		return
+	}
+	t := n.viewTopic(now, name)
+	if t == nil {
+		return
+	}
+	fromSource := fetched && from == t.source && !t.synced
+	if (from != t.owner || t.owner == n.id) && !fromSource {
+		return
+	}
+	if fetched {
+		t.fetchAt = time.Time{}
+	}
+	if from == t.owner {
+		t.commit = max(t.commit, commit) // valid knowledge even across a gap
+	}
+	length := t.log.NextOffset()
+	if first > length {
+		n.fetch(now, t)
+		return
+	}
+	for len(recs) > 0 && recs[0].Offset < length {
+		recs = recs[1:]
+	}
+	if from != t.owner && len(recs) > 0 {
+		// From the source: only the agreed part.
+		k := 0
+		for k < len(recs) && recs[k].Offset < t.end {
+			k++
+		}
+		recs = recs[:k]
+	}
+	appended := len(recs)
+	for len(recs) > 0 {
+		var part []record.Record
+		if !t.synced {
+			if t.log.NextOffset() >= t.end {
+				break // cannot happen: synced would be set
+			}
+			k := 0
+			for k < len(recs) && recs[k].Offset < t.end {
+				k++
+			}
+			part, recs = recs[:k], recs[k:]
+		} else {
+			part, recs = recs, nil
+		}
+		if err := t.log.AppendAt(part); err != nil {
+			n.log.Error().Err(err).Str("topic", name).Msg("append replicated records failed")
+			return
+		}
+		if t.dedupe != nil {
+			for _, r := range part {
+				noteSeq(t.dedupe, r)
+			}
+		}
+		if !t.synced && t.log.NextOffset() == t.end {
+			n.markSynced(t)
+		}
+	}
+	n.updateCommitted(t)
+	if t.owner == n.id {
+		n.recomputeCommit(now, t)
+	} else if t.synced {
+		n.send(t.owner, &ReplicateAck{From: n.id, View: n.view.Number, Topic: name, End: t.log.NextOffset()})
+	}
+	if !t.synced || (fetched && appended > 0) || commit > t.log.NextOffset() {
+		n.fetch(now, t) // more to come
+	}
+}
+
+// fetch asks for what we miss: the agreed part from the source, the rest from
+// the owner. One request in flight per topic, retried after FollowerHBInterval.
+func (n *Node) fetch(now time.Time, t *topic) {
+	if !t.fetchAt.IsZero() && now.Sub(t.fetchAt) < n.cfg.FollowerHBInterval {
+		return
+	}
+	to := t.owner
+	if !t.synced && t.source != 0 && t.source != n.id {
+		to = t.source
+	}
+	if to == n.id || to == 0 {
+		return
+	}
+	t.fetchAt = now
+	n.log.Debug().Str("topic", t.name).Uint64("to", uint64(to)).Uint64("offset", t.log.NextOffset()).Msg("FETCH")
+	n.send(to, &Fetch{From: n.id, View: n.view.Number, Topic: t.name, Offset: t.log.NextOffset(), Max: uint32(n.cfg.MaxBatch)})
+}
+
+func (n *Node) onFetch(now time.Time, m *Fetch) {
+	if m.View != n.view.Number || !n.installed || !n.member || n.frozen() {
+		return
+	}
+	t := n.viewTopic(now, m.Topic)
+	if t == nil {
+		return
+	}
+	limit := t.log.NextOffset()
+	if t.owner != n.id {
+		limit = min(limit, t.end) // a source serves only the agreed log
+	}
+	resp := &FetchResponse{From: n.id, View: n.view.Number, Topic: m.Topic, First: m.Offset, Commit: t.commit}
+	if t.owner != n.id {
+		resp.Commit = 0
+	}
+	if m.Offset < limit {
+		maxRecs := min(int(m.Max), n.cfg.MaxBatch, int(limit-m.Offset))
+		recs, err := t.log.Read(m.Offset, max(maxRecs, 1), n.cfg.MaxBatchBytes)
+		if err != nil {
+			n.log.Error().Err(err).Str("topic", m.Topic).Uint64("offset", m.Offset).Msg("FETCH read failed")
+			return
+		}
+		if len(recs) > 0 && recs[0].Offset == m.Offset {
+			resp.Records = recs
+		}
+	} else {
+		resp.First = limit
+	}
+	n.send(m.From, resp)
+}
+
+func (n *Node) onReplicateAck(now time.Time, m *ReplicateAck) {
+	if m.View != n.view.Number || !n.installed || n.frozen() {
+		return
+	}
+	t := n.topics[m.Topic]
+	if t == nil || t.owner != n.id || t.view != n.view.Number {
+		return
+	}
+	if m.End > t.acked[m.From] {
+		t.acked[m.From] = min(m.End, t.log.NextOffset())
+		n.recomputeCommit(now, t)
+	}
+}
+
+// tickTopics drives catch-up, tail announcements and ack timeouts.
+func (n *Node) tickTopics(now time.Time) {
+	for _, name := range n.topicNames() {
+		t := n.viewTopic(now, name)
+		if t == nil {
+			continue
+		}
+		if t.owner != n.id {
+			if !t.synced {
+				n.fetch(now, t)
+			}
+			continue
+		}
+		if !t.synced {
+			n.fetch(now, t)
+			continue
+		}
+		lagging := t.commit < t.log.NextOffset()
+		for _, id := range n.view.IDs() {
+			if id != n.id && t.acked[id] < t.log.NextOffset() {
+				lagging = true
+			}
+		}
+		if lagging && now.Sub(t.annAt) >= n.cfg.FollowerHBInterval && n.canCommit() {
+			n.announce(now, t)
+		}
+		k := 0
+		for _, p := range t.pending {
+			if now.Sub(p.at) >= n.cfg.FailureTimeout {
+				p.ack.Err = ErrNoQuorum
+				n.out.Acks = append(n.out.Acks, p.ack)
+			} else {
+				t.pending[k] = p
+				k++
+			}
+		}
+		t.pending = t.pending[:k]
+	}
+}

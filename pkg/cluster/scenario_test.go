@@ -1,0 +1,266 @@
+package cluster
+
+import (
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/logstream/logstream/pkg/record"
+)
+
+// Scripted scenarios on the simulated network, without random faults: each
+// names one behaviour of DESIGN.md §3 and waits for it (bounded by simulated
+// time, never by wall-clock sleeps).
+
+type cluster struct {
+	t    *testing.T
+	s    *simnet
+	acks map[uint64]Ack
+}
+
+func newCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	c := &cluster{t: t, s: newSimnet(uint64(n)*7919, n, nil), acks: map[uint64]Ack{}}
+	c.s.onReady = func(_ *simNode, rd Ready) {
+		for _, a := range rd.Acks {
+			c.acks[a.Token] = a
+		}
+	}
+	c.s.nodes[1].node.Bootstrap(c.s.now)
+	c.s.flush(c.s.nodes[1])
+	for _, id := range c.s.ids[1:] {
+		c.s.nodes[id].node.Join(c.s.now, Member{ID: 1, Addr: "10.0.0.1:7000"})
+		c.s.flush(c.s.nodes[id])
+	}
+	c.waitFor("cluster formed", 5*time.Second, func() bool { return c.oneView(c.s.ids...) })
+	return c
+}
+
+// waitFor steps the simulation until cond holds, failing after limit.
+func (c *cluster) waitFor(what string, limit time.Duration, cond func() bool) {
+	c.t.Helper()
+	for end := c.s.now.Add(limit); !cond(); {
+		if !c.s.now.Before(end) {
+			c.t.Fatalf("%s: not reached within %v\n%s", what, limit, c.s.trace())
+		}
+		c.s.step(10 * time.Millisecond)
+		if c.s.now.UnixMilli()%100 == 0 {
+			c.s.discover()
+		}
+	}
+}
+
+// oneView: the given nodes share one active view with exactly them as members.
+func (c *cluster) oneView(ids ...NodeID) bool {
+	var v uint64
+	for _, id := range ids {
+		nd := c.s.nodes[id].node
+		if !c.s.nodes[id].up || !nd.canCommit() || !slices.Equal(nd.view.IDs(), ids) {
+			return false
+		}
+		if v != 0 && nd.view.Number != v {
+			return false
+		}
+		v = nd.view.Number
+	}
+	return true
+}
+
+func (c *cluster) leader(id NodeID) NodeID { return c.s.nodes[id].node.view.Leader }
+
+// produce proposes to whichever node, following the redirect once.
+func (c *cluster) produce(via NodeID, token uint64, seqs ...uint64) error {
+	var recs []record.Record
+	for _, q := range seqs {
+		recs = append(recs, record.Record{ProducerID: "p", Seq: q, Payload: []byte{byte(q)}})
+	}
+	nd := c.s.nodes[via]
+	err := nd.node.Propose(c.s.now, "logs", recs, token)
+	var noe *NotOwnerError
+	if errors.As(err, &noe) {
+		if noe.Owner.Addr == "" {
+			c.t.Fatalf("redirect without an address: %v", noe)
+		}
+		nd = c.s.nodes[noe.Owner.ID]
+		err = nd.node.Propose(c.s.now, "logs", recs, token)
+	}
+	c.s.flush(nd)
+	return err
+}
+
+func (c *cluster) acked(token uint64) bool {
+	a, ok := c.acks[token]
+	return ok && a.Err == nil
+}
+
+func TestManualElectionMovesLeadership(t *testing.T) {
+	c := newCluster(t, 3)
+	if c.leader(2) != 1 {
+		t.Fatalf("leader %d, want the bootstrapper 1", c.leader(2))
+	}
+	if err := c.produce(2, 1, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor("first batch committed", time.Second, func() bool { return c.acked(1) })
+	c.s.nodes[1].node.StartElection(c.s.now) // SIGUSR1 on the leader
+	c.s.flush(c.s.nodes[1])
+	c.waitFor("node 3 (highest id) leads all three", 3*time.Second, func() bool {
+		return c.oneView(1, 2, 3) && c.leader(1) == 3
+	})
+	if err := c.produce(1, 2, 2, 3); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor("second batch committed", time.Second, func() bool { return c.acked(2) })
+	if a := c.acks[2]; a.Duplicates != 1 || a.Count != 2 {
+		t.Errorf("ack %+v: want 1 duplicate of 2", a)
+	}
+	c.waitFor("every node committed 3 records", time.Second, func() bool {
+		for _, id := range c.s.ids {
+			if c.s.nodes[id].node.Committed("logs") != 3 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestPartitionMinorityStopsMajorityContinues(t *testing.T) {
+	c := newCluster(t, 5)
+	owner, _ := c.s.nodes[1].node.Owner("logs")
+	// Cut the leader and the topic's owner (maybe the same) off with at most one more.
+	minority := []NodeID{1}
+	if owner.ID != 1 {
+		minority = append(minority, owner.ID)
+	}
+	var majority []NodeID
+	for _, id := range c.s.ids {
+		if !slices.Contains(minority, id) {
+			majority = append(majority, id)
+		}
+	}
+	c.s.partition(minority, majority)
+	c.waitFor("majority side installs its own view", 5*time.Second, func() bool { return c.oneView(majority...) })
+	for _, id := range minority {
+		nd := c.s.nodes[id].node
+		if nd.role == RoleLeader && nd.canCommit() && nd.quorumOK(c.s.now) {
+			t.Errorf("node %d on the minority side still leads and has quorum", id)
+		}
+	}
+	if err := c.produce(majority[0], 1, 1); err != nil {
+		t.Fatalf("majority side refuses writes: %v", err)
+	}
+	c.waitFor("majority side commits", 2*time.Second, func() bool { return c.acked(1) })
+	// The old owner, if cut off, must not acknowledge anything.
+	if err := c.s.nodes[owner.ID].node.Propose(c.s.now, "logs", []record.Record{{ProducerID: "q", Seq: 1}}, 99); err == nil && slices.Contains(minority, owner.ID) {
+		c.s.flush(c.s.nodes[owner.ID])
+		c.waitFor("minority write fails", 2*time.Second, func() bool { _, done := c.acks[99]; return done })
+		if c.acked(99) {
+			t.Fatal("the minority side acknowledged a write")
+		}
+	}
+	c.s.heal()
+	c.waitFor("one view of five after the heal", 10*time.Second, func() bool { return c.oneView(c.s.ids...) })
+	c.waitFor("everyone holds the committed record", 2*time.Second, func() bool {
+		for _, id := range c.s.ids {
+			if c.s.nodes[id].node.Committed("logs") < 1 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestCrashedBrokerRemovedThenRejoins(t *testing.T) {
+	c := newCluster(t, 3)
+	if err := c.produce(1, 1, 1, 2, 3); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor("batch committed", time.Second, func() bool { return c.acked(1) })
+	c.s.crash(2)
+	c.waitFor("node 2 removed after the broker timeout", 5*time.Second, func() bool { return c.oneView(1, 3) })
+	if err := c.produce(1, 2, 4, 5); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor("batch committed without node 2", time.Second, func() bool { return c.acked(2) })
+	c.s.restart(2)
+	c.waitFor("node 2 back in the view", 5*time.Second, func() bool { return c.oneView(1, 2, 3) })
+	c.waitFor("node 2 caught up", 2*time.Second, func() bool { return c.s.nodes[2].node.Committed("logs") == 5 })
+	l1, l2 := c.s.nodes[1].store.topics["logs"], c.s.nodes[2].store.topics["logs"]
+	for i := range l1.recs {
+		if l1.recs[i].Seq != l2.recs[i].Seq {
+			t.Fatalf("offset %d differs after catch-up", i)
+		}
+	}
+}
+
+func TestUnreachableRepairsRing(t *testing.T) {
+	c := newCluster(t, 5)
+	c.s.crash(1) // the leader
+	c.s.silentCrash = true
+	// Node 2 learns at once from its transport, skips the dead leader and
+	// node 3 it is told about, and the token still goes round.
+	n2 := c.s.nodes[2].node
+	n2.Unreachable(c.s.now, 1)
+	n2.Unreachable(c.s.now, 3)
+	c.s.flush(c.s.nodes[2])
+	c.waitFor("node 5 leads 2..5", 3*time.Second, func() bool { return c.oneView(2, 3, 4, 5) && c.leader(2) == 5 })
+}
+
+func TestProposeErrors(t *testing.T) {
+	c := newCluster(t, 3)
+	owner, ok := c.s.nodes[1].node.Owner("logs")
+	if !ok {
+		t.Fatal("no owner")
+	}
+	other := NodeID(1)
+	if owner.ID == 1 {
+		other = 2
+	}
+	var noe *NotOwnerError
+	if err := c.s.nodes[other].node.Propose(c.s.now, "logs", nil, 1); !errors.As(err, &noe) || noe.Owner != owner {
+		t.Errorf("non-owner: %v, want redirect to %v", err, owner)
+	}
+	fresh, err := NewNode(Config{ID: 9, Store: newMemStore()}, c.s.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fresh.Propose(c.s.now, "logs", nil, 1); !errors.Is(err, ErrFrozen) {
+		t.Errorf("node without a view: %v, want ErrFrozen", err)
+	}
+	// Isolate the owner: after the failure timeout it refuses with ErrNoQuorum
+	// (or ErrFrozen once it gave up its view).
+	var rest []NodeID
+	for _, id := range c.s.ids {
+		if id != owner.ID {
+			rest = append(rest, id)
+		}
+	}
+	c.s.partition([]NodeID{owner.ID}, rest)
+	c.waitFor("isolated owner refuses writes", 3*time.Second, func() bool {
+		err := c.s.nodes[owner.ID].node.Propose(c.s.now, "logs", []record.Record{{ProducerID: "p", Seq: 1}}, 2)
+		c.s.flush(c.s.nodes[owner.ID])
+		return errors.Is(err, ErrNoQuorum) || errors.Is(err, ErrFrozen)
+	})
+	if c.acked(2) {
+		t.Error("isolated owner acknowledged a write")
+	}
+	if _, err := NewNode(Config{ID: 0, Store: newMemStore()}, c.s.now); err == nil {
+		t.Error("node id 0 accepted")
+	}
+	if _, err := NewNode(Config{ID: 1, Store: newMemStore(), SuspicionTimeout: time.Minute, FailureTimeout: time.Second}, c.s.now); err == nil {
+		t.Error("failure timeout below suspicion timeout accepted")
+	}
+}
+
+func TestRestartKeepsPromiseAndView(t *testing.T) {
+	c := newCluster(t, 3)
+	before := c.s.nodes[2].node.view.Number
+	c.s.crash(2)
+	c.s.restart(2)
+	nd := c.s.nodes[2].node
+	if nd.view.Number != before || nd.promised < before || nd.installed {
+		t.Fatalf("after restart: view %d promised %d installed %v; want view %d remembered, not installed", nd.view.Number, nd.promised, nd.installed, before)
+	}
+	c.waitFor("node 2 re-admitted", 3*time.Second, func() bool { return c.oneView(1, 2, 3) })
+}

@@ -1,0 +1,477 @@
+package cluster
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/logstream/logstream/pkg/record"
+)
+
+var (
+	simSeeds = flag.Int("sim.seeds", 200, "number of simulation seeds TestSim runs")
+	simSeed  = flag.Uint64("sim.seed", 0, "replay one simulation seed (0: run -sim.seeds seeds)")
+	simLog   = flag.Bool("sim.log", false, "write the nodes' info logs and the sim trace to stderr")
+	simDebug = flag.Bool("sim.debug", false, "with -sim.log: debug level (per packet)")
+)
+
+// TestSim runs the deterministic simulation over many seeds: 3- and 5-node
+// clusters, producers, random crash-restarts, leader kills, partitions,
+// message loss, duplication and reordering; then heals everything and checks
+// safety and liveness (see simCheck).
+func TestSim(t *testing.T) {
+	seeds := []uint64{}
+	if *simSeed != 0 {
+		seeds = append(seeds, *simSeed)
+	} else {
+		for i := 1; i <= *simSeeds; i++ {
+			seeds = append(seeds, uint64(i))
+		}
+	}
+	if *simDebug {
+		simLevel = zerolog.DebugLevel
+	}
+	failed := 0
+	var total simStats
+	for _, seed := range seeds {
+		st, err := runSim(seed, *simLog)
+		total.add(st)
+		if err != nil {
+			failed++
+			t.Errorf("seed %d: %v\nreplay: go test ./pkg/cluster -run 'TestSim$' -sim.seed=%d -sim.log -v", seed, err, seed)
+			if failed >= 5 {
+				t.Fatalf("stopping after %d failing seeds", failed)
+			}
+		}
+	}
+	t.Logf("%d seeds: %+v", len(seeds), total)
+}
+
+// simStats shows that the runs exercise what the checker checks.
+type simStats struct {
+	AckedRecords, DuplicateAcks, FailedAcks, Views, Crashes, Partitions, LossBursts int
+}
+
+func (a *simStats) add(b simStats) {
+	a.AckedRecords += b.AckedRecords
+	a.DuplicateAcks += b.DuplicateAcks
+	a.FailedAcks += b.FailedAcks
+	a.Views += b.Views
+	a.Crashes += b.Crashes
+	a.Partitions += b.Partitions
+	a.LossBursts += b.LossBursts
+}
+
+type simProducer struct {
+	pid, topic string
+	next       uint64 // next Seq to create
+	batch      []record.Record
+	target     NodeID
+	inflight   bool
+	token      uint64
+	sentAt     time.Time
+	retryAt    time.Time
+	done       int // batches acknowledged
+}
+
+type recKey struct {
+	pid string
+	seq uint64
+}
+
+type simRun struct {
+	s         *simnet
+	producers []*simProducer
+	tokens    map[uint64]*simProducer
+	nextToken uint64
+	committed map[string][]recKey        // the one committed sequence per topic, by offset
+	checked   map[[2]any]uint64          // (node, incarnation, topic) → prefix checked
+	acked     map[string]map[recKey]bool // records acknowledged to producers
+	ackedBy   map[string]NodeID          // "view/topic" → node that acknowledged writes
+	leaderOf  map[uint64]NodeID          // view number → leader
+	errs      []string
+	stats     simStats
+}
+
+func (r *simRun) failf(format string, args ...any) {
+	r.s.logf("VIOLATION "+format, args...)
+	if len(r.errs) < 10 {
+		r.errs = append(r.errs, fmt.Sprintf("%8s ", r.s.now.Sub(simEpoch).Truncate(time.Millisecond))+fmt.Sprintf(format, args...))
+	}
+}
+
+func runSim(seed uint64, verbose bool) (simStats, error) {
+	var logw io.Writer
+	if verbose {
+		logw = os.Stderr
+	}
+	n := 3
+	if seed%2 == 0 {
+		n = 5
+	}
+	s := newSimnet(seed, n, logw)
+	r := &simRun{s: s, tokens: map[uint64]*simProducer{}, committed: map[string][]recKey{}, checked: map[[2]any]uint64{},
+		acked: map[string]map[recKey]bool{}, ackedBy: map[string]NodeID{}, leaderOf: map[uint64]NodeID{}}
+	s.onReady = r.observe
+	topics := []string{"logs", "metrics", "sensors"}[:2+int(seed%2)]
+	for i := range 2 * len(topics) {
+		r.producers = append(r.producers, &simProducer{pid: fmt.Sprintf("p%d", i), topic: topics[i%len(topics)], next: 1, target: NodeID(1 + i%n)})
+	}
+
+	// Form the cluster: node 1 bootstraps, the others join it.
+	s.nodes[1].node.Bootstrap(s.now)
+	s.flush(s.nodes[1])
+	for _, id := range s.ids[1:] {
+		s.nodes[id].node.Join(s.now, Member{ID: 1, Addr: s.nodes[1].node.cfg.Addr})
+		s.flush(s.nodes[id])
+	}
+	s.dup = 0.03
+
+	// Fault phase.
+	const dt = 10 * time.Millisecond
+	faultEnd := s.now.Add(5 * time.Second)
+	restartAt := map[NodeID]time.Time{}
+	var healAt, calmAt time.Time
+	for s.now.Before(faultEnd) {
+		r.produce(true)
+		if s.now.UnixMilli()%100 == 0 {
+			s.discover()
+		}
+		for id, at := range restartAt {
+			if !s.now.Before(at) {
+				s.restart(id)
+				delete(restartAt, id)
+			}
+		}
+		if !healAt.IsZero() && !s.now.Before(healAt) {
+			s.heal()
+			healAt = time.Time{}
+		}
+		if !calmAt.IsZero() && !s.now.Before(calmAt) {
+			s.drop, calmAt = 0, time.Time{}
+		}
+		if s.rng.Float64() < 0.02 {
+			r.fault(restartAt, &healAt, &calmAt)
+		}
+		s.step(dt)
+	}
+
+	// Faults stop: heal, restart everyone, no loss. A leader must emerge and
+	// every producer's pending batch plus one more must commit in bounded time.
+	s.heal()
+	s.drop, s.dup = 0, 0
+	for _, id := range s.ids {
+		s.restart(id)
+	}
+	deadline := s.now.Add(15 * time.Second)
+	for _, p := range r.producers {
+		p.done = 0
+	}
+	for s.now.Before(deadline) {
+		r.produce(false)
+		if s.now.UnixMilli()%100 == 0 {
+			s.discover()
+		}
+		s.step(dt)
+		if r.allDone(2) && r.converged() {
+			break
+		}
+	}
+	if !r.allDone(2) {
+		r.failf("liveness: producers did not get their batches committed within 15s after faults stopped (leaders: %v)", leaderIDs(s))
+	}
+	// Let members catch up and commit indexes propagate (bounded), then check.
+	for i := 0; i < 1000 && !r.settled(); i++ {
+		s.step(dt)
+	}
+	r.finalCheck()
+	if len(r.errs) > 0 && verbose {
+		for _, sn := range s.up() {
+			st := sn.node.Status()
+			fmt.Fprintf(os.Stderr, "node %d role %v frozen %v view %d active %d promised %d\n", sn.id, st.Role, st.Frozen, st.View.Number, sn.node.active, sn.node.promised)
+			for _, t := range st.Topics {
+				tp := sn.node.topics[t.Topic]
+				fmt.Fprintf(os.Stderr, "   %+v end=%d src=%d commit=%d acked=%v pending=%d\n", t, tp.end, tp.source, tp.commit, tp.acked, len(tp.pending))
+			}
+		}
+		for _, p := range r.producers {
+			fmt.Fprintf(os.Stderr, "producer %+v\n", *p)
+		}
+	}
+	if len(r.errs) > 0 {
+		msg := strings.Join(r.errs, "\n  ")
+		return r.stats, errors.New("\n  " + msg)
+	}
+	r.stats.Views = len(r.leaderOf)
+	return r.stats, nil
+}
+
+func leaderIDs(s *simnet) []NodeID {
+	var ids []NodeID
+	for _, l := range s.leaders() {
+		ids = append(ids, l.id)
+	}
+	return ids
+}
+
+// fault injects one random fault, keeping a majority of nodes running.
+func (r *simRun) fault(restartAt map[NodeID]time.Time, healAt, calmAt *time.Time) {
+	s := r.s
+	down := len(s.ids) - len(s.up())
+	canCrash := down < (len(s.ids)-1)/2
+	pause := time.Duration(300+s.rng.IntN(1200)) * time.Millisecond
+	switch k := s.rng.IntN(10); {
+	case k < 3 && canCrash:
+		up := s.up()
+		id := up[s.rng.IntN(len(up))].id
+		s.crash(id)
+		r.stats.Crashes++
+		restartAt[id] = s.now.Add(pause)
+	case k < 5 && canCrash:
+		if ls := s.leaders(); len(ls) > 0 {
+			id := ls[s.rng.IntN(len(ls))].id
+			s.crash(id)
+			r.stats.Crashes++
+			restartAt[id] = s.now.Add(pause)
+		}
+	case k < 7:
+		ids := slices.Clone(s.ids)
+		s.rng.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+		k := 1 + s.rng.IntN(len(ids)/2)
+		s.partition(ids[:k], ids[k:])
+		r.stats.Partitions++
+		*healAt = s.now.Add(pause)
+	case k < 9:
+		s.drop = 0.05 + 0.25*s.rng.Float64()
+		*calmAt = s.now.Add(pause)
+		s.logf("LOSS %.2f", s.drop)
+		r.stats.LossBursts++
+	}
+}
+
+// produce lets every producer act: send its batch (creating the next one
+// when the previous was acknowledged), follow redirects, retry on errors.
+func (r *simRun) produce(create bool) {
+	s := r.s
+	for _, p := range r.producers {
+		if p.inflight {
+			if s.now.Sub(p.sentAt) < 2*time.Second {
+				continue
+			}
+			p.inflight = false // the ack was lost with its broker: retry
+		}
+		if s.now.Before(p.retryAt) {
+			continue
+		}
+		if p.batch == nil {
+			if !create && p.done >= 2 {
+				continue
+			}
+			k := 1 + s.rng.IntN(3)
+			for range k {
+				p.batch = append(p.batch, record.Record{Timestamp: s.now.UnixNano(), ProducerID: p.pid, Seq: p.next,
+					Payload: fmt.Appendf(nil, "%s-%d", p.pid, p.next)})
+				p.next++
+			}
+		}
+		sn := s.nodes[p.target]
+		if sn == nil || !sn.up {
+			up := s.up()
+			sn = up[s.rng.IntN(len(up))]
+			p.target = sn.id
+		}
+		r.nextToken++
+		err := sn.node.Propose(s.now, p.topic, slices.Clone(p.batch), r.nextToken)
+		var noe *NotOwnerError
+		switch {
+		case err == nil:
+			p.inflight, p.token, p.sentAt = true, r.nextToken, s.now
+			r.tokens[r.nextToken] = p
+		case errors.As(err, &noe) && noe.Owner.ID != 0:
+			p.target = noe.Owner.ID
+		default:
+			p.retryAt = s.now.Add(50 * time.Millisecond)
+			if s.rng.IntN(4) == 0 {
+				p.target = s.ids[s.rng.IntN(len(s.ids))]
+			}
+		}
+		s.flush(sn)
+	}
+}
+
+func (r *simRun) allDone(k int) bool {
+	for _, p := range r.producers {
+		if p.done < k {
+			return false
+		}
+	}
+	return true
+}
+
+// converged: one leader, all nodes members of its active view.
+func (r *simRun) converged() bool {
+	ls := r.s.leaders()
+	if len(ls) != 1 || !ls[0].node.canCommit() || len(ls[0].node.view.Members) != len(r.s.ids) {
+		return false
+	}
+	for _, sn := range r.s.up() {
+		if sn.node.view.Number != ls[0].node.view.Number || !sn.node.member {
+			return false
+		}
+	}
+	return true
+}
+
+// settled: every live node holds every topic's agreed log and the same
+// committed end.
+func (r *simRun) settled() bool {
+	if !r.converged() {
+		return false
+	}
+	ends := map[string]uint64{}
+	for _, sn := range r.s.up() {
+		for _, ts := range sn.node.Status().Topics {
+			if !ts.Synced {
+				return false
+			}
+			if e, ok := ends[ts.Topic]; ok && e != ts.Committed {
+				return false
+			}
+			ends[ts.Topic] = ts.Committed
+		}
+	}
+	return true
+}
+
+// observe checks every Ready as it is produced.
+func (r *simRun) observe(sn *simNode, rd Ready) {
+	nd := sn.node
+	if rd.View != nil {
+		if l, ok := r.leaderOf[rd.View.Number]; ok && l != rd.View.Leader {
+			r.failf("two leaders for view %d: %d and %d", rd.View.Number, l, rd.View.Leader)
+		}
+		r.leaderOf[rd.View.Number] = rd.View.Leader
+	}
+	for _, tc := range rd.Committed {
+		r.checkPrefix(sn, tc.Topic, tc.Committed)
+	}
+	for _, a := range rd.Acks {
+		p := r.tokens[a.Token]
+		if p == nil {
+			r.failf("ack for unknown token %d", a.Token)
+			continue
+		}
+		delete(r.tokens, a.Token)
+		if p.token != a.Token || !p.inflight {
+			continue // stale ack of an abandoned attempt
+		}
+		p.inflight = false
+		if a.Err != nil {
+			r.stats.FailedAcks++
+			p.retryAt = r.s.now.Add(20 * time.Millisecond)
+			continue
+		}
+		r.stats.AckedRecords += int(a.Count - a.Duplicates)
+		r.stats.DuplicateAcks += int(a.Duplicates)
+		key := fmt.Sprintf("%d/%s", nd.view.Number, a.Topic)
+		if prev, ok := r.ackedBy[key]; ok && prev != sn.id {
+			r.failf("two nodes acknowledged writes to %s in view %d: %d and %d", a.Topic, nd.view.Number, prev, sn.id)
+		}
+		r.ackedBy[key] = sn.id
+		if r.acked[a.Topic] == nil {
+			r.acked[a.Topic] = map[recKey]bool{}
+		}
+		for _, rec := range p.batch {
+			r.acked[a.Topic][recKey{rec.ProducerID, rec.Seq}] = true
+		}
+		if int(a.Count) != len(p.batch) {
+			r.failf("ack count %d for a batch of %d", a.Count, len(p.batch))
+		}
+		p.batch = nil
+		p.done++
+	}
+}
+
+// checkPrefix compares a node's newly committed records with the one
+// committed sequence every node must agree on.
+func (r *simRun) checkPrefix(sn *simNode, topic string, c uint64) {
+	k := [2]any{sn.id, fmt.Sprint(sn.inc, "/", topic)}
+	from := r.checked[k]
+	if c <= from {
+		return
+	}
+	l := sn.store.topics[topic]
+	if l == nil || uint64(len(l.recs)) < c {
+		r.failf("node %d reports committed %d on %s but holds fewer records", sn.id, c, topic)
+		return
+	}
+	seq := r.committed[topic]
+	for off := from; off < c; off++ {
+		rec := l.recs[off]
+		key := recKey{rec.ProducerID, rec.Seq}
+		if off < uint64(len(seq)) {
+			if seq[off] != key {
+				r.failf("committed prefixes disagree on %s at offset %d: node %d has %v, earlier %v", topic, off, sn.id, key, seq[off])
+				return
+			}
+		} else {
+			seq = append(seq, key)
+			r.s.logf("node %d commits %s@%d = %v", sn.id, topic, off, key)
+		}
+	}
+	r.committed[topic] = seq
+	r.checked[k] = c
+}
+
+func (r *simRun) finalCheck() {
+	s := r.s
+	ls := s.leaders()
+	if len(ls) != 1 {
+		r.failf("liveness: %d leaders at the end (%v)", len(ls), leaderIDs(s))
+		return
+	}
+	v := ls[0].node.view
+	for topic, seq := range r.committed {
+		// (1) every acknowledged record is in the committed sequence exactly once;
+		// (3) each producer's records are in the order it sent them.
+		count := map[recKey]int{}
+		last := map[string]uint64{}
+		for off, k := range seq {
+			count[k]++
+			if k.seq <= last[k.pid] {
+				r.failf("%s: producer %s seq %d at offset %d after seq %d", topic, k.pid, k.seq, off, last[k.pid])
+			}
+			last[k.pid] = k.seq
+		}
+		for k := range r.acked[topic] {
+			if count[k] != 1 {
+				r.failf("%s: acknowledged record %v appears %d times in the committed log", topic, k, count[k])
+			}
+		}
+		// (2) every live member of the final view holds exactly that prefix.
+		for _, m := range v.Members {
+			sn := s.nodes[m.ID]
+			if !sn.up {
+				continue
+			}
+			c := sn.node.Committed(topic)
+			if c != uint64(len(seq)) {
+				r.failf("%s: node %d has committed %d, the cluster %d", topic, m.ID, c, len(seq))
+			}
+			r.checkPrefix(sn, topic, c)
+		}
+	}
+	for topic := range r.acked {
+		if _, ok := r.committed[topic]; !ok {
+			r.failf("%s: acknowledged records but nothing committed", topic)
+		}
+	}
+}

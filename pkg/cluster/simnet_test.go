@@ -1,0 +1,298 @@
+package cluster
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/logstream/logstream/pkg/wire"
+)
+
+// simnet is the deterministic world of the simulation: a fake clock, a
+// seeded random source, an in-memory network that drops, delays (and so
+// reorders), duplicates and partitions, and brokers that crash and restart
+// with their store. Every message goes through AppendTo/DecodeMessage, so the
+// codec is exercised and no state is shared between nodes.
+type simnet struct {
+	rng  *rand.Rand
+	now  time.Time
+	cfg  Config // template: ID, Store, Logger filled per node
+	logw io.Writer
+
+	nodes map[NodeID]*simNode
+	ids   []NodeID
+	queue []inflight
+	seq   uint64
+	cut   map[[2]NodeID]bool
+
+	drop, dup   float64 // per-delivery probabilities
+	silentCrash bool    // crashed nodes swallow messages instead of refusing them
+	minDelay    time.Duration
+	maxDelay    time.Duration
+
+	events  []string // trace for the golden test and failure reports
+	onReady func(s *simNode, rd Ready)
+}
+
+type simNode struct {
+	id       NodeID
+	node     *Node
+	store    *memStore
+	up       bool
+	inc      int       // incarnation: messages to a previous one are lost
+	downAt   time.Time // when it crashed
+	upAt     time.Time
+	lonelyAt time.Time // since when it saw no leader (discovery)
+}
+
+type inflight struct {
+	at       time.Time
+	seq      uint64
+	from, to NodeID
+	inc      int
+	typ      wire.Type
+	body     []byte
+}
+
+var simLevel = zerolog.InfoLevel
+
+var simEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func simConfig() Config {
+	return Config{
+		BrokerHBInterval:   100 * time.Millisecond,
+		FollowerHBInterval: 40 * time.Millisecond,
+		SuspicionTimeout:   200 * time.Millisecond,
+		FailureTimeout:     300 * time.Millisecond,
+		BrokerTimeout:      800 * time.Millisecond,
+		VirtualNodes:       16,
+		MaxBatch:           32,
+	}
+}
+
+func newSimnet(seed uint64, n int, logw io.Writer) *simnet {
+	s := &simnet{
+		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), now: simEpoch,
+		cfg: simConfig(), logw: logw, nodes: map[NodeID]*simNode{}, cut: map[[2]NodeID]bool{},
+		minDelay: time.Millisecond, maxDelay: 15 * time.Millisecond,
+	}
+	for i := 1; i <= n; i++ {
+		id := NodeID(i)
+		s.ids = append(s.ids, id)
+		s.nodes[id] = &simNode{id: id, store: newMemStore()}
+		s.start(id)
+	}
+	return s
+}
+
+func (s *simnet) logf(format string, args ...any) {
+	line := fmt.Sprintf("%8s ", s.now.Sub(simEpoch).Truncate(time.Millisecond)) + fmt.Sprintf(format, args...)
+	s.events = append(s.events, line)
+	if s.logw != nil {
+		fmt.Fprintln(s.logw, "SIM", line)
+	}
+}
+
+// start boots (or restarts) a node on its store.
+func (s *simnet) start(id NodeID) {
+	sn := s.nodes[id]
+	cfg := s.cfg
+	cfg.ID, cfg.Addr, cfg.Store = id, fmt.Sprintf("10.0.0.%d:7000", id), sn.store
+	cfg.Logger = zerolog.Nop()
+	if s.logw != nil {
+		cfg.Logger = zerolog.New(s.logw).Level(simLevel)
+	}
+	nd, err := NewNode(cfg, s.now)
+	if err != nil {
+		panic(err)
+	}
+	sn.node, sn.up, sn.upAt, sn.lonelyAt = nd, true, s.now, s.now
+	sn.inc++
+}
+
+func (s *simnet) crash(id NodeID) {
+	sn := s.nodes[id]
+	if !sn.up {
+		return
+	}
+	s.logf("CRASH node %d", id)
+	sn.node.Ready() // output of a dead process is lost
+	sn.up, sn.downAt = false, s.now
+}
+
+func (s *simnet) restart(id NodeID) {
+	if s.nodes[id].up {
+		return
+	}
+	s.logf("RESTART node %d", id)
+	s.start(id)
+}
+
+func (s *simnet) partition(groups ...[]NodeID) {
+	clear(s.cut)
+	for i, g := range groups {
+		for _, h := range groups[i+1:] {
+			for _, a := range g {
+				for _, b := range h {
+					s.cut[[2]NodeID{a, b}], s.cut[[2]NodeID{b, a}] = true, true
+				}
+			}
+		}
+	}
+	s.logf("PARTITION %v", groups)
+}
+
+func (s *simnet) heal() {
+	if len(s.cut) > 0 {
+		s.logf("HEAL")
+	}
+	clear(s.cut)
+}
+
+func (s *simnet) up() []*simNode {
+	var out []*simNode
+	for _, id := range s.ids {
+		if sn := s.nodes[id]; sn.up {
+			out = append(out, sn)
+		}
+	}
+	return out
+}
+
+// flush moves a node's output into the network and to the observer.
+func (s *simnet) flush(sn *simNode) {
+	if !sn.up {
+		return
+	}
+	rd := sn.node.Ready()
+	for _, e := range rd.Messages {
+		typ, body := e.Msg.Type(), e.Msg.AppendTo(nil)
+		if e.To == 0 {
+			for _, id := range s.ids {
+				if id != sn.id {
+					s.enqueue(sn.id, id, typ, body)
+				}
+			}
+			continue
+		}
+		if dst := s.nodes[e.To]; dst == nil || !dst.up {
+			// A crashed process refuses the TCP connection.
+			if dst != nil && !s.silentCrash && s.rng.Float64() < 0.5 {
+				sn.node.Unreachable(s.now, e.To)
+			}
+			continue
+		}
+		s.enqueue(sn.id, e.To, typ, body)
+	}
+	if rd.View != nil {
+		s.logf("node %d installs view %d leader %d members %v", sn.id, rd.View.Number, rd.View.Leader, rd.View.IDs())
+	}
+	if s.onReady != nil {
+		s.onReady(sn, rd)
+	}
+	if len(sn.node.out.Messages) > 0 || len(sn.node.out.Acks) > 0 {
+		s.flush(sn) // Unreachable may have produced more
+	}
+}
+
+func (s *simnet) enqueue(from, to NodeID, typ wire.Type, body []byte) {
+	if s.cut[[2]NodeID{from, to}] || s.rng.Float64() < s.drop {
+		return
+	}
+	copies := 1
+	if s.rng.Float64() < s.dup {
+		copies = 2
+	}
+	for range copies {
+		d := s.minDelay + time.Duration(s.rng.Int64N(int64(s.maxDelay-s.minDelay)+1))
+		s.seq++
+		s.queue = append(s.queue, inflight{at: s.now.Add(d), seq: s.seq, from: from, to: to, inc: s.nodes[to].inc, typ: typ, body: body})
+	}
+}
+
+// step advances the clock by dt: delivers due messages in time order, then
+// ticks every live node.
+func (s *simnet) step(dt time.Duration) {
+	end := s.now.Add(dt)
+	for {
+		slices.SortFunc(s.queue, func(a, b inflight) int {
+			if c := a.at.Compare(b.at); c != 0 {
+				return c
+			}
+			return int(a.seq - b.seq)
+		})
+		if len(s.queue) == 0 || s.queue[0].at.After(end) {
+			break
+		}
+		m := s.queue[0]
+		s.queue = s.queue[1:]
+		if m.at.After(s.now) {
+			s.now = m.at
+		}
+		dst := s.nodes[m.to]
+		if !dst.up || dst.inc != m.inc || s.cut[[2]NodeID{m.from, m.to}] {
+			continue
+		}
+		msg, err := DecodeMessage(m.typ, m.body)
+		if err != nil {
+			panic(fmt.Sprintf("sim: decode of an encoded message failed: %v", err))
+		}
+		dst.node.Step(s.now, msg)
+		s.flush(dst)
+	}
+	s.now = end
+	for _, sn := range s.up() {
+		sn.node.Tick(s.now)
+		s.flush(sn)
+	}
+}
+
+// leaders returns the live nodes that believe they lead.
+func (s *simnet) leaders() []*simNode {
+	var out []*simNode
+	for _, sn := range s.up() {
+		if sn.node.role == RoleLeader {
+			out = append(out, sn)
+		}
+	}
+	return out
+}
+
+// discover plays the runtime's discovery for nodes that are not members of
+// an installed view: join a reachable leader; with none for a while, a node
+// that remembers a view bootstraps (recovery over that view).
+func (s *simnet) discover() {
+	for _, sn := range s.up() {
+		if sn.node.installed && sn.node.member {
+			sn.lonelyAt = s.now
+			continue
+		}
+		if sn.node.role == RoleCandidate {
+			continue
+		}
+		var leader *simNode
+		for _, l := range s.leaders() {
+			if !s.cut[[2]NodeID{sn.id, l.id}] && (leader == nil || l.node.view.Number > leader.node.view.Number) {
+				leader = l
+			}
+		}
+		switch {
+		case leader != nil:
+			if sn.node.joinTarget != leader.id {
+				sn.node.Join(s.now, Member{ID: leader.id, Addr: leader.node.cfg.Addr})
+				s.flush(sn)
+			}
+		case sn.node.view.Number > 0 && s.now.Sub(sn.lonelyAt) > 2*s.cfg.FailureTimeout:
+			sn.lonelyAt = s.now
+			sn.node.Bootstrap(s.now)
+			s.flush(sn)
+		}
+	}
+}
+
+func (s *simnet) trace() string { return strings.Join(s.events, "\n") }

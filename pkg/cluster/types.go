@@ -1,0 +1,265 @@
+// Package cluster is the brokers' protocol logic — membership views, LCR
+// election, view-synchronous recovery, topic ownership, replication and
+// commit — as a deterministic state machine in the manner of etcd-io/raft:
+// the runtime feeds it messages (Step) and clock ticks (Tick) and drains the
+// messages to send and the acknowledgements to give (Ready). It does no I/O,
+// starts no goroutine and never reads the clock, so the simulation in
+// sim_test.go can replay any schedule from a seed.
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/logstream/logstream/pkg/record"
+)
+
+// NodeID is a broker's stable identity (persisted by the runtime). The LCR
+// ring is ordered by NodeID; 0 is never a valid id (Envelope.To == 0 means
+// multicast).
+type NodeID uint64
+
+// Member is one broker of a view.
+type Member struct {
+	ID   NodeID
+	Addr string // advertised TCP address
+}
+
+// View is one membership epoch. Every change of membership, leader or topic
+// assignment is a new View with a larger Number; the number doubles as the
+// epoch stamped on records appended while it is current.
+type View struct {
+	Number  uint64
+	Leader  NodeID
+	Members []Member // sorted by ID
+	// Prev (the anchor) lists the members of the last view known active when
+	// this one was made. The view is only used to commit once a majority of
+	// Prev also installed it, and a recovery based on a view not known active
+	// also needs a majority of its Prev, so views that never activated cannot
+	// lose what the last active view committed.
+	Prev []NodeID
+}
+
+// Has reports whether id is a member of v.
+func (v *View) Has(id NodeID) bool {
+	_, ok := slices.BinarySearchFunc(v.Members, id, func(m Member, id NodeID) int { return cmpID(m.ID, id) })
+	return ok
+}
+
+// Member returns the member with the given id.
+func (v *View) Member(id NodeID) (Member, bool) {
+	i, ok := slices.BinarySearchFunc(v.Members, id, func(m Member, id NodeID) int { return cmpID(m.ID, id) })
+	if !ok {
+		return Member{}, false
+	}
+	return v.Members[i], true
+}
+
+// IDs returns the member ids in ring order.
+func (v *View) IDs() []NodeID {
+	ids := make([]NodeID, len(v.Members))
+	for i, m := range v.Members {
+		ids[i] = m.ID
+	}
+	return ids
+}
+
+func (v View) clone() View {
+	v.Members = slices.Clone(v.Members)
+	v.Prev = slices.Clone(v.Prev)
+	return v
+}
+
+func cmpID(a, b NodeID) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// majority is the smallest number of members that is more than half of n.
+func majority(n int) int { return n/2 + 1 }
+
+// Log is one topic's log. pkg/topiclog.*Log satisfies it.
+type Log interface {
+	NextOffset() uint64
+	StartOffset() uint64
+	Append(recs []record.Record) (first uint64, err error) // sets recs[i].Offset
+	AppendAt(recs []record.Record) error                   // recs[0].Offset == NextOffset(), contiguous
+	Read(from uint64, maxRecords, maxBytes int) ([]record.Record, error)
+	TruncateTo(next uint64) error
+	Meta() []byte
+	SetMeta(b []byte) error
+}
+
+// Store holds the topic logs. The node keeps its own small persistent state
+// (view, promise) in the Meta of the reserved topic StateTopic, so a restart
+// never forgets a promise; Topics results starting with "__" are ignored.
+type Store interface {
+	Topic(name string) (Log, error)
+	Topics() []string
+}
+
+// StateTopic is the reserved topic whose Meta holds the node's own state.
+const StateTopic = "__cluster"
+
+// Config configures a Node. Zero durations take the manual's defaults.
+type Config struct {
+	ID     NodeID
+	Addr   string
+	Logger zerolog.Logger
+
+	BrokerHBInterval   time.Duration // leader → followers heartbeat (multicast); default 5 s
+	FollowerHBInterval time.Duration // follower → leader heartbeat (unicast); default 2 s
+	SuspicionTimeout   time.Duration // silence before "Leader suspected"; default 10 s
+	FailureTimeout     time.Duration // silence before "LEADER FAILURE"; also the quorum-loss bound; default 15 s
+	BrokerTimeout      time.Duration // silence before a member is removed from the view; default 30 s
+
+	VirtualNodes int // consistent-hash vnodes per member (default 64)
+	Store        Store
+
+	// Detector judges other brokers' liveness; nil means timeouts
+	// (SuspicionTimeout, FailureTimeout). The runtime may plug in phi-accrual.
+	Detector Detector
+	// MaxBatch bounds records per REPLICATE/FETCH_RESPONSE (default 256) and
+	// MaxBatchBytes their encoded size (default 48 KiB, so a REPLICATE fits a
+	// UDP datagram).
+	MaxBatch      int
+	MaxBatchBytes int
+}
+
+func (c *Config) setDefaults() error {
+	if c.ID == 0 {
+		return errors.New("cluster: node id must be non-zero")
+	}
+	if c.Store == nil {
+		return errors.New("cluster: Store is required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.BrokerHBInterval, 5*time.Second)
+	def(&c.FollowerHBInterval, 2*time.Second)
+	def(&c.SuspicionTimeout, 10*time.Second)
+	def(&c.FailureTimeout, 15*time.Second)
+	def(&c.BrokerTimeout, 30*time.Second)
+	if c.FailureTimeout < c.SuspicionTimeout {
+		return fmt.Errorf("cluster: failure timeout %v is shorter than suspicion timeout %v", c.FailureTimeout, c.SuspicionTimeout)
+	}
+	if c.VirtualNodes <= 0 {
+		c.VirtualNodes = 64
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 256
+	}
+	if c.MaxBatchBytes <= 0 {
+		c.MaxBatchBytes = 48 << 10
+	}
+	if c.Detector == nil {
+		c.Detector = NewTimeoutDetector(c.SuspicionTimeout, c.FailureTimeout)
+	}
+	return nil
+}
+
+// Errors returned by Propose (and carried by failed Acks).
+var (
+	ErrFrozen   = errors.New("cluster: view change in progress; retry")
+	ErrNoQuorum = errors.New("cluster: cannot reach a majority of the view")
+)
+
+// NotOwnerError redirects a producer to the topic's owner.
+type NotOwnerError struct{ Owner Member }
+
+func (e *NotOwnerError) Error() string {
+	return fmt.Sprintf("cluster: not the owner; owner is %d at %s", e.Owner.ID, e.Owner.Addr)
+}
+
+// Envelope is one message to send. To == 0 means multicast to all members of
+// the current view.
+type Envelope struct {
+	To  NodeID
+	Msg Message
+}
+
+// Ack reports the fate of one Propose call, identified by its token.
+type Ack struct {
+	Token      uint64
+	Topic      string
+	BaseOffset uint64 // offset of the first new record (or of the last duplicate if none are new)
+	Count      uint32 // records in the batch, duplicates included
+	Duplicates uint32
+	Err        error // nil: committed; ErrFrozen/ErrNoQuorum: not known to be committed, retry
+}
+
+// TopicCommit is a topic's committed prefix: offsets below Committed.
+type TopicCommit struct {
+	Topic     string
+	Committed uint64
+}
+
+// Ready is the output drained by Node.Ready.
+type Ready struct {
+	Messages  []Envelope
+	Acks      []Ack
+	Committed []TopicCommit // topics whose committed end changed since the last Ready
+	View      *View         // non-nil when a new view was installed
+}
+
+// Role is what a node currently does.
+type Role uint8
+
+const (
+	RoleJoining   Role = iota // not a member of any installed view
+	RoleFollower              // member, leader known
+	RoleCandidate             // election or recovery under way (frozen)
+	RoleLeader                // leader of the installed view
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleJoining:
+		return "joining"
+	case RoleFollower:
+		return "follower"
+	case RoleCandidate:
+		return "candidate"
+	case RoleLeader:
+		return "leader"
+	}
+	return "unknown"
+}
+
+// MemberStatus is a member and how this node judges it.
+type MemberStatus struct {
+	Member
+	Liveness Liveness
+}
+
+// TopicStatus is one topic as this node sees it.
+type TopicStatus struct {
+	Topic     string
+	Owner     NodeID
+	Next      uint64
+	Committed uint64
+	Synced    bool // caught up with the view's agreed log
+}
+
+// Status is a snapshot for `logstreamctl status` and metadata responses.
+type Status struct {
+	ID      NodeID
+	Role    Role
+	Frozen  bool // recovery in progress or view not yet active: no commits
+	View    View
+	Leader  NodeID
+	Members []MemberStatus
+	Topics  []TopicStatus
+}
