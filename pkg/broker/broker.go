@@ -79,7 +79,7 @@ func New(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
 	b := &Broker{
-		cfg: cfg, log: cfg.Logger, store: store, ln: ln,
+		cfg: cfg, log: cfg.Logger.With().Str("component", "broker").Logger(), store: store, ln: ln,
 		clients: map[*peer]struct{}{},
 		elect:   make(chan string, 1),
 	}

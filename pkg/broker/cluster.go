@@ -72,7 +72,7 @@ func newClusterRepl(b *Broker, store *topiclog.Store) (*clusterRepl, error) {
 	}
 	r := &clusterRepl{
 		b: b, id: id, store: store,
-		log:       b.log.With().Str("component", "cluster").Logger(),
+		log:       b.cfg.Logger.With().Str("component", "cluster").Logger(),
 		inbox:     make(chan func(time.Time), inboxSize),
 		quit:      make(chan struct{}),
 		pending:   map[uint64]pendingProduce{},
@@ -476,7 +476,7 @@ func (r *clusterRepl) findLeader(ctx context.Context) (cluster.Member, error) {
 	if r.b.cfg.BroadcastPort == 0 {
 		return cluster.Member{}, errNoCluster
 	}
-	res, err := discoverBrokers(ctx, r.b.cfg, idString(r.id), r.log)
+	res, err := discoverBrokers(ctx, r.b.cfg, idString(r.id), r.b.cfg.Logger)
 	if err != nil {
 		return cluster.Member{}, err
 	}

@@ -26,7 +26,7 @@ func (b *Broker) listenDiscovery() error {
 	if err != nil {
 		return fmt.Errorf("listening for JOIN on UDP port %d: %w", b.cfg.BroadcastPort, err)
 	}
-	b.discovery = discovery.NewResponder(conn, b.answerJoin, b.log)
+	b.discovery = discovery.NewResponder(conn, b.answerJoin, b.cfg.Logger)
 	return nil
 }
 

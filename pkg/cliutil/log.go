@@ -36,7 +36,8 @@ func IsTerminal(w io.Writer) bool {
 }
 
 // NewLogger builds the root logger of a process from the log flags. Logs go
-// to w (stderr): stdout is reserved for data such as consumed records.
+// to w (stderr): stdout is reserved for data such as consumed records. An
+// empty component leaves the field to sub-loggers (a broker names several).
 func NewLogger(c *cli.Context, w io.Writer, component string) (zerolog.Logger, error) {
 	return BuildLogger(c.String("log-level"), c.String("log-format"), w, component)
 }
@@ -59,7 +60,11 @@ func BuildLogger(level, format string, w io.Writer, component string) (zerolog.L
 		return zerolog.Nop(), UsageError("--log-format", format, "want console, json or auto")
 	}
 	zerolog.TimeFieldFormat = time.RFC3339Nano
-	return zerolog.New(w).Level(lvl).With().Timestamp().Str("component", component).Logger(), nil
+	ctx := zerolog.New(w).Level(lvl).With().Timestamp()
+	if component != "" {
+		ctx = ctx.Str("component", component)
+	}
+	return ctx.Logger(), nil
 }
 
 // UsageError is a command-line mistake: reported as one line, exit status 2.

@@ -28,6 +28,9 @@ var (
 )
 
 // binary builds the logstream binary and its symlinks once per test run.
+// LOGSTREAM_E2E_BINARY names a prebuilt binary to test instead (a release
+// build, or a snapshot while the tree does not compile); it is copied so
+// `install` puts the symlinks in the temporary directory, not beside it.
 func binary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -35,12 +38,16 @@ func binary(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
-		out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "logstream"), "../../cmd/logstream").CombinedOutput()
-		if err != nil {
+		exe := filepath.Join(binDir, "logstream")
+		if pre := os.Getenv("LOGSTREAM_E2E_BINARY"); pre != "" {
+			buildErr = copyExecutable(pre, exe)
+		} else if out, err := exec.Command("go", "build", "-o", exe, "../../cmd/logstream").CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+		if buildErr != nil {
 			return
 		}
-		out, err = exec.Command(filepath.Join(binDir, "logstream"), "install").CombinedOutput()
+		out, err := exec.Command(exe, "install").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("logstream install: %v\n%s", err, out)
 		}
@@ -49,6 +56,14 @@ func binary(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return binDir
+}
+
+func copyExecutable(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return fmt.Errorf("LOGSTREAM_E2E_BINARY: %w", err)
+	}
+	return os.WriteFile(to, b, 0o755)
 }
 
 func TestMain(m *testing.M) {

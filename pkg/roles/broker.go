@@ -58,7 +58,7 @@ func brokerApp() *cli.App {
 }
 
 func runBroker(c *cli.Context) error {
-	log, err := cliutil.NewLogger(c, c.App.ErrWriter, "broker")
+	log, err := cliutil.NewLogger(c, c.App.ErrWriter, "")
 	if err != nil {
 		return err
 	}
