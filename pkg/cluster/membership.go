@@ -182,6 +182,7 @@ func (n *Node) onHeartbeat(now time.Time, m *Heartbeat) {
 			n.active = m.View
 			n.saveState()
 			n.log.Info().Uint64("view", m.View).Msg("view active")
+			n.recomputeOwned(now)
 		}
 		if n.frozen() {
 			// We promised a view that never came; ask the leader for a new one.
@@ -273,6 +274,12 @@ func (n *Node) checkActivation(now time.Time) {
 	n.logClusterState("active")
 	n.nextHB = now.Add(n.cfg.BrokerHBInterval)
 	n.multicast(n.heartbeat(true))
+	n.recomputeOwned(now)
+}
+
+// recomputeOwned re-evaluates the commit index of the topics we own (the
+// view just became active: acks counted before may now commit).
+func (n *Node) recomputeOwned(now time.Time) {
 	for _, name := range n.topicNames() {
 		if t := n.topics[name]; t != nil && t.owner == n.id {
 			n.recomputeCommit(now, t)

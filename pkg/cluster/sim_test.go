@@ -21,6 +21,7 @@ var (
 	simSeed  = flag.Uint64("sim.seed", 0, "replay one simulation seed (0: run -sim.seeds seeds)")
 	simLog   = flag.Bool("sim.log", false, "write the nodes' info logs and the sim trace to stderr")
 	simDebug = flag.Bool("sim.debug", false, "with -sim.log: debug level (per packet)")
+	simFault = flag.Float64("sim.faults", 0.02, "probability per 10 ms step of injecting a fault")
 )
 
 // TestSim runs the deterministic simulation over many seeds: 3- and 5-node
@@ -158,7 +159,7 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 		if !calmAt.IsZero() && !s.now.Before(calmAt) {
 			s.drop, calmAt = 0, time.Time{}
 		}
-		if s.rng.Float64() < 0.02 {
+		if s.rng.Float64() < *simFault {
 			r.fault(restartAt, &healAt, &calmAt)
 		}
 		s.step(dt)

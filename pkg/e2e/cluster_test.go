@@ -27,7 +27,7 @@ type cluster3 struct {
 // startCluster starts brokers on hosts 0..n-1, one after another, each
 // finding the first by broadcast, and waits until every one reports a view
 // of all n.
-func startCluster(t *testing.T, hosts, n int) *cluster3 {
+func startCluster(t testing.TB, hosts, n int) *cluster3 {
 	c := &cluster3{net: testnet.New(t, testnet.Options{Hosts: hosts}), home: t.TempDir()}
 	for i := 0; i < n; i++ {
 		c.brokers = append(c.brokers, c.startBroker(t, i))
@@ -41,7 +41,7 @@ func startCluster(t *testing.T, hosts, n int) *cluster3 {
 	return c
 }
 
-func (c *cluster3) startBroker(t *testing.T, i int) *proc {
+func (c *cluster3) startBroker(t testing.TB, i int) *proc {
 	env := append([]string{"LOGSTREAM_HOME=" + c.home, fmt.Sprintf("NODE_NAME=node%d", i+1), "LOG_LEVEL=info"}, fastTiming...)
 	return start(t, c.net.Host(i), env, "logstream")
 }
@@ -69,7 +69,7 @@ func lastViewSize(log string) int {
 	return strings.Count(list, ",") + 1
 }
 
-func waitLogMatch(t *testing.T, p *proc, ok func(string) bool, d time.Duration, what string) {
+func waitLogMatch(t testing.TB, p *proc, ok func(string) bool, d time.Duration, what string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !ok(p.stderr.String()) {

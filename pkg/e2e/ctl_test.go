@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/logstream/logstream/pkg/testnet"
 )
 
@@ -244,7 +246,7 @@ func (c *ctlHost) checkRunning(want map[string]string) map[string]int {
 	return pids
 }
 
-// stateDoc is the part of processes.json the tests look at.
+// ctlStateDoc is the part of processes.json the tests look at.
 type ctlStateDoc struct {
 	Processes map[string]struct {
 		PID        int    `json:"pid"`
@@ -720,7 +722,9 @@ func (c *ctlHost) foreground(line string) *fgCtl {
 	return f
 }
 
-// interrupt sends SIGINT to the job's process group, as Ctrl-C does.
+// interrupt sends SIGINT to the job's process group, as Ctrl-C does (but
+// with no terminal involved: logstreamctl forwards it to its child as well;
+// TestCtlCtrlCIsDeliveredOnce types Ctrl-C into a real terminal).
 func (f *fgCtl) interrupt() {
 	if err := syscall.Kill(-f.cmd.Process.Pid, syscall.SIGINT); err != nil {
 		f.t.Fatalf("Ctrl-C to %s: %v", f.line, err)
@@ -787,7 +791,8 @@ func TestCtlQuickStartForeground(t *testing.T) {
 	// A foreground process has no log file: its output is in its terminal.
 	c.fails("./logstreamctl logs node1", "foreground")
 
-	// Ctrl-C in terminal 3.
+	// Ctrl-C in terminal 3 ends the consumer and its logstreamctl, which
+	// forgets the entry.
 	cons.interrupt()
 	if code := cons.exitCode(15 * time.Second); code != 0 && code != 130 {
 		t.Errorf("consumer job exited %d after Ctrl-C, want 0 or 130; stderr:\n%s", code, tail(cons.stderr.String(), 10))
@@ -877,4 +882,162 @@ func TestCtlClientOptions(t *testing.T) {
 	if rows := c.list(); len(rows) != 0 {
 		t.Errorf("list still shows %v after stop --all", rows)
 	}
+}
+
+// openPty returns a new pseudo-terminal's master and its terminal end.
+func openPty(t *testing.T) (master, tty *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlock pty: %v", err)
+	}
+	n, err := unix.IoctlGetUint32(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("pty number: %v", err)
+	}
+	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(int(n)), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open pty: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return m, s
+}
+
+// One Ctrl-C in the terminal of a foreground producer is one Ctrl-C: the
+// producer stops producing and waits for its records to be acknowledged
+// (here by a broker that only starts afterwards), rather than taking it as
+// the second Ctrl-C that abandons them. The job runs with a real
+// pseudo-terminal as its controlling terminal and Ctrl-C is typed into it,
+// so the kernel signals the whole foreground job as it would for a user.
+func TestCtlCtrlCIsDeliveredOnce(t *testing.T) {
+	t.Parallel()
+	net := testnet.New(t, testnet.Options{Hosts: 1})
+	c := newCtlHost(t, net.Host(0), true)
+	master, tty := openPty(t)
+
+	line := "./logstreamctl start producer --name prod1 --topic logs --rate 5 --hb-interval 5 --hb-timeout 30 --reconnect-attempts 20 --reconnect-delay 2"
+	words := shellWords(t, line)
+	cmd := c.h.Command(context.Background(), words[0], words[1:]...)
+	cmd.Dir, cmd.Env = binDir, c.env
+	cmd.Stdin = tty
+	job := &fgCtl{t: t, line: line, cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = job.stdout, job.stderr
+	// A session of its own with the pty as controlling terminal: the job
+	// is that terminal's foreground process group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		job.err = cmd.Wait()
+		close(job.done)
+	}()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-job.done
+	})
+
+	// No broker yet: the producer's records pile up unacknowledged.
+	job.waitOutput(true, "no JOIN_RESPONSE", 15*time.Second)
+	if _, err := master.Write([]byte{0x03}); err != nil { // Ctrl-C
+		t.Fatal(err)
+	}
+	job.waitOutput(true, "waiting for the broker to acknowledge", 10*time.Second)
+	c.ok("./logstreamctl start broker --name node1 --background")
+	if code := job.exitCode(40 * time.Second); code != 0 {
+		t.Fatalf("after one Ctrl-C the producer exited %d instead of delivering what it had sent; stderr:\n%s", code, tail(job.stderr.String(), 8))
+	}
+	job.waitOutput(true, "producer done", time.Second)
+	c.ok("./logstreamctl stop --all")
+}
+
+// brokerRow is one row of the BROKERS section of `logstreamctl status`.
+type brokerRow struct {
+	Addr, Name, Node, Leader string
+	View                     uint64
+}
+
+// brokersAgree returns status's BROKERS rows when there are n of them, all
+// reachable, naming one leader in one view.
+func brokersAgree(status string, n int) ([]brokerRow, bool) {
+	_, sec, ok := strings.Cut(status, "\nBROKERS\n")
+	if !ok {
+		return nil, false
+	}
+	sec, _, _ = strings.Cut(sec, "\n\n")
+	var rows []brokerRow
+	for _, l := range strings.Split(sec, "\n")[1:] {
+		f := strings.Fields(l)
+		if len(f) != 6 || f[2] != "yes" {
+			return nil, false
+		}
+		view, err := strconv.ParseUint(f[5], 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		rows = append(rows, brokerRow{Addr: f[0], Name: f[1], Node: f[3], Leader: f[4], View: view})
+	}
+	if len(rows) != n {
+		return nil, false
+	}
+	for _, r := range rows {
+		if r.Leader != rows[0].Leader || r.View != rows[0].View {
+			return nil, false
+		}
+	}
+	return rows, true
+}
+
+// waitBrokersAgree polls status until n brokers agree on a leader and a view
+// newer than after.
+func (c *ctlHost) waitBrokersAgree(n int, after uint64, d time.Duration) []brokerRow {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		r := c.ok("./logstreamctl status")
+		if rows, ok := brokersAgree(r.stdout, n); ok && rows[0].View > after {
+			return rows
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("status never showed %d brokers agreeing on a view after %d within %s:\n%s", n, after, d, r)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the cluster, bounded above
+	}
+}
+
+// Example 2: three brokers on one machine form one cluster by broadcast,
+// status shows them agreeing, records flow, and `election node2` on a
+// follower makes the cluster install a newer view.
+func TestCtlThreeBrokers(t *testing.T) {
+	t.Parallel()
+	net := testnet.New(t, testnet.Options{Hosts: 1})
+	c := newCtlHost(t, net.Host(0), true)
+
+	c.ok("./logstreamctl start broker --name node1 --address 8001 --background")
+	c.waitBroker("node1")
+	c.ok("./logstreamctl start broker --name node2 --address 8002 --background")
+	c.ok("./logstreamctl start broker --name node3 --address 8003 --background")
+	c.ok("./logstreamctl start producer --name prod1 --topic logs --rate 10 --background")
+	c.ok("./logstreamctl start consumer --name cons1 --topic logs --background")
+	pids := c.checkRunning(map[string]string{"node1": "broker", "node2": "broker", "node3": "broker", "prod1": "producer", "cons1": "consumer"})
+
+	rows := c.waitBrokersAgree(3, 0, 30*time.Second)
+	c.eventually("./logstreamctl logs cons1", "log message #", 30*time.Second)
+	r := c.eventually("./logstreamctl status", "\nlogs ", 10*time.Second)
+	if strings.Count(r.stdout, " leader\n") != 1 {
+		t.Errorf("status does not show exactly one leader among the members:\n%s", r)
+	}
+
+	c.ok("./logstreamctl election node2")
+	c.eventually("./logstreamctl logs node2", "ELECTION", 10*time.Second)
+	c.waitBrokersAgree(3, rows[0].View, 30*time.Second)
+	before := strings.Count(c.ok("./logstreamctl logs cons1 --lines 1000").stdout, "log message #")
+	c.eventually("./logstreamctl logs cons1 --lines 1000", "log message #"+strconv.Itoa(before+5), 20*time.Second)
+
+	c.ok("./logstreamctl stop --all")
+	c.checkStopped(pids)
 }

@@ -31,7 +31,7 @@ var (
 // LOGSTREAM_E2E_BINARY names a prebuilt binary to test instead (a release
 // build, or a snapshot while the tree does not compile); it is copied so
 // `install` puts the symlinks in the temporary directory, not beside it.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "logstream-e2e-bin-")
@@ -76,7 +76,7 @@ func TestMain(m *testing.M) {
 
 // proc is one LogStream process in a host namespace.
 type proc struct {
-	t      *testing.T
+	t      testing.TB
 	name   string
 	cmd    *exec.Cmd
 	stdout *lockedBuffer
@@ -106,7 +106,7 @@ func (l *lockedBuffer) String() string {
 // start runs role (a symlink name such as "producer", or "logstream") in
 // host h with extra environment variables. The process is killed by PID when
 // the test ends if it is still running.
-func start(t *testing.T, h *testnet.Host, env []string, role string, args ...string) *proc {
+func start(t testing.TB, h *testnet.Host, env []string, role string, args ...string) *proc {
 	t.Helper()
 	cmd := h.Command(context.Background(), filepath.Join(binary(t), role), args...)
 	cmd.Env = append(os.Environ(), "LOG_FORMAT=json", "LOG_LEVEL=info")
@@ -186,7 +186,7 @@ type jsonRecord struct {
 }
 
 // records parses a consumer's -format json output.
-func records(t *testing.T, out string) []jsonRecord {
+func records(t testing.TB, out string) []jsonRecord {
 	t.Helper()
 	var recs []jsonRecord
 	sc := bufio.NewScanner(strings.NewReader(out))
@@ -205,7 +205,7 @@ func records(t *testing.T, out string) []jsonRecord {
 
 // checkSequence checks recs are offsets 0..n-1 carrying payloads
 // prefix1..prefixN in order: nothing lost, nothing twice.
-func checkSequence(t *testing.T, recs []jsonRecord, n int, payload func(i int) string) {
+func checkSequence(t testing.TB, recs []jsonRecord, n int, payload func(i int) string) {
 	t.Helper()
 	if len(recs) != n {
 		t.Fatalf("consumer got %d records, want %d", len(recs), n)
