@@ -39,6 +39,9 @@ type env struct {
 	// handle them itself (tests check parsing without side effects).
 	intercept func(opts any) (handled bool, err error)
 	poll      time.Duration // logs --follow poll interval
+	// ttyForeground reports whether our process group is the foreground
+	// job of a terminal (so a Ctrl-C there already reached our child).
+	ttyForeground func() bool
 }
 
 func defaultEnv(stdout, stderr io.Writer) *env {
@@ -53,6 +56,8 @@ func defaultEnv(stdout, stderr io.Writer) *env {
 		portFree: portFreeLocally,
 		localIP:  primaryIPv4,
 		poll:     250 * time.Millisecond,
+
+		ttyForeground: inTerminalForeground,
 	}
 	e.childExe = func() (string, error) {
 		// The child binary is injectable so tests can run a harmless helper

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 )
 
 func startCommand(e *env) *cli.Command {
@@ -182,6 +183,14 @@ func runForeground(e *env, st *Store, entry Entry, child Child) error {
 		for {
 			select {
 			case s := <-sigs:
+				// A Ctrl-C in the terminal goes to the whole foreground
+				// job, the child included (it shares our process group).
+				// Forwarding it as well would turn one Ctrl-C into two,
+				// and a producer's second Ctrl-C abandons the records it
+				// is still waiting to have acknowledged.
+				if s == syscall.SIGINT && e.ttyForeground != nil && e.ttyForeground() {
+					continue
+				}
 				_ = child.Signal(s)
 			case <-done:
 				return
@@ -201,6 +210,19 @@ func runForeground(e *env, st *Store, entry Entry, child Child) error {
 		return &exitStatus{code: code}
 	}
 	return nil
+}
+
+// inTerminalForeground reports whether our process group is the foreground
+// process group of our controlling terminal, i.e. whether the terminal
+// delivers Ctrl-C to us and our foreground child alike.
+func inTerminalForeground() bool {
+	f, err := os.Open("/dev/tty")
+	if err != nil {
+		return false // no controlling terminal: signals come from kill(1)
+	}
+	defer func() { _ = f.Close() }()
+	pgrp, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCGPGRP)
+	return err == nil && pgrp == unix.Getpgrp()
 }
 
 // startLogHeader marks each start in the log, so a reader can tell runs apart.

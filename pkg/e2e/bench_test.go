@@ -46,7 +46,7 @@ func runClusterBench(b *testing.B, args []string) benchJSON {
 	b.StartTimer()
 	p := start(b, c.net.Host(3), []string{"LOGSTREAM_HOME=" + c.home, "LOG_LEVEL=warn"}, "logstream",
 		append([]string{"bench", "--leader", leader, "--format", "json", "--topic", fmt.Sprintf("b%d", time.Now().UnixNano())}, args...)...)
-	if err := p.wait(5 * time.Minute); err != nil {
+	if err := p.wait(60 * time.Second); err != nil {
 		b.Fatalf("bench: %v\n%s", err, p.stderr.String())
 	}
 	var res benchJSON
