@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -38,6 +40,8 @@ type Options struct {
 	Logger zerolog.Logger
 	// Discover finds a broker address; nil means UDP broadcast discovery.
 	Discover func(ctx context.Context) (string, error)
+
+	book *brokerBook // brokers heard of; made by Defaults
 }
 
 // Defaults fills the zero fields with the manual's defaults.
@@ -60,6 +64,9 @@ func (o *Options) Defaults() {
 	if o.MaxFrame <= 0 {
 		o.MaxFrame = wire.DefaultMaxFrame
 	}
+	if o.book == nil {
+		o.book = &brokerBook{}
+	}
 }
 
 // ErrGaveUp is returned when every reconnect attempt failed.
@@ -76,28 +83,42 @@ type retryError struct{ msg string }
 func (e *retryError) Error() string { return e.msg }
 
 // connect returns a connection to a broker: the redirect target if there is
-// one, else the explicit leader, else whatever discovery finds. It tries
-// ReconnectAttempts times, ReconnectDelay apart, and says so on each failure.
+// one, else the explicit leader or whatever discovery finds, else any broker
+// this client has heard of (so a client given --leader carries on when that
+// broker dies). It tries ReconnectAttempts times, ReconnectDelay apart, and
+// says so on each failure.
 func (o *Options) connect(ctx context.Context, redirect string) (*framed.Conn, string, error) {
 	var lastErr error
 	for attempt := 1; attempt <= o.ReconnectAttempts; attempt++ {
-		addr := redirect
-		var err error
-		if addr == "" {
-			addr, err = o.locate(ctx)
+		var candidates []string
+		if redirect != "" {
+			candidates = append(candidates, redirect)
 		}
-		if err == nil {
-			var conn *framed.Conn
-			if conn, err = o.dial(ctx, addr); err == nil {
+		if addr, err := o.locate(ctx); err == nil {
+			candidates = append(candidates, addr)
+		} else {
+			lastErr = err
+		}
+		candidates = append(candidates, o.book.list()...)
+		tried := map[string]bool{}
+		for _, addr := range candidates {
+			if tried[addr] {
+				continue
+			}
+			tried[addr] = true
+			conn, err := o.dial(ctx, addr)
+			if err == nil {
+				o.book.add(addr)
+				o.learnBrokers(ctx, conn)
 				return conn, addr, nil
 			}
+			lastErr = err
+			if ctx.Err() != nil {
+				return nil, "", ctx.Err()
+			}
 		}
-		if ctx.Err() != nil {
-			return nil, "", ctx.Err()
-		}
-		lastErr = err
 		redirect = "" // a dead redirect target is forgotten: ask the cluster again
-		o.Logger.Warn().Err(err).Msgf("broker unreachable (attempt %d/%d)", attempt, o.ReconnectAttempts)
+		o.Logger.Warn().Err(lastErr).Msgf("broker unreachable (attempt %d/%d)", attempt, o.ReconnectAttempts)
 		if attempt == o.ReconnectAttempts {
 			break
 		}
@@ -107,7 +128,62 @@ func (o *Options) connect(ctx context.Context, redirect string) (*framed.Conn, s
 			return nil, "", ctx.Err()
 		}
 	}
-	return nil, "", fmt.Errorf("%w after %d attempts: %v", ErrGaveUp, o.ReconnectAttempts, lastErr)
+	return nil, "", fmt.Errorf("%w after %d attempts: %v (is a broker running? `logstream netdiag` shows what discovery sees; --leader IP:PORT skips it)", ErrGaveUp, o.ReconnectAttempts, lastErr)
+}
+
+// learnBrokers asks a freshly connected broker for the cluster's members, so
+// the client knows where else to go if this broker dies.
+func (o *Options) learnBrokers(ctx context.Context, conn *framed.Conn) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	md, err := metadataOn(ctx, conn)
+	if err != nil {
+		return
+	}
+	for _, b := range md.Brokers {
+		o.book.add(b.Addr)
+	}
+	o.book.add(md.LeaderAddr)
+}
+
+// brokerBook is the set of broker addresses a client has heard of.
+type brokerBook struct {
+	mu    sync.Mutex
+	addrs []string
+}
+
+const maxBook = 64
+
+func (b *brokerBook) add(addr string) {
+	if b == nil || addr == "" {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if slices.Contains(b.addrs, addr) {
+		return
+	}
+	if len(b.addrs) >= maxBook {
+		b.addrs = b.addrs[1:]
+	}
+	b.addrs = append(b.addrs, addr)
+}
+
+func (b *brokerBook) list() []string {
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.addrs)
+}
+
+// noteHeartbeat learns the leader's address from a broker's HEARTBEAT.
+func (o *Options) noteHeartbeat(f wire.Frame) {
+	var hb wire.Heartbeat
+	if hb.Unmarshal(f.Body) == nil {
+		o.book.add(hb.LeaderAddr)
+	}
 }
 
 func (o *Options) locate(ctx context.Context) (string, error) {

@@ -124,6 +124,8 @@ func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler) er
 			return err
 		}
 		switch f.Type {
+		case wire.TypeHeartbeat:
+			c.o.noteHeartbeat(f)
 		case wire.TypeRecords:
 			var m wire.Records
 			if err := m.Unmarshal(f.Body); err != nil {

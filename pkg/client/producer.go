@@ -289,6 +289,7 @@ func (p *Producer) readAcks(conn *framed.Conn, inflight chan batchRef) error {
 		}
 		switch f.Type {
 		case wire.TypeHeartbeat:
+			p.o.noteHeartbeat(f)
 			continue
 		case wire.TypeError:
 			var m wire.Error

@@ -107,10 +107,17 @@ func runProducer(c *cli.Context, stdin io.Reader) error {
 	if sendErr != nil && !errors.Is(sendErr, context.Canceled) {
 		return cli.Exit(sendErr.Error(), 1)
 	}
-	// Every record sent must be acknowledged before we exit; a second
-	// Ctrl-C (or the reconnect attempts running out) ends the wait.
+	// Every record sent must be acknowledged before we exit. At the end of
+	// input or -count that wait is bounded only by the reconnect attempts;
+	// after Ctrl-C or SIGTERM it is bounded by stopGrace (a process manager
+	// waits for us), and a second signal abandons it at once.
 	flushCtx, cancelFlush := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancelFlush()
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		flushCtx, cancel = context.WithTimeout(flushCtx, stopGrace)
+		defer cancel()
+	}
 	if pending := p.Pending(); pending > 0 {
 		o.Logger.Info().Int("pending", pending).Msg("waiting for the broker to acknowledge the rest (Ctrl-C again to abandon)")
 	}
@@ -128,6 +135,10 @@ func runProducer(c *cli.Context, stdin io.Reader) error {
 
 // produceLines sends one record per line of in until EOF, ctx ends, or
 // count records are sent.
+// stopGrace bounds the wait for outstanding acknowledgements after a stop
+// signal; logstreamctl stop waits longer than this before it kills.
+const stopGrace = 3 * time.Second
+
 func produceLines(ctx context.Context, p *client.Producer, in io.Reader, count uint64, maxFrame int, stderr io.Writer) error {
 	if f, ok := in.(*os.File); ok && cliutil.IsTerminal(f) {
 		fmt.Fprintln(stderr, "interactive mode: type a message and press Enter; Ctrl-D to finish")
