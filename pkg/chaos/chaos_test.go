@@ -1,0 +1,586 @@
+package chaos
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/logstream/logstream/pkg/client"
+	"github.com/logstream/logstream/pkg/proctest"
+	"github.com/logstream/logstream/pkg/testnet"
+	"github.com/logstream/logstream/pkg/topiclog"
+)
+
+var (
+	flagSeed     = flag.Uint64("chaos.seed", 0, "seed of the first run's fault schedule (0: pick one)")
+	flagSeeds    = flag.Int("chaos.seeds", 1, "how many seeds to run (seed, seed+1, ...)")
+	flagDuration = flag.Duration("chaos.duration", 150*time.Second, "length of the fault phase of each run")
+	flagHistory  = flag.String("chaos.history", "", "where to keep a failing run's history (default: chaos-history/ at the repository root)")
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	proctest.Cleanup()
+	os.Exit(code)
+}
+
+const (
+	nBrokers = 5
+	// recoveryBound is how soon after the last fault ends the cluster must
+	// serve everything again (acknowledge every remaining record).
+	recoveryBound = 60 * time.Second
+	ratePerSec    = 150 // lines per second per producer
+)
+
+var brokerTiming = []string{"BROKER_HB_INTERVAL=1", "FOLLOWER_HB_INTERVAL=1", "SUSPICION_TIMEOUT=2",
+	"FAILURE_TIMEOUT=3", "BROKER_TIMEOUT=8", "CLIENT_HB_INTERVAL=1", "MAX_RECORDS_PER_TOPIC=0", "LOG_LEVEL=info"}
+
+var clientFlags = []string{"-reconnect-attempts", "1000", "-reconnect-delay", "1", "-hb-interval", "1", "-hb-timeout", "3"}
+
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chaos: skipped with -short")
+	}
+	seed := *flagSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano()%1_000_000) + 1
+	}
+	for i := 0; i < *flagSeeds; i++ {
+		s := seed + uint64(i)
+		t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) {
+			t.Logf("chaos seed %d, %s of faults; replay: go test ./pkg/chaos -run TestChaos -chaos.seed=%d -chaos.duration=%s",
+				s, *flagDuration, s, *flagDuration)
+			runChaos(t, s, *flagDuration)
+		})
+	}
+}
+
+// world is one chaos run: the network, the brokers and what the clients saw.
+type world struct {
+	t       *testing.T
+	net     *testnet.Network
+	home    string
+	mu      sync.Mutex // guards brokers (restarts replace entries)
+	brokers []*proctest.Proc
+	down    map[int]bool // brokers killed and not yet restarted
+	start   time.Time
+	events  []string
+}
+
+func (w *world) logf(format string, args ...any) {
+	line := fmt.Sprintf("t=%6.1fs ", time.Since(w.start).Seconds()) + fmt.Sprintf(format, args...)
+	w.mu.Lock()
+	w.events = append(w.events, line)
+	w.mu.Unlock()
+	w.t.Log(line)
+}
+
+func (w *world) startBroker(i int) *proctest.Proc {
+	env := append([]string{"LOGSTREAM_HOME=" + w.home, fmt.Sprintf("NODE_NAME=node%d", i+1)}, brokerTiming...)
+	return proctest.Start(w.t, w.net.Host(i), env, "logstream")
+}
+
+func (w *world) broker(i int) *proctest.Proc {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.brokers[i]
+}
+
+// producer is one producer process and how many lines it was given.
+type producer struct {
+	name, topic string
+	proc        *proctest.Proc
+	lines       int
+}
+
+// consumed is one consumer's view of a topic, filled live from its output.
+type consumed struct {
+	mu      sync.Mutex
+	records []rec
+	arrival []time.Time
+}
+
+type rec struct {
+	Type    string `json:"type"`
+	Offset  uint64 `json:"offset"`
+	Payload string `json:"payload"`
+}
+
+func (c *consumed) follow(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 8<<20)
+	for sc.Scan() {
+		var x rec
+		if json.Unmarshal(sc.Bytes(), &x) != nil || x.Type != "record" {
+			continue
+		}
+		c.mu.Lock()
+		c.records = append(c.records, x)
+		c.arrival = append(c.arrival, time.Now())
+		c.mu.Unlock()
+	}
+}
+
+func (c *consumed) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.records)
+}
+
+func runChaos(t *testing.T, seed uint64, duration time.Duration) {
+	w := &world{t: t, net: testnet.New(t, testnet.Options{Hosts: nBrokers + 2}), home: t.TempDir(), down: map[int]bool{}}
+	w.start = time.Now()
+	for i := 0; i < nBrokers; i++ {
+		w.brokers = append(w.brokers, w.startBroker(i))
+		if i == 0 {
+			w.brokers[0].WaitLog("ClusterState", 15*time.Second)
+		}
+	}
+	w.waitView(nBrokers, 60*time.Second)
+	w.logf("cluster of %d brokers formed", nBrokers)
+
+	// Two topics; alpha has two producers, beta one. Each producer is fed
+	// numbered lines through a pipe; a consumer per topic follows live.
+	topics := []string{"alpha", "beta"}
+	cons := map[string]*consumed{}
+	for i, topic := range topics {
+		c := &consumed{}
+		pr, pw := io.Pipe()
+		go c.follow(pr)
+		cons[topic] = c
+		p := proctest.StartWith(t, w.net.Host(nBrokers+i), proctest.Options{Stdout: pw}, []string{"LOGSTREAM_HOME=" + w.home},
+			"consumer", append([]string{"-topic", topic, "-analytics=false", "-format", "json"}, clientFlags...)...)
+		t.Cleanup(func() { p.Signal(syscall.SIGKILL); <-p.Done(); pw.Close() })
+	}
+	producers := []*producer{{name: "P1", topic: "alpha"}, {name: "P2", topic: "alpha"}, {name: "P3", topic: "beta"}}
+	var writers sync.WaitGroup
+	stopWriting := make(chan struct{})
+	for i, p := range producers {
+		p.proc = proctest.Start(t, w.net.Host(nBrokers+i%2), []string{"LOGSTREAM_HOME=" + w.home}, "producer",
+			append([]string{"-topic", p.topic, "-name", p.name}, clientFlags...)...)
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			defer p.proc.Stdin.Close()
+			tick := time.NewTicker(time.Second / ratePerSec)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stopWriting:
+					return
+				case <-tick.C:
+				}
+				p.lines++
+				if _, err := fmt.Fprintf(p.proc.Stdin, "%s-%07d\n", p.name, p.lines); err != nil {
+					p.lines--
+					return
+				}
+			}
+		}()
+	}
+
+	// The fault phase.
+	schedule := Schedule(seed, nBrokers, duration)
+	var recoveries []recovery
+	for _, f := range schedule {
+		if d := time.Until(w.start.Add(f.At)); d > 0 {
+			time.Sleep(d) // the schedule's own clock: faults fire at their planned times
+		}
+		recoveries = append(recoveries, w.inject(f, cons))
+	}
+	close(stopWriting)
+	writers.Wait()
+	w.healAll()
+	w.logf("faults over; every broker back; waiting up to %s for every record to be acknowledged", recoveryBound)
+
+	// Liveness: the producers get everything acknowledged within the bound.
+	deadline := time.Now().Add(recoveryBound)
+	want := map[string]int{}
+	for _, p := range producers {
+		if err := p.proc.Wait(time.Until(deadline) + time.Second); err != nil {
+			w.fail(seed, cons, "producer %s: %v\n%s", p.name, err, proctest.Tail(p.proc.Stderr.String(), 20))
+		}
+		want[p.topic] += p.lines
+	}
+	w.logf("every record acknowledged (%d lines written)", want["alpha"]+want["beta"])
+	for _, topic := range topics {
+		c := cons[topic]
+		for c.count() < want[topic] && time.Now().Before(deadline.Add(30*time.Second)) {
+			time.Sleep(50 * time.Millisecond) // polling the consumer's progress, bounded
+		}
+	}
+
+	// Safety: exactly once, in order, per topic and per producer.
+	for _, topic := range topics {
+		var lines []int
+		for _, p := range producers {
+			if p.topic == topic {
+				lines = append(lines, p.lines)
+			}
+		}
+		var names []string
+		for _, p := range producers {
+			if p.topic == topic {
+				names = append(names, p.name)
+			}
+		}
+		if err := checkTopic(cons[topic].snapshot(), names, lines); err != nil {
+			w.fail(seed, cons, "topic %s: %v", topic, err)
+		}
+	}
+	// Every broker's log agrees with what the consumers saw, and a majority
+	// holds all of it.
+	w.stopAll()
+	for _, topic := range topics {
+		if err := w.checkLogs(topic, cons[topic].snapshot()); err != nil {
+			w.fail(seed, cons, "broker logs of %s: %v", topic, err)
+		}
+	}
+	report(t, recoveries)
+	w.logf("verdict: PASS (seed %d)", seed)
+}
+
+func (c *consumed) snapshot() []rec {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.records)
+}
+
+// stallAfter is the longest pause in deliveries within [from, to): how long
+// the topic stopped flowing because of a fault.
+func (c *consumed) stallAfter(from, to time.Time) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var worst time.Duration
+	prev := from
+	for _, a := range c.arrival {
+		if a.Before(from) {
+			continue
+		}
+		if a.After(to) {
+			break
+		}
+		worst = max(worst, a.Sub(prev))
+		prev = a
+	}
+	return max(worst, to.Sub(prev)*0) // a stall running past `to` is measured by the next fault
+}
+
+// waitView waits until every running broker's latest ClusterState shows n
+// members.
+func (w *world) waitView(n int, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for {
+		ok := true
+		for i := 0; i < nBrokers; i++ {
+			if lastViewSize(w.broker(i).Stderr.String()) != n {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("brokers did not agree on a view of %d within %s", n, d)
+		}
+		time.Sleep(50 * time.Millisecond) // polling logs, bounded
+	}
+}
+
+// lastViewSize is the member count of the last ClusterState line of a JSON
+// broker log.
+func lastViewSize(log string) int {
+	i := strings.LastIndex(log, `"message":"ClusterState`)
+	if i < 0 {
+		return 0
+	}
+	line := log[strings.LastIndex(log[:i], "\n")+1:]
+	if j := strings.Index(line, "\n"); j >= 0 {
+		line = line[:j]
+	}
+	k := strings.Index(line, `"members":"`)
+	if k < 0 {
+		return 0
+	}
+	list := line[k+len(`"members":"`):]
+	list = list[:strings.Index(list, `"`)]
+	if list == "" {
+		return 0
+	}
+	return strings.Count(list, ",") + 1
+}
+
+// recovery is how long one fault stopped the stream.
+type recovery struct {
+	kind  Kind
+	stall time.Duration
+}
+
+// resolve turns a scheduled target into a broker index now.
+func (w *world) resolve(tg Target) int {
+	switch tg.Role {
+	case "leader":
+		if i, ok := w.ask(func(md leaderOwner) string { return md.leader }); ok {
+			return i
+		}
+	case "owner":
+		if i, ok := w.ask(func(md leaderOwner) string { return md.owner }); ok {
+			return i
+		}
+	}
+	return tg.Index
+}
+
+type leaderOwner struct{ leader, owner string }
+
+// ask queries the running brokers (from a client host) for the leader and
+// the owner of topic alpha, and maps pick's answer to a broker index.
+func (w *world) ask(pick func(leaderOwner) string) (int, bool) {
+	var addr string
+	w.net.Host(nBrokers).Do(func() error {
+		for i, h := range w.net.Hosts()[:nBrokers] {
+			if w.isDown(i) {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			md, err := client.Metadata(ctx, netip.AddrPortFrom(h.IP, 8001).String(), 1<<20)
+			cancel()
+			if err != nil || md.LeaderAddr == "" {
+				continue
+			}
+			lo := leaderOwner{leader: md.LeaderAddr}
+			for _, ti := range md.Topics {
+				if ti.Name == "alpha" {
+					lo.owner = ti.OwnerAddr
+				}
+			}
+			addr = pick(lo)
+			return nil
+		}
+		return nil
+	})
+	for i, h := range w.net.Hosts()[:nBrokers] {
+		if addr == netip.AddrPortFrom(h.IP, 8001).String() {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func (w *world) isDown(i int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.down[i]
+}
+
+// inject applies one fault, waits out its length, undoes it, and measures
+// how long deliveries stalled.
+func (w *world) inject(f Fault, cons map[string]*consumed) recovery {
+	var targets []int
+	for _, tg := range f.Targets {
+		i := w.resolve(tg)
+		if !slices.Contains(targets, i) {
+			targets = append(targets, i)
+		}
+	}
+	began := time.Now()
+	w.logf("FAULT %s on %v (%v)", f.Kind, targets, f.Targets)
+	for _, i := range targets {
+		switch f.Kind {
+		case KillRestart:
+			b := w.broker(i)
+			b.Signal(syscall.SIGKILL)
+			<-b.Done()
+			w.mu.Lock()
+			w.down[i] = true
+			w.mu.Unlock()
+		case Pause:
+			w.broker(i).Signal(syscall.SIGSTOP)
+		case Cut:
+			if err := w.net.Cut(i); err != nil {
+				w.t.Fatalf("cut %d: %v", i, err)
+			}
+		}
+	}
+	time.Sleep(f.Length) // the fault lasts this long: it is the schedule, not a synchronisation
+	for _, i := range targets {
+		switch f.Kind {
+		case KillRestart:
+			p := w.startBroker(i)
+			w.mu.Lock()
+			w.brokers[i] = p
+			w.down[i] = false
+			w.mu.Unlock()
+		case Pause:
+			w.broker(i).Signal(syscall.SIGCONT)
+		case Cut:
+			if err := w.net.Heal(i); err != nil {
+				w.t.Fatalf("heal %d: %v", i, err)
+			}
+		}
+	}
+	w.logf("fault over: %s on %v", f.Kind, targets)
+	// How long did the stream stop? Look at deliveries from the fault's start
+	// to a few seconds after it ended.
+	time.Sleep(2 * time.Second) // let deliveries after the fault arrive before measuring
+	var stall time.Duration
+	for _, c := range cons {
+		stall = max(stall, c.stallAfter(began, time.Now()))
+	}
+	w.logf("stall during %s: %.2fs", f.Kind, stall.Seconds())
+	return recovery{kind: f.Kind, stall: stall}
+}
+
+func (w *world) healAll() {
+	for i := 0; i < nBrokers; i++ {
+		w.net.Heal(i)
+		if w.isDown(i) {
+			p := w.startBroker(i)
+			w.mu.Lock()
+			w.brokers[i], w.down[i] = p, false
+			w.mu.Unlock()
+		}
+		w.broker(i).Signal(syscall.SIGCONT)
+	}
+}
+
+// stopAll stops every broker cleanly, so their logs can be read.
+func (w *world) stopAll() {
+	for i := 0; i < nBrokers; i++ {
+		w.broker(i).Signal(syscall.SIGTERM)
+	}
+	for i := 0; i < nBrokers; i++ {
+		select {
+		case <-w.broker(i).Done():
+		case <-time.After(20 * time.Second):
+			w.t.Fatalf("broker %d did not stop on SIGTERM", i)
+		}
+	}
+}
+
+// checkTopic checks a consumer's records: offsets 0, 1, 2, … (no gap, no
+// duplicate), and every producer's lines 1..n each exactly once, in order.
+func checkTopic(recs []rec, names []string, lines []int) error {
+	next := map[string]int{}
+	for i, r := range recs {
+		if r.Offset != uint64(i) {
+			return fmt.Errorf("record %d has offset %d (gap or duplicate)", i, r.Offset)
+		}
+		name, num, ok := strings.Cut(r.Payload, "-")
+		n, err := strconv.Atoi(num)
+		if !ok || err != nil || !slices.Contains(names, name) {
+			return fmt.Errorf("offset %d: unexpected payload %q", r.Offset, r.Payload)
+		}
+		if n != next[name]+1 {
+			return fmt.Errorf("offset %d: %s line %d follows line %d (lost, repeated or reordered)", r.Offset, name, n, next[name])
+		}
+		next[name] = n
+	}
+	for i, name := range names {
+		if next[name] != lines[i] {
+			return fmt.Errorf("%s: consumer saw %d of %d acknowledged lines", name, next[name], lines[i])
+		}
+	}
+	return nil
+}
+
+// checkLogs reads every broker's stored log of topic: each must agree with
+// the consumed sequence on their common prefix, and a majority must hold all
+// of it.
+func (w *world) checkLogs(topic string, want []rec) error {
+	full := 0
+	for i := 0; i < nBrokers; i++ {
+		dir := filepath.Join(w.home, "data", fmt.Sprintf("node%d", i+1))
+		store, err := topiclog.OpenStore(dir, topiclog.Options{Logger: zerolog.Nop()})
+		if err != nil {
+			return fmt.Errorf("broker %d: %v", i+1, err)
+		}
+		log, ok := store.Lookup(topic)
+		var got []string
+		for off := uint64(0); ok && off < log.NextOffset(); {
+			rs, err := log.Read(off, 10000, 4<<20)
+			if err != nil || len(rs) == 0 {
+				store.Close()
+				return fmt.Errorf("broker %d: reading offset %d: %v", i+1, off, err)
+			}
+			for _, r := range rs {
+				got = append(got, string(r.Payload))
+			}
+			off = rs[len(rs)-1].Offset + 1
+		}
+		store.Close()
+		for k := 0; k < len(got) && k < len(want); k++ {
+			if got[k] != want[k].Payload {
+				return fmt.Errorf("broker %d holds %q at offset %d where consumers saw %q", i+1, got[k], k, want[k].Payload)
+			}
+		}
+		if len(got) >= len(want) {
+			full++
+		}
+	}
+	if full < nBrokers/2+1 {
+		return fmt.Errorf("only %d of %d brokers hold every committed record", full, nBrokers)
+	}
+	return nil
+}
+
+// fail keeps the run's history and fails the test.
+func (w *world) fail(seed uint64, cons map[string]*consumed, format string, args ...any) {
+	w.t.Helper()
+	dir := *flagHistory
+	if dir == "" {
+		dir = filepath.Join("..", "..", "chaos-history")
+	}
+	dir = filepath.Join(dir, fmt.Sprintf("seed-%d-%s", seed, time.Now().Format("20060102-150405")))
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		w.mu.Lock()
+		os.WriteFile(filepath.Join(dir, "timeline.txt"), []byte(strings.Join(w.events, "\n")+"\n"), 0o644)
+		for i, b := range w.brokers {
+			os.WriteFile(filepath.Join(dir, fmt.Sprintf("broker%d.log", i+1)), []byte(b.Stderr.String()), 0o644)
+		}
+		w.mu.Unlock()
+		for topic, c := range cons {
+			var b strings.Builder
+			for _, r := range c.snapshot() {
+				fmt.Fprintf(&b, "%d %s\n", r.Offset, r.Payload)
+			}
+			os.WriteFile(filepath.Join(dir, "consumed-"+topic+".txt"), []byte(b.String()), 0o644)
+		}
+		w.t.Logf("history kept in %s", dir)
+	}
+	w.t.Fatalf("seed %d: "+format, append([]any{seed}, args...)...)
+}
+
+// report prints the recovery (stall) times per kind of fault.
+func report(t *testing.T, rs []recovery) {
+	by := map[Kind][]time.Duration{}
+	for _, r := range rs {
+		by[r.kind] = append(by[r.kind], r.stall)
+	}
+	kinds := make([]string, 0, len(by))
+	for k := range by {
+		kinds = append(kinds, string(k))
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		d := by[Kind(k)]
+		slices.Sort(d)
+		t.Logf("recovery %-12s n=%2d median=%.2fs worst=%.2fs", k, len(d), d[len(d)/2].Seconds(), d[len(d)-1].Seconds())
+	}
+}
