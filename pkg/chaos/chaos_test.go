@@ -289,7 +289,7 @@ func (w *world) waitView(n int, d time.Duration) {
 	for {
 		ok := true
 		for i := 0; i < nBrokers; i++ {
-			if lastViewSize(w.broker(i).Stderr.String()) != n {
+			if proctest.LastViewSize(w.broker(i).Stderr.String()) != n {
 				ok = false
 			}
 		}
@@ -301,29 +301,6 @@ func (w *world) waitView(n int, d time.Duration) {
 		}
 		time.Sleep(50 * time.Millisecond) // polling logs, bounded
 	}
-}
-
-// lastViewSize is the member count of the last ClusterState line of a JSON
-// broker log.
-func lastViewSize(log string) int {
-	i := strings.LastIndex(log, `"message":"ClusterState`)
-	if i < 0 {
-		return 0
-	}
-	line := log[strings.LastIndex(log[:i], "\n")+1:]
-	if j := strings.Index(line, "\n"); j >= 0 {
-		line = line[:j]
-	}
-	k := strings.Index(line, `"members":"`)
-	if k < 0 {
-		return 0
-	}
-	list := line[k+len(`"members":"`):]
-	list = list[:strings.Index(list, `"`)]
-	if list == "" {
-		return 0
-	}
-	return strings.Count(list, ",") + 1
 }
 
 // recovery is how long one fault stopped the stream.

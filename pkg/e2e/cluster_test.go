@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/logstream/logstream/pkg/client"
+	"github.com/logstream/logstream/pkg/proctest"
 	"github.com/logstream/logstream/pkg/testnet"
 )
 
@@ -36,7 +37,7 @@ func startCluster(t testing.TB, hosts, n int) *cluster3 {
 		}
 	}
 	for _, b := range c.brokers {
-		waitLogMatch(t, b, func(s string) bool { return lastViewSize(s) == n }, 30*time.Second, fmt.Sprintf("a view of %d brokers", n))
+		waitLogMatch(t, b, func(s string) bool { return proctest.LastViewSize(s) == n }, 30*time.Second, fmt.Sprintf("a view of %d brokers", n))
 	}
 	return c
 }
@@ -44,29 +45,6 @@ func startCluster(t testing.TB, hosts, n int) *cluster3 {
 func (c *cluster3) startBroker(t testing.TB, i int) *proc {
 	env := append([]string{"LOGSTREAM_HOME=" + c.home, fmt.Sprintf("NODE_NAME=node%d", i+1), "LOG_LEVEL=info"}, fastTiming...)
 	return start(t, c.net.Host(i), env, "logstream")
-}
-
-// lastViewSize is the member count of the last ClusterState line in a
-// broker's JSON log (0 if none).
-func lastViewSize(log string) int {
-	i := strings.LastIndex(log, `"message":"ClusterState`)
-	if i < 0 {
-		return 0
-	}
-	line := log[strings.LastIndex(log[:i], "\n")+1:]
-	if j := strings.Index(line, "\n"); j >= 0 {
-		line = line[:j]
-	}
-	k := strings.Index(line, `"members":"`)
-	if k < 0 {
-		return 0
-	}
-	list := line[k+len(`"members":"`):]
-	list = list[:strings.Index(list, `"`)]
-	if list == "" {
-		return 0
-	}
-	return strings.Count(list, ",") + 1
 }
 
 func waitLogMatch(t testing.TB, p *proc, ok func(string) bool, d time.Duration, what string) {

@@ -212,3 +212,26 @@ func (p *Proc) WaitLog(s string, d time.Duration) {
 		}
 	}
 }
+
+// LastViewSize is the member count of the last ClusterState line of a
+// broker's JSON log (0 if there is none yet).
+func LastViewSize(log string) int {
+	i := strings.LastIndex(log, `"message":"ClusterState`)
+	if i < 0 {
+		return 0
+	}
+	line := log[strings.LastIndex(log[:i], "\n")+1:]
+	if j := strings.Index(line, "\n"); j >= 0 {
+		line = line[:j]
+	}
+	k := strings.Index(line, `"members":"`)
+	if k < 0 {
+		return 0
+	}
+	list := line[k+len(`"members":"`):]
+	list = list[:strings.Index(list, `"`)]
+	if list == "" {
+		return 0
+	}
+	return strings.Count(list, ",") + 1
+}
