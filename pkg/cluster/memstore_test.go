@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/logstream/logstream/pkg/record"
@@ -9,13 +10,26 @@ import (
 
 // memLog is an in-memory Log for the simulation; it survives a simulated
 // crash because the sim keeps the memStore and hands it to the new Node.
+// Like topiclog it trims its oldest records beyond maxRecords (here record
+// by record, not by segment), never at or above the retention floor.
 type memLog struct {
-	recs []record.Record
-	meta []byte
+	start      uint64          // offset of recs[0]
+	recs       []record.Record // offsets start, start+1, ...
+	meta       []byte
+	maxRecords uint64 // 0: unlimited
+	floor      uint64
+	resets     int // Reset calls, for the sim's statistics
+	emptied    int // TruncateTo calls below StartOffset
 }
 
-func (l *memLog) NextOffset() uint64  { return uint64(len(l.recs)) }
-func (l *memLog) StartOffset() uint64 { return 0 }
+func (l *memLog) NextOffset() uint64  { return l.start + uint64(len(l.recs)) }
+func (l *memLog) StartOffset() uint64 { return l.start }
+
+// at returns the record at off, which must be held.
+func (l *memLog) at(off uint64) record.Record { return l.recs[off-l.start] }
+
+// holds reports whether off is in [StartOffset, NextOffset).
+func (l *memLog) holds(off uint64) bool { return off >= l.start && off < l.NextOffset() }
 
 func cloneRec(r record.Record) record.Record {
 	r.Payload = slices.Clone(r.Payload)
@@ -28,6 +42,7 @@ func (l *memLog) Append(recs []record.Record) (uint64, error) {
 		recs[i].Offset = first + uint64(i)
 		l.recs = append(l.recs, cloneRec(recs[i]))
 	}
+	l.retain()
 	return first, nil
 }
 
@@ -38,16 +53,35 @@ func (l *memLog) AppendAt(recs []record.Record) error {
 		}
 		l.recs = append(l.recs, cloneRec(r))
 	}
+	l.retain()
+	return nil
+}
+
+func (l *memLog) retain() {
+	next := l.NextOffset()
+	if l.maxRecords == 0 || next < l.maxRecords {
+		return
+	}
+	keep := min(next-l.maxRecords, l.floor)
+	if keep > l.start {
+		l.recs = slices.Clone(l.recs[keep-l.start:])
+		l.start = keep
+	}
+}
+
+func (l *memLog) SetRetentionFloor(floor uint64) error {
+	l.floor = floor
+	l.retain()
 	return nil
 }
 
 func (l *memLog) Read(from uint64, maxRecords, maxBytes int) ([]record.Record, error) {
-	if from > l.NextOffset() {
-		return nil, fmt.Errorf("memlog: read from %d beyond %d", from, l.NextOffset())
+	if from < l.start || from > l.NextOffset() {
+		return nil, fmt.Errorf("memlog: offset %d out of range: log holds [%d, %d)", from, l.start, l.NextOffset())
 	}
 	var out []record.Record
 	size := 0
-	for _, r := range l.recs[from:] {
+	for _, r := range l.recs[from-l.start:] {
 		if len(out) >= maxRecords || (len(out) > 0 && size+r.Size() > maxBytes) {
 			break
 		}
@@ -58,10 +92,24 @@ func (l *memLog) Read(from uint64, maxRecords, maxBytes int) ([]record.Record, e
 }
 
 func (l *memLog) TruncateTo(next uint64) error {
-	if next > l.NextOffset() {
-		return fmt.Errorf("memlog: truncate to %d beyond %d", next, l.NextOffset())
+	switch {
+	case next >= l.NextOffset():
+	case next < l.start:
+		l.start, l.recs = next, nil
+		l.emptied++
+	default:
+		k := next - l.start
+		l.recs = l.recs[:k:k]
 	}
-	l.recs = l.recs[:next:next]
+	return nil
+}
+
+func (l *memLog) Reset(start uint64) error {
+	if start < l.NextOffset() {
+		return fmt.Errorf("memlog: reset to %d below next offset %d", start, l.NextOffset())
+	}
+	l.start, l.recs = start, nil
+	l.resets++
 	return nil
 }
 
@@ -71,14 +119,19 @@ func (l *memLog) SetMeta(b []byte) error {
 	return nil
 }
 
-type memStore struct{ topics map[string]*memLog }
+// memStore holds a node's logs; maxRecords (0: unlimited) is the retention
+// of every log it creates.
+type memStore struct {
+	topics     map[string]*memLog
+	maxRecords uint64
+}
 
 func newMemStore() *memStore { return &memStore{topics: map[string]*memLog{}} }
 
 func (s *memStore) Topic(name string) (Log, error) {
 	l, ok := s.topics[name]
 	if !ok {
-		l = &memLog{}
+		l = &memLog{maxRecords: s.maxRecords, floor: math.MaxUint64}
 		s.topics[name] = l
 	}
 	return l, nil

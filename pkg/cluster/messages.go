@@ -125,12 +125,16 @@ type Fetch struct {
 	Max    uint32
 }
 
-// FetchResponse answers Fetch.
+// FetchResponse answers Fetch. Start is where the responder's log starts:
+// a requester below it cannot get those records anywhere (retention removed
+// them, and only committed ones) and skips to Start; Records then begin
+// there.
 type FetchResponse struct {
 	From    NodeID
 	View    uint64
 	Topic   string
 	First   uint64
+	Start   uint64
 	Commit  uint64
 	Records []record.Record
 }
@@ -279,6 +283,7 @@ func (m *FetchResponse) AppendTo(dst []byte) []byte {
 	e := hdr(dst, m.From, m.View)
 	e.String(m.Topic)
 	e.U64(m.First)
+	e.U64(m.Start)
 	e.U64(m.Commit)
 	e.Records(m.Records)
 	return e.B
@@ -447,7 +452,11 @@ func DecodeMessage(t wire.Type, body []byte) (Message, error) {
 	case wire.TypeFetch:
 		m = &Fetch{From: from, View: view, Topic: d.str(maxTopicLen, "topic"), Offset: d.U64(), Max: d.U32()}
 	case wire.TypeFetchResponse:
-		m = &FetchResponse{From: from, View: view, Topic: d.str(maxTopicLen, "topic"), First: d.U64(), Commit: d.U64(), Records: d.records()}
+		r := &FetchResponse{From: from, View: view, Topic: d.str(maxTopicLen, "topic"), First: d.U64(), Start: d.U64(), Commit: d.U64(), Records: d.records()}
+		if d.Err() == nil && len(r.Records) > 0 && r.First < r.Start {
+			d.fail("records from %d below the log start %d", r.First, r.Start)
+		}
+		m = r
 	case wire.TypeClusterHeartbeat:
 		m = &Heartbeat{From: from, View: view, Leader: d.id(), IsLeader: d.Bool(), Active: d.Bool(), Synced: d.Bool(), Addr: d.str(maxAddrSize, "address")}
 	case wire.TypeBrokerJoin:

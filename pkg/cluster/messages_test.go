@@ -35,10 +35,12 @@ func sampleMessages() []Message {
 		&Replicate{From: 3, View: 7, Topic: "logs", First: 12, Commit: 12},
 		&ReplicateAck{From: 1, View: 7, Topic: "logs", End: 12},
 		&Fetch{From: 1, View: 7, Topic: "logs", Offset: 10, Max: 256},
-		&FetchResponse{From: 3, View: 7, Topic: "logs", First: 10, Commit: 11, Records: sampleRecords()},
+		&FetchResponse{From: 3, View: 7, Topic: "logs", First: 10, Start: 4, Commit: 11, Records: sampleRecords()},
 		&Heartbeat{From: 3, View: 7, Leader: 3, IsLeader: true, Active: true, Synced: true, Addr: "10.0.0.3:7000"},
 		&BrokerJoin{From: 9, View: 0, Promised: 4, Addr: "10.0.0.9:7000"},
 		&BrokerJoinResponse{From: 3, View: 7, Leader: Member{3, "10.0.0.3:7000"}, Accepted: true},
+		// A requester below the responder's start learns where to skip to.
+		&FetchResponse{From: 3, View: 7, Topic: "logs", First: 900, Start: 900, Commit: 950},
 	}
 }
 
@@ -77,6 +79,8 @@ func TestDecodeRejects(t *testing.T) {
 		"records not contiguous": {wire.TypeReplicate, (&Replicate{From: 1, Topic: "t", First: 10,
 			Records: []record.Record{{Offset: 10}, {Offset: 12}}}).AppendTo(nil)},
 		"first mismatch": {wire.TypeFetchResponse, (&FetchResponse{From: 1, Topic: "t", First: 9,
+			Records: []record.Record{{Offset: 10}}}).AppendTo(nil)},
+		"records below start": {wire.TypeFetchResponse, (&FetchResponse{From: 1, Topic: "t", First: 10, Start: 11,
 			Records: []record.Record{{Offset: 10}}}).AppendTo(nil)},
 		"history not ascending": {wire.TypeViewInstall, (&ViewInstall{From: 1, View: 2, NewView: View{Number: 2},
 			Topics: []TopicAssign{{Topic: "t", History: []Epoch{{5, 0}, {3, 10}}}}}).AppendTo(nil)},

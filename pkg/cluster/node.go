@@ -194,9 +194,9 @@ func (n *Node) Step(now time.Time, m Message) {
 	case *ViewInstall:
 		n.onViewInstall(now, m)
 	case *Replicate:
-		n.onRecords(now, m.From, m.View, m.Topic, m.First, m.Commit, m.Records, false)
+		n.onRecords(now, m.From, m.View, m.Topic, m.First, 0, m.Commit, m.Records, false)
 	case *FetchResponse:
-		n.onRecords(now, m.From, m.View, m.Topic, m.First, m.Commit, m.Records, true)
+		n.onRecords(now, m.From, m.View, m.Topic, m.First, m.Start, m.Commit, m.Records, true)
 	case *ReplicateAck:
 		n.onReplicateAck(now, m)
 	case *Fetch:

@@ -77,7 +77,19 @@ func (n *Node) topic(name string) *topic {
 	}
 	t := &topic{name: name, log: l, hist: h, acked: map[NodeID]uint64{}}
 	n.topics[name] = t
+	// Nothing is known committed yet: retention waits (updateCommitted
+	// raises the floor as the commit point becomes known).
+	n.setFloor(t)
 	return t
+}
+
+// setFloor lets retention trim only what we hold as committed: a record is
+// never removed before a majority stored it, so the only records a member
+// can miss for good are committed ones older than the retention window.
+func (n *Node) setFloor(t *topic) {
+	if err := t.log.SetRetentionFloor(t.reported); err != nil {
+		n.log.Error().Err(err).Str("topic", t.name).Msg("cannot set retention floor")
+	}
 }
 
 // viewTopic returns the topic adopted in the current view, adopting a topic
@@ -167,6 +179,7 @@ func (n *Node) updateCommitted(t *topic) {
 	if c > t.reported {
 		t.reported = c
 		n.changed[t.name] = true
+		n.setFloor(t)
 	}
 }
 
@@ -335,8 +348,9 @@ func (n *Node) failPending(err error) {
 	}
 }
 
-// onRecords handles REPLICATE and FETCH_RESPONSE.
-func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, first, commit uint64, recs []record.Record, fetched bool) {
+// onRecords handles REPLICATE and FETCH_RESPONSE (start: where the
+// responder's log starts; 0 for REPLICATE).
+func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, first, start, commit uint64, recs []record.Record, fetched bool) {
 	if view != n.view.Number || !n.installed || !n.member || n.frozen() {
 		return
 	}
@@ -355,6 +369,20 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 		t.commit = max(t.commit, commit) // valid knowledge even across a gap
 	}
 	length := t.log.NextOffset()
+	if fetched && start > length {
+		// What we miss is gone from the node we catch up from. It only
+		// trims committed records and only jumps itself past records gone
+		// from its own source, so nobody holds them any more: skip them.
+		// Before syncing we never go past the agreed end.
+		to := start
+		if !t.synced {
+			to = min(to, t.end)
+		}
+		if to > length && !n.skipTo(t, to) {
+			return
+		}
+		length = t.log.NextOffset()
+	}
 	if first > length {
 		n.fetch(now, t)
 		return
@@ -409,6 +437,24 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 	}
 }
 
+// skipTo resets our log to start empty at off (> NextOffset). The epoch
+// history stays: it describes the agreed log, of which we now hold the part
+// from off on (clipHistory labels it when used). The producer table keeps
+// what it learned from the records we drop — still true of the topic, and
+// the owner's dedupe must not forget producers because of a skip.
+func (n *Node) skipTo(t *topic, off uint64) bool {
+	n.log.Warn().Str("topic", t.name).Uint64("from", t.log.NextOffset()).Uint64("to", off).Bool("synced", t.synced).
+		Msg("log behind the retention of its source: skipping the records removed there")
+	if err := t.log.Reset(off); err != nil {
+		n.log.Error().Err(err).Str("topic", t.name).Msg("reset failed")
+		return false
+	}
+	if !t.synced && off == t.end {
+		n.markSynced(t)
+	}
+	return true
+}
+
 // fetch asks for what we miss: the agreed part from the source, the rest from
 // the owner. One request in flight per topic, retried after FollowerHBInterval.
 func (n *Node) fetch(now time.Time, t *topic) {
@@ -439,21 +485,25 @@ func (n *Node) onFetch(now time.Time, m *Fetch) {
 	if t.owner != n.id {
 		limit = min(limit, t.end) // a source serves only the agreed log
 	}
-	resp := &FetchResponse{From: n.id, View: n.view.Number, Topic: m.Topic, First: m.Offset, Commit: t.commit}
+	// Below our start we serve from the start: the requester skips there.
+	start := t.log.StartOffset()
+	from := max(m.Offset, start)
+	resp := &FetchResponse{From: n.id, View: n.view.Number, Topic: m.Topic, First: from, Start: start, Commit: t.commit}
 	if t.owner != n.id {
 		resp.Commit = 0
 	}
-	if m.Offset < limit {
-		maxRecs := min(int(m.Max), n.cfg.MaxBatch, int(limit-m.Offset))
-		recs, err := t.log.Read(m.Offset, max(maxRecs, 1), n.cfg.MaxBatchBytes)
+	switch {
+	case from < limit:
+		maxRecs := min(int(m.Max), n.cfg.MaxBatch, int(limit-from))
+		recs, err := t.log.Read(from, max(maxRecs, 1), n.cfg.MaxBatchBytes)
 		if err != nil {
-			n.log.Error().Err(err).Str("topic", m.Topic).Uint64("offset", m.Offset).Msg("FETCH read failed")
+			n.log.Error().Err(err).Str("topic", m.Topic).Uint64("offset", from).Msg("FETCH read failed")
 			return
 		}
-		if len(recs) > 0 && recs[0].Offset == m.Offset {
+		if len(recs) > 0 && recs[0].Offset == from {
 			resp.Records = recs
 		}
-	} else {
+	case m.Offset >= limit:
 		resp.First = limit
 	}
 	n.send(m.From, resp)

@@ -88,13 +88,24 @@ func cmpID(a, b NodeID) int {
 func majority(n int) int { return n/2 + 1 }
 
 // Log is one topic's log. pkg/topiclog.*Log satisfies it.
+//
+// Retention may remove the oldest records (StartOffset moves up), but never
+// one at or above the floor the node sets: its committed end, so only
+// records a majority stored are ever trimmed.
 type Log interface {
 	NextOffset() uint64
 	StartOffset() uint64
 	Append(recs []record.Record) (first uint64, err error) // sets recs[i].Offset
 	AppendAt(recs []record.Record) error                   // recs[0].Offset == NextOffset(), contiguous
 	Read(from uint64, maxRecords, maxBytes int) ([]record.Record, error)
+	// TruncateTo drops the records at offsets >= next; below StartOffset
+	// that is all of them and the log continues, empty, at next.
 	TruncateTo(next uint64) error
+	// Reset drops every record and continues, empty, at start >=
+	// NextOffset: a replica skips what its source no longer holds.
+	Reset(start uint64) error
+	// SetRetentionFloor forbids retention to remove offsets >= floor.
+	SetRetentionFloor(floor uint64) error
 	Meta() []byte
 	SetMeta(b []byte) error
 }

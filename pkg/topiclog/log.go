@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,8 +18,9 @@ import (
 
 // Log is the append-only log of one topic: a directory of segments named by
 // their base offset. It is safe for concurrent use; writers (Append,
-// AppendAt, TruncateTo, SetMeta, Sync) run one at a time, readers run in
-// parallel with each other and with the writer's disk I/O.
+// AppendAt, TruncateTo, Reset, SetRetentionFloor, SetMeta, Sync) run one at
+// a time, readers run in parallel with each other and with the writer's disk
+// I/O.
 type Log struct {
 	name   string
 	dir    string
@@ -32,6 +34,7 @@ type Log struct {
 	idxBuf []indexEntry // reused pending index entries
 	failed error        // sticky: a write could not be undone
 	dirty  atomic.Bool  // appended since the last fsync
+	floor  uint64       // retention keeps every offset >= floor (see SetRetentionFloor)
 
 	// mu guards the published state. Readers hold RLock across their preads
 	// so no segment file is closed or truncated under them.
@@ -56,6 +59,7 @@ func openLog(dir, name string, opts Options) (*Log, error) {
 		logger: opts.Logger.With().Str("topic", name).Logger(),
 		notify: make(chan struct{}),
 		done:   make(chan struct{}),
+		floor:  math.MaxUint64,
 	}
 	if err := l.load(); err != nil {
 		for _, s := range l.segs {
@@ -66,8 +70,13 @@ func openLog(dir, name string, opts Options) (*Log, error) {
 	return l, nil
 }
 
-// load finds the segments and the meta blob on disk and recovers them.
+// load finds the segments and the meta blob on disk and recovers them. It
+// applies no retention: that waits for the next append or
+// SetRetentionFloor, so a caller can set a floor before anything is deleted.
 func (l *Log) load() error {
+	if err := l.finishReset(); err != nil {
+		return err
+	}
 	ents, err := os.ReadDir(l.dir)
 	if err != nil {
 		return err
@@ -139,47 +148,7 @@ func (l *Log) load() error {
 		}
 	}
 	l.next = l.segs[len(l.segs)-1].next
-	l.mu.Lock()
-	victims := l.retainLocked()
-	l.mu.Unlock()
-	return l.removeSegments(victims)
-}
-
-// retainLocked unlinks from segs the old segments whose every record is
-// older than the newest MaxRecords and returns them; the active segment is
-// always kept, so NextOffset survives a restart. Caller holds mu.
-func (l *Log) retainLocked() []*segment {
-	if l.opts.MaxRecords <= 0 || l.next < uint64(l.opts.MaxRecords) {
-		return nil
-	}
-	keepFrom := l.next - uint64(l.opts.MaxRecords)
-	n := 0
-	for n+1 < len(l.segs) && l.segs[n+1].base <= keepFrom {
-		n++
-	}
-	if n == 0 {
-		return nil
-	}
-	victims := slices.Clone(l.segs[:n])
-	l.segs = slices.Delete(l.segs, 0, n)
-	for _, s := range victims {
-		s.close() // under mu: no reader is inside these files
-	}
-	return victims
-}
-
-// removeSegments deletes the files of segments already unlinked and closed.
-func (l *Log) removeSegments(victims []*segment) error {
-	var err error
-	for _, s := range victims {
-		if e := removeSegmentFiles(l.dir, s.base); e != nil {
-			err = e
-		}
-	}
-	if len(victims) > 0 {
-		l.logger.Debug().Uint64("first_base", victims[0].base).Int("segments", len(victims)).Msg("retention deleted segments")
-	}
-	return err
+	return nil
 }
 
 // Name returns the topic name.

@@ -207,9 +207,16 @@ func TestTruncateToThenAppend(t *testing.T) {
 	defer mustClose(t, s)
 	l = topic(t, s, "tr")
 	appendN(t, l, 200, 50)
-	if err := l.TruncateTo(l.StartOffset() - 1); !errors.Is(err, ErrOffsetOutOfRange) {
+	// Below the retained start: every record goes, offsets continue there.
+	cut := l.StartOffset() - 1
+	if err := l.TruncateTo(cut); err != nil {
 		t.Fatalf("TruncateTo before start: %v", err)
 	}
+	if l.StartOffset() != cut || l.NextOffset() != cut {
+		t.Fatalf("after TruncateTo(%d): [%d, %d)", cut, l.StartOffset(), l.NextOffset())
+	}
+	appendN(t, l, 5, 5)
+	readAll(t, l, cut, 0, 0)
 }
 
 func TestAppendAtContiguity(t *testing.T) {

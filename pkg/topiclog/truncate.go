@@ -8,8 +8,10 @@ import (
 
 // TruncateTo drops every record with offset >= next, so the next append
 // gets offset next (view-synchronous recovery cuts a log back to the
-// agreed prefix). next >= NextOffset() is a no-op; next < StartOffset() is
-// an *OffsetError. Later appends reuse offsets from next on.
+// agreed prefix). next >= NextOffset() is a no-op; next < StartOffset()
+// drops every record and the log continues empty at next (a replica whose
+// whole retained log lies beyond the agreed prefix), crash-safe like Reset.
+// Later appends reuse offsets from next on.
 func (l *Log) TruncateTo(next uint64) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -19,8 +21,8 @@ func (l *Log) TruncateTo(next uint64) error {
 	if next >= l.next {
 		return nil
 	}
-	if start := l.segs[0].base; next < start {
-		return fmt.Errorf("topic %s: truncate: %w", l.name, &OffsetError{Offset: next, Start: start, Next: l.next})
+	if next < l.segs[0].base {
+		return l.resetLocked(next)
 	}
 	if err := l.truncateLocked(next); err != nil {
 		return err
