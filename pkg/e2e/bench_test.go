@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -41,7 +42,9 @@ type benchJSON struct {
 
 func runClusterBench(b *testing.B, args []string) benchJSON {
 	b.StopTimer()
-	c := startCluster(b, 5, 3)
+	// The manual's default timeouts; no retention, so a consumer reading a
+	// million records at full speed is never overtaken by it.
+	c := startClusterTimed(b, 5, 3, []string{"MAX_RECORDS_PER_TOPIC=0"})
 	leader := fmt.Sprintf("%s:8001", c.net.Host(0).IP)
 	b.StartTimer()
 	p := start(b, c.net.Host(3), []string{"LOGSTREAM_HOME=" + c.home, "LOG_LEVEL=warn"}, "logstream",
@@ -54,4 +57,32 @@ func runClusterBench(b *testing.B, args []string) benchJSON {
 		b.Fatalf("bench output %q: %v", p.stdout.String(), err)
 	}
 	return res
+}
+
+// BenchmarkFailover measures, with the manual's default timeouts, how long
+// deliveries stop when the leader or the topic's owner is killed with
+// kill -9 mid-stream (1,000 records/s), and checks nothing is lost.
+//
+//	go test -run XXX -bench Failover -benchtime 3x ./pkg/e2e
+func BenchmarkFailover(b *testing.B) {
+	for _, victim := range []string{"leader", "owner"} {
+		b.Run(victim, func(b *testing.B) {
+			var stalls []time.Duration
+			for i := 0; i < b.N; i++ {
+				c := startClusterTimed(b, 5, 3, nil)
+				var stall time.Duration
+				streamThroughFaultTimed(b, c, 12000, time.Millisecond, func() {
+					idx := c.leaderIndex(b)
+					if victim == "owner" {
+						idx = c.ownerIndex(b, "logs")
+					}
+					c.brokers[idx].signal(9)
+				}, &stall)
+				stalls = append(stalls, stall)
+			}
+			slices.Sort(stalls)
+			b.ReportMetric(stalls[len(stalls)/2].Seconds(), "median-stall-s")
+			b.ReportMetric(stalls[len(stalls)-1].Seconds(), "worst-stall-s")
+		})
+	}
 }

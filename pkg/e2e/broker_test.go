@@ -86,7 +86,7 @@ func TestBrokerKill9MidStream(t *testing.T) {
 }
 
 // waitRecords waits until a -format json consumer has printed n records.
-func waitRecords(t *testing.T, p *proc, n int) {
+func waitRecords(t testing.TB, p *proc, n int) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for strings.Count(p.stdout.String(), `"type":"record"`) < n {

@@ -22,6 +22,7 @@ var fastTiming = []string{"BROKER_HB_INTERVAL=1", "FOLLOWER_HB_INTERVAL=1", "SUS
 type cluster3 struct {
 	net     *testnet.Network
 	home    string
+	timing  []string // broker environment: fastTiming, or nil for the manual's defaults
 	brokers []*proc
 }
 
@@ -29,7 +30,11 @@ type cluster3 struct {
 // finding the first by broadcast, and waits until every one reports a view
 // of all n.
 func startCluster(t testing.TB, hosts, n int) *cluster3 {
-	c := &cluster3{net: testnet.New(t, testnet.Options{Hosts: hosts}), home: t.TempDir()}
+	return startClusterTimed(t, hosts, n, fastTiming)
+}
+
+func startClusterTimed(t testing.TB, hosts, n int, timing []string) *cluster3 {
+	c := &cluster3{net: testnet.New(t, testnet.Options{Hosts: hosts}), home: t.TempDir(), timing: timing}
 	for i := 0; i < n; i++ {
 		c.brokers = append(c.brokers, c.startBroker(t, i))
 		if i == 0 {
@@ -43,7 +48,7 @@ func startCluster(t testing.TB, hosts, n int) *cluster3 {
 }
 
 func (c *cluster3) startBroker(t testing.TB, i int) *proc {
-	env := append([]string{"LOGSTREAM_HOME=" + c.home, fmt.Sprintf("NODE_NAME=node%d", i+1), "LOG_LEVEL=info"}, fastTiming...)
+	env := append([]string{"LOGSTREAM_HOME=" + c.home, fmt.Sprintf("NODE_NAME=node%d", i+1), "LOG_LEVEL=info"}, c.timing...)
 	return start(t, c.net.Host(i), env, "logstream")
 }
 
@@ -80,6 +85,14 @@ func TestThreeBrokerCluster(t *testing.T) {
 // checks that every record arrives exactly once and in order.
 func streamThroughFault(t *testing.T, c *cluster3, n int, fault func()) {
 	t.Helper()
+	streamThroughFaultTimed(t, c, n, 50*time.Microsecond, fault, nil)
+}
+
+// streamThroughFaultTimed writes one record every perRecord (in bursts of
+// 100) and, if stall is not nil, measures the longest time after the fault
+// during which the consumer received nothing.
+func streamThroughFaultTimed(t testing.TB, c *cluster3, n int, perRecord time.Duration, fault func(), stall *time.Duration) {
+	t.Helper()
 	flags := []string{"-topic", "logs", "-reconnect-delay", "1", "-reconnect-attempts", "60", "-hb-interval", "1", "-hb-timeout", "3"}
 	env := []string{"LOGSTREAM_HOME=" + c.home}
 	cons := start(t, c.net.Host(4), env, "consumer", append(flags, "-analytics=false", "-format", "json", "-count", strconv.Itoa(n))...)
@@ -92,13 +105,17 @@ func streamThroughFault(t *testing.T, c *cluster3, n int, fault func()) {
 				return
 			}
 			if i%100 == 0 {
-				time.Sleep(5 * time.Millisecond) // pacing, so the fault lands mid-stream
+				time.Sleep(100 * perRecord) // pacing, so the fault lands mid-stream
 			}
 		}
 		written <- prod.stdin.Close()
 	}()
 	waitRecords(t, cons, n/4)
+	faultAt := time.Now()
 	fault()
+	if stall != nil {
+		*stall = longestSilence(cons, faultAt)
+	}
 	if err := <-written; err != nil {
 		t.Fatalf("writing to the producer: %v", err)
 	}
@@ -111,8 +128,31 @@ func streamThroughFault(t *testing.T, c *cluster3, n int, fault func()) {
 	checkSequence(t, records(t, cons.stdout.String()), n, func(i int) string { return fmt.Sprintf("rec-%d", i) })
 }
 
+// longestSilence watches a consumer's output from since until it exits (it
+// was told to stop after n records) or a minute passes, and returns the longest time it printed
+// nothing: how long deliveries stopped.
+func longestSilence(cons *proc, since time.Time) time.Duration {
+	var worst time.Duration
+	last, lastLen := since, -1
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		select {
+		case <-cons.done:
+			return worst
+		default:
+		}
+		got := cons.stdout.Len()
+		now := time.Now()
+		if got != lastLen {
+			worst = max(worst, now.Sub(last))
+			last, lastLen = now, got
+		}
+		time.Sleep(5 * time.Millisecond) // sampling the output; the resolution of the measure
+	}
+	return worst
+}
+
 // leaderIndex returns which broker's log says it leads the latest view.
-func (c *cluster3) leaderIndex(t *testing.T) int {
+func (c *cluster3) leaderIndex(t testing.TB) int {
 	t.Helper()
 	best, bestView := -1, -1
 	for i, b := range c.brokers {
@@ -229,7 +269,7 @@ func (c *cluster3) later(t *testing.T, d time.Duration, fn func()) {
 
 // ownerIndex asks the cluster (from host 3, inside the test network) which
 // broker owns topic, producing one record first so the topic exists.
-func (c *cluster3) ownerIndex(t *testing.T, topic string) int {
+func (c *cluster3) ownerIndex(t testing.TB, topic string) int {
 	t.Helper()
 	var owner string
 	err := c.net.Host(3).Do(func() error {
