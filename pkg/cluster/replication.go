@@ -245,6 +245,12 @@ func (n *Node) Propose(now time.Time, topicName string, recs []record.Record, to
 		if !ok && seen {
 			hi, ok = s.seq, true
 		}
+		if ok && r.Seq > hi+1 && r.Seq != 0 {
+			// A gap: the records between were refused (or lost) while this
+			// batch was in flight. Storing it would turn their resend into
+			// "duplicates"; refuse it so they come first.
+			return ErrOutOfOrder
+		}
 		if ok && r.Seq <= hi {
 			ack.Duplicates++
 			if seen && r.Seq <= s.seq {

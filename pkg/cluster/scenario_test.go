@@ -264,3 +264,41 @@ func TestRestartKeepsPromiseAndView(t *testing.T) {
 	}
 	c.waitFor("node 2 re-admitted", 3*time.Second, func() bool { return c.oneView(1, 2, 3) })
 }
+
+// A producer pipelines two batches; the first is refused (here: it never
+// arrives), the second must not be stored ahead of it, or the first's
+// resend would be taken for duplicates and acknowledged without being stored.
+func TestBatchAfterAGapIsRefused(t *testing.T) {
+	c := newCluster(t, 3)
+	if err := c.produce(1, 1, 1, 2, 3); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor("first batch committed", 5*time.Second, func() bool { return c.acked(1) })
+	if err := c.produce(1, 2, 7, 8); !errors.Is(err, ErrOutOfOrder) {
+		t.Fatalf("batch after a gap: got %v, want ErrOutOfOrder", err)
+	}
+	if err := c.produce(1, 3, 4, 5, 6); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.produce(1, 4, 7, 8); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor("both batches committed", 5*time.Second, func() bool { return c.acked(3) && c.acked(4) })
+	if a := c.acks[4]; a.Duplicates != 0 {
+		t.Fatalf("resent batch counted %d duplicates", a.Duplicates)
+	}
+	// Every sequence number is in the log exactly once, in order.
+	owner, _ := c.s.nodes[1].node.Owner("logs")
+	log, _ := c.s.nodes[owner.ID].node.cfg.Store.Topic("logs")
+	recs, err := log.Read(0, 100, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for _, r := range recs {
+		seqs = append(seqs, r.Seq)
+	}
+	if !slices.Equal(seqs, []uint64{1, 2, 3, 4, 5, 6, 7, 8}) {
+		t.Fatalf("log holds sequences %v", seqs)
+	}
+}

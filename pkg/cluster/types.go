@@ -185,6 +185,11 @@ func (c *Config) setDefaults() error {
 var (
 	ErrFrozen   = errors.New("cluster: view change in progress; retry")
 	ErrNoQuorum = errors.New("cluster: cannot reach a majority of the view")
+	// ErrOutOfOrder refuses a batch that skips sequence numbers of its
+	// producer: an earlier batch failed while this one was in flight. The
+	// producer resends from its oldest unacknowledged record; accepting the
+	// later batch would make the earlier one look like a duplicate.
+	ErrOutOfOrder = errors.New("cluster: records out of order; resend from the oldest unacknowledged")
 )
 
 // NotOwnerError redirects a producer to the topic's owner.
