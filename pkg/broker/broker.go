@@ -37,6 +37,8 @@ type Broker struct {
 	subs    map[*subscription]struct{}
 
 	counters  counters
+	conns     *connLimiter
+	rlog      *rateLog
 	discovery *discovery.Responder
 	cluster   *clusterRepl
 	elect     chan string
@@ -46,6 +48,19 @@ type Broker struct {
 type counters struct {
 	connections, badFrames, produced, duplicates, delivered, subscriptions atomic.Uint64
 	clientTimeouts                                                         atomic.Uint64
+
+	// Hostile input and bounds hit (see limits.go).
+	authFailures      atomic.Uint64 // TCP frames refused for their key tag
+	connsRefused      atomic.Uint64 // connections over MAX_CONNECTIONS(_PER_IP)
+	handshakeTimeouts atomic.Uint64 // connections that sent no whole frame in time
+	backpressure      atomic.Uint64 // times a producer's connection stopped being read
+	tooManyRecords    atomic.Uint64 // PRODUCE frames over wire.MaxBatchRecords
+	wrongState        atomic.Uint64 // valid frames refused where they came from
+	slowClients       atomic.Uint64 // clients cut off for not reading
+	udpBad            atomic.Uint64 // multicast datagrams that are not frames
+	udpAuthFailures   atomic.Uint64 // multicast datagrams refused for their key tag
+	udpReplayed       atomic.Uint64 // multicast datagrams seen before
+	logDropped        atomic.Uint64 // repeated log lines discarded (floodGuard)
 }
 
 func (c *counters) snapshot() map[string]uint64 {
@@ -54,6 +69,12 @@ func (c *counters) snapshot() map[string]uint64 {
 		"records_produced": c.produced.Load(), "duplicates_dropped": c.duplicates.Load(),
 		"records_delivered": c.delivered.Load(), "subscriptions": c.subscriptions.Load(),
 		"client_timeouts": c.clientTimeouts.Load(),
+		"auth_failures":   c.authFailures.Load(), "connections_refused": c.connsRefused.Load(),
+		"handshake_timeouts": c.handshakeTimeouts.Load(), "produce_backpressure": c.backpressure.Load(),
+		"produce_too_many_records": c.tooManyRecords.Load(), "wrong_state_frames": c.wrongState.Load(),
+		"slow_clients_dropped": c.slowClients.Load(), "multicast_bad": c.udpBad.Load(),
+		"multicast_auth_failures": c.udpAuthFailures.Load(), "multicast_replayed": c.udpReplayed.Load(),
+		"log_lines_dropped": c.logDropped.Load(),
 	}
 }
 
@@ -82,7 +103,9 @@ func New(cfg Config) (*Broker, error) {
 		cfg: cfg, log: cfg.Logger.With().Str("component", "broker").Logger(), store: store, ln: ln,
 		clients: map[*peer]struct{}{},
 		elect:   make(chan string, 1),
+		conns:   newConnLimiter(cfg.MaxConns, cfg.MaxConnsPerIP),
 	}
+	b.rlog = newRateLog(b.log, logEvery)
 	if cfg.Listen.Port() == 0 { // an ephemeral port (tests): advertise the one we got
 		port := uint16(ln.Addr().(*net.TCPAddr).Port)
 		b.cfg.Listen = netip.AddrPortFrom(cfg.Listen.Addr(), port)
@@ -135,6 +158,12 @@ func (b *Broker) Run(ctx context.Context) error {
 	b.log.Info().Str("address", b.cfg.Advertise.String()).Str("listen", b.ln.Addr().String()).
 		Str("node_id", idString(b.cluster.id)).Str("data_dir", b.cfg.DataDir).Stringer("broadcast", b.cfg.Broadcast).
 		Uint16("broadcast_port", b.cfg.BroadcastPort).Stringer("multicast", b.cfg.Multicast).Msg("broker started")
+	if b.cfg.Key == nil {
+		b.log.Warn().Msg("cluster is open: no cluster key, so anyone who can reach this broker may join, produce and consume " +
+			"(set LOGSTREAM_CLUSTER_KEY or --cluster-key-file on every broker and client to close it)")
+	} else {
+		b.log.Info().Msg("cluster key set: every frame is authenticated")
+	}
 	run("cluster", b.cluster.run)
 	run("discovery", b.serveDiscovery)
 	run("accept", b.acceptLoop)
@@ -172,11 +201,20 @@ func (b *Broker) acceptLoop(ctx context.Context) error {
 			}
 			continue
 		}
+		ip := remoteIP(nc)
+		if bound := b.conns.acquire(ip); bound != "" {
+			b.counters.connsRefused.Add(1)
+			b.rlog.warn("connections").Str("bound", bound).Stringer("peer", nc.RemoteAddr()).
+				Int("open", b.conns.open()).Msg("connection refused: " + bound + " reached")
+			nc.Close()
+			continue
+		}
 		b.counters.connections.Add(1)
 		c := b.newClient(nc)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer b.conns.release(ip)
 			c.serve(ctx)
 		}()
 	}

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,7 @@ type clusterRepl struct {
 	store *topiclog.Store
 	inbox chan func(now time.Time)
 	quit  chan struct{} // closed when the loop has stopped taking work
+	fatal chan error    // join's reason to stop the broker (a key mismatch)
 
 	// loop-owned
 	node    *cluster.Node
@@ -47,6 +49,8 @@ type clusterRepl struct {
 
 	mcastOut *net.UDPConn // nil: no multicast, everything over TCP
 	mcastIn  *net.UDPConn
+	sealer   *wire.Sealer // loop-owned; nil without a key
+	sendBuf  []byte       // loop-owned datagram buffer
 
 	commitMu  sync.Mutex
 	committed map[string]*commitState
@@ -72,9 +76,10 @@ func newClusterRepl(b *Broker, store *topiclog.Store) (*clusterRepl, error) {
 	}
 	r := &clusterRepl{
 		b: b, id: id, store: store,
-		log:       b.cfg.Logger.With().Str("component", "cluster").Logger(),
+		log:       b.cfg.Logger.With().Str("component", "cluster").Logger().Hook(newFloodGuard(20, logEvery, &b.counters.logDropped)),
 		inbox:     make(chan func(time.Time), inboxSize),
 		quit:      make(chan struct{}),
+		fatal:     make(chan error, 1),
 		pending:   map[uint64]pendingProduce{},
 		book:      map[cluster.NodeID]string{},
 		links:     map[cluster.NodeID]*link{},
@@ -91,6 +96,9 @@ func newClusterRepl(b *Broker, store *topiclog.Store) (*clusterRepl, error) {
 		return nil, err
 	}
 	r.publish()
+	if b.cfg.Key != nil {
+		r.sealer = b.cfg.Key.NewSealer(randomUint64())
+	}
 	// Multicast sockets are made here, not in Run, so that they belong to
 	// the network namespace New was called in.
 	iface := b.cfg.Advertise.Addr()
@@ -134,6 +142,8 @@ func (r *clusterRepl) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case err := <-r.fatal:
+			return err
 		case fn := <-r.inbox:
 			fn(time.Now())
 			// Take what else is queued before draining output, so a burst
@@ -232,6 +242,8 @@ func errCode(err error) (wire.ErrCode, string, string) {
 		return wire.ErrNotOwner, "topic is owned by another broker", no.Owner.Addr
 	case errors.Is(err, cluster.ErrFrozen):
 		return wire.ErrBusy, "view change in progress", ""
+	case errors.Is(err, cluster.ErrOutOfOrder):
+		return wire.ErrBusy, "records out of order; resend from the oldest unacknowledged", ""
 	case errors.Is(err, cluster.ErrNoQuorum):
 		return wire.ErrNoQuorum, "no majority of the cluster reachable", ""
 	}
@@ -339,8 +351,13 @@ func (r *clusterRepl) send(env cluster.Envelope) {
 		r.unicast(env.To, f)
 		return
 	}
-	if r.mcastOut != nil && len(f.Body)+wire.HeaderSize <= maxDatagram {
-		if err := udpnet.Send(r.mcastOut, wire.AppendFrame(nil, f), r.b.cfg.Multicast, time.Second); err == nil {
+	if r.mcastOut != nil && len(f.Body)+wire.HeaderSize+wire.TrailerSize <= maxDatagram {
+		if r.sealer != nil {
+			r.sendBuf = r.sealer.AppendFrame(r.sendBuf[:0], f)
+		} else {
+			r.sendBuf = wire.AppendFrame(r.sendBuf[:0], f)
+		}
+		if err := udpnet.Send(r.mcastOut, r.sendBuf, r.b.cfg.Multicast, time.Second); err == nil {
 			return
 		}
 	}
@@ -409,26 +426,58 @@ func (r *clusterRepl) readMulticast(ctx context.Context) {
 	stop := udpnet.CloseOnDone(ctx, r.mcastIn)
 	defer stop()
 	buf := make([]byte, udpnet.MaxDatagram)
+	var opener *wire.Opener
+	if r.b.cfg.Key != nil {
+		opener = r.b.cfg.Key.NewOpener()
+	}
+	replay := wire.NewReplayWindow(1024)
 	for {
-		n, _, err := r.mcastIn.ReadFromUDPAddrPort(buf)
+		n, from, err := r.mcastIn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if ctx.Err() != nil || udpnet.IsClosed(err) {
 				return
 			}
 			continue
 		}
-		f, _, err := wire.DecodeFrame(buf[:n], maxDatagram)
+		m, err := r.openDatagram(buf[:n], opener, replay)
 		if err != nil {
-			r.b.counters.badFrames.Add(1)
-			continue
-		}
-		m, err := cluster.DecodeMessage(f.Type, append([]byte(nil), f.Body...))
-		if err != nil {
-			r.b.counters.badFrames.Add(1)
+			r.b.rlog.warn("multicast").Err(err).Stringer("from", from).Int("bytes", n).Msg("multicast datagram dropped")
 			continue
 		}
 		r.step(m)
 	}
+}
+
+// openDatagram decodes one multicast datagram, checking its key tag and
+// sequence number when the cluster has a key. Every refusal is counted.
+func (r *clusterRepl) openDatagram(b []byte, opener *wire.Opener, replay *wire.ReplayWindow) (cluster.Message, error) {
+	f, n, err := wire.DecodeFrame(b, maxDatagram)
+	if err == nil && n != len(b) {
+		err = fmt.Errorf("%w: %d bytes after the frame", wire.ErrMalformed, len(b)-n)
+	}
+	if err != nil {
+		r.b.counters.udpBad.Add(1)
+		return nil, err
+	}
+	f, st, err := wire.OpenWith(opener, f)
+	if err != nil {
+		r.b.counters.udpAuthFailures.Add(1)
+		return nil, err
+	}
+	if opener != nil && !replay.Accept(st) {
+		r.b.counters.udpReplayed.Add(1)
+		return nil, wire.ErrReplayed
+	}
+	if f.Type < wire.TypeElection || f.Type >= 64 {
+		r.b.counters.udpBad.Add(1)
+		return nil, fmt.Errorf("%w: %v is not a cluster message", wire.ErrMalformed, f.Type)
+	}
+	m, err := cluster.DecodeMessage(f.Type, append([]byte(nil), f.Body...))
+	if err != nil {
+		r.b.counters.udpBad.Add(1)
+		return nil, err
+	}
+	return m, nil
 }
 
 // join finds the cluster at start: an explicit leader, else a broadcast
@@ -448,6 +497,12 @@ func (r *clusterRepl) join(ctx context.Context) {
 			r.do(ctx, func(now time.Time) { r.node.Bootstrap(now) })
 			return
 		}
+		if errors.Is(err, wire.ErrAuth) {
+			// Retrying cannot help, and leading a cluster of our own
+			// beside the real one would confuse every client.
+			r.fatal <- fmt.Errorf("cannot join the cluster: %w", err)
+			return
+		}
 		r.log.Warn().Err(err).Msg("looking for the cluster again")
 		select {
 		case <-ctx.Done():
@@ -460,7 +515,7 @@ var errNoCluster = errors.New("no cluster")
 
 func (r *clusterRepl) findLeader(ctx context.Context) (cluster.Member, error) {
 	if r.b.cfg.Leader != "" {
-		md, err := clientMetadata(ctx, r.b.cfg.Leader, r.b.cfg.MaxFrame)
+		md, err := clientMetadata(ctx, r.b.cfg.Leader, r.b.cfg.MaxFrame, r.b.cfg.Key)
 		if err != nil {
 			return cluster.Member{}, err
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/logstream/logstream/pkg/topiclog"
+	"github.com/logstream/logstream/pkg/wire"
 )
 
 // Config is everything a broker needs. Defaults live in DefaultConfig; the
@@ -42,6 +43,16 @@ type Config struct {
 	SuspicionTimeout   time.Duration
 	FailureTimeout     time.Duration
 
+	// Key, if set, seals and checks every frame to and from this broker
+	// (TCP and UDP); nil runs an open cluster.
+	Key *wire.Key
+
+	// Resource bounds (see limits.go for what happens when one is hit).
+	MaxConns           int           // client and peer connections in total
+	MaxConnsPerIP      int           // connections from one IP address
+	HandshakeTimeout   time.Duration // a new connection's first whole frame must arrive within this
+	MaxInFlightRecords int           // records of one connection proposed and not yet acknowledged
+
 	// DiscoveryWait bounds how long a starting broker looks for an existing
 	// cluster before it leads one of its own.
 	DiscoveryWait time.Duration
@@ -68,6 +79,10 @@ func DefaultConfig() Config {
 		SuspicionTimeout:   10 * time.Second,
 		FailureTimeout:     15 * time.Second,
 		DiscoveryWait:      1500 * time.Millisecond,
+		MaxConns:           1024,
+		MaxConnsPerIP:      64,
+		HandshakeTimeout:   10 * time.Second,
+		MaxInFlightRecords: 1 << 16,
 		Logger:             zerolog.Nop(),
 	}
 }
@@ -86,6 +101,16 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("FAILURE_TIMEOUT (%s) must not be shorter than SUSPICION_TIMEOUT (%s)", c.FailureTimeout, c.SuspicionTimeout)
 	case c.MaxFrame < 1024:
 		return fmt.Errorf("MAX_FRAME: %d is too small", c.MaxFrame)
+	case c.MaxFrame > 1<<30:
+		return fmt.Errorf("MAX_FRAME: %d is more than 1 GiB", c.MaxFrame)
+	case c.MaxConns < 1:
+		return fmt.Errorf("MAX_CONNECTIONS: %d, want 1 or more", c.MaxConns)
+	case c.MaxConnsPerIP < 1 || c.MaxConnsPerIP > c.MaxConns:
+		return fmt.Errorf("MAX_CONNECTIONS_PER_IP: %d, want 1 to MAX_CONNECTIONS (%d)", c.MaxConnsPerIP, c.MaxConns)
+	case c.HandshakeTimeout <= 0:
+		return fmt.Errorf("HANDSHAKE_TIMEOUT: must be positive")
+	case c.MaxInFlightRecords < 1:
+		return fmt.Errorf("MAX_INFLIGHT_RECORDS: %d, want 1 or more", c.MaxInFlightRecords)
 	}
 	for name, d := range map[string]time.Duration{
 		"BROKER_HB_INTERVAL": c.BrokerHBInterval, "CLIENT_HB_INTERVAL": c.ClientHBInterval,

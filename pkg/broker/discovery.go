@@ -27,6 +27,7 @@ func (b *Broker) listenDiscovery() error {
 		return fmt.Errorf("listening for JOIN on UDP port %d: %w", b.cfg.BroadcastPort, err)
 	}
 	b.discovery = discovery.NewResponder(conn, b.answerJoin, b.cfg.Logger)
+	b.discovery.SetKey(b.cfg.Key)
 	return nil
 }
 
@@ -79,7 +80,7 @@ func discoverBrokers(ctx context.Context, cfg Config, id string, log zerolog.Log
 		Role: wire.RoleBroker, NodeID: id, Addr: cfg.Advertise.String(), Port: cfg.BroadcastPort,
 		Attempts: 2, Listen: 600 * time.Millisecond,
 		Backoff: discovery.Backoff{Initial: 500 * time.Millisecond, Factor: 1.5, Max: 10 * time.Second},
-		Logger:  log,
+		Logger:  log, Key: cfg.Key,
 	})
 	if errors.Is(err, discovery.ErrNoCluster) {
 		return res, errNoCluster
@@ -87,8 +88,8 @@ func discoverBrokers(ctx context.Context, cfg Config, id string, log zerolog.Log
 	return res, err
 }
 
-func clientMetadata(ctx context.Context, addr string, maxFrame int) (*wire.MetadataResponse, error) {
+func clientMetadata(ctx context.Context, addr string, maxFrame int, key *wire.Key) (*wire.MetadataResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	return client.Metadata(ctx, addr, maxFrame)
+	return client.MetadataKeyed(ctx, addr, maxFrame, key)
 }

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"net"
 	"time"
 
@@ -59,12 +60,17 @@ func (l *link) run() {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
-		conn := framed.New(nc, l.r.b.cfg.MaxFrame, 1024, 5*time.Second)
+		conn := framed.NewWith(nc, framed.Options{MaxBody: l.r.b.cfg.MaxFrame, Queue: 1024,
+			WriteTimeout: 5 * time.Second, Key: l.r.b.cfg.Key})
 		// The peer answers over its own link to us; reading here only
 		// notices the connection closing (the peer died or restarted).
 		go func() {
 			for {
 				if _, err := conn.Recv(); err != nil {
+					if errors.Is(err, wire.ErrAuth) {
+						l.r.b.counters.authFailures.Add(1)
+						l.r.b.rlog.warn("auth").Err(err).Str("peer", l.addr).Msg("peer broker refused our link: the cluster key does not match")
+					}
 					return
 				}
 			}

@@ -61,3 +61,11 @@ func parseID(s string) (cluster.NodeID, bool) {
 	v, err := strconv.ParseUint(s, 10, 64)
 	return cluster.NodeID(v), err == nil && v != 0
 }
+
+// randomUint64 is a fresh random id (a sealer's sender id: new per process,
+// so a restarted broker's datagrams are not mistaken for replays).
+func randomUint64() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:])
+}

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"fmt"
+
 	"github.com/rs/zerolog"
 
 	"github.com/logstream/logstream/pkg/cluster"
@@ -31,10 +33,11 @@ type peer struct {
 	b        *Broker
 	conn     *framed.Conn
 	log      zerolog.Logger
-	badLog   zerolog.Logger
 	lastSeen atomic.Int64 // unix nanos of the last frame received
 	id       atomic.Value // string: producer/consumer id once known
 	role     atomic.Uint32
+	kind     peerKind      // serve-owned: what the first meaningful frame said
+	flight   *flightWindow // records proposed and not yet acknowledged
 
 	subsMu sync.Mutex
 	subs   map[uint64]context.CancelFunc
@@ -45,12 +48,13 @@ func (b *Broker) newClient(nc net.Conn) *peer {
 		tc.SetNoDelay(true)
 	}
 	c := &peer{
-		b:    b,
-		conn: framed.New(nc, b.cfg.MaxFrame, sendQueue, writeTimeout),
-		log:  b.log.With().Str("peer", nc.RemoteAddr().String()).Logger(),
-		subs: map[uint64]context.CancelFunc{},
+		b: b,
+		conn: framed.NewWith(nc, framed.Options{MaxBody: b.cfg.MaxFrame, Queue: sendQueue,
+			WriteTimeout: writeTimeout, Key: b.cfg.Key, Refuse: true}),
+		log:    b.log.With().Str("peer", nc.RemoteAddr().String()).Logger(),
+		subs:   map[uint64]context.CancelFunc{},
+		flight: newFlightWindow(b.cfg.MaxInFlightRecords),
 	}
-	c.badLog = c.log.Sample(&zerolog.BurstSampler{Burst: 3, Period: 10 * time.Second})
 	c.id.Store("")
 	b.mu.Lock()
 	b.clients[c] = struct{}{}
@@ -78,22 +82,71 @@ func (c *peer) serve(ctx context.Context) {
 		defer wg.Done()
 		c.heartbeat(ctx)
 	}()
-	for {
+	// Slow-loris: a connection must deliver its first whole frame within
+	// HandshakeTimeout; after that, silence is bounded by ClientTimeout.
+	c.conn.SetReadDeadline(time.Now().Add(c.b.cfg.HandshakeTimeout))
+	for first := true; ; first = false {
 		f, err := c.conn.Recv()
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, framed.ErrClosed) && ctx.Err() == nil {
-				c.b.counters.badFrames.Add(1)
-				c.badLog.Warn().Err(err).Msg("bad frame; closing connection")
-			}
+			c.recvFailed(ctx, err, first)
 			return
+		}
+		if first {
+			c.conn.SetReadDeadline(time.Time{})
 		}
 		c.lastSeen.Store(time.Now().UnixNano())
 		if err := c.handle(ctx, f, &wg); err != nil {
+			if errors.Is(err, wire.ErrTooManyRecords) {
+				c.b.counters.tooManyRecords.Add(1)
+			}
 			c.b.counters.badFrames.Add(1)
-			c.badLog.Warn().Err(err).Stringer("type", f.Type).Msg("bad request")
+			c.b.rlog.warn("bad_request").Err(err).Stringer("type", f.Type).Stringer("peer", c.conn.RemoteAddr()).Msg("bad request refused")
 			c.reply(f.Corr, &wire.Error{Code: wire.ErrBadRequest, Message: err.Error()})
 		}
 	}
+}
+
+// recvFailed counts and logs why a connection's reading ended.
+func (c *peer) recvFailed(ctx context.Context, err error, first bool) {
+	var ne net.Error
+	switch {
+	case ctx.Err() != nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, framed.ErrClosed):
+	case errors.Is(err, wire.ErrAuth):
+		c.b.counters.authFailures.Add(1)
+		c.b.rlog.warn("auth").Err(err).Stringer("peer", c.conn.RemoteAddr()).
+			Msg("frame refused: the cluster key does not match; told the peer and closed its connection")
+	case first && errors.As(err, &ne) && ne.Timeout():
+		c.b.counters.handshakeTimeouts.Add(1)
+		c.b.rlog.warn("handshake").Stringer("peer", c.conn.RemoteAddr()).Dur("timeout", c.b.cfg.HandshakeTimeout).
+			Msg("connection sent no whole frame in time; dropped")
+	default:
+		c.b.counters.badFrames.Add(1)
+		c.b.rlog.warn("bad_frame").Err(err).Stringer("peer", c.conn.RemoteAddr()).Msg("bad frame; closing connection")
+	}
+}
+
+// peerKind is what a connection has shown itself to be. A connection is a
+// client or a peer broker, never both: cluster messages on a client's
+// connection (or client requests on a broker link) are refused.
+type peerKind uint8
+
+const (
+	kindUnknown peerKind = iota
+	kindClient
+	kindBroker
+)
+
+// claim fixes the connection's kind on its first use and reports whether k
+// agrees with it.
+func (c *peer) claim(k peerKind) bool {
+	if c.kind == kindUnknown {
+		c.kind = k
+	}
+	if c.kind != k {
+		c.b.counters.wrongState.Add(1)
+		return false
+	}
+	return true
 }
 
 func (c *peer) reply(corr uint64, m wire.Message) {
@@ -105,7 +158,9 @@ func (c *peer) reply(corr uint64, m wire.Message) {
 // reconnect and resend, and de-duplication keeps that exact.
 func (c *peer) replyNow(corr uint64, m wire.Message) {
 	if !c.conn.TrySend(wire.Encode(m, corr)) {
-		c.badLog.Warn().Msg("client does not read its acknowledgements; closing its connection")
+		c.b.counters.slowClients.Add(1)
+		c.b.rlog.warn("slow_client").Stringer("peer", c.conn.RemoteAddr()).
+			Msg("client does not read its acknowledgements; closing its connection")
 		c.conn.Close()
 	}
 }
@@ -127,12 +182,24 @@ func (c *peer) redirect(corr uint64, topic string) bool {
 
 func (c *peer) handle(ctx context.Context, f wire.Frame, wg *sync.WaitGroup) error {
 	switch f.Type {
+	case wire.TypeMetadata, wire.TypeHeartbeat:
+		// Asked by clients and brokers alike.
+	default:
+		k := kindClient
+		if f.Type >= wire.TypeElection && f.Type < 64 {
+			k = kindBroker
+		}
+		if !c.claim(k) {
+			return fmt.Errorf("%v refused: this connection is a %s's", f.Type, map[peerKind]string{kindClient: "client", kindBroker: "broker"}[c.kind])
+		}
+	}
+	switch f.Type {
 	case wire.TypeProduce:
 		var m wire.Produce
 		if err := m.Unmarshal(f.Body); err != nil {
 			return err
 		}
-		return c.produce(f.Corr, &m)
+		return c.produce(ctx, f.Corr, &m)
 	case wire.TypeSubscribe:
 		var m wire.Subscribe
 		if err := m.Unmarshal(f.Body); err != nil {
@@ -188,7 +255,7 @@ func (c *peer) identify(id string, role wire.Role) {
 	}
 }
 
-func (c *peer) produce(corr uint64, m *wire.Produce) error {
+func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce) error {
 	if err := validTopic(m.Topic); err != nil {
 		c.reply(corr, &wire.ProduceAck{Topic: m.Topic, Code: wire.ErrBadRequest, Message: err.Error()})
 		return nil
@@ -198,7 +265,18 @@ func (c *peer) produce(corr uint64, m *wire.Produce) error {
 	if n > 0 {
 		c.b.log.Debug().Str("topic", m.Topic).Str("producer", m.ProducerID).Int("records", n).Msg("PRODUCE")
 	}
+	waited, ok := c.flight.acquire(ctx, n)
+	if waited {
+		c.b.counters.backpressure.Add(1)
+		c.b.rlog.warn("inflight").Stringer("peer", c.conn.RemoteAddr()).Int("bound", c.b.cfg.MaxInFlightRecords).
+			Msg("producer has MAX_INFLIGHT_RECORDS unacknowledged; stopped reading its connection until acknowledgements catch up")
+		c.lastSeen.Store(time.Now().UnixNano()) // waiting on us is not silence
+	}
+	if !ok {
+		return nil // shutting down
+	}
 	c.b.repl.Propose(m.Topic, m.ProducerID, m.Records, func(ack wire.ProduceAck) {
+		c.flight.release(n)
 		if ack.Code == wire.ErrNone {
 			c.b.counters.produced.Add(uint64(ack.Count - ack.Duplicates))
 			c.b.counters.duplicates.Add(uint64(ack.Duplicates))

@@ -36,6 +36,10 @@ type Options struct {
 	ReconnectAttempts int
 	ReconnectDelay    time.Duration
 	MaxFrame          int
+	// Key is the cluster key (LOGSTREAM_CLUSTER_KEY); nil talks to an open
+	// cluster. A broker with another key refuses us: that is fatal, never
+	// retried, and the error wraps wire.ErrAuth.
+	Key *wire.Key
 
 	Logger zerolog.Logger
 	// Discover finds a broker address; nil means UDP broadcast discovery.
@@ -96,6 +100,8 @@ func (o *Options) connect(ctx context.Context, redirect string) (*framed.Conn, s
 		}
 		if addr, err := o.locate(ctx); err == nil {
 			candidates = append(candidates, addr)
+		} else if errors.Is(err, wire.ErrAuth) {
+			return nil, "", fatalError{err}
 		} else {
 			lastErr = err
 		}
@@ -108,8 +114,11 @@ func (o *Options) connect(ctx context.Context, redirect string) (*framed.Conn, s
 			tried[addr] = true
 			conn, err := o.dial(ctx, addr)
 			if err == nil {
+				if err = o.learnBrokers(ctx, conn); errors.Is(err, wire.ErrAuth) {
+					conn.Close()
+					return nil, "", fatalError{err}
+				}
 				o.book.add(addr)
-				o.learnBrokers(ctx, conn)
 				return conn, addr, nil
 			}
 			lastErr = err
@@ -132,18 +141,21 @@ func (o *Options) connect(ctx context.Context, redirect string) (*framed.Conn, s
 }
 
 // learnBrokers asks a freshly connected broker for the cluster's members, so
-// the client knows where else to go if this broker dies.
-func (o *Options) learnBrokers(ctx context.Context, conn *framed.Conn) {
+// the client knows where else to go if this broker dies. Its one error that
+// matters is a refusal for our key (wire.ErrAuth): the first request on a
+// connection is where a key mismatch shows.
+func (o *Options) learnBrokers(ctx context.Context, conn *framed.Conn) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	md, err := metadataOn(ctx, conn)
 	if err != nil {
-		return
+		return err
 	}
 	for _, b := range md.Brokers {
 		o.book.add(b.Addr)
 	}
 	o.book.add(md.LeaderAddr)
+	return nil
 }
 
 // brokerBook is the set of broker addresses a client has heard of.
@@ -195,7 +207,7 @@ func (o *Options) locate(ctx context.Context) (string, error) {
 	}
 	res, err := discovery.Discover(ctx, discovery.Config{
 		Role: o.Role, NodeID: o.ClientID, Port: o.BroadcastPort,
-		Logger: o.Logger,
+		Logger: o.Logger, Key: o.Key,
 	})
 	if err != nil {
 		return "", err
@@ -216,7 +228,7 @@ func (o *Options) dial(ctx context.Context, addr string) (*framed.Conn, error) {
 		tc.SetNoDelay(true)
 	}
 	o.Logger.Info().Str("broker", addr).Msg("connected")
-	return framed.New(nc, o.MaxFrame, 256, 30*time.Second), nil
+	return framed.NewWith(nc, framed.Options{MaxBody: o.MaxFrame, Queue: 256, WriteTimeout: 30 * time.Second, Key: o.Key}), nil
 }
 
 // heartbeat sends HEARTBEAT every HBInterval until done closes.

@@ -14,12 +14,18 @@ import (
 // what topics they hold. Frames that are not the answer (a heartbeat) are
 // skipped.
 func Metadata(ctx context.Context, addr string, maxFrame int) (*wire.MetadataResponse, error) {
+	return MetadataKeyed(ctx, addr, maxFrame, nil)
+}
+
+// MetadataKeyed is Metadata in a cluster with key (nil: an open cluster).
+// A key mismatch is an error wrapping wire.ErrAuth.
+func MetadataKeyed(ctx context.Context, addr string, maxFrame int, key *wire.Key) (*wire.MetadataResponse, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
-	conn := framed.New(nc, maxFrame, 4, 5*time.Second)
+	conn := framed.NewWith(nc, framed.Options{MaxBody: maxFrame, Queue: 4, WriteTimeout: 5 * time.Second, Key: key})
 	defer conn.Close()
 	return metadataOn(ctx, conn)
 }

@@ -198,9 +198,11 @@ func (p *Producer) Run(ctx context.Context) error {
 
 type fatalError struct{ error }
 
+// isFatal says err must end the client: a refusal it cannot fix by
+// retrying (a bad request, a key that does not match).
 func isFatal(err error) bool {
 	var f fatalError
-	return errors.As(err, &f)
+	return errors.As(err, &f) || errors.Is(err, wire.ErrAuth)
 }
 
 // batchRef is one PRODUCE frame awaiting its ack.

@@ -25,6 +25,7 @@ func electionCommand(e *env) *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "address", Aliases: []string{"a"}, Usage: "broker IP:PORT to ask over TCP (any broker, not only ours)"},
 			&cli.DurationFlag{Name: "timeout", Value: 3 * time.Second, Usage: "how long to wait for the broker's acknowledgement"},
+			keyFileFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			opts := ElectionOptions{Name: c.Args().First(), Address: c.String("address"), Timeout: c.Duration("timeout")}
@@ -44,6 +45,11 @@ func electionCommand(e *env) *cli.Command {
 			if h, err := e.intercepted(opts); h {
 				return err
 			}
+			q, err := e.keyedQuerier(c)
+			if err != nil {
+				return err
+			}
+			e.querier = q
 			return runElection(c.Context, e, opts)
 		},
 	}

@@ -63,6 +63,9 @@ type ConsumerStatus struct {
 type WireQuerier struct {
 	// MaxFrame bounds a reply body; 0 means wire.DefaultMaxFrame.
 	MaxFrame int
+	// Key is the cluster key (nil: an open cluster). A broker with another
+	// key refuses the query with an error wrapping wire.ErrAuth.
+	Key *wire.Key
 }
 
 // maxSkippedFrames bounds how many unrelated frames (e.g. heartbeats) we
@@ -88,7 +91,16 @@ func (q WireQuerier) roundTrip(ctx context.Context, addr string, t wire.Type, bo
 		_ = conn.SetDeadline(dl)
 	}
 	corr := corrSeq.Add(1) | 1 // never 0: 0 means unsolicited
-	if _, err := conn.Write(wire.AppendFrame(nil, wire.Frame{Type: t, Corr: corr, Body: body})); err != nil {
+	req := wire.Frame{Type: t, Corr: corr, Body: body}
+	var out []byte
+	var opener *wire.Opener
+	if q.Key != nil {
+		out = q.Key.NewSealer(corr).AppendFrame(nil, req)
+		opener = q.Key.NewOpener()
+	} else {
+		out = wire.AppendFrame(nil, req)
+	}
+	if _, err := conn.Write(out); err != nil {
 		return wire.Frame{}, err
 	}
 	max := q.MaxFrame
@@ -103,6 +115,12 @@ func (q WireQuerier) roundTrip(ctx context.Context, addr string, t wire.Type, bo
 				return wire.Frame{}, ctx.Err()
 			}
 			return wire.Frame{}, err
+		}
+		if msg, ok := wire.IsRefusal(f); ok {
+			return wire.Frame{}, fmt.Errorf("%w: broker %s refused the query: %s", wire.ErrAuth, addr, msg)
+		}
+		if f, _, err = wire.OpenWith(opener, f); err != nil {
+			return wire.Frame{}, fmt.Errorf("broker %s: %w", addr, err)
 		}
 		if f.Corr == corr {
 			return f, nil

@@ -20,7 +20,7 @@ func startCommand(e *env) *cli.Command {
 			Name:      kind,
 			Usage:     usage,
 			UsageText: "logstreamctl start " + kind + " --name NAME [options]",
-			Flags:     flags,
+			Flags:     append(flags, keyFileFlag()),
 			Action:    func(c *cli.Context) error { return runStart(e, c, kind) },
 		}
 	}
@@ -68,6 +68,13 @@ func runStart(e *env, c *cli.Context, kind string) error {
 		Name: name, Type: kind, Path: exe, Args: []string{kind},
 		Background: c.Bool("background"),
 		Stdin:      e.stdin, Stdout: e.stdout, Stderr: e.stderr,
+	}
+	// A key that cannot work is reported here, once, not by the child.
+	if _, err := e.clusterKey(c); err != nil {
+		return err
+	}
+	if spec.Env, err = keyEnv(c); err != nil {
+		return err
 	}
 	entry := Entry{Name: name, Type: kind, Exe: exe, Background: spec.Background}
 

@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/logstream/logstream/pkg/wire"
 )
 
 // StatusOptions are the parsed options of `status`.
@@ -32,6 +35,7 @@ type BrokerStatus struct {
 	Reachable bool         `json:"reachable"`
 	Error     string       `json:"error,omitempty"`
 	Meta      *ClusterMeta `json:"-"`
+	authErr   error        // the broker refused our cluster key
 	NodeID    string       `json:"node_id,omitempty"`
 	LeaderID  string       `json:"leader_id,omitempty"`
 	View      uint64       `json:"view,omitempty"`
@@ -56,6 +60,7 @@ func statusCommand(e *env) *cli.Command {
 			&cli.DurationFlag{Name: "interval", Value: 2 * time.Second, Usage: "redraw interval for --watch (500ms-1h)"},
 			&cli.StringSliceFlag{Name: "broker", Usage: "broker IP:PORT to ask (repeatable; default: the running managed brokers)"},
 			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "how long to wait for each broker"},
+			keyFileFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if err := noArgs(c); err != nil {
@@ -77,6 +82,11 @@ func statusCommand(e *env) *cli.Command {
 			if h, err := e.intercepted(opts); h {
 				return err
 			}
+			q, err := e.keyedQuerier(c)
+			if err != nil {
+				return err
+			}
+			e.querier = q
 			return runStatus(c.Context, e, opts)
 		},
 	}
@@ -88,7 +98,10 @@ func runStatus(ctx context.Context, e *env, opts StatusOptions) error {
 		if err != nil {
 			return err
 		}
-		return renderStatus(e.stdout, rep, opts.JSON)
+		if err := renderStatus(e.stdout, rep, opts.JSON); err != nil {
+			return err
+		}
+		return keyRefusal(rep)
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -115,6 +128,21 @@ func runStatus(ctx context.Context, e *env, opts StatusOptions) error {
 		case <-t.C:
 		}
 	}
+}
+
+// keyRefusal is the error of a status in which no broker answered and one
+// refused our cluster key: that is worth a non-zero exit and its own line.
+func keyRefusal(rep StatusReport) error {
+	var refused error
+	for _, b := range rep.Brokers {
+		if b.Reachable {
+			return nil
+		}
+		if b.authErr != nil {
+			refused = b.authErr
+		}
+	}
+	return refused
 }
 
 // buildStatus collects the local processes and asks every broker at once.
@@ -146,6 +174,9 @@ func buildStatus(ctx context.Context, e *env, opts StatusOptions) (StatusReport,
 			meta, err := e.querier.Metadata(qctx, a)
 			if err != nil {
 				bs.Error = err.Error()
+				if errors.Is(err, wire.ErrAuth) {
+					bs.authErr = err
+				}
 			} else {
 				bs.Reachable, bs.Meta = true, meta
 				bs.NodeID, bs.LeaderID, bs.View = meta.NodeID, meta.LeaderID, meta.View

@@ -13,12 +13,18 @@ const (
 	maxResponseBody = 60 << 10
 )
 
-func appendJoin(dst []byte, j wire.Join) []byte {
-	return wire.AppendFrame(dst, wire.Frame{Type: wire.TypeJoin, Corr: j.Nonce, Body: j.AppendTo(nil)})
+func appendJoin(dst []byte, j wire.Join) []byte { return appendJoinKeyed(dst, j, nil) }
+
+func appendJoinKeyed(dst []byte, j wire.Join, ks *keyState) []byte {
+	return ks.append(dst, wire.Frame{Type: wire.TypeJoin, Corr: j.Nonce, Body: j.AppendTo(nil)})
 }
 
 func appendJoinResponse(dst []byte, r wire.JoinResponse, corr uint64) []byte {
-	return wire.AppendFrame(dst, wire.Frame{Type: wire.TypeJoinResponse, Corr: corr, Body: r.AppendTo(nil)})
+	return appendJoinResponseKeyed(dst, r, corr, nil)
+}
+
+func appendJoinResponseKeyed(dst []byte, r wire.JoinResponse, corr uint64, ks *keyState) []byte {
+	return ks.append(dst, wire.Frame{Type: wire.TypeJoinResponse, Corr: corr, Body: r.AppendTo(nil)})
 }
 
 // errWrongType marks a well-formed frame that is not what this socket
@@ -28,8 +34,10 @@ type errWrongType struct{ got, want wire.Type }
 func (e errWrongType) Error() string { return fmt.Sprintf("got %v, want %v", e.got, e.want) }
 
 // parseJoin decodes one datagram that must hold exactly one JOIN frame.
-func parseJoin(b []byte) (wire.Join, uint64, error) {
-	f, err := frame(b, maxJoinBody, wire.TypeJoin)
+func parseJoin(b []byte) (wire.Join, uint64, error) { return parseJoinKeyed(b, nil) }
+
+func parseJoinKeyed(b []byte, ks *keyState) (wire.Join, uint64, error) {
+	f, err := ks.open(b, maxJoinBody, wire.TypeJoin)
 	if err != nil {
 		return wire.Join{}, 0, err
 	}
@@ -42,8 +50,10 @@ func parseJoin(b []byte) (wire.Join, uint64, error) {
 
 // parseJoinResponse decodes one datagram that must hold exactly one
 // JOIN_RESPONSE frame.
-func parseJoinResponse(b []byte) (wire.JoinResponse, error) {
-	f, err := frame(b, maxResponseBody, wire.TypeJoinResponse)
+func parseJoinResponse(b []byte) (wire.JoinResponse, error) { return parseJoinResponseKeyed(b, nil) }
+
+func parseJoinResponseKeyed(b []byte, ks *keyState) (wire.JoinResponse, error) {
+	f, err := ks.open(b, maxResponseBody, wire.TypeJoinResponse)
 	if err != nil {
 		return wire.JoinResponse{}, err
 	}
@@ -52,18 +62,4 @@ func parseJoinResponse(b []byte) (wire.JoinResponse, error) {
 		return wire.JoinResponse{}, err
 	}
 	return r, nil
-}
-
-func frame(b []byte, maxBody int, want wire.Type) (wire.Frame, error) {
-	f, n, err := wire.DecodeFrame(b, maxBody)
-	if err != nil {
-		return wire.Frame{}, err
-	}
-	if n != len(b) {
-		return wire.Frame{}, fmt.Errorf("%d bytes after the frame", len(b)-n)
-	}
-	if f.Type != want {
-		return wire.Frame{}, errWrongType{f.Type, want}
-	}
-	return f, nil
 }

@@ -10,8 +10,9 @@ import (
 
 // answer is one JOIN_RESPONSE and where it came from.
 type answer struct {
-	from netip.AddrPort
-	resp wire.JoinResponse
+	from    netip.AddrPort
+	resp    wire.JoinResponse
+	refused string // a refusal for our key, not an answer
 }
 
 type outcome int

@@ -65,6 +65,11 @@ type Config struct {
 	Clock    Clock         // real time
 	NewNonce func() uint64 // crypto/rand
 	Logger   zerolog.Logger
+	// Key seals our JOIN and admits only answers sealed with it; nil is an
+	// open cluster. A broker that refuses our JOIN for its key makes
+	// Discover fail with an error wrapping wire.ErrAuth once an attempt
+	// brings no valid answer.
+	Key *wire.Key
 
 	// onAnswer, for tests, sees every accepted answer as the loop takes it.
 	onAnswer func(answer)
@@ -142,18 +147,20 @@ func Discover(ctx context.Context, cfg Config) (Result, error) {
 	stop := udpnet.CloseOnDone(ctx, conn)
 	nonce := cfg.NewNonce()
 	answers := make(chan answer, 64)
+	ks := newKeyState(cfg.Key)
 	var wg sync.WaitGroup
-	wg.Go(func() { readAnswers(conn, nonce, cfg.NodeID, answers, log) })
+	wg.Go(func() { readAnswers(conn, ks, nonce, cfg.NodeID, answers, log) })
 	defer func() {
 		stop()
 		conn.Close()
 		wg.Wait()
 	}()
 
-	join := appendJoin(nil, wire.Join{Role: cfg.Role, NodeID: cfg.NodeID, Addr: cfg.Addr, Nonce: nonce})
 	everAnswered := false
 	var last verdict
 	for attempt := 1; attempt <= cfg.Attempts; attempt++ {
+		// Sealed afresh per attempt: each datagram needs its own number.
+		join := appendJoinKeyed(nil, wire.Join{Role: cfg.Role, NodeID: cfg.NodeID, Addr: cfg.Addr, Nonce: nonce}, ks)
 		log.Info().Int("attempt", attempt).Int("attempts", cfg.Attempts).Str("targets", joinAddrs(targets)).
 			Msgf("discovery attempt %d/%d: JOIN sent", attempt, cfg.Attempts)
 		sent := 0
@@ -167,9 +174,12 @@ func Discover(ctx context.Context, cfg Config) (Result, error) {
 		if sent == 0 {
 			log.Warn().Msg("JOIN could not be sent to any target; check `logstream netdiag`")
 		}
-		got, err := collect(ctx, cfg, answers)
+		got, refusal, err := collect(ctx, cfg, answers)
 		if err != nil {
 			return Result{}, err
+		}
+		if len(got) == 0 && refusal != nil {
+			return Result{}, fmt.Errorf("%w: broker at %s refused our JOIN: %s", wire.ErrAuth, refusal.from, refusal.refused)
 		}
 		everAnswered = everAnswered || len(got) > 0
 		last = decide(got)
@@ -204,13 +214,18 @@ func Discover(ctx context.Context, cfg Config) (Result, error) {
 
 // collect gathers answers until the listen window closes, keeping the
 // newest answer per responder.
-func collect(ctx context.Context, cfg Config, answers <-chan answer) ([]answer, error) {
+func collect(ctx context.Context, cfg Config, answers <-chan answer) ([]answer, *answer, error) {
 	byResponder := map[string]int{}
 	var got []answer
+	var refusal *answer
 	window := cfg.Clock.After(cfg.Listen)
 	for {
 		select {
 		case a := <-answers:
+			if a.refused != "" {
+				refusal = &a
+				continue
+			}
 			if cfg.onAnswer != nil {
 				cfg.onAnswer(a)
 			}
@@ -225,9 +240,9 @@ func collect(ctx context.Context, cfg Config, answers <-chan answer) ([]answer, 
 			byResponder[key] = len(got)
 			got = append(got, a)
 		case <-window:
-			return got, nil
+			return got, refusal, nil
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 	}
 }
@@ -235,7 +250,7 @@ func collect(ctx context.Context, cfg Config, answers <-chan answer) ([]answer, 
 // readAnswers delivers valid JOIN_RESPONSEs carrying nonce until conn is
 // closed. Everything else is dropped; a full inbox drops too rather than
 // block, since a flood of answers carries no more information than one.
-func readAnswers(conn *net.UDPConn, nonce uint64, self string, out chan<- answer, log zerolog.Logger) {
+func readAnswers(conn *net.UDPConn, ks *keyState, nonce uint64, self string, out chan<- answer, log zerolog.Logger) {
 	buf := make([]byte, udpnet.MaxDatagram)
 	for {
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
@@ -245,7 +260,16 @@ func readAnswers(conn *net.UDPConn, nonce uint64, self string, out chan<- answer
 			}
 			return
 		}
-		resp, err := parseJoinResponse(buf[:n])
+		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+		resp, err := parseJoinResponseKeyed(buf[:n], ks)
+		var ref *refusedError
+		if errors.As(err, &ref) && ref.corr == nonce {
+			select {
+			case out <- answer{from: from, refused: ref.msg}:
+			default:
+			}
+			continue
+		}
 		if err != nil {
 			log.Debug().Err(err).Str("from", from.String()).Msg("discovery reply dropped")
 			continue
@@ -258,7 +282,7 @@ func readAnswers(conn *net.UDPConn, nonce uint64, self string, out chan<- answer
 			continue // our own Responder heard our broadcast
 		}
 		select {
-		case out <- answer{from: netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), resp: resp}:
+		case out <- answer{from: from, resp: resp}:
 		default:
 			log.Debug().Msg("discovery inbox full; JOIN_RESPONSE dropped")
 		}

@@ -9,7 +9,10 @@
 package framed
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -35,22 +38,59 @@ type Conn struct {
 	timeout time.Duration
 	mu      sync.Mutex
 	err     error
+
+	sealer  *wire.Sealer // writer-owned; nil without a key
+	opener  *wire.Opener // reader-owned; nil without a key
+	lastSeq uint64       // reader-owned: the peer's sealed frames count up
+	refuse  bool
+	last    []byte // written unsealed before the socket closes (a refusal)
+}
+
+// Options configure a Conn beyond New's arguments.
+type Options struct {
+	MaxBody      int           // largest received body (<= 0: wire.DefaultMaxFrame)
+	Queue        int           // frames waiting to be written
+	WriteTimeout time.Duration // bounds one write
+	// Key seals every frame sent and requires every frame received to be
+	// sealed with it; nil means an open cluster, where sealed frames are
+	// refused instead.
+	Key *wire.Key
+	// Refuse is for the accepting side: when a received frame fails the key
+	// check, the peer is sent one unsealed ERROR UNAUTHORIZED (so a client
+	// with the wrong key can say so) before the connection closes.
+	Refuse bool
 }
 
 // New wraps nc. maxBody bounds received frames; queue bounds frames waiting
 // to be written; writeTimeout bounds one write (a peer that stops reading is
 // cut off rather than holding our memory forever).
 func New(nc net.Conn, maxBody, queue int, writeTimeout time.Duration) *Conn {
+	return NewWith(nc, Options{MaxBody: maxBody, Queue: queue, WriteTimeout: writeTimeout})
+}
+
+// NewWith wraps nc as configured by o.
+func NewWith(nc net.Conn, o Options) *Conn {
 	c := &Conn{
 		nc:      nc,
-		r:       wire.NewReader(nc, maxBody),
-		out:     make(chan wire.Frame, queue),
+		r:       wire.NewReader(nc, o.MaxBody),
+		out:     make(chan wire.Frame, max(o.Queue, 1)),
 		done:    make(chan struct{}),
 		wdone:   make(chan struct{}),
-		timeout: writeTimeout,
+		timeout: o.WriteTimeout,
+		refuse:  o.Refuse,
+	}
+	if o.Key != nil {
+		c.sealer = o.Key.NewSealer(randomID())
+		c.opener = o.Key.NewOpener()
 	}
 	go c.writeLoop()
 	return c
+}
+
+func randomID() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
 }
 
 // Send queues f for writing, blocking while the queue is full. f.Body must not
@@ -82,12 +122,38 @@ func (c *Conn) TrySend(f wire.Frame) bool {
 }
 
 // Recv returns the next frame. Only one goroutine may call it.
+//
+// A frame failing the key check (see Options.Key) ends the connection with
+// an error wrapping wire.ErrAuth; so does the peer's refusal (an unsealed
+// ERROR UNAUTHORIZED), whose message the error carries.
 func (c *Conn) Recv() (wire.Frame, error) {
 	f, err := c.r.Next()
 	if err != nil {
 		c.fail(err)
+		return f, err
 	}
-	return f, err
+	if msg, ok := wire.IsRefusal(f); ok {
+		err := fmt.Errorf("%w: %s refused us: %s", wire.ErrAuth, c.nc.RemoteAddr(), msg)
+		c.fail(err)
+		return wire.Frame{}, err
+	}
+	f, st, err := wire.OpenWith(c.opener, f)
+	if err == nil && c.opener != nil {
+		if st.Seq <= c.lastSeq {
+			err = fmt.Errorf("%w: %w", wire.ErrAuth, wire.ErrReplayed)
+		}
+		c.lastSeq = st.Seq
+	}
+	if err != nil {
+		if c.refuse {
+			msg := "this broker's cluster key does not match yours (or one side has none); set the same LOGSTREAM_CLUSTER_KEY or --cluster-key-file everywhere"
+			c.shutdown(err, wire.Refusal(f.Corr, msg))
+		} else {
+			c.fail(err)
+		}
+		return wire.Frame{}, err
+	}
+	return f, nil
 }
 
 // SetReadDeadline bounds the next Recv.
@@ -120,32 +186,65 @@ func (c *Conn) closedErr() error {
 	return ErrClosed
 }
 
-func (c *Conn) fail(err error) {
+func (c *Conn) fail(err error) { c.shutdown(err, nil) }
+
+// shutdown ends the connection. With last, the socket is left to the writer,
+// which sends last (bounded by refusalTimeout) and then closes it.
+func (c *Conn) shutdown(err error, last []byte) {
 	c.once.Do(func() {
 		c.mu.Lock()
 		c.err = err
 		c.mu.Unlock()
+		c.last = last // published to the writer by close(done)
 		close(c.done)
-		c.nc.Close()
+		if last == nil {
+			c.nc.Close()
+		}
 	})
 }
 
+// refusalTimeout bounds the write of a refusal to a peer that may not read.
+const refusalTimeout = time.Second
+
+func (c *Conn) appendFrame(buf []byte, f wire.Frame) []byte {
+	if c.sealer != nil {
+		return c.sealer.AppendFrame(buf, f)
+	}
+	return wire.AppendFrame(buf, f)
+}
+
 func (c *Conn) writeLoop() {
-	defer close(c.wdone)
-	buf := make([]byte, 0, 64<<10)
+	defer func() {
+		// Every way out has closed done first, which publishes last. With
+		// a refusal pending the socket is ours to close.
+		if c.last != nil {
+			c.nc.Close()
+		}
+		close(c.wdone)
+	}()
+	var buf []byte // allocated on first use: idle connections cost no buffer
 	for {
 		var f wire.Frame
 		select {
-		case f = <-c.out:
 		case <-c.done:
-			return
+		case f = <-c.out:
 		}
-		buf = wire.AppendFrame(buf[:0], f)
+		select {
+		case <-c.done:
+			// Closing: what is queued is dropped; a refusal goes out.
+			if c.last != nil {
+				c.nc.SetWriteDeadline(time.Now().Add(refusalTimeout))
+				c.nc.Write(c.last)
+			}
+			return
+		default:
+		}
+		buf = c.appendFrame(buf[:0], f)
 	gather:
 		for len(buf) < coalesce {
 			select {
 			case f = <-c.out:
-				buf = wire.AppendFrame(buf, f)
+				buf = c.appendFrame(buf, f)
 			default:
 				break gather
 			}
@@ -158,7 +257,7 @@ func (c *Conn) writeLoop() {
 			return
 		}
 		if cap(buf) > 4*coalesce {
-			buf = make([]byte, 0, 64<<10) // do not keep one huge frame's buffer forever
+			buf = nil // do not keep one huge frame's buffer forever
 		}
 	}
 }

@@ -46,6 +46,7 @@ func benchApp() *cli.App {
 			&cli.BoolFlag{Name: "sync", Usage: "one record at a time: send, wait for its acknowledgement, repeat"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or json"},
 			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "give up after this long"},
+			keyFlag(),
 		},
 		Action: runBench,
 	}
@@ -135,6 +136,15 @@ func runBench(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	key, err := clusterKey(c)
+	if err != nil {
+		return err
+	}
+	if l := c.String("leader"); l != "" {
+		if err := client.ParseAddr("--leader", l); err != nil {
+			return cli.Exit(err.Error(), 2)
+		}
+	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, c.Duration("timeout"))
@@ -142,7 +152,7 @@ func runBench(c *cli.Context) error {
 
 	leader := c.String("leader")
 	if c.Bool("embedded") {
-		addr, stopBroker, err := embeddedBroker(ctx, log)
+		addr, stopBroker, err := embeddedBroker(ctx, log, key)
 		if err != nil {
 			return cli.Exit(err.Error(), 1)
 		}
@@ -151,7 +161,7 @@ func runBench(c *cli.Context) error {
 	}
 	opts := func(name string) client.Options {
 		return client.Options{ClientID: client.NewClientID(name), Leader: leader, Logger: log,
-			ReconnectAttempts: 3, ReconnectDelay: time.Second}
+			ReconnectAttempts: 3, ReconnectDelay: time.Second, Key: key}
 	}
 	topic := func(i int) string { return fmt.Sprintf("%s-%d-%d", c.String("topic"), time.Now().Unix(), i%nTopics) }
 	topics := make([]string, nTopics)
@@ -341,7 +351,7 @@ func benchProgress(w io.Writer, acked, consumed *atomic.Uint64, wantAcked, wantC
 
 // embeddedBroker starts a broker in this process on 127.0.0.1 with discovery
 // off and a temporary data directory, removed by the returned stop.
-func embeddedBroker(ctx context.Context, log zerolog.Logger) (string, func(), error) {
+func embeddedBroker(ctx context.Context, log zerolog.Logger, key *wire.Key) (string, func(), error) {
 	dir, err := os.MkdirTemp("", "logstream-bench-")
 	if err != nil {
 		return "", nil, err
@@ -353,6 +363,8 @@ func embeddedBroker(ctx context.Context, log zerolog.Logger) (string, func(), er
 	cfg.BroadcastPort = 0
 	cfg.DataDir = dir
 	cfg.MaxRecords = 0
+	cfg.Key = key
+	cfg.MaxConnsPerIP = cfg.MaxConns // every bench client comes from 127.0.0.1
 	cfg.Logger = log.Level(zerolog.WarnLevel)
 	b, err := broker.New(cfg)
 	if err != nil {

@@ -52,6 +52,11 @@ func brokerApp() *cli.App {
 			&cli.StringFlag{Name: "flush", EnvVars: []string{"FLUSH_POLICY"}, Value: "none", Usage: "when acknowledged records are fsynced: none (page cache; replicas give durability), batch (before every acknowledgement), interval (every --flush-interval)"},
 			&cli.DurationFlag{Name: "flush-interval", EnvVars: []string{"FLUSH_INTERVAL"}, Value: d.FlushEvery, Usage: "fsync period with --flush interval"},
 			&cli.IntFlag{Name: "max-frame", EnvVars: []string{"MAX_FRAME"}, Value: d.MaxFrame, Usage: "largest accepted frame body in bytes"},
+			keyFlag(),
+			&cli.IntFlag{Name: "max-connections", EnvVars: []string{"MAX_CONNECTIONS"}, Value: d.MaxConns, Usage: "client and broker connections accepted at once; more are refused"},
+			&cli.IntFlag{Name: "max-connections-per-ip", EnvVars: []string{"MAX_CONNECTIONS_PER_IP"}, Value: d.MaxConnsPerIP, Usage: "connections accepted at once from one IP address"},
+			&cli.IntFlag{Name: "max-inflight-records", EnvVars: []string{"MAX_INFLIGHT_RECORDS"}, Value: d.MaxInFlightRecords, Usage: "records one producer connection may have unacknowledged before the broker stops reading it"},
+			secondsFlag("handshake-timeout", "HANDSHAKE_TIMEOUT", int(d.HandshakeTimeout/time.Second), "time a new connection has to send its first whole frame"),
 		},
 		Action: runBroker,
 	}
@@ -137,6 +142,7 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 		{"client-hb-interval", &cfg.ClientHBInterval}, {"broker-timeout", &cfg.BrokerTimeout},
 		{"client-timeout", &cfg.ClientTimeout}, {"follower-hb-interval", &cfg.FollowerHBInterval},
 		{"suspicion-timeout", &cfg.SuspicionTimeout}, {"failure-timeout", &cfg.FailureTimeout},
+		{"handshake-timeout", &cfg.HandshakeTimeout},
 	} {
 		v := c.Int(s.flag)
 		if v <= 0 || v > 86400 {
@@ -149,6 +155,35 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 	}
 	cfg.FlushEvery = c.Duration("flush-interval")
 	cfg.MaxFrame = c.Int("max-frame")
+	if cfg.MaxFrame < 4096 || cfg.MaxFrame > 1<<30 {
+		return cfg, cliutil.UsageError("--max-frame (MAX_FRAME)", fmt.Sprint(cfg.MaxFrame), "want 4096 to 1073741824 bytes")
+	}
+	for _, s := range []struct {
+		flag, env string
+		dst       *int
+	}{
+		{"max-connections", "MAX_CONNECTIONS", &cfg.MaxConns},
+		{"max-connections-per-ip", "MAX_CONNECTIONS_PER_IP", &cfg.MaxConnsPerIP},
+		{"max-inflight-records", "MAX_INFLIGHT_RECORDS", &cfg.MaxInFlightRecords},
+	} {
+		v := c.Int(s.flag)
+		if v < 1 || v > 1<<24 {
+			return cfg, cliutil.UsageError("--"+s.flag+" ("+s.env+")", fmt.Sprint(v), "want 1 to 16777216")
+		}
+		*s.dst = v
+	}
+	if cfg.MaxConnsPerIP > cfg.MaxConns {
+		return cfg, cliutil.UsageError("--max-connections-per-ip (MAX_CONNECTIONS_PER_IP)", fmt.Sprint(cfg.MaxConnsPerIP),
+			fmt.Sprintf("must not exceed --max-connections (%d)", cfg.MaxConns))
+	}
+	if cfg.Key, err = clusterKey(c); err != nil {
+		return cfg, err
+	}
+	if n := c.String("name"); n != "" {
+		if err := validName(n); err != nil {
+			return cfg, cliutil.UsageError("--name (NODE_NAME)", n, err.Error())
+		}
+	}
 	cfg.Name = c.String("name")
 	if cfg.Name == "" {
 		cfg.Name = "broker-" + strings.NewReplacer(".", "-", ":", "-", "[", "", "]", "").Replace(adv.String())

@@ -26,6 +26,7 @@ func clientFlags() []cli.Flag {
 		&cli.IntFlag{Name: "reconnect-attempts", Value: 10, Usage: "reconnection attempts before giving up"},
 		&cli.IntFlag{Name: "reconnect-delay", Value: 5, Usage: "delay between reconnection attempts (seconds)"},
 		&cli.IntFlag{Name: "max-frame", EnvVars: []string{"MAX_FRAME"}, Value: wire.DefaultMaxFrame, Usage: "largest frame body in bytes"},
+		keyFlag(),
 	}
 }
 
@@ -81,7 +82,13 @@ func clientOptions(c *cli.Context, role wire.Role, component string) (client.Opt
 	if o.MaxFrame < 4096 || o.MaxFrame > 1<<30 {
 		return o, cliutil.UsageError("-max-frame", fmt.Sprint(o.MaxFrame), "want 4096 to 1073741824 bytes")
 	}
+	if o.Key, err = clusterKey(c); err != nil {
+		return o, err
+	}
 	name := c.String("name")
+	if err := validName(name); name != "" && err != nil {
+		return o, cliutil.UsageError("-name", name, err.Error())
+	}
 	if name == "" {
 		name = component
 	}

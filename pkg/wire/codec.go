@@ -12,6 +12,15 @@ import (
 // MaxListLen bounds every list in a message body, whatever the body size.
 const MaxListLen = 1 << 20
 
+// MaxBatchRecords bounds the records in one PRODUCE or RECORDS body. A
+// record takes as little as five bytes on the wire but about 64 in memory,
+// so without it a hostile 4 MB PRODUCE of empty records decodes to ~53 MB.
+// Producers send at most 1000 per frame by default; brokers at most 10000.
+const MaxBatchRecords = 1 << 14
+
+// ErrTooManyRecords is a PRODUCE or RECORDS body over MaxBatchRecords.
+var ErrTooManyRecords = fmt.Errorf("%w: more than %d records in one batch", ErrMalformed, MaxBatchRecords)
+
 // minRecordSize is the smallest encoding record.Decode accepts: five one-byte
 // fields (offset, timestamp, id length, seq, payload length).
 const minRecordSize = 5
@@ -269,8 +278,16 @@ func (d *Dec) Record() record.Record {
 }
 
 // Records reads a count and that many records (nil if none).
-func (d *Dec) Records() []record.Record {
+func (d *Dec) Records() []record.Record { return d.RecordsUpTo(MaxListLen) }
+
+// RecordsUpTo is Records refusing more than max records with
+// ErrTooManyRecords before any memory is set aside for them.
+func (d *Dec) RecordsUpTo(max int) []record.Record {
 	n := d.Count(minRecordSize)
+	if n > max {
+		d.Fail(ErrTooManyRecords)
+		return nil
+	}
 	if n == 0 {
 		return nil
 	}

@@ -28,7 +28,7 @@ func (m Produce) AppendTo(dst []byte) []byte {
 // Unmarshal decodes b; record payloads alias b.
 func (m *Produce) Unmarshal(b []byte) error {
 	d := NewDec(b)
-	x := Produce{Topic: d.String(), ProducerID: d.String(), Acks: d.U8(), Records: d.Records()}
+	x := Produce{Topic: d.String(), ProducerID: d.String(), Acks: d.U8(), Records: d.RecordsUpTo(MaxBatchRecords)}
 	if err := d.Finish(); err != nil {
 		return err
 	}
@@ -191,7 +191,7 @@ func (m Records) AppendTo(dst []byte) []byte {
 // Unmarshal decodes b; record payloads alias b.
 func (m *Records) Unmarshal(b []byte) error {
 	d := NewDec(b)
-	x := Records{Topic: d.String(), Committed: d.U64(), StartOffset: d.U64(), Records: d.Records()}
+	x := Records{Topic: d.String(), Committed: d.U64(), StartOffset: d.U64(), Records: d.RecordsUpTo(MaxBatchRecords)}
 	if err := d.Finish(); err != nil {
 		return err
 	}
