@@ -149,6 +149,11 @@ func (s *subscription) run(ctx context.Context) {
 	// committed log ends now, so "read to the end and exit" knows its goal.
 	committed, changed := s.c.b.repl.Committed(s.topic)
 	s.c.reply(s.corr, &wire.Records{Topic: s.topic, Committed: committed, StartOffset: s.next})
+	// While idle, check now and then that the topic still lives here: after
+	// a view change moved it, this broker's log stops growing and the
+	// consumer must follow the topic to its new owner.
+	own := time.NewTicker(ownerCheckEvery)
+	defer own.Stop()
 	for {
 		committed, changed = s.c.b.repl.Committed(s.topic)
 		if s.next < committed {
@@ -165,7 +170,21 @@ func (s *subscription) run(ctx context.Context) {
 				s.c.reply(s.corr, &wire.Error{Code: wire.ErrInternal, Message: err.Error()})
 				return
 			}
-			if len(recs) > 0 {
+			if len(recs) == 0 {
+				// Nothing readable below the committed end (the log was
+				// reset under us): wait for the next change, never spin.
+				select {
+				case <-ctx.Done():
+					return
+				case <-changed:
+				case <-own.C:
+					if s.moved() {
+						return
+					}
+				}
+				continue
+			}
+			{
 				if err := s.c.conn.Send(wire.Encode(&wire.Records{Topic: s.topic, Committed: committed, Records: recs}, s.corr)); err != nil {
 					return
 				}
@@ -192,8 +211,28 @@ func (s *subscription) run(ctx context.Context) {
 		case <-changed:
 		case now := <-tick:
 			s.sendStats(now, committed)
+		case <-own.C:
+			if s.moved() {
+				return
+			}
 		}
 	}
+}
+
+// ownerCheckEvery is how often an idle subscription checks that its topic
+// has not moved to another broker.
+const ownerCheckEvery = time.Second
+
+// moved reports whether the topic now lives on another broker, and if so
+// redirects the consumer there; it resumes at its next offset.
+func (s *subscription) moved() bool {
+	addr, self, known := s.c.b.repl.Owner(s.topic)
+	if !known || self {
+		return false
+	}
+	s.c.log.Info().Str("topic", s.topic).Str("owner", addr).Msg("topic moved; redirecting its consumer")
+	s.c.reply(s.corr, &wire.Error{Code: wire.ErrNotOwner, Message: "topic " + s.topic + " moved to " + addr, Redirect: addr})
+	return true
 }
 
 func (s *subscription) setNext(n uint64) {
