@@ -81,8 +81,22 @@ func runProducer(c *cli.Context, stdin io.Reader) error {
 		return err
 	}
 	o, period, count := pc.Options, pc.Period, pc.Count
-	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The first Ctrl-C or SIGTERM stops sending; what was sent is then
+	// delivered before we exit (see below). A later signal abandons that.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, stopSending := context.WithCancel(c.Context)
+	defer stopSending()
+	firstSig := make(chan os.Signal, 1)
+	go func() {
+		select {
+		case s := <-sigs:
+			firstSig <- s
+			stopSending()
+		case <-ctx.Done():
+		}
+	}()
 	p := client.NewProducer(o, client.ProducerOptions{Topic: pc.Topic})
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -108,12 +122,26 @@ func runProducer(c *cli.Context, stdin io.Reader) error {
 		return cli.Exit(sendErr.Error(), 1)
 	}
 	// Every record sent must be acknowledged before we exit. At the end of
-	// input or -count that wait is bounded only by the reconnect attempts;
-	// after Ctrl-C or SIGTERM it is bounded by stopGrace (a process manager
-	// waits for us), and a second signal abandons it at once.
-	flushCtx, cancelFlush := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// input, at -count or after Ctrl-C (a person, who may press it again)
+	// that wait is bounded only by the reconnect attempts; after SIGTERM (a
+	// process manager, which kills us if we linger) by stopGrace. Another
+	// signal abandons the wait at once.
+	stopSending()
+	var stopSig os.Signal
+	select {
+	case stopSig = <-firstSig:
+	default:
+	}
+	flushCtx, cancelFlush := context.WithCancel(context.Background())
 	defer cancelFlush()
-	if ctx.Err() != nil {
+	go func() {
+		select {
+		case <-sigs:
+			cancelFlush()
+		case <-flushCtx.Done():
+		}
+	}()
+	if stopSig == syscall.SIGTERM {
 		var cancel context.CancelFunc
 		flushCtx, cancel = context.WithTimeout(flushCtx, stopGrace)
 		defer cancel()
@@ -135,8 +163,8 @@ func runProducer(c *cli.Context, stdin io.Reader) error {
 
 // produceLines sends one record per line of in until EOF, ctx ends, or
 // count records are sent.
-// stopGrace bounds the wait for outstanding acknowledgements after a stop
-// signal; logstreamctl stop waits longer than this before it kills.
+// stopGrace bounds the wait for outstanding acknowledgements after SIGTERM;
+// logstreamctl stop waits longer than this before it kills.
 const stopGrace = 3 * time.Second
 
 func produceLines(ctx context.Context, p *client.Producer, in io.Reader, count uint64, maxFrame int, stderr io.Writer) error {
