@@ -108,7 +108,7 @@ func TestBadInput(t *testing.T) {
 
 	select {
 	case <-broker.done:
-		t.Fatalf("the broker died under attack: %v", broker.err)
+		t.Fatalf("the broker died under attack: %v", broker.Err())
 	default:
 	}
 	// Asked from the producer's host: the attacker's own IP is at its

@@ -85,7 +85,7 @@ func (c *ctlHost) run(line string) ctlResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := c.h.Command(ctx, words[0], words[1:]...)
-	cmd.Dir = binDir // the manual runs ./logstreamctl beside the binaries
+	cmd.Dir = binary(c.t) // the manual runs ./logstreamctl beside the binaries
 	cmd.Env = c.env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -470,7 +470,7 @@ func (c *ctlHost) followUntil(line, want string, d time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), d+10*time.Second)
 	defer cancel()
 	cmd := c.h.Command(ctx, words[0], words[1:]...)
-	cmd.Dir, cmd.Env = binDir, c.env
+	cmd.Dir, cmd.Env = binary(c.t), c.env
 	out, errb := &lockedBuffer{}, &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, errb
 	if err := cmd.Start(); err != nil {
@@ -699,7 +699,7 @@ func (c *ctlHost) foreground(line string) *fgCtl {
 		c.t.FailNow()
 	}
 	cmd := c.h.Command(context.Background(), words[0], words[1:]...)
-	cmd.Dir, cmd.Env = binDir, c.env
+	cmd.Dir, cmd.Env = binary(c.t), c.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	f := &fgCtl{t: c.t, line: line, cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = f.stdout, f.stderr
@@ -922,7 +922,7 @@ func TestCtlCtrlCIsDeliveredOnce(t *testing.T) {
 	line := "./logstreamctl start producer --name prod1 --topic logs --rate 5 --hb-interval 5 --hb-timeout 30 --reconnect-attempts 20 --reconnect-delay 2"
 	words := shellWords(t, line)
 	cmd := c.h.Command(context.Background(), words[0], words[1:]...)
-	cmd.Dir, cmd.Env = binDir, c.env
+	cmd.Dir, cmd.Env = binary(c.t), c.env
 	cmd.Stdin = tty
 	job := &fgCtl{t: t, line: line, cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = job.stdout, job.stderr

@@ -91,6 +91,13 @@ func (l *Buffer) Write(p []byte) (int, error) {
 	return l.b.Write(p)
 }
 
+// Len is the number of bytes written so far.
+func (l *Buffer) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Len()
+}
+
 func (l *Buffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
