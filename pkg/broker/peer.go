@@ -15,6 +15,7 @@ import (
 
 	"github.com/logstream/logstream/pkg/cluster"
 	"github.com/logstream/logstream/pkg/framed"
+	"github.com/logstream/logstream/pkg/topiclog"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -288,17 +289,27 @@ func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce) error 
 	return nil
 }
 
-func (c *peer) consume(corr uint64, m *wire.Consume) error {
-	if err := validTopic(m.Topic); err != nil {
+// readable returns the log of a topic a client wants to read, or answers the
+// client (bad name, served elsewhere, failure) and returns nil.
+func (c *peer) readable(corr uint64, topic string) *topiclog.Log {
+	if err := validTopic(topic); err != nil {
 		c.reply(corr, &wire.Error{Code: wire.ErrBadRequest, Message: err.Error()})
 		return nil
 	}
-	if c.redirect(corr, m.Topic) {
+	if c.redirect(corr, topic) {
 		return nil
 	}
-	log, err := c.b.repl.Log(m.Topic)
+	log, err := c.b.repl.Log(topic)
 	if err != nil {
 		c.reply(corr, &wire.Error{Code: wire.ErrInternal, Message: err.Error()})
+		return nil
+	}
+	return log
+}
+
+func (c *peer) consume(corr uint64, m *wire.Consume) error {
+	log := c.readable(corr, m.Topic)
+	if log == nil {
 		return nil
 	}
 	committed, _ := c.b.repl.Committed(m.Topic)

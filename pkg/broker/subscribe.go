@@ -29,16 +29,8 @@ func offsetRangeMsg(off, start, end uint64) string {
 // position. Records go out as RECORDS frames with the subscription's
 // correlation id; with analytics, STATS frames follow every interval.
 func (c *peer) subscribe(ctx context.Context, corr uint64, m *wire.Subscribe, wg *sync.WaitGroup) error {
-	if err := validTopic(m.Topic); err != nil {
-		c.reply(corr, &wire.Error{Code: wire.ErrBadRequest, Message: err.Error()})
-		return nil
-	}
-	if c.redirect(corr, m.Topic) {
-		return nil
-	}
-	log, err := c.b.repl.Log(m.Topic)
-	if err != nil {
-		c.reply(corr, &wire.Error{Code: wire.ErrInternal, Message: err.Error()})
+	log := c.readable(corr, m.Topic)
+	if log == nil {
 		return nil
 	}
 	committed, _ := c.b.repl.Committed(m.Topic)

@@ -36,26 +36,7 @@ func (l *Log) SetMeta(b []byte) error {
 	if l.isClosed() {
 		return ErrClosed
 	}
-	tmp := filepath.Join(l.dir, metaTmpFile)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if e := f.Close(); err == nil {
-		err = e
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(l.dir, metaFile))
-	}
-	if err == nil {
-		err = syncDir(l.dir)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := writeFileDurably(l.dir, filepath.Join(l.dir, metaTmpFile), filepath.Join(l.dir, metaFile), b); err != nil {
 		return fmt.Errorf("topic %s: set meta: %w", l.name, err)
 	}
 	l.mu.Lock()

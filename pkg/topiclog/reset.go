@@ -99,12 +99,19 @@ func (l *Log) resetLocked(base uint64) error {
 // writeResetMarker durably records the reset's base (temp file, fsync,
 // rename, fsync of the directory).
 func (l *Log) writeResetMarker(base uint64) error {
-	tmp := filepath.Join(l.dir, resetTmpFile)
+	return writeFileDurably(l.dir, filepath.Join(l.dir, resetTmpFile), filepath.Join(l.dir, resetFile),
+		[]byte(strconv.FormatUint(base, 10)+"\n"))
+}
+
+// writeFileDurably replaces path with b so that a crash leaves either the
+// old file or the new one: write tmp, fsync it, rename it over path, fsync
+// the directory. tmp is removed on failure.
+func writeFileDurably(dir, tmp, path string, b []byte) error {
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
 	if err != nil {
 		return err
 	}
-	_, err = f.WriteString(strconv.FormatUint(base, 10) + "\n")
+	_, err = f.Write(b)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -112,10 +119,10 @@ func (l *Log) writeResetMarker(base uint64) error {
 		err = e
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(l.dir, resetFile))
+		err = os.Rename(tmp, path)
 	}
 	if err == nil {
-		err = syncDir(l.dir)
+		err = syncDir(dir)
 	}
 	if err != nil {
 		os.Remove(tmp)
