@@ -116,8 +116,8 @@ func TestBadInput(t *testing.T) {
 	counters := brokerCounters(t, ph, a.broker)
 	close(stop)
 	attackers.Wait()
-	stop = make(chan struct{}) // for the deferred close
 	<-rssDone
+	stop = make(chan struct{}) // for the deferred close, once nothing else reads stop
 	t.Logf("broker peak RSS %d MiB (bound %d MiB); attacker: %s", peak.Load()>>20, brokerRSSBound>>20, a.summary())
 	t.Logf("broker counters: %v", counters)
 	if peak.Load() > brokerRSSBound {
