@@ -89,14 +89,48 @@ func (n *Node) tickLeader(now time.Time) {
 	}
 	change := len(n.joiners) > 0
 	for _, id := range n.view.IDs() {
-		if id != n.id && (n.isUnreachable(id) || now.Sub(n.lastHeard[id]) >= n.cfg.BrokerTimeout) {
+		if id == n.id {
+			continue
+		}
+		switch {
+		case n.isUnreachable(id) || now.Sub(n.lastHeard[id]) >= n.cfg.BrokerTimeout:
 			n.log.Info().Uint64("peer", uint64(id)).Msg("broker timed out: removing it from the view")
+			change = true
+		case n.det.Status(id, now) == Failed && n.holdsUp(id):
+			// Its producers and consumers are redirected to it and stall:
+			// a new view moves its topics now, while it stays a member
+			// until the broker timeout (see finishRecovery).
+			n.log.Info().Uint64("peer", uint64(id)).Msg("broker FAILED while owning topics: moving them to live members")
 			change = true
 		}
 	}
 	if change {
 		n.startRecovery(now)
 	}
+}
+
+// holdsUp reports whether id owns a topic of the view, or is the source of
+// the agreed log of a topic whose owner has not caught up yet — either way
+// that topic cannot take writes while id is silent.
+func (n *Node) holdsUp(id NodeID) bool {
+	for _, name := range n.topicNames() {
+		owner := n.ownerOf(name)
+		if owner == id {
+			return true
+		}
+		a, ok := n.assign[name]
+		if !ok || a.Source != id || a.End == 0 {
+			continue
+		}
+		if owner == n.id {
+			if t := n.topics[name]; t != nil && !t.synced {
+				return true
+			}
+		} else if !n.installAcks[owner] {
+			return true
+		}
+	}
+	return false
 }
 
 // hearsMajority reports whether a majority of the view (this node included)

@@ -24,6 +24,13 @@ import (
 //     (label, length) is adopted (see history.go). A committed record was
 //     stored by a majority of the active view, one of which answered, and
 //     every log with at least its label extends it.
+//   - The leader of an active view keeps in its next view the members it
+//     heard within the broker timeout even if they do not answer (a paused
+//     owner: its topics move, its membership waits for the timeout). They
+//     never promised p, but the answering majority did, so nothing more
+//     commits in base; the answers are still a majority of the new view;
+//     and as members of base they were eligible in later recoveries anyway,
+//     where their older-labelled logs lose to those of an activated view.
 type recovery struct {
 	proposal    uint64
 	started     time.Time
@@ -33,6 +40,11 @@ type recovery struct {
 	resp        map[NodeID]*StateExchangeResponse
 	quorumAt    time.Time
 	restarts    int
+	// keep: when the leader of an active view changes it, the members it
+	// heard within the broker timeout. They stay in the new view even if
+	// they do not answer (only the broker timeout removes a member); the
+	// topics of those it judges Failed move to members that answered.
+	keep map[NodeID]bool
 }
 
 func (n *Node) startRecovery(now time.Time) {
@@ -41,8 +53,19 @@ func (n *Node) startRecovery(now time.Time) {
 		return
 	}
 	restarts := 0
-	if n.rec != nil {
-		restarts = n.rec.restarts + 1
+	var keep map[NodeID]bool
+	switch {
+	case n.rec != nil:
+		restarts, keep = n.rec.restarts+1, n.rec.keep
+	case n.role == RoleLeader && n.member && n.active == n.view.Number:
+		// Only the leader of an active view knows how recently it heard
+		// each member (followers hear only the leader).
+		keep = map[NodeID]bool{}
+		for _, id := range n.view.IDs() {
+			if id != n.id && !n.isUnreachable(id) && now.Sub(n.lastHeard[id]) < n.cfg.BrokerTimeout {
+				keep[id] = true
+			}
+		}
 	}
 	n.failPending(ErrFrozen)
 	p := max(n.seen, n.view.Number, n.promised) + 1
@@ -54,7 +77,7 @@ func (n *Node) startRecovery(now time.Time) {
 	}
 	n.role = RoleCandidate
 	n.rec = &recovery{proposal: p, started: now, base: base, knownActive: n.active,
-		asked: map[NodeID]time.Time{}, resp: map[NodeID]*StateExchangeResponse{}, restarts: restarts}
+		asked: map[NodeID]time.Time{}, resp: map[NodeID]*StateExchangeResponse{}, restarts: restarts, keep: keep}
 	n.rec.resp[n.id] = n.stateResponse(p, true)
 	n.log.Info().Uint64("proposal", p).Uint64("base_view", base.Number).Msg("STATE_EXCHANGE started: cluster frozen")
 	n.askState(now)
@@ -185,10 +208,13 @@ func (n *Node) checkRecovery(now time.Time) {
 	if r.quorumAt.IsZero() {
 		r.quorumAt = now
 	}
-	// Wait a little for stragglers so a slow member is not dropped needlessly.
+	// Wait a little for stragglers so a slow member is not dropped needlessly
+	// (nor its topics moved) — but not for one known dead, judged Failed,
+	// or that the leader is removing (silent past the broker timeout).
 	all := true
 	for _, id := range r.base.IDs() {
-		if r.resp[id] == nil && !n.isUnreachable(id) {
+		removing := r.keep != nil && !r.keep[id] && id != n.id
+		if r.resp[id] == nil && !n.isUnreachable(id) && !n.failedKept(id) && !removing {
 			all = false
 		}
 	}
@@ -201,6 +227,12 @@ func (n *Node) checkRecovery(now time.Time) {
 		return
 	}
 	n.finishRecovery(now)
+}
+
+// failedKept reports whether id is a member kept in the new view although
+// silent, and judged Failed: its topics move to members that answered.
+func (n *Node) failedKept(id NodeID) bool {
+	return n.rec.keep[id] && n.rec.resp[id] == nil && n.det.Status(id, n.now) == Failed
 }
 
 func (n *Node) finishRecovery(now time.Time) {
@@ -222,14 +254,27 @@ func (n *Node) finishRecovery(now time.Time) {
 	for _, id := range append(r.base.IDs(), r.base.Prev...) {
 		eligible[id] = true
 	}
+	var live []NodeID // members that answered: they alone may take over topics
 	for id := range r.resp {
 		_, joiner := n.joiners[id]
 		if id == n.id || r.base.Has(id) || joiner {
 			v.Members = append(v.Members, Member{ID: id, Addr: addrs[id]})
+			live = append(live, id)
 			delete(n.joiners, id)
 		}
 	}
+	// Silent members the leader heard within the broker timeout stay: the
+	// answers are a majority of base and include every joiner, so they are
+	// a majority of the new view too and it can still activate; and a
+	// member of base was eligible in later recoveries anyway. If it comes
+	// back in time it installs this view and catches up, with no view change.
+	for id := range r.keep {
+		if r.resp[id] == nil && r.base.Has(id) && !n.isUnreachable(id) {
+			v.Members = append(v.Members, Member{ID: id, Addr: addrs[id]})
+		}
+	}
 	slices.SortFunc(v.Members, func(a, b Member) int { return cmpID(a.ID, b.ID) })
+	slices.Sort(live)
 
 	// Per topic: the most up-to-date log among eligible responders.
 	type choice struct {
@@ -266,7 +311,11 @@ func (n *Node) finishRecovery(now time.Time) {
 			}
 		}
 	}
-	ring := newHashRing(v.IDs(), n.cfg.VirtualNodes)
+	// Topics of departed members, and of silent ones judged Failed, go to a
+	// member that answered (placed by the ring over those, so the choice is
+	// spread and deterministic). A topic never moves otherwise: not back to
+	// its old owner when it returns, nor on a mere suspicion.
+	ring := newHashRing(live, n.cfg.VirtualNodes)
 	names := make([]string, 0, len(chosen))
 	for name := range chosen {
 		names = append(names, name)
@@ -286,7 +335,11 @@ func (n *Node) finishRecovery(now time.Time) {
 				Msg("committed prefix longer than the longest log found")
 			a.Committed = a.End
 		}
-		if !v.Has(a.Owner) {
+		if !v.Has(a.Owner) || n.failedKept(a.Owner) {
+			if v.Has(a.Owner) {
+				n.log.Info().Str("topic", name).Uint64("from", uint64(a.Owner)).Uint64("to", uint64(ring.owner(name))).
+					Msg("owner FAILED: topic moves")
+			}
 			a.Owner = ring.owner(name)
 		}
 		inst.Topics = append(inst.Topics, a)
@@ -320,6 +373,11 @@ func (n *Node) onViewInstall(now time.Time, m *ViewInstall) {
 }
 
 func (n *Node) installView(now time.Time, m *ViewInstall) {
+	// A leader installing its own next view keeps what it heard of the
+	// members it already led: a silent member kept in the view must still
+	// be removed at the broker timeout counted from its silence, and stay
+	// judged Failed meanwhile (so its topics are not handed back to it).
+	prev, stillLeader := n.view, n.installed && n.member && n.view.Leader == n.id && m.From == n.id
 	n.view = m.NewView.clone()
 	n.installed = true
 	n.member = n.view.Has(n.id)
@@ -337,6 +395,9 @@ func (n *Node) installView(now time.Time, m *ViewInstall) {
 	clear(n.unreachable)
 	n.failPending(ErrFrozen)
 	for _, id := range n.view.IDs() {
+		if stillLeader && prev.Has(id) {
+			continue
+		}
 		n.lastHeard[id] = now
 		n.det.Reset(id, now)
 	}

@@ -8,8 +8,9 @@ import (
 
 // hashRing is a consistent-hash ring with virtual nodes. Views keep topic
 // ownership sticky (the view install lists every known topic's owner); the
-// ring only places new topics and those whose owner left, so a join moves
-// nothing and a departure moves only the departed member's topics.
+// ring only places new topics and those whose owner left or was judged
+// Failed, so a join moves nothing and a departure or failure moves only that
+// member's topics (onto the members that answered the state exchange).
 type hashRing struct {
 	points []ringPoint
 }

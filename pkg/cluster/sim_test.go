@@ -60,7 +60,7 @@ func TestSim(t *testing.T) {
 
 // simStats shows that the runs exercise what the checker checks.
 type simStats struct {
-	AckedRecords, DuplicateAcks, FailedAcks, Views, Crashes, Partitions, LossBursts int
+	AckedRecords, DuplicateAcks, FailedAcks, Views, Crashes, Partitions, LossBursts, Pauses int
 	// Retention: seeds with a retention limit; Skips: logs reset forward past
 	// records their source no longer held; TrimmedAcked: acknowledged records
 	// gone by retention (excused from presence); RetriedAfterTrim: records
@@ -68,6 +68,12 @@ type simStats struct {
 	// before the owner rebuilt its producer table.
 	Retention, Skips, TrimmedAcked, RetriedAfterTrim int
 	TruncatedPastStart                               int // recovery cut a log below its retained start
+	// SilentOwner: seeds that ran the silent-owner phase; SilentFailoverMax:
+	// the longest time from the owner's silence until another member served
+	// its topic; Moves: topics a view moved away from an owner still member.
+	SilentOwner       int
+	SilentFailoverMax time.Duration
+	Moves             int
 }
 
 func (a *simStats) add(b simStats) {
@@ -78,11 +84,15 @@ func (a *simStats) add(b simStats) {
 	a.Crashes += b.Crashes
 	a.Partitions += b.Partitions
 	a.LossBursts += b.LossBursts
+	a.Pauses += b.Pauses
 	a.Retention += b.Retention
 	a.Skips += b.Skips
 	a.TrimmedAcked += b.TrimmedAcked
 	a.RetriedAfterTrim += b.RetriedAfterTrim
 	a.TruncatedPastStart += b.TruncatedPastStart
+	a.SilentOwner += b.SilentOwner
+	a.SilentFailoverMax = max(a.SilentFailoverMax, b.SilentFailoverMax)
+	a.Moves += b.Moves
 }
 
 type simProducer struct {
@@ -114,6 +124,8 @@ type simRun struct {
 	limit     uint64                       // retention (0: unlimited)
 	ackedBy   map[string]NodeID            // "view/topic" → node that acknowledged writes
 	leaderOf  map[uint64]NodeID            // view number → leader
+	ownerOf   map[string]NodeID            // topic → owner in the latest view a leader installed
+	resumeAt  map[NodeID]time.Time         // paused nodes
 	errs      []string
 	stats     simStats
 }
@@ -136,7 +148,7 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 	}
 	s := newSimnet(seed, n, logw)
 	r := &simRun{s: s, tokens: map[uint64]*simProducer{}, committed: map[string][]recKey{}, checked: map[[2]any]uint64{},
-		acked: map[string]map[recKey]bool{}, ackedAt: map[string]map[recKey]uint64{}, ackedBy: map[string]NodeID{}, leaderOf: map[uint64]NodeID{}}
+		acked: map[string]map[recKey]bool{}, ackedAt: map[string]map[recKey]uint64{}, ackedBy: map[string]NodeID{}, leaderOf: map[uint64]NodeID{}, ownerOf: map[string]NodeID{}, resumeAt: map[NodeID]time.Time{}}
 	if seed%3 == 0 {
 		// Small enough that a member held back by a partition or loss falls
 		// behind what the owner still holds (derived from the seed, not
@@ -178,6 +190,12 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 				delete(restartAt, id)
 			}
 		}
+		for id, at := range r.resumeAt {
+			if !s.now.Before(at) {
+				s.resume(id)
+				delete(r.resumeAt, id)
+			}
+		}
 		if !healAt.IsZero() && !s.now.Before(healAt) {
 			s.heal()
 			healAt = time.Time{}
@@ -196,6 +214,7 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 	s.heal()
 	s.drop, s.dup = 0, 0
 	for _, id := range s.ids {
+		s.resume(id)
 		s.restart(id)
 	}
 	deadline := s.now.Add(15 * time.Second)
@@ -214,6 +233,8 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 	}
 	if !r.allDone(2) {
 		r.failf("liveness: producers did not get their batches committed within 15s after faults stopped (leaders: %v)", leaderIDs(s))
+	} else {
+		r.silentOwner(seed)
 	}
 	// Let members catch up and commit indexes propagate (bounded), then check.
 	for i := 0; i < 1000 && !r.settled(); i++ {
@@ -247,6 +268,92 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 	return r.stats, nil
 }
 
+// silentOwner is the liveness check for a silent owner: in a converged
+// cluster, a topic owner that is not the leader is paused (SIGSTOP) or cut
+// off alone; another member must serve its topic within the failure timeout
+// plus a short view change — not after the broker timeout. Then it comes
+// back and every producer must commit again.
+func (r *simRun) silentOwner(seed uint64) {
+	s := r.s
+	const dt = 10 * time.Millisecond
+	for i := 0; i < 300 && !r.converged(); i++ {
+		s.step(dt)
+	}
+	ls := s.leaders()
+	if !r.converged() || len(ls) != 1 {
+		return
+	}
+	leader := ls[0].node
+	var topic string
+	var owner NodeID
+	for _, p := range r.producers {
+		if o := leader.ownerOf(p.topic); o != leader.id {
+			topic, owner = p.topic, o
+			break
+		}
+	}
+	if owner == 0 {
+		return
+	}
+	r.stats.SilentOwner++
+	pause := seed%4 < 2
+	if pause {
+		s.pause(owner)
+	} else {
+		var rest []NodeID
+		for _, id := range s.ids {
+			if id != owner {
+				rest = append(rest, id)
+			}
+		}
+		s.partition([]NodeID{owner}, rest)
+	}
+	serving := func() bool {
+		for _, sn := range s.up() {
+			nd := sn.node
+			if sn.id == owner || sn.paused || nd.ownerOf(topic) != sn.id || !nd.canCommit() || !nd.quorumOK(s.now) {
+				continue
+			}
+			if t := nd.topics[topic]; t != nil && t.synced && t.view == nd.view.Number {
+				return true
+			}
+		}
+		return false
+	}
+	start, bound := s.now, s.cfg.FailureTimeout+400*time.Millisecond
+	for !serving() && s.now.Sub(start) <= bound {
+		r.produce(true)
+		s.step(dt)
+	}
+	took := s.now.Sub(start)
+	r.stats.SilentFailoverMax = max(r.stats.SilentFailoverMax, took)
+	if !serving() {
+		r.failf("liveness: %s not served for %v after its owner %d went silent (bound %v)", topic, took, owner, bound)
+		return
+	}
+	s.logf("%s served again %v after its owner %d went silent", topic, took, owner)
+	// Some writes on the new owner, then the silent node comes back.
+	for end := s.now.Add(200 * time.Millisecond); s.now.Before(end); {
+		r.produce(true)
+		s.step(dt)
+	}
+	s.resume(owner)
+	s.heal()
+	for _, p := range r.producers {
+		p.done = 0
+	}
+	for end := s.now.Add(10 * time.Second); s.now.Before(end) && !(r.allDone(1) && r.converged()); {
+		r.produce(false)
+		if s.now.UnixMilli()%100 == 0 {
+			s.discover()
+		}
+		s.step(dt)
+	}
+	if !r.allDone(1) || !r.converged() {
+		r.failf("liveness: after the silent owner %d came back, producers did not commit within 10s (leaders: %v)", owner, leaderIDs(s))
+	}
+}
+
 func leaderIDs(s *simnet) []NodeID {
 	var ids []NodeID
 	for _, l := range s.leaders() {
@@ -258,7 +365,8 @@ func leaderIDs(s *simnet) []NodeID {
 // fault injects one random fault, keeping a majority of nodes running.
 func (r *simRun) fault(restartAt map[NodeID]time.Time, healAt, calmAt *time.Time) {
 	s := r.s
-	down := len(s.ids) - len(s.up())
+	running := slices.DeleteFunc(s.up(), func(sn *simNode) bool { return sn.paused })
+	down := len(s.ids) - len(running)
 	canCrash := down < (len(s.ids)-1)/2
 	pause := time.Duration(300+s.rng.IntN(1200)) * time.Millisecond
 	switch k := s.rng.IntN(10); {
@@ -287,6 +395,12 @@ func (r *simRun) fault(restartAt map[NodeID]time.Time, healAt, calmAt *time.Time
 		*calmAt = s.now.Add(pause)
 		s.logf("LOSS %.2f", s.drop)
 		r.stats.LossBursts++
+	case canCrash:
+		// SIGSTOP: silent, yet connections succeed (no Unreachable).
+		id := running[s.rng.IntN(len(running))].id
+		s.pause(id)
+		r.stats.Pauses++
+		r.resumeAt[id] = s.now.Add(pause)
 	}
 }
 
@@ -316,8 +430,11 @@ func (r *simRun) produce(create bool) {
 			}
 		}
 		sn := s.nodes[p.target]
-		if sn == nil || !sn.up {
-			up := s.up()
+		if sn == nil || !sn.up || sn.paused {
+			// A paused broker never answers: the client's request times
+			// out and it tries another (never drawn when none is paused,
+			// so the schedules of the other phases stay as they were).
+			up := slices.DeleteFunc(s.up(), func(sn *simNode) bool { return sn.paused })
 			sn = up[s.rng.IntN(len(up))]
 			p.target = sn.id
 		}
@@ -392,6 +509,15 @@ func (r *simRun) observe(sn *simNode, rd Ready) {
 			r.failf("two leaders for view %d: %d and %d", rd.View.Number, l, rd.View.Leader)
 		}
 		r.leaderOf[rd.View.Number] = rd.View.Leader
+		if rd.View.Leader == sn.id && nd.lastInstall != nil && nd.lastInstall.View == rd.View.Number {
+			for _, a := range nd.lastInstall.Topics {
+				if prev, ok := r.ownerOf[a.Topic]; ok && prev != a.Owner && rd.View.Has(prev) {
+					r.stats.Moves++
+					r.s.logf("view %d moves %s from %d (still a member) to %d", rd.View.Number, a.Topic, prev, a.Owner)
+				}
+				r.ownerOf[a.Topic] = a.Owner
+			}
+		}
 	}
 	for _, tc := range rd.Committed {
 		r.checkPrefix(sn, tc.Topic, tc.Committed)

@@ -27,6 +27,7 @@ type simnet struct {
 	nodes map[NodeID]*simNode
 	ids   []NodeID
 	queue []inflight
+	held  []inflight // messages that reached a paused node: delivered when it resumes
 	seq   uint64
 	cut   map[[2]NodeID]bool
 
@@ -44,6 +45,7 @@ type simNode struct {
 	node     *Node
 	store    *memStore
 	up       bool
+	paused   bool      // SIGSTOP: alive (connections succeed) but silent; no ticks, deliveries held
 	inc      int       // incarnation: messages to a previous one are lost
 	downAt   time.Time // when it crashed
 	upAt     time.Time
@@ -122,7 +124,8 @@ func (s *simnet) crash(id NodeID) {
 	}
 	s.logf("CRASH node %d", id)
 	sn.node.Ready() // output of a dead process is lost
-	sn.up, sn.downAt = false, s.now
+	sn.up, sn.downAt, sn.paused = false, s.now, false
+	s.held = slices.DeleteFunc(s.held, func(m inflight) bool { return m.to == id })
 }
 
 func (s *simnet) restart(id NodeID) {
@@ -131,6 +134,36 @@ func (s *simnet) restart(id NodeID) {
 	}
 	s.logf("RESTART node %d", id)
 	s.start(id)
+}
+
+// pause stops a node as SIGSTOP does: its connections still succeed (no
+// Unreachable), but it neither ticks nor handles messages until resume.
+func (s *simnet) pause(id NodeID) {
+	if sn := s.nodes[id]; sn.up && !sn.paused {
+		s.logf("PAUSE node %d", id)
+		sn.paused = true
+	}
+}
+
+// resume delivers what arrived meanwhile, in arrival order, from now on.
+func (s *simnet) resume(id NodeID) {
+	sn := s.nodes[id]
+	if !sn.paused {
+		return
+	}
+	s.logf("RESUME node %d", id)
+	sn.paused = false
+	k := 0
+	for _, m := range s.held {
+		if m.to == id {
+			m.at = s.now
+			s.queue = append(s.queue, m)
+		} else {
+			s.held[k] = m
+			k++
+		}
+	}
+	s.held = s.held[:k]
 }
 
 func (s *simnet) partition(groups ...[]NodeID) {
@@ -238,6 +271,10 @@ func (s *simnet) step(dt time.Duration) {
 		if !dst.up || dst.inc != m.inc || s.cut[[2]NodeID{m.from, m.to}] {
 			continue
 		}
+		if dst.paused {
+			s.held = append(s.held, m)
+			continue
+		}
 		msg, err := DecodeMessage(m.typ, m.body)
 		if err != nil {
 			panic(fmt.Sprintf("sim: decode of an encoded message failed: %v", err))
@@ -247,6 +284,9 @@ func (s *simnet) step(dt time.Duration) {
 	}
 	s.now = end
 	for _, sn := range s.up() {
+		if sn.paused {
+			continue
+		}
 		sn.node.Tick(s.now)
 		s.flush(sn)
 	}
@@ -268,6 +308,9 @@ func (s *simnet) leaders() []*simNode {
 // that remembers a view bootstraps (recovery over that view).
 func (s *simnet) discover() {
 	for _, sn := range s.up() {
+		if sn.paused {
+			continue
+		}
 		if sn.node.installed && sn.node.member {
 			sn.lonelyAt = s.now
 			continue
