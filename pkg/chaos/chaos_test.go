@@ -46,6 +46,7 @@ const (
 	// serve everything again (acknowledge every remaining record).
 	recoveryBound = 60 * time.Second
 	ratePerSec    = 150 // lines per second per producer
+	benchRate     = 100 // records per second of the load generator
 )
 
 var brokerTiming = []string{"BROKER_HB_INTERVAL=1", "FOLLOWER_HB_INTERVAL=1", "SUSPICION_TIMEOUT=2",
@@ -195,6 +196,14 @@ func runChaos(t *testing.T, seed uint64, duration time.Duration) {
 		}()
 	}
 
+	// Background load through the load generator, on a third topic: its own
+	// consumer must receive every record it had acknowledged.
+	benchCount := int(duration.Seconds()) * benchRate
+	bench := proctest.Start(t, w.net.Host(nBrokers+1), []string{"LOGSTREAM_HOME=" + w.home}, "logstream",
+		"bench", "--topic", "gamma", "--count", strconv.Itoa(benchCount), "--rate", strconv.Itoa(benchRate),
+		"--batch", "50", "--format", "json", "--reconnect-attempts", "1000", "--reconnect-delay", "1",
+		"--timeout", (duration + recoveryBound + time.Minute).String())
+
 	// The fault phase.
 	schedule := Schedule(seed, nBrokers, duration)
 	var recoveries []recovery
@@ -219,6 +228,17 @@ func runChaos(t *testing.T, seed uint64, duration time.Duration) {
 		want[p.topic] += p.lines
 	}
 	w.logf("every record acknowledged (%d lines written)", want["alpha"]+want["beta"])
+	if err := bench.Wait(time.Until(deadline) + time.Minute); err != nil {
+		w.fail(seed, cons, "logstream bench: %v\n%s", err, proctest.Tail(bench.Stderr.String(), 20))
+	}
+	var br struct {
+		Acked    uint64 `json:"records_acknowledged"`
+		Consumed uint64 `json:"records_consumed"`
+	}
+	if err := json.Unmarshal([]byte(bench.Stdout.String()), &br); err != nil || br.Acked != uint64(benchCount) || br.Consumed != br.Acked {
+		w.fail(seed, cons, "logstream bench: acknowledged %d, consumed %d of %d (%v)", br.Acked, br.Consumed, benchCount, err)
+	}
+	w.logf("bench: %d records acknowledged and consumed", br.Acked)
 	for _, topic := range topics {
 		c := cons[topic]
 		for c.count() < want[topic] && time.Now().Before(deadline.Add(30*time.Second)) {

@@ -46,6 +46,8 @@ func benchApp() *cli.App {
 			&cli.BoolFlag{Name: "sync", Usage: "one record at a time: send, wait for its acknowledgement, repeat"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or json"},
 			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "give up after this long"},
+			&cli.IntFlag{Name: "reconnect-attempts", Value: 3, Usage: "reconnection attempts of each client before giving up"},
+			&cli.IntFlag{Name: "reconnect-delay", Value: 1, Usage: "delay between reconnection attempts (seconds)"},
 			keyFlag(),
 		},
 		Action: runBench,
@@ -127,6 +129,8 @@ func runBench(c *cli.Context) error {
 		return cliutil.UsageError("--topics", fmt.Sprint(nTopics), "want 1 to the number of producers")
 	case size < 1 || size > 4<<20-4096:
 		return cliutil.UsageError("--size", fmt.Sprint(size), "want 1 byte to just under 4 MiB")
+	case c.Int("reconnect-attempts") < 1 || c.Int("reconnect-delay") < 1 || c.Int("reconnect-delay") > 3600:
+		return cliutil.UsageError("--reconnect-attempts/--reconnect-delay", fmt.Sprint(c.Int("reconnect-attempts"), "/", c.Int("reconnect-delay")), "want at least 1 attempt and 1 to 3600 seconds")
 	case count < 1:
 		return cliutil.UsageError("--count", fmt.Sprint(count), "want 1 or more")
 	case c.String("format") != "text" && c.String("format") != "json":
@@ -161,7 +165,7 @@ func runBench(c *cli.Context) error {
 	}
 	opts := func(name string) client.Options {
 		return client.Options{ClientID: client.NewClientID(name), Leader: leader, Logger: log,
-			ReconnectAttempts: 3, ReconnectDelay: time.Second, Key: key}
+			ReconnectAttempts: c.Int("reconnect-attempts"), ReconnectDelay: time.Duration(c.Int("reconnect-delay")) * time.Second, Key: key}
 	}
 	topic := func(i int) string { return fmt.Sprintf("%s-%d-%d", c.String("topic"), time.Now().Unix(), i%nTopics) }
 	topics := make([]string, nTopics)
