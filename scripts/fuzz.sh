@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every Go fuzz target in the repository for the given time each.
-# Usage: scripts/fuzz.sh 30s
+# Usage: scripts/fuzz.sh 30s   (a duration per target, or a count of inputs such as 3000x)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fuzztime="${1:-10s}"
