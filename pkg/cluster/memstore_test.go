@@ -20,6 +20,10 @@ type memLog struct {
 	floor      uint64
 	resets     int // Reset calls, for the sim's statistics
 	emptied    int // TruncateTo calls below StartOffset
+	// onTrim, if set, sees every record retention removes: all are below
+	// the floor, so committed, and the sim's checker places them in the
+	// committed sequence before they are gone.
+	onTrim func(off uint64, r record.Record)
 }
 
 func (l *memLog) NextOffset() uint64  { return l.start + uint64(len(l.recs)) }
@@ -64,6 +68,11 @@ func (l *memLog) retain() {
 	}
 	keep := min(next-l.maxRecords, l.floor)
 	if keep > l.start {
+		if l.onTrim != nil {
+			for off := l.start; off < keep; off++ {
+				l.onTrim(off, l.at(off))
+			}
+		}
 		l.recs = slices.Clone(l.recs[keep-l.start:])
 		l.start = keep
 	}
@@ -124,6 +133,7 @@ func (l *memLog) SetMeta(b []byte) error {
 type memStore struct {
 	topics     map[string]*memLog
 	maxRecords uint64
+	onTrim     func(topic string, off uint64, r record.Record) // see memLog.onTrim
 }
 
 func newMemStore() *memStore { return &memStore{topics: map[string]*memLog{}} }
@@ -132,6 +142,9 @@ func (s *memStore) Topic(name string) (Log, error) {
 	l, ok := s.topics[name]
 	if !ok {
 		l = &memLog{maxRecords: s.maxRecords, floor: math.MaxUint64}
+		if s.onTrim != nil {
+			l.onTrim = func(off uint64, r record.Record) { s.onTrim(name, off, r) }
+		}
 		s.topics[name] = l
 	}
 	return l, nil

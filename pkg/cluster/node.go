@@ -55,6 +55,11 @@ type Node struct {
 	bootstrapping bool
 	rec           *recovery
 
+	// gaps: per producer, the lowest Seq of a batch refused (or failed)
+	// lately, for producers the topic's table may have forgotten (see
+	// Propose). In memory only: a restart drops the connections too.
+	gaps map[gapKey]gapEntry
+
 	now     time.Time // time of the latest call, for Status
 	out     Ready
 	changed map[string]bool

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -41,6 +42,56 @@ type pendingAck struct {
 	ack     Ack
 	waitEnd uint64 // acknowledged once commit reaches this end
 	at      time.Time
+	firsts  []producerSeq // each producer's first Seq in the batch, noted as a gap if it fails
+}
+
+type producerSeq struct {
+	producer string
+	seq      uint64
+}
+
+// gapKey names a producer on a topic; see Node.gaps.
+type gapKey struct{ topic, producer string }
+
+type gapEntry struct {
+	seq uint64 // lowest Seq refused
+	at  time.Time
+}
+
+// maxGaps bounds Node.gaps; beyond it expired entries are dropped.
+const maxGaps = 4096
+
+// firstSeqs lists each producer's first Seq in recs (Seq 0: unnumbered).
+func firstSeqs(recs []record.Record) []producerSeq {
+	var out []producerSeq
+	for _, r := range recs {
+		if r.Seq != 0 && !slices.ContainsFunc(out, func(p producerSeq) bool { return p.producer == r.ProducerID }) {
+			out = append(out, producerSeq{r.ProducerID, r.Seq})
+		}
+	}
+	return out
+}
+
+// noteGap remembers that a batch starting at these Seqs was refused or not
+// acknowledged: the producer's batches behind it may already be on their way
+// and must wait for its resend (checked in Propose when the producer table
+// does not know the producer).
+func (n *Node) noteGap(now time.Time, topic string, firsts []producerSeq) {
+	if len(firsts) == 0 {
+		return
+	}
+	if n.gaps == nil {
+		n.gaps = map[gapKey]gapEntry{}
+	}
+	if len(n.gaps) >= maxGaps {
+		maps.DeleteFunc(n.gaps, func(_ gapKey, g gapEntry) bool { return now.Sub(g.at) >= n.cfg.BrokerTimeout })
+	}
+	for _, f := range firsts {
+		k := gapKey{topic, f.producer}
+		if g, ok := n.gaps[k]; !ok || f.seq < g.seq || now.Sub(g.at) >= n.cfg.BrokerTimeout {
+			n.gaps[k] = gapEntry{seq: f.seq, at: now}
+		}
+	}
 }
 
 // topicNames lists the store's topics (reserved names excluded).
@@ -218,6 +269,18 @@ func noteSeq(d map[string]seqOffset, r record.Record) {
 // The token comes back in Ready().Acks once the batch is committed.
 func (n *Node) Propose(now time.Time, topicName string, recs []record.Record, token uint64) error {
 	n.now = now
+	firsts := firstSeqs(recs)
+	if err := n.propose(now, topicName, recs, token, firsts); err != nil {
+		n.noteGap(now, topicName, firsts)
+		return err
+	}
+	for _, f := range firsts {
+		delete(n.gaps, gapKey{topicName, f.producer}) // taken in order: no gap left
+	}
+	return nil
+}
+
+func (n *Node) propose(now time.Time, topicName string, recs []record.Record, token uint64, firsts []producerSeq) error {
 	if !n.installed || !n.member || n.frozen() {
 		return ErrFrozen
 	}
@@ -244,6 +307,18 @@ func (n *Node) Propose(now time.Time, topicName string, recs []record.Record, to
 		s, seen := t.dedupe[r.ProducerID]
 		if !ok && seen {
 			hi, ok = s.seq, true
+		}
+		if !ok && r.Seq > 1 {
+			// A producer the table does not know. It starts at Seq 1
+			// (clients number from 1, a new id per process), so if the log
+			// never lost its front, earlier records were refused or lost
+			// while this batch was in flight. Once retention has trimmed
+			// the log the table may have forgotten the producer; then only
+			// the refusals we remember tell.
+			g, gap := n.gaps[gapKey{topicName, r.ProducerID}]
+			if t.log.StartOffset() == 0 || (gap && r.Seq > g.seq && now.Sub(g.at) < n.cfg.BrokerTimeout) {
+				return ErrOutOfOrder
+			}
 		}
 		if ok && r.Seq > hi+1 && r.Seq != 0 {
 			// A gap: the records between were refused (or lost) while this
@@ -277,7 +352,7 @@ func (n *Node) Propose(now time.Time, topicName string, recs []record.Record, to
 		waitEnd = t.log.NextOffset()
 		n.replicate(t, fresh)
 	}
-	t.pending = append(t.pending, pendingAck{ack: ack, waitEnd: waitEnd, at: now})
+	t.pending = append(t.pending, pendingAck{ack: ack, waitEnd: waitEnd, at: now, firsts: firsts})
 	n.recomputeCommit(now, t)
 	return nil
 }
@@ -349,6 +424,7 @@ func (n *Node) failPending(err error) {
 		for _, p := range t.pending {
 			p.ack.Err = err
 			n.out.Acks = append(n.out.Acks, p.ack)
+			n.noteGap(n.now, name, p.firsts)
 		}
 		t.pending = nil
 	}
@@ -560,6 +636,7 @@ func (n *Node) tickTopics(now time.Time) {
 			if now.Sub(p.at) >= n.cfg.FailureTimeout {
 				p.ack.Err = ErrNoQuorum
 				n.out.Acks = append(n.out.Acks, p.ack)
+				n.noteGap(now, t.name, p.firsts)
 			} else {
 				t.pending[k] = p
 				k++

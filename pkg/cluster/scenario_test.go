@@ -302,3 +302,79 @@ func TestBatchAfterAGapIsRefused(t *testing.T) {
 		t.Fatalf("log holds sequences %v", seqs)
 	}
 }
+
+// The same for a producer the owner has never seen: its first batch is
+// refused, the second must not be taken for its first records.
+func TestNewProducerAfterAGapIsRefused(t *testing.T) {
+	c := newCluster(t, 3)
+	if err := c.produce(1, 1, 4, 5); !errors.Is(err, ErrOutOfOrder) {
+		t.Fatalf("new producer starting at seq 4: got %v, want ErrOutOfOrder", err)
+	}
+	if err := c.produce(1, 2, 1, 2, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.produce(1, 3, 4, 5); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor("both batches committed", 5*time.Second, func() bool { return c.acked(2) && c.acked(3) })
+	if a := c.acks[3]; a.Duplicates != 0 {
+		t.Fatalf("second batch counted %d duplicates", a.Duplicates)
+	}
+}
+
+// Once retention has trimmed the log, the owner cannot tell a new producer
+// from one whose records were all trimmed; it remembers the refusal instead.
+func TestNewProducerAfterARefusalOnATrimmedLog(t *testing.T) {
+	c := newCluster(t, 3)
+	for _, id := range c.s.ids {
+		c.s.nodes[id].store.maxRecords = 4
+	}
+	owner, _ := c.s.nodes[1].node.Owner("logs")
+	nd := c.s.nodes[owner.ID].node
+	batch := func(pid string, seqs ...uint64) []record.Record {
+		var recs []record.Record
+		for _, q := range seqs {
+			recs = append(recs, record.Record{ProducerID: pid, Seq: q, Payload: []byte{byte(q)}})
+		}
+		return recs
+	}
+	propose := func(token uint64, recs []record.Record) error {
+		err := nd.Propose(c.s.now, "logs", recs, token)
+		c.s.flush(c.s.nodes[owner.ID])
+		return err
+	}
+	if err := propose(1, batch("old", 1, 2, 3, 4, 5, 6, 7, 8)); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor("old records committed and trimmed", 5*time.Second, func() bool {
+		l, _ := nd.cfg.Store.Topic("logs")
+		return c.acked(1) && l.StartOffset() > 0
+	})
+	// A new producer's first batch meets a view change; the one behind it
+	// arrives after. Without the refusal it would be taken (the table may
+	// simply have forgotten the producer).
+	active := nd.active
+	nd.active = 0
+	if err := propose(2, batch("new", 1, 2)); !errors.Is(err, ErrFrozen) {
+		t.Fatalf("first batch during the view change: got %v, want ErrFrozen", err)
+	}
+	nd.active = active
+	if err := propose(3, batch("new", 3, 4)); !errors.Is(err, ErrOutOfOrder) {
+		t.Fatalf("batch behind a refused one: got %v, want ErrOutOfOrder", err)
+	}
+	if err := propose(4, batch("new", 1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := propose(5, batch("new", 3, 4)); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor("resent batches committed", 5*time.Second, func() bool { return c.acked(4) && c.acked(5) })
+	if a := c.acks[4]; a.Duplicates != 0 {
+		t.Fatalf("resent first batch counted %d duplicates", a.Duplicates)
+	}
+	// A producer unknown to a trimmed log, with no refusal remembered, is
+	// taken as it comes: its earlier records may be the trimmed ones.
+	if err := propose(6, batch("idle", 40, 41)); err != nil {
+		t.Fatalf("producer unknown to a trimmed log: %v", err)
+	}
+}

@@ -1,10 +1,12 @@
 package cluster
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -25,7 +27,8 @@ var (
 )
 
 // TestSim runs the deterministic simulation over many seeds: 3- and 5-node
-// clusters, producers, random crash-restarts, leader kills, partitions,
+// clusters, producers that pipeline and resend as pkg/client does
+// (simproducer_test.go), random crash-restarts, leader kills, partitions,
 // message loss, duplication and reordering, and in a third of the seeds a
 // small retention limit (so lagging members fall behind what the others
 // still hold); then heals everything and checks safety and liveness (see
@@ -74,6 +77,12 @@ type simStats struct {
 	SilentOwner       int
 	SilentFailoverMax time.Duration
 	Moves             int
+	// The client model: batches sent while others were in flight, records
+	// sent again, reconnections, redirects followed, batches refused with
+	// ErrOutOfOrder, acks the client never saw (connection dropped) and
+	// acks that came out of order.
+	Pipelined, Resent, Reconnects, Redirects, OutOfOrder, StaleAcks, AcksOutOfOrder int
+	ProducerRestarts                                                                int
 }
 
 func (a *simStats) add(b simStats) {
@@ -93,18 +102,14 @@ func (a *simStats) add(b simStats) {
 	a.SilentOwner += b.SilentOwner
 	a.SilentFailoverMax = max(a.SilentFailoverMax, b.SilentFailoverMax)
 	a.Moves += b.Moves
-}
-
-type simProducer struct {
-	pid, topic string
-	next       uint64 // next Seq to create
-	batch      []record.Record
-	target     NodeID
-	inflight   bool
-	token      uint64
-	sentAt     time.Time
-	retryAt    time.Time
-	done       int // batches acknowledged
+	a.Pipelined += b.Pipelined
+	a.Resent += b.Resent
+	a.Reconnects += b.Reconnects
+	a.Redirects += b.Redirects
+	a.OutOfOrder += b.OutOfOrder
+	a.StaleAcks += b.StaleAcks
+	a.AcksOutOfOrder += b.AcksOutOfOrder
+	a.ProducerRestarts += b.ProducerRestarts
 }
 
 type recKey struct {
@@ -112,11 +117,19 @@ type recKey struct {
 	seq uint64
 }
 
+func cmpRecKey(a, b recKey) int {
+	if c := strings.Compare(a.pid, b.pid); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.seq, b.seq)
+}
+
 type simRun struct {
 	s         *simnet
 	producers []*simProducer
-	tokens    map[uint64]*simProducer
+	tokens    map[uint64]simToken
 	nextToken uint64
+	nextConn  uint64
 	committed map[string][]recKey          // the one committed sequence per topic, by offset; recKey{}: not seen (trimmed)
 	checked   map[[2]any]uint64            // (node, incarnation, topic) → prefix checked
 	acked     map[string]map[recKey]bool   // records acknowledged to producers
@@ -147,7 +160,7 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 		n = 5
 	}
 	s := newSimnet(seed, n, logw)
-	r := &simRun{s: s, tokens: map[uint64]*simProducer{}, committed: map[string][]recKey{}, checked: map[[2]any]uint64{},
+	r := &simRun{s: s, tokens: map[uint64]simToken{}, committed: map[string][]recKey{}, checked: map[[2]any]uint64{},
 		acked: map[string]map[recKey]bool{}, ackedAt: map[string]map[recKey]uint64{}, ackedBy: map[string]NodeID{}, leaderOf: map[uint64]NodeID{}, ownerOf: map[string]NodeID{}, resumeAt: map[NodeID]time.Time{}}
 	if seed%3 == 0 {
 		// Small enough that a member held back by a partition or loss falls
@@ -160,10 +173,13 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 		}
 	}
 	s.onReady = r.observe
-	topics := []string{"logs", "metrics", "sensors"}[:2+int(seed%2)]
-	for i := range 2 * len(topics) {
-		r.producers = append(r.producers, &simProducer{pid: fmt.Sprintf("p%d", i), topic: topics[i%len(topics)], next: 1, target: NodeID(1 + i%n)})
+	for _, id := range s.ids {
+		id := id
+		s.nodes[id].store.onTrim = func(topic string, off uint64, rec record.Record) {
+			r.commitAt(id, topic, off, recKey{rec.ProducerID, rec.Seq})
+		}
 	}
+	r.newProducers([]string{"logs", "metrics", "sensors"}[:2+int(seed%2)])
 
 	// Form the cluster: node 1 bootstraps, the others join it.
 	s.nodes[1].node.Bootstrap(s.now)
@@ -210,7 +226,8 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 	}
 
 	// Faults stop: heal, restart everyone, no loss. A leader must emerge and
-	// every producer's pending batch plus one more must commit in bounded time.
+	// every producer's unacknowledged records plus two more must commit in
+	// bounded time.
 	s.heal()
 	s.drop, s.dup = 0, 0
 	for _, id := range s.ids {
@@ -218,21 +235,19 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 		s.restart(id)
 	}
 	deadline := s.now.Add(15 * time.Second)
-	for _, p := range r.producers {
-		p.done = 0
-	}
+	r.setGoal(2)
 	for s.now.Before(deadline) {
 		r.produce(false)
 		if s.now.UnixMilli()%100 == 0 {
 			s.discover()
 		}
 		s.step(dt)
-		if r.allDone(2) && r.converged() {
+		if r.allDone() && r.converged() {
 			break
 		}
 	}
-	if !r.allDone(2) {
-		r.failf("liveness: producers did not get their batches committed within 15s after faults stopped (leaders: %v)", leaderIDs(s))
+	if !r.allDone() {
+		r.failf("liveness: producers did not get their records committed within 15s after faults stopped (leaders: %v)", leaderIDs(s))
 	} else {
 		r.silentOwner(seed)
 	}
@@ -339,17 +354,15 @@ func (r *simRun) silentOwner(seed uint64) {
 	}
 	s.resume(owner)
 	s.heal()
-	for _, p := range r.producers {
-		p.done = 0
-	}
-	for end := s.now.Add(10 * time.Second); s.now.Before(end) && !(r.allDone(1) && r.converged()); {
+	r.setGoal(1)
+	for end := s.now.Add(10 * time.Second); s.now.Before(end) && !(r.allDone() && r.converged()); {
 		r.produce(false)
 		if s.now.UnixMilli()%100 == 0 {
 			s.discover()
 		}
 		s.step(dt)
 	}
-	if !r.allDone(1) || !r.converged() {
+	if !r.allDone() || !r.converged() {
 		r.failf("liveness: after the silent owner %d came back, producers did not commit within 10s (leaders: %v)", owner, leaderIDs(s))
 	}
 }
@@ -402,68 +415,6 @@ func (r *simRun) fault(restartAt map[NodeID]time.Time, healAt, calmAt *time.Time
 		r.stats.Pauses++
 		r.resumeAt[id] = s.now.Add(pause)
 	}
-}
-
-// produce lets every producer act: send its batch (creating the next one
-// when the previous was acknowledged), follow redirects, retry on errors.
-func (r *simRun) produce(create bool) {
-	s := r.s
-	for _, p := range r.producers {
-		if p.inflight {
-			if s.now.Sub(p.sentAt) < 2*time.Second {
-				continue
-			}
-			p.inflight = false // the ack was lost with its broker: retry
-		}
-		if s.now.Before(p.retryAt) {
-			continue
-		}
-		if p.batch == nil {
-			if !create && p.done >= 2 {
-				continue
-			}
-			k := 1 + s.rng.IntN(3)
-			for range k {
-				p.batch = append(p.batch, record.Record{Timestamp: s.now.UnixNano(), ProducerID: p.pid, Seq: p.next,
-					Payload: fmt.Appendf(nil, "%s-%d", p.pid, p.next)})
-				p.next++
-			}
-		}
-		sn := s.nodes[p.target]
-		if sn == nil || !sn.up || sn.paused {
-			// A paused broker never answers: the client's request times
-			// out and it tries another (never drawn when none is paused,
-			// so the schedules of the other phases stay as they were).
-			up := slices.DeleteFunc(s.up(), func(sn *simNode) bool { return sn.paused })
-			sn = up[s.rng.IntN(len(up))]
-			p.target = sn.id
-		}
-		r.nextToken++
-		err := sn.node.Propose(s.now, p.topic, slices.Clone(p.batch), r.nextToken)
-		var noe *NotOwnerError
-		switch {
-		case err == nil:
-			p.inflight, p.token, p.sentAt = true, r.nextToken, s.now
-			r.tokens[r.nextToken] = p
-		case errors.As(err, &noe) && noe.Owner.ID != 0:
-			p.target = noe.Owner.ID
-		default:
-			p.retryAt = s.now.Add(50 * time.Millisecond)
-			if s.rng.IntN(4) == 0 {
-				p.target = s.ids[s.rng.IntN(len(s.ids))]
-			}
-		}
-		s.flush(sn)
-	}
-}
-
-func (r *simRun) allDone(k int) bool {
-	for _, p := range r.producers {
-		if p.done < k {
-			return false
-		}
-	}
-	return true
 }
 
 // converged: one leader, all nodes members of its active view.
@@ -523,50 +474,44 @@ func (r *simRun) observe(sn *simNode, rd Ready) {
 		r.checkPrefix(sn, tc.Topic, tc.Committed)
 	}
 	for _, a := range rd.Acks {
-		p := r.tokens[a.Token]
-		if p == nil {
-			r.failf("ack for unknown token %d", a.Token)
+		r.onAck(sn, a)
+	}
+}
+
+// checkAck checks a successful ack of recs from node sn and records them
+// as acknowledged.
+func (r *simRun) checkAck(sn *simNode, a Ack, recs []record.Record) {
+	nd := sn.node
+	r.stats.AckedRecords += int(a.Count - a.Duplicates)
+	r.stats.DuplicateAcks += int(a.Duplicates)
+	key := fmt.Sprintf("%d/%s", nd.view.Number, a.Topic)
+	if prev, ok := r.ackedBy[key]; ok && prev != sn.id {
+		r.failf("two nodes acknowledged writes to %s in view %d: %d and %d", a.Topic, nd.view.Number, prev, sn.id)
+	}
+	r.ackedBy[key] = sn.id
+	if r.acked[a.Topic] == nil {
+		r.acked[a.Topic] = map[recKey]bool{}
+		r.ackedAt[a.Topic] = map[recKey]uint64{}
+	}
+	l := sn.store.topics[a.Topic]
+	for i, rec := range recs {
+		key := recKey{rec.ProducerID, rec.Seq}
+		r.acked[a.Topic][key] = true
+		if off, ok := findRecord(l, key); ok {
+			r.ackedAt[a.Topic][key] = off
 			continue
 		}
-		delete(r.tokens, a.Token)
-		if p.token != a.Token || !p.inflight {
-			continue // stale ack of an abandoned attempt
-		}
-		p.inflight = false
-		if a.Err != nil {
-			r.stats.FailedAcks++
-			p.retryAt = r.s.now.Add(20 * time.Millisecond)
-			continue
-		}
-		r.stats.AckedRecords += int(a.Count - a.Duplicates)
-		r.stats.DuplicateAcks += int(a.Duplicates)
-		key := fmt.Sprintf("%d/%s", nd.view.Number, a.Topic)
-		if prev, ok := r.ackedBy[key]; ok && prev != sn.id {
-			r.failf("two nodes acknowledged writes to %s in view %d: %d and %d", a.Topic, nd.view.Number, prev, sn.id)
-		}
-		r.ackedBy[key] = sn.id
-		if r.acked[a.Topic] == nil {
-			r.acked[a.Topic] = map[recKey]bool{}
-			r.ackedAt[a.Topic] = map[recKey]uint64{}
-		}
-		l := sn.store.topics[a.Topic]
-		for i, rec := range p.batch {
-			key := recKey{rec.ProducerID, rec.Seq}
-			r.acked[a.Topic][key] = true
-			if off, ok := findRecord(l, key); ok {
-				r.ackedAt[a.Topic][key] = off
-				continue
+		// Only retention may have removed it, and only from the front.
+		if l == nil || l.start == 0 || (a.Duplicates == 0 && l.holds(a.BaseOffset+uint64(i))) {
+			start, next := uint64(0), uint64(0)
+			if l != nil {
+				start, next = l.start, l.NextOffset()
 			}
-			// Only retention may have removed it, and only from the front.
-			if l == nil || l.start == 0 || (a.Duplicates == 0 && l.holds(a.BaseOffset+uint64(i))) {
-				r.failf("node %d acknowledged %v on %s but does not hold it (log [%d, %d))", sn.id, key, a.Topic, l.start, l.NextOffset())
-			}
+			r.failf("node %d acknowledged %v on %s but does not hold it (log [%d, %d))", sn.id, key, a.Topic, start, next)
 		}
-		if int(a.Count) != len(p.batch) {
-			r.failf("ack count %d for a batch of %d", a.Count, len(p.batch))
-		}
-		p.batch = nil
-		p.done++
+	}
+	if int(a.Count) != len(recs) {
+		r.failf("ack count %d for a batch of %d", a.Count, len(recs))
 	}
 }
 
@@ -597,26 +542,33 @@ func (r *simRun) checkPrefix(sn *simNode, topic string, c uint64) {
 		r.failf("node %d reports committed %d on %s but holds fewer records", sn.id, c, topic)
 		return
 	}
-	seq := r.committed[topic]
 	for off := max(from, l.start); off < c; off++ {
 		rec := l.at(off)
-		key := recKey{rec.ProducerID, rec.Seq}
-		for uint64(len(seq)) <= off {
-			seq = append(seq, recKey{})
-		}
-		switch seq[off] {
-		case key:
-		case recKey{}:
-			seq[off] = key
-			r.s.logf("node %d commits %s@%d = %v", sn.id, topic, off, key)
-		default:
-			r.failf("committed prefixes disagree on %s at offset %d: node %d has %v, earlier %v", topic, off, sn.id, key, seq[off])
-			r.committed[topic] = seq
+		if !r.commitAt(sn.id, topic, off, recKey{rec.ProducerID, rec.Seq}) {
 			return
 		}
 	}
-	r.committed[topic] = seq
 	r.checked[k] = c
+}
+
+// commitAt places key at off in the topic's one committed sequence, or
+// reports that node id disagrees with what is there.
+func (r *simRun) commitAt(id NodeID, topic string, off uint64, key recKey) bool {
+	seq := r.committed[topic]
+	for uint64(len(seq)) <= off {
+		seq = append(seq, recKey{})
+	}
+	r.committed[topic] = seq
+	switch seq[off] {
+	case key:
+	case recKey{}:
+		seq[off] = key
+		r.s.logf("node %d commits %s@%d = %v", id, topic, off, key)
+	default:
+		r.failf("committed prefixes disagree on %s at offset %d: node %d has %v, earlier %v", topic, off, id, key, seq[off])
+		return false
+	}
+	return true
 }
 
 func (r *simRun) finalCheck() {
@@ -627,16 +579,34 @@ func (r *simRun) finalCheck() {
 		return
 	}
 	v := ls[0].node.view
-	for topic, seq := range r.committed {
+	topics := slices.Sorted(maps.Keys(r.committed))
+	for _, topic := range topics {
+		// (4) every live member of the final view holds exactly the one
+		// committed sequence (from where its retention starts).
+		for _, m := range v.Members {
+			sn := s.nodes[m.ID]
+			if !sn.up {
+				continue
+			}
+			c := sn.node.Committed(topic)
+			if c != uint64(len(r.committed[topic])) {
+				r.failf("%s: node %d has committed %d, the cluster %d", topic, m.ID, c, len(r.committed[topic]))
+			}
+			r.checkPrefix(sn, topic, c)
+		}
+		seq := r.committed[topic]
 		// (1) no record is in the committed sequence twice — unless the
 		// first copy had left the owner's retention window when the second
 		// was appended (the producer table is rebuilt from the retained log);
-		// (3) each producer's records are in the order it sent them.
+		// (3) each producer's records are in the order it sent them. Every
+		// offset is known: a node that reports a commit shows its records,
+		// and retention shows the records it removes.
 		at := map[recKey]uint64{}
 		last := map[string]uint64{}
 		for off, k := range seq {
 			if k == (recKey{}) {
-				continue // trimmed before any node reported it committed
+				r.failf("%s: committed offset %d never seen on any node", topic, off)
+				continue
 			}
 			if prev, ok := at[k]; ok {
 				if r.limit > 0 && uint64(off)-prev > r.limit {
@@ -651,15 +621,20 @@ func (r *simRun) finalCheck() {
 			}
 			last[k.pid] = k.seq
 		}
-		// (2) every acknowledged record is at the offset it was acknowledged
-		// at, unless retention removed it on the owner (then it is gone from
-		// every node: nobody trims at or above the commit point, and members
-		// skip only what their source no longer holds).
+		// (2) every acknowledged record is committed, and at the offset it
+		// was acknowledged at unless retention removed it on the owner
+		// (then it is gone from every node: nobody trims at or above the
+		// commit point, and members skip only what their source no longer
+		// holds).
 		ownerStart := uint64(0)
 		if o := s.nodes[ls[0].node.ownerOf(topic)]; o.up && o.store.topics[topic] != nil {
 			ownerStart = o.store.topics[topic].start
 		}
-		for k := range r.acked[topic] {
+		for _, k := range slices.SortedFunc(maps.Keys(r.acked[topic]), cmpRecKey) {
+			if _, ok := at[k]; !ok {
+				r.failf("%s: acknowledged record %v was never committed", topic, k)
+				continue
+			}
 			off, ok := r.ackedAt[topic][k]
 			if !ok || off < ownerStart {
 				r.stats.TrimmedAcked++
@@ -668,19 +643,6 @@ func (r *simRun) finalCheck() {
 			if off >= uint64(len(seq)) || seq[off] != k {
 				r.failf("%s: acknowledged record %v is not at offset %d, which the owner retains from %d", topic, k, off, ownerStart)
 			}
-		}
-		// (4) every live member of the final view holds exactly that prefix
-		// (from where its retention starts).
-		for _, m := range v.Members {
-			sn := s.nodes[m.ID]
-			if !sn.up {
-				continue
-			}
-			c := sn.node.Committed(topic)
-			if c != uint64(len(seq)) {
-				r.failf("%s: node %d has committed %d, the cluster %d", topic, m.ID, c, len(seq))
-			}
-			r.checkPrefix(sn, topic, c)
 		}
 	}
 	for topic := range r.acked {

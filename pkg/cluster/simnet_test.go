@@ -59,6 +59,9 @@ type inflight struct {
 	inc      int
 	typ      wire.Type
 	body     []byte
+	// call, when set, is a client's frame instead of a broker message: it
+	// runs on the receiving node (see request).
+	call func(dst *simNode)
 }
 
 var simLevel = zerolog.InfoLevel
@@ -233,6 +236,17 @@ func (s *simnet) flush(sn *simNode) {
 	}
 }
 
+// request delivers a client's frame to node to (incarnation inc) at at. It
+// rides TCP from a host outside the cluster: never dropped, duplicated or
+// cut by a partition, in order when the caller keeps at non-decreasing; lost
+// with the broker's incarnation; held while the broker is paused (and still
+// handled when it resumes, as a real process reads what its socket buffered,
+// even if the client gave up meanwhile).
+func (s *simnet) request(to NodeID, inc int, at time.Time, call func(dst *simNode)) {
+	s.seq++
+	s.queue = append(s.queue, inflight{at: at, seq: s.seq, to: to, inc: inc, call: call})
+}
+
 func (s *simnet) enqueue(from, to NodeID, typ wire.Type, body []byte) {
 	if s.cut[[2]NodeID{from, to}] || s.rng.Float64() < s.drop {
 		return
@@ -268,11 +282,16 @@ func (s *simnet) step(dt time.Duration) {
 			s.now = m.at
 		}
 		dst := s.nodes[m.to]
-		if !dst.up || dst.inc != m.inc || s.cut[[2]NodeID{m.from, m.to}] {
+		if !dst.up || dst.inc != m.inc || (m.call == nil && s.cut[[2]NodeID{m.from, m.to}]) {
 			continue
 		}
 		if dst.paused {
 			s.held = append(s.held, m)
+			continue
+		}
+		if m.call != nil {
+			m.call(dst)
+			s.flush(dst)
 			continue
 		}
 		msg, err := DecodeMessage(m.typ, m.body)
