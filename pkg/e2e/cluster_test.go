@@ -273,7 +273,7 @@ func (c *cluster3) ownerIndex(t testing.TB, topic string) int {
 	t.Helper()
 	var owner string
 	err := c.net.Host(3).Do(func() error {
-		for i, b := range c.net.Hosts()[:len(c.brokers)] {
+		for _, b := range c.net.Hosts()[:len(c.brokers)] {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			md, err := client.Metadata(ctx, netip.AddrPortFrom(b.IP, 8001).String(), 1<<20)
 			cancel()
@@ -286,7 +286,6 @@ func (c *cluster3) ownerIndex(t testing.TB, topic string) int {
 					return nil
 				}
 			}
-			_ = i
 		}
 		return fmt.Errorf("no broker knows an owner of %s", topic)
 	})

@@ -1,7 +1,6 @@
 package roles
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/netip"
@@ -248,4 +247,3 @@ func RunBroker(args []string, stdout, stderr io.Writer) int {
 	return cliutil.Run(app, args)
 }
 
-var _ = context.Background
