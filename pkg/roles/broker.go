@@ -246,4 +246,3 @@ func RunBroker(args []string, stdout, stderr io.Writer) int {
 	app.Name = args[0]
 	return cliutil.Run(app, args)
 }
-
