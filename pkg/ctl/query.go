@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"sync/atomic"
-	"time"
 
+	"github.com/logstream/logstream/pkg/client"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -68,65 +66,15 @@ type WireQuerier struct {
 	Key *wire.Key
 }
 
-// maxSkippedFrames bounds how many unrelated frames (e.g. heartbeats) we
-// read while waiting for our reply.
-const maxSkippedFrames = 64
-
-var corrSeq atomic.Uint64
-
-func init() { corrSeq.Store(uint64(time.Now().UnixNano())) }
-
-// roundTrip sends one request and returns the frame answering it. The
-// connection is closed when ctx ends, so a silent broker cannot hang us.
-func (q WireQuerier) roundTrip(ctx context.Context, addr string, t wire.Type, body []byte) (wire.Frame, error) {
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+// roundTrip sends one request and returns the frame answering it
+// (client.Request: sealed with the key when there is one; a silent broker is
+// bounded by ctx).
+func (q WireQuerier) roundTrip(ctx context.Context, addr string, m wire.Message) (wire.Frame, error) {
+	f, err := client.Request(ctx, addr, q.MaxFrame, q.Key, m)
 	if err != nil {
-		return wire.Frame{}, err
+		return wire.Frame{}, fmt.Errorf("broker %s: %w", addr, err)
 	}
-	defer func() { _ = conn.Close() }()
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	defer stop()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
-	corr := corrSeq.Add(1) | 1 // never 0: 0 means unsolicited
-	req := wire.Frame{Type: t, Corr: corr, Body: body}
-	var out []byte
-	var opener *wire.Opener
-	if q.Key != nil {
-		out = q.Key.NewSealer(corr).AppendFrame(nil, req)
-		opener = q.Key.NewOpener()
-	} else {
-		out = wire.AppendFrame(nil, req)
-	}
-	if _, err := conn.Write(out); err != nil {
-		return wire.Frame{}, err
-	}
-	max := q.MaxFrame
-	if max <= 0 {
-		max = wire.DefaultMaxFrame
-	}
-	r := wire.NewReader(conn, max)
-	for i := 0; i < maxSkippedFrames; i++ {
-		f, err := r.Next()
-		if err != nil {
-			if ctx.Err() != nil {
-				return wire.Frame{}, ctx.Err()
-			}
-			return wire.Frame{}, err
-		}
-		if msg, ok := wire.IsRefusal(f); ok {
-			return wire.Frame{}, fmt.Errorf("%w: broker %s refused the query: %s", wire.ErrAuth, addr, msg)
-		}
-		if f, _, err = wire.OpenWith(opener, f); err != nil {
-			return wire.Frame{}, fmt.Errorf("broker %s: %w", addr, err)
-		}
-		if f.Corr == corr {
-			return f, nil
-		}
-	}
-	return wire.Frame{}, fmt.Errorf("no reply after %d unrelated frames", maxSkippedFrames)
+	return f, nil
 }
 
 // replyError decodes an Error frame.
@@ -143,7 +91,7 @@ func replyError(f wire.Frame) error {
 
 // Metadata asks the broker at addr for its view of the cluster.
 func (q WireQuerier) Metadata(ctx context.Context, addr string) (*ClusterMeta, error) {
-	f, err := q.roundTrip(ctx, addr, wire.TypeMetadata, wire.Metadata{}.AppendTo(nil))
+	f, err := q.roundTrip(ctx, addr, &wire.Metadata{})
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +115,7 @@ func (q WireQuerier) Metadata(ctx context.Context, addr string) (*ClusterMeta, e
 // TriggerElection asks the broker at addr to start an election; the broker
 // acknowledges with an Error frame carrying ErrNone.
 func (q WireQuerier) TriggerElection(ctx context.Context, addr string) error {
-	f, err := q.roundTrip(ctx, addr, wire.TypeElectionTrigger, wire.ElectionTrigger{}.AppendTo(nil))
+	f, err := q.roundTrip(ctx, addr, &wire.ElectionTrigger{})
 	if err != nil {
 		return err
 	}
