@@ -140,6 +140,61 @@ func (o *Options) connect(ctx context.Context, redirect string) (*framed.Conn, s
 	return nil, "", fmt.Errorf("%w after %d attempts: %v (is a broker running? `logstream netdiag` shows what discovery sees; --leader IP:PORT skips it)", ErrGaveUp, o.ReconnectAttempts, lastErr)
 }
 
+// loop runs sessions until ctx ends (nil), a session returns ErrStop (nil),
+// a refusal that retrying cannot fix, or no broker can be reached. Between
+// sessions it follows redirects, waits a moment after a transient refusal,
+// and calls reset (if not nil) before the next connection. resume says in the
+// log what the next session will do.
+func (o *Options) loop(ctx context.Context, resume string, session func(context.Context, *framed.Conn) error, reset func()) error {
+	redirect, redirects := "", 0
+	for {
+		conn, addr, err := o.connect(ctx, redirect)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		redirect = ""
+		err = session(ctx, conn)
+		conn.Close()
+		if ctx.Err() != nil || errors.Is(err, ErrStop) {
+			return nil
+		}
+		var rd *redirectError
+		var rt *retryError
+		pause := time.Duration(0)
+		switch {
+		case errors.As(err, &rd):
+			o.Logger.Info().Str("from", addr).Str("to", rd.to).Msg("topic lives on another broker; following the redirect")
+			redirect = rd.to
+			// Brokers can disagree for a moment while a view changes:
+			// do not bounce between them at full speed.
+			if redirects++; redirects > 2 {
+				pause = min(time.Duration(redirects)*100*time.Millisecond, time.Second)
+			}
+		case errors.As(err, &rt):
+			o.Logger.Warn().Str("broker", addr).Msg(rt.msg + "; retrying shortly")
+			redirect, redirects, pause = addr, 0, min(o.ReconnectDelay, 500*time.Millisecond)
+		case isFatal(err):
+			return err
+		default:
+			redirects = 0
+			o.Logger.Warn().Err(err).Str("broker", addr).Msg("connection lost; reconnecting and " + resume)
+		}
+		if pause > 0 {
+			select {
+			case <-time.After(pause):
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		if reset != nil {
+			reset()
+		}
+	}
+}
+
 // learnBrokers asks a freshly connected broker for the cluster's members, so
 // the client knows where else to go if this broker dies. Its one error that
 // matters is a refusal for our key (wire.ErrAuth): the first request on a

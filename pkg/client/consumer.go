@@ -55,42 +55,12 @@ func (c *Consumer) Next() uint64 { return c.next }
 var ErrStop = errors.New("stop consuming")
 
 // Run subscribes and delivers until ctx ends, the handler returns an error,
-// or no broker can be reached within the reconnect attempts.
+// or no broker can be reached within the reconnect attempts. Each new
+// subscription resumes at the next offset.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
-	redirect := ""
-	for {
-		conn, addr, err := c.o.connect(ctx, redirect)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		redirect = ""
-		err = c.session(ctx, conn, h)
-		conn.Close()
-		if ctx.Err() != nil || errors.Is(err, ErrStop) {
-			return nil
-		}
-		var rd *redirectError
-		var rt *retryError
-		switch {
-		case errors.As(err, &rd):
-			redirect = rd.to
-		case errors.As(err, &rt):
-			c.o.Logger.Warn().Str("broker", addr).Msg(rt.msg + "; retrying shortly")
-			select {
-			case <-time.After(min(c.o.ReconnectDelay, 500*time.Millisecond)):
-			case <-ctx.Done():
-				return nil
-			}
-			redirect = addr
-		case isFatal(err):
-			return err
-		default:
-			c.o.Logger.Warn().Err(err).Str("broker", addr).Uint64("resume_at", c.next).Msg("connection lost; resubscribing")
-		}
-	}
+	return c.o.loop(ctx, "resubscribing at the next offset", func(ctx context.Context, conn *framed.Conn) error {
+		return c.session(ctx, conn, h)
+	}, nil)
 }
 
 func (c *Consumer) subscribeMsg() wire.Subscribe {

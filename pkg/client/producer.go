@@ -155,45 +155,17 @@ func (p *Producer) setFatal(err error) error {
 
 // Run connects, sends, and reconnects until ctx ends or no broker can be
 // reached within the reconnect attempts (then Send and Flush fail too).
+// After every connection, everything unacknowledged goes out again.
 func (p *Producer) Run(ctx context.Context) error {
-	redirect := ""
-	for {
-		conn, addr, err := p.o.connect(ctx, redirect)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return p.setFatal(err)
-		}
-		redirect = ""
-		err = p.session(ctx, conn)
-		conn.Close()
-		if ctx.Err() != nil {
-			return nil
-		}
-		var rd *redirectError
-		var rt *retryError
-		switch {
-		case errors.As(err, &rd):
-			p.o.Logger.Info().Str("from", addr).Str("to", rd.to).Msg("topic lives on another broker; following the redirect")
-			redirect = rd.to
-		case errors.As(err, &rt):
-			p.o.Logger.Warn().Str("broker", addr).Msg(rt.msg + "; retrying shortly")
-			select {
-			case <-time.After(min(p.o.ReconnectDelay, 500*time.Millisecond)):
-			case <-ctx.Done():
-				return nil
-			}
-			redirect = addr
-		case err != nil && isFatal(err):
-			return p.setFatal(err)
-		default:
-			p.o.Logger.Warn().Err(err).Str("broker", addr).Msg("connection lost; reconnecting and resending unacknowledged records")
-		}
+	err := p.o.loop(ctx, "resending unacknowledged records", p.session, func() {
 		p.mu.Lock()
-		p.sent = 0 // everything unacknowledged goes out again
+		p.sent = 0
 		p.mu.Unlock()
+	})
+	if err != nil {
+		return p.setFatal(err)
 	}
+	return nil
 }
 
 type fatalError struct{ error }
