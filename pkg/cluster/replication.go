@@ -88,7 +88,10 @@ func (n *Node) noteGap(now time.Time, topic string, firsts []producerSeq) {
 	}
 	for _, f := range firsts {
 		k := gapKey{topic, f.producer}
-		if g, ok := n.gaps[k]; !ok || f.seq < g.seq || now.Sub(g.at) >= n.cfg.BrokerTimeout {
+		// A refusal at or below the gap renews it; one of a batch behind
+		// does not, so an entry that outlived its gap cannot hold a
+		// producer back for longer than BrokerTimeout.
+		if g, ok := n.gaps[k]; !ok || f.seq <= g.seq || now.Sub(g.at) >= n.cfg.BrokerTimeout {
 			n.gaps[k] = gapEntry{seq: f.seq, at: now}
 		}
 	}
@@ -316,7 +319,7 @@ func (n *Node) propose(now time.Time, topicName string, recs []record.Record, to
 			// the log the table may have forgotten the producer; then only
 			// the refusals we remember tell.
 			g, gap := n.gaps[gapKey{topicName, r.ProducerID}]
-			if t.log.StartOffset() == 0 || (false && gap && r.Seq > g.seq && now.Sub(g.at) < n.cfg.BrokerTimeout) {
+			if t.log.StartOffset() == 0 || (gap && r.Seq > g.seq && now.Sub(g.at) < n.cfg.BrokerTimeout) {
 				return ErrOutOfOrder
 			}
 		}
