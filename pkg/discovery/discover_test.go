@@ -61,12 +61,19 @@ func TestDiscoverFindsLeader(t *testing.T) {
 	if j.Role != wire.RoleProducer || j.NodeID != "prod1" || j.Addr != "127.0.0.1:9100" || j.Nonce != 42 {
 		t.Errorf("JOIN as received: %+v", j)
 	}
-	// The responder counts an answer after sending it, so the count may land
-	// just after the answer does.
+	waitCounters(t, r, func(c map[string]uint64) bool {
+		return c["joins"] == 1 && c["answered"] == 1 && c["malformed"] == 0
+	})
+}
+
+// waitCounters waits until r's counters satisfy ok. The responder counts an
+// answer after sending it, so the count may land just after the answer does.
+func waitCounters(t *testing.T, r *Responder, ok func(map[string]uint64) bool) {
+	t.Helper()
 	for i := 0; ; i++ {
 		c := r.Counters()
-		if c["joins"] == 1 && c["answered"] == 1 && c["malformed"] == 0 {
-			break
+		if ok(c) {
+			return
 		}
 		if i == 500 {
 			t.Fatalf("counters %v", c)
@@ -342,11 +349,10 @@ func TestResponderSurvivesGarbage(t *testing.T) {
 	if err != nil || resp.Nonce != 9 || resp.LeaderID != "node1" {
 		t.Fatalf("reply %+v, %v", resp, err)
 	}
-	c := r.Counters()
-	if c["malformed"] != uint64(len(garbage)) || c["wrong_type"] != 1 || c["joins"] != 1 || c["answered"] != 1 ||
-		c["datagrams"] != uint64(len(garbage))+2 {
-		t.Errorf("counters %v", c)
-	}
+	waitCounters(t, r, func(c map[string]uint64) bool {
+		return c["malformed"] == uint64(len(garbage)) && c["wrong_type"] == 1 && c["joins"] == 1 && c["answered"] == 1 &&
+			c["datagrams"] == uint64(len(garbage))+2
+	})
 	// And Discover still works against it.
 	cfg := baseConfig(t, addr)
 	clk := newManualClock()
