@@ -326,6 +326,8 @@ func (r *clusterRepl) step(m cluster.Message) {
 			r.learn(m.From, m.Addr)
 		case *cluster.BrokerJoin:
 			r.learn(m.From, m.Addr)
+		case *cluster.StateExchange:
+			r.learn(m.From, m.Addr)
 		}
 		r.node.Step(now, m)
 	})

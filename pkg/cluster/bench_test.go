@@ -21,7 +21,7 @@ func BenchmarkCommit(b *testing.B) {
 	c.s.nodes[1].node.Bootstrap(c.s.now)
 	c.s.flush(c.s.nodes[1])
 	for _, id := range c.s.ids[1:] {
-		c.s.nodes[id].node.Join(c.s.now, Member{ID: 1})
+		c.s.join(id, 1)
 		c.s.flush(c.s.nodes[id])
 	}
 	for range 100 {

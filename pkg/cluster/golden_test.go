@@ -65,7 +65,7 @@ func TestElectionGolden(t *testing.T) {
 	s.nodes[1].node.Bootstrap(s.now)
 	s.flush(s.nodes[1])
 	for _, id := range []NodeID{2, 3} {
-		s.nodes[id].node.Join(s.now, Member{ID: 1, Addr: "10.0.0.1:7000"})
+		s.join(id, 1)
 		s.flush(s.nodes[id])
 	}
 	run(time.Second)

@@ -54,6 +54,9 @@ type StateExchange struct {
 	From     NodeID
 	View     uint64
 	Proposal uint64
+	// Addr is the asker's address: the answer must reach it even when the
+	// responder never saw it in a view (it restarted with an older one).
+	Addr string
 }
 
 // TopicState is one topic as a broker reports it in state exchange.
@@ -217,6 +220,7 @@ func (m *Coordinator) AppendTo(dst []byte) []byte {
 func (m *StateExchange) AppendTo(dst []byte) []byte {
 	e := hdr(dst, m.From, m.View)
 	e.U64(m.Proposal)
+	e.String(m.Addr)
 	return e.B
 }
 
@@ -424,7 +428,7 @@ func DecodeMessage(t wire.Type, body []byte) (Message, error) {
 	case wire.TypeCoordinator:
 		m = &Coordinator{From: from, View: view, Leader: d.id()}
 	case wire.TypeStateExchange:
-		m = &StateExchange{From: from, View: view, Proposal: d.U64()}
+		m = &StateExchange{From: from, View: view, Proposal: d.U64(), Addr: d.str(maxAddrSize, "address")}
 	case wire.TypeStateExchangeResponse:
 		r := &StateExchangeResponse{From: from, View: view}
 		r.Proposal, r.OK, r.Promised, r.Active = d.U64(), d.Bool(), d.U64(), d.U64()

@@ -25,7 +25,7 @@ func sampleMessages() []Message {
 	return []Message{
 		&Election{From: 1, View: 2, Candidate: 5},
 		&Coordinator{From: 5, View: 2, Leader: 5},
-		&StateExchange{From: 5, View: 2, Proposal: 3},
+		&StateExchange{From: 5, View: 2, Proposal: 3, Addr: "10.0.0.5:8001"},
 		&StateExchangeResponse{From: 1, View: 2, Proposal: 3, OK: true, Promised: 3, Active: 2, Current: sampleView(),
 			Topics: []TopicState{{Topic: "logs", Owner: 3, End: 20, Committed: 18, History: h}, {Topic: "m"}}},
 		&StateExchangeResponse{From: 1, View: 2, Proposal: 3, Promised: 9},

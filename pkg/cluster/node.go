@@ -90,6 +90,15 @@ func NewNode(cfg Config, now time.Time) (*Node, error) {
 	n.seen = max(n.view.Number, n.promised)
 	n.ring = newHashRing(n.view.IDs(), cfg.VirtualNodes)
 	n.elec.skip = map[NodeID]bool{}
+	if n.view.Number > 0 {
+		// The runtime learns peers' addresses from Ready().View. A broker
+		// restarted while there is no leader hears no heartbeat to learn
+		// them from, and without them its answers to the election and
+		// STATE_EXCHANGE are dropped: a view whose majority restarted
+		// could never recover.
+		v := n.view.clone()
+		n.out.View = &v
+	}
 	n.log.Info().Uint64("view", n.view.Number).Uint64("promised", n.promised).Msg("node started")
 	return n, nil
 }

@@ -106,7 +106,7 @@ func (n *Node) askState(now time.Time) {
 			continue
 		}
 		r.asked[id] = now
-		n.send(id, &StateExchange{From: n.id, View: n.view.Number, Proposal: r.proposal})
+		n.send(id, &StateExchange{From: n.id, View: n.view.Number, Proposal: r.proposal, Addr: n.cfg.Addr})
 	}
 }
 

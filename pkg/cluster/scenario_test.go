@@ -30,7 +30,7 @@ func newCluster(t *testing.T, n int) *cluster {
 	c.s.nodes[1].node.Bootstrap(c.s.now)
 	c.s.flush(c.s.nodes[1])
 	for _, id := range c.s.ids[1:] {
-		c.s.nodes[id].node.Join(c.s.now, Member{ID: 1, Addr: "10.0.0.1:7000"})
+		c.s.join(id, 1)
 		c.s.flush(c.s.nodes[id])
 	}
 	c.waitFor("cluster formed", 5*time.Second, func() bool { return c.oneView(c.s.ids...) })

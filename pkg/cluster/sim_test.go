@@ -185,7 +185,7 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 	s.nodes[1].node.Bootstrap(s.now)
 	s.flush(s.nodes[1])
 	for _, id := range s.ids[1:] {
-		s.nodes[id].node.Join(s.now, Member{ID: 1, Addr: s.nodes[1].node.cfg.Addr})
+		s.join(id, 1)
 		s.flush(s.nodes[id])
 	}
 	s.dup = 0.03

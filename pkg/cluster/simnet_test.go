@@ -50,6 +50,10 @@ type simNode struct {
 	downAt   time.Time // when it crashed
 	upAt     time.Time
 	lonelyAt time.Time // since when it saw no leader (discovery)
+	// book: the peers whose address this incarnation knows, as the
+	// runtime's address book does (from views, heartbeats, joins). A
+	// unicast to anyone else is dropped, as the runtime drops it.
+	book map[NodeID]bool
 }
 
 type inflight struct {
@@ -117,6 +121,7 @@ func (s *simnet) start(id NodeID) {
 		panic(err)
 	}
 	sn.node, sn.up, sn.upAt, sn.lonelyAt = nd, true, s.now, s.now
+	sn.book = map[NodeID]bool{}
 	sn.inc++
 }
 
@@ -206,6 +211,11 @@ func (s *simnet) flush(sn *simNode) {
 		return
 	}
 	rd := sn.node.Ready()
+	if rd.View != nil {
+		for _, id := range rd.View.IDs() {
+			sn.book[id] = true
+		}
+	}
 	for _, e := range rd.Messages {
 		typ, body := e.Msg.Type(), e.Msg.AppendTo(nil)
 		if e.To == 0 {
@@ -215,6 +225,9 @@ func (s *simnet) flush(sn *simNode) {
 				}
 			}
 			continue
+		}
+		if !sn.book[e.To] {
+			continue // no address for the peer
 		}
 		if dst := s.nodes[e.To]; dst == nil || !dst.up {
 			// A crashed process refuses the TCP connection.
@@ -298,6 +311,14 @@ func (s *simnet) step(dt time.Duration) {
 		if err != nil {
 			panic(fmt.Sprintf("sim: decode of an encoded message failed: %v", err))
 		}
+		switch msg := msg.(type) {
+		case *Heartbeat:
+			dst.book[msg.From] = dst.book[msg.From] || msg.Addr != ""
+		case *BrokerJoin:
+			dst.book[msg.From] = dst.book[msg.From] || msg.Addr != ""
+		case *StateExchange:
+			dst.book[msg.From] = dst.book[msg.From] || msg.Addr != ""
+		}
 		dst.node.Step(s.now, msg)
 		s.flush(dst)
 	}
@@ -346,7 +367,7 @@ func (s *simnet) discover() {
 		switch {
 		case leader != nil:
 			if sn.node.joinTarget != leader.id {
-				sn.node.Join(s.now, Member{ID: leader.id, Addr: leader.node.cfg.Addr})
+				s.join(sn.id, leader.id)
 				s.flush(sn)
 			}
 		case sn.node.view.Number > 0 && s.now.Sub(sn.lonelyAt) > 2*s.cfg.FailureTimeout:
@@ -355,6 +376,14 @@ func (s *simnet) discover() {
 			s.flush(sn)
 		}
 	}
+}
+
+// join has node id join leader, whose address it learned as the runtime
+// does from discovery.
+func (s *simnet) join(id, leader NodeID) {
+	sn := s.nodes[id]
+	sn.book[leader] = true
+	sn.node.Join(s.now, Member{ID: leader, Addr: s.nodes[leader].node.cfg.Addr})
 }
 
 func (s *simnet) trace() string { return strings.Join(s.events, "\n") }

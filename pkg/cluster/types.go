@@ -227,7 +227,7 @@ type Ready struct {
 	Messages  []Envelope
 	Acks      []Ack
 	Committed []TopicCommit // topics whose committed end changed since the last Ready
-	View      *View         // non-nil when a new view was installed
+	View      *View         // non-nil when a new view was installed, or the remembered one restored at start
 }
 
 // Role is what a node currently does.
