@@ -222,13 +222,27 @@ func runChaos(t *testing.T, seed uint64, duration time.Duration) {
 	deadline := time.Now().Add(recoveryBound)
 	want := map[string]int{}
 	for _, p := range producers {
-		if err := p.proc.Wait(time.Until(deadline) + time.Second); err != nil {
+		// Not proc.Wait: a producer still running is a failed run, and its
+		// history must be kept like any other.
+		select {
+		case <-p.proc.Done():
+		case <-time.After(time.Until(deadline) + time.Second):
+			w.fail(seed, cons, "producer %s: records still unacknowledged %s after the last fault\n%s",
+				p.name, recoveryBound, proctest.Tail(p.proc.Stderr.String(), 20))
+		}
+		if err := p.proc.Err(); err != nil {
 			w.fail(seed, cons, "producer %s: %v\n%s", p.name, err, proctest.Tail(p.proc.Stderr.String(), 20))
 		}
 		want[p.topic] += p.lines
 	}
 	w.logf("every record acknowledged (%d lines written)", want["alpha"]+want["beta"])
-	if err := bench.Wait(time.Until(deadline) + time.Minute); err != nil {
+	select {
+	case <-bench.Done():
+	case <-time.After(time.Until(deadline) + time.Minute):
+		w.fail(seed, cons, "logstream bench still running %s after the last fault\n%s",
+			recoveryBound+time.Minute, proctest.Tail(bench.Stderr.String(), 20))
+	}
+	if err := bench.Err(); err != nil {
 		w.fail(seed, cons, "logstream bench: %v\n%s", err, proctest.Tail(bench.Stderr.String(), 20))
 	}
 	var br struct {
