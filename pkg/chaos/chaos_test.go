@@ -286,6 +286,7 @@ func runChaos(t *testing.T, seed uint64, duration time.Duration) {
 			w.fail(seed, cons, "broker logs of %s: %v", topic, err)
 		}
 	}
+	measure(recoveries, cons)
 	report(t, recoveries)
 	w.logf("verdict: PASS (seed %d)", seed)
 }
@@ -296,24 +297,29 @@ func (c *consumed) snapshot() []rec {
 	return slices.Clone(c.records)
 }
 
-// stallAfter is the longest pause in deliveries within [from, to): how long
-// the topic stopped flowing because of a fault.
-func (c *consumed) stallAfter(from, to time.Time) time.Duration {
+// stallAfter is the longest pause in deliveries that began within
+// [from, to): how long the topic stopped flowing because of a fault. A pause
+// still running at `to` lasts until the next delivery; with none yet, until
+// `open` (zero: the stream has ended, every record was delivered).
+func (c *consumed) stallAfter(from, to, open time.Time) time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var worst time.Duration
 	prev := from
 	for _, a := range c.arrival {
-		if a.Before(from) {
+		if !a.After(from) {
 			continue
 		}
-		if a.After(to) {
-			break
-		}
 		worst = max(worst, a.Sub(prev))
+		if a.After(to) {
+			return worst
+		}
 		prev = a
 	}
-	return max(worst, to.Sub(prev)*0) // a stall running past `to` is measured by the next fault
+	if open.After(prev) {
+		worst = max(worst, open.Sub(prev))
+	}
+	return worst
 }
 
 // waitView waits until every running broker's latest ClusterState shows n
@@ -337,10 +343,24 @@ func (w *world) waitView(n int, d time.Duration) {
 	}
 }
 
-// recovery is how long one fault stopped the stream.
+// recovery is one fault: when it began and ended, and how long it stopped
+// the stream (measured once the run is over, so that a stall running past
+// the fault's own window is measured to its true end).
 type recovery struct {
-	kind  Kind
-	stall time.Duration
+	kind        Kind
+	began, over time.Time
+	stall       time.Duration
+}
+
+// measure sets each fault's stall: the longest pause in deliveries of any
+// topic that began during the fault or the 2 s after it. It runs once every
+// record has been delivered.
+func measure(rs []recovery, cons map[string]*consumed) {
+	for i := range rs {
+		for _, c := range cons {
+			rs[i].stall = max(rs[i].stall, c.stallAfter(rs[i].began, rs[i].over.Add(2*time.Second), time.Time{}))
+		}
+	}
 }
 
 // resolve turns a scheduled target into a broker index now.
@@ -446,16 +466,17 @@ func (w *world) inject(f Fault, cons map[string]*consumed) recovery {
 			}
 		}
 	}
+	over := time.Now()
 	w.logf("fault over: %s on %v", f.Kind, targets)
-	// How long did the stream stop? Look at deliveries from the fault's start
-	// to a few seconds after it ended.
+	// A first look at how long the stream stopped, for the timeline; the
+	// report measures again at the end of the run.
 	time.Sleep(2 * time.Second) // let deliveries after the fault arrive before measuring
 	var stall time.Duration
 	for _, c := range cons {
-		stall = max(stall, c.stallAfter(began, time.Now()))
+		stall = max(stall, c.stallAfter(began, time.Now(), time.Now()))
 	}
-	w.logf("stall during %s: %.2fs", f.Kind, stall.Seconds())
-	return recovery{kind: f.Kind, stall: stall}
+	w.logf("stall during %s: %.2fs so far", f.Kind, stall.Seconds())
+	return recovery{kind: f.Kind, began: began, over: over}
 }
 
 func (w *world) healAll() {
