@@ -221,6 +221,18 @@ func TestFaultsLoseNothing(t *testing.T) {
 			c.brokers[o].wait(10 * time.Second)
 			c.brokers[o] = c.startBroker(t, o)
 		}},
+		{"restart-majority", func(t *testing.T, c *cluster3) {
+			// Leader and a follower die at once, so the survivor alone is a
+			// minority; they come back with no leader to hear addresses
+			// from, and the three must still agree on a view.
+			l, f := c.leaderIndex(t), c.follower(t, 0)
+			c.brokers[l].signal(9)
+			c.brokers[f].signal(9)
+			for _, i := range []int{l, f} {
+				c.brokers[i].wait(10 * time.Second)
+				c.brokers[i] = c.startBroker(t, i)
+			}
+		}},
 		{"restart-follower", func(t *testing.T, c *cluster3) {
 			f := c.follower(t, 0)
 			c.brokers[f].signal(9)
