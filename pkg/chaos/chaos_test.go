@@ -32,6 +32,7 @@ var (
 	flagSeeds    = flag.Int("chaos.seeds", 1, "how many seeds to run (seed, seed+1, ...)")
 	flagDuration = flag.Duration("chaos.duration", 150*time.Second, "length of the fault phase of each run")
 	flagHistory  = flag.String("chaos.history", "", "where to keep a failing run's history (default: chaos-history/ at the repository root)")
+	flagKeep     = flag.Bool("chaos.keep", false, "keep the history of passing runs too")
 )
 
 func TestMain(m *testing.M) {
@@ -79,7 +80,8 @@ type world struct {
 	home    string
 	mu      sync.Mutex // guards brokers (restarts replace entries)
 	brokers []*proctest.Proc
-	down    map[int]bool // brokers killed and not yet restarted
+	past    map[int][]string // stderr of each broker's killed incarnations
+	down    map[int]bool     // brokers killed and not yet restarted
 	start   time.Time
 	events  []string
 }
@@ -287,7 +289,10 @@ func runChaos(t *testing.T, seed uint64, duration time.Duration) {
 		}
 	}
 	measure(recoveries, cons)
-	report(t, recoveries)
+	w.report(recoveries)
+	if *flagKeep {
+		w.keep(seed, cons)
+	}
 	w.logf("verdict: PASS (seed %d)", seed)
 }
 
@@ -301,25 +306,26 @@ func (c *consumed) snapshot() []rec {
 // [from, to): how long the topic stopped flowing because of a fault. A pause
 // still running at `to` lasts until the next delivery; with none yet, until
 // `open` (zero: the stream has ended, every record was delivered).
-func (c *consumed) stallAfter(from, to, open time.Time) time.Duration {
+func (c *consumed) stallAfter(from, to, open time.Time) (worst time.Duration, began time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var worst time.Duration
 	prev := from
 	for _, a := range c.arrival {
 		if !a.After(from) {
 			continue
 		}
-		worst = max(worst, a.Sub(prev))
+		if a.Sub(prev) > worst {
+			worst, began = a.Sub(prev), prev
+		}
 		if a.After(to) {
-			return worst
+			return worst, began
 		}
 		prev = a
 	}
-	if open.After(prev) {
-		worst = max(worst, open.Sub(prev))
+	if open.Sub(prev) > worst {
+		worst, began = open.Sub(prev), prev
 	}
-	return worst
+	return worst, began
 }
 
 // waitView waits until every running broker's latest ClusterState shows n
@@ -348,8 +354,11 @@ func (w *world) waitView(n int, d time.Duration) {
 // the fault's own window is measured to its true end).
 type recovery struct {
 	kind        Kind
+	what        string // the fault as the timeline names it
 	began, over time.Time
 	stall       time.Duration
+	topic       string    // where the longest stall was
+	stallFrom   time.Time // and when it began
 }
 
 // measure sets each fault's stall: the longest pause in deliveries of any
@@ -357,8 +366,10 @@ type recovery struct {
 // record has been delivered.
 func measure(rs []recovery, cons map[string]*consumed) {
 	for i := range rs {
-		for _, c := range cons {
-			rs[i].stall = max(rs[i].stall, c.stallAfter(rs[i].began, rs[i].over.Add(2*time.Second), time.Time{}))
+		for topic, c := range cons {
+			if d, from := c.stallAfter(rs[i].began, rs[i].over.Add(2*time.Second), time.Time{}); d > rs[i].stall {
+				rs[i].stall, rs[i].topic, rs[i].stallFrom = d, topic, from
+			}
 		}
 	}
 }
@@ -439,6 +450,10 @@ func (w *world) inject(f Fault, cons map[string]*consumed) recovery {
 			b.Signal(syscall.SIGKILL)
 			<-b.Done()
 			w.mu.Lock()
+			if w.past == nil {
+				w.past = map[int][]string{}
+			}
+			w.past[i] = append(w.past[i], b.Stderr.String())
 			w.down[i] = true
 			w.mu.Unlock()
 		case Pause:
@@ -473,10 +488,11 @@ func (w *world) inject(f Fault, cons map[string]*consumed) recovery {
 	time.Sleep(2 * time.Second) // let deliveries after the fault arrive before measuring
 	var stall time.Duration
 	for _, c := range cons {
-		stall = max(stall, c.stallAfter(began, time.Now(), time.Now()))
+		d, _ := c.stallAfter(began, time.Now(), time.Now())
+		stall = max(stall, d)
 	}
 	w.logf("stall during %s: %.2fs so far", f.Kind, stall.Seconds())
-	return recovery{kind: f.Kind, began: began, over: over}
+	return recovery{kind: f.Kind, what: fmt.Sprintf("%s on %v (%v)", f.Kind, targets, f.Targets), began: began, over: over}
 }
 
 func (w *world) healAll() {
@@ -575,6 +591,12 @@ func (w *world) checkLogs(topic string, want []rec) error {
 // fail keeps the run's history and fails the test.
 func (w *world) fail(seed uint64, cons map[string]*consumed, format string, args ...any) {
 	w.t.Helper()
+	w.keep(seed, cons)
+	w.t.Fatalf("seed %d: "+format, append([]any{seed}, args...)...)
+}
+
+// keep writes the run's history: timeline, broker logs, what was consumed.
+func (w *world) keep(seed uint64, cons map[string]*consumed) {
 	dir := *flagHistory
 	if dir == "" {
 		dir = filepath.Join("..", "..", "chaos-history")
@@ -584,7 +606,8 @@ func (w *world) fail(seed uint64, cons map[string]*consumed, format string, args
 		w.mu.Lock()
 		os.WriteFile(filepath.Join(dir, "timeline.txt"), []byte(strings.Join(w.events, "\n")+"\n"), 0o644)
 		for i, b := range w.brokers {
-			os.WriteFile(filepath.Join(dir, fmt.Sprintf("broker%d.log", i+1)), []byte(b.Stderr.String()), 0o644)
+			all := append(slices.Clone(w.past[i]), b.Stderr.String())
+			os.WriteFile(filepath.Join(dir, fmt.Sprintf("broker%d.log", i+1)), []byte(strings.Join(all, "")), 0o644)
 		}
 		w.mu.Unlock()
 		for topic, c := range cons {
@@ -596,14 +619,20 @@ func (w *world) fail(seed uint64, cons map[string]*consumed, format string, args
 		}
 		w.t.Logf("history kept in %s", dir)
 	}
-	w.t.Fatalf("seed %d: "+format, append([]any{seed}, args...)...)
 }
 
-// report prints the recovery (stall) times per kind of fault.
-func report(t *testing.T, rs []recovery) {
+// report prints each fault's recovery (stall) time, then their median and
+// worst per kind of fault.
+func (w *world) report(rs []recovery) {
+	t := w.t
 	by := map[Kind][]time.Duration{}
 	for _, r := range rs {
 		by[r.kind] = append(by[r.kind], r.stall)
+		line := fmt.Sprintf("recovery of %-45s at t=%6.1fs: stall %5.2fs", r.what, r.began.Sub(w.start).Seconds(), r.stall.Seconds())
+		if r.stall > 0 {
+			line += fmt.Sprintf(" (%s, from t=%.1fs)", r.topic, r.stallFrom.Sub(w.start).Seconds())
+		}
+		t.Log(line)
 	}
 	kinds := make([]string, 0, len(by))
 	for k := range by {

@@ -27,7 +27,7 @@ func TestStallAfter(t *testing.T) {
 		if tc.open >= 0 {
 			open = at(tc.open)
 		}
-		got := c.stallAfter(at(tc.from), at(tc.to), open)
+		got, _ := c.stallAfter(at(tc.from), at(tc.to), open)
 		if want := time.Duration(tc.want * float64(time.Second)); got != want {
 			t.Errorf("%s: stall %v, want %v", tc.name, got, want)
 		}
