@@ -89,8 +89,15 @@ func (n *Node) onElection(now time.Time, m *Election) {
 			n.win(now)
 		}
 	case m.Candidate > n.id:
-		n.elec.participating = true
-		n.elec.started = now
+		if !n.elec.participating {
+			// The round's clock starts when we join it, not at every token
+			// we pass on: otherwise the retries of others would keep
+			// resetting it, and the one node that can see its successor
+			// swallow the token (because it is paused or cut off, not
+			// dead) would never time out and skip it.
+			n.elec.participating = true
+			n.elec.started = now
+		}
 		n.forwardElection(now, m.Candidate)
 	case !n.elec.participating:
 		n.elec.participating = true

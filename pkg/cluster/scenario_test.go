@@ -378,3 +378,27 @@ func TestNewProducerAfterARefusalOnATrimmedLog(t *testing.T) {
 		t.Fatalf("producer unknown to a trimmed log: %v", err)
 	}
 }
+
+// The leader and another broker go silent at once (paused: their
+// connections do not refuse, so nobody learns they are gone). The paused one
+// sits on the ring right after the broker that must notice it swallowing the
+// election token; that broker must time out and skip it after one round,
+// not have its round clock reset by every retry of the others.
+func TestElectionSkipsASilentNeighbour(t *testing.T) {
+	c := newCluster(t, 5)
+	paused := c.s.now
+	c.s.pause(1) // the leader
+	c.s.pause(4) // the highest live candidate 5's token reaches 4 after 2 and 3
+	c.waitFor("a new view of 2, 3 and 5 (4 and 1 stay members until BROKER_TIMEOUT)", 5*time.Second, func() bool {
+		l := c.leader(2)
+		return l != 1 && c.leader(3) == l && c.leader(5) == l && c.s.nodes[l].node.canCommit()
+	})
+	// Detection takes FailureTimeout; then at most two rounds: one that 4
+	// swallows, one that skips it.
+	cfg := c.s.cfg
+	bound := cfg.FailureTimeout + 2*(cfg.FailureTimeout+cfg.FollowerHBInterval) + cfg.BrokerHBInterval
+	t.Logf("new leader %d after %v (bound %v)", c.leader(2), c.s.now.Sub(paused), bound)
+	if took := c.s.now.Sub(paused); took > bound {
+		t.Errorf("new leader after %v, want within %v", took, bound)
+	}
+}
