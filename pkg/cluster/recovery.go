@@ -260,9 +260,12 @@ func (n *Node) finishRecovery(now time.Time) {
 		if id == n.id || r.base.Has(id) || joiner {
 			v.Members = append(v.Members, Member{ID: id, Addr: addrs[id]})
 			live = append(live, id)
-			delete(n.joiners, id)
 		}
 	}
+	// Joiners that did not answer are forgotten: one still alive repeats
+	// its BROKER_JOIN; one that died must not make every tick start another
+	// view change for ever.
+	clear(n.joiners)
 	// Silent members the leader heard within the broker timeout stay: the
 	// answers are a majority of base and include every joiner, so they are
 	// a majority of the new view too and it can still activate; and a
@@ -390,6 +393,10 @@ func (n *Node) installView(now time.Time, m *ViewInstall) {
 	n.out.View = &nv
 	n.ring = newHashRing(n.view.IDs(), n.cfg.VirtualNodes)
 	n.rec = nil
+	if m.From != n.id {
+		// Joins were asked of us as leader; the joiners ask the new one.
+		clear(n.joiners)
+	}
 	n.elec = election{skip: map[NodeID]bool{}}
 	n.suspectLogged, n.leaderFailed = false, false
 	clear(n.unreachable)

@@ -402,3 +402,24 @@ func TestElectionSkipsASilentNeighbour(t *testing.T) {
 		t.Errorf("new leader after %v, want within %v", took, bound)
 	}
 }
+
+// A broker asks to join and dies before it answers the view change it
+// caused. The leader must drop it, not start a view change at every tick
+// for ever (seen in chaos seed 401: a stale joiner cost 14 view changes).
+func TestDeadJoinerIsForgotten(t *testing.T) {
+	c := newCluster(t, 3)
+	leader := c.s.nodes[c.leader(1)].node
+	before := leader.view.Number
+	// Its BROKER_JOIN arrived; its process is gone (no node 9 in the network).
+	leader.onBrokerJoin(c.s.now, &BrokerJoin{From: 9, View: before, Addr: "10.0.0.9:7000"})
+	c.s.flush(c.s.nodes[leader.id])
+	for range 200 { // 2 s: 50 FollowerHBIntervals
+		c.s.step(10 * time.Millisecond)
+	}
+	if leader.role != RoleLeader {
+		t.Fatalf("node %d is no longer the leader", leader.id)
+	}
+	if views := leader.view.Number - before; views > 1 {
+		t.Errorf("%d view changes while the joiner was dead, want at most 1", views)
+	}
+}
