@@ -90,7 +90,7 @@ func newClusterRepl(b *Broker, store *topiclog.Store) (*clusterRepl, error) {
 		BrokerHBInterval: b.cfg.BrokerHBInterval, FollowerHBInterval: b.cfg.FollowerHBInterval,
 		SuspicionTimeout: b.cfg.SuspicionTimeout, FailureTimeout: b.cfg.FailureTimeout,
 		BrokerTimeout: b.cfg.BrokerTimeout, Store: clusterStore{store},
-		Detector: newPhiDetector(b.cfg.BrokerHBInterval, b.cfg.SuspicionTimeout, b.cfg.FailureTimeout),
+		Detector: newPhiDetector(max(b.cfg.BrokerHBInterval, b.cfg.FollowerHBInterval), b.cfg.SuspicionTimeout, b.cfg.FailureTimeout),
 	}, time.Now())
 	if err != nil {
 		return nil, err
