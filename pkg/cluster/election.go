@@ -31,7 +31,11 @@ func (n *Node) StartElection(now time.Time) {
 	n.startElection(now)
 }
 
-func (n *Node) startElection(now time.Time) {
+func (n *Node) startElection(now time.Time) { n.startRound(now, n.id) }
+
+// startRound starts a round that carries candidate (ourselves, or a better
+// candidate whose token we must pass on again).
+func (n *Node) startRound(now time.Time, candidate NodeID) {
 	if n.view.Number == 0 {
 		return // never a member of any view: nothing to elect over
 	}
@@ -44,7 +48,7 @@ func (n *Node) startElection(now time.Time) {
 	n.elec.started = now
 	n.elec.coordinator = 0
 	n.log.Info().Uint64("view", n.view.Number).Msg("ELECTION started")
-	n.forwardElection(now, n.id)
+	n.forwardElection(now, candidate)
 }
 
 // ringNext returns our live successor on the ring, or 0 if we are alone.

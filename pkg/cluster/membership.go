@@ -181,6 +181,14 @@ func (n *Node) tickFollower(now time.Time) {
 func (n *Node) leaderFailure(now time.Time) {
 	n.log.Info().Uint64("leader", uint64(n.view.Leader)).Uint64("view", n.view.Number).Msg("LEADER FAILURE")
 	n.leaderFailed = true
+	if n.elec.participating && n.elec.next == n.view.Leader && n.elec.lastCandidate > n.id {
+		// A broker that noticed first started a round, and we passed its
+		// better token to the leader before we knew the leader was gone:
+		// pass it on past the leader. A round of our own would be swallowed
+		// by that candidate, and its token is lost with the leader.
+		n.startRound(now, n.elec.lastCandidate)
+		return
+	}
 	n.startElection(now)
 }
 

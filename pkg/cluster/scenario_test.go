@@ -423,3 +423,34 @@ func TestDeadJoinerIsForgotten(t *testing.T) {
 		t.Errorf("%d view changes while the joiner was dead, want at most 1", views)
 	}
 }
+
+// Broker 5 notices the leader's failure first and starts a round; broker 3,
+// whose ring successor is the leader, passes 5's token to the leader before
+// it notices too. When it does, it must pass 5's token on past the leader:
+// a round of its own would be swallowed by 5, whose token died with the
+// leader, and the election would wait for a timeout.
+func TestLateDetectorPassesTheBetterTokenOn(t *testing.T) {
+	c := newCluster(t, 5)
+	c.s.nodes[1].node.StartElection(c.s.now) // leadership to 5, then 4 once 5 pauses
+	c.s.flush(c.s.nodes[1])
+	c.waitFor("5 leads", 3*time.Second, func() bool { return c.oneView(1, 2, 3, 4, 5) && c.leader(1) == 5 })
+	c.s.pause(5)
+	c.waitFor("4 leads", 5*time.Second, func() bool { return c.leader(1) == 4 && c.s.nodes[4].node.canCommit() })
+	c.s.resume(5)
+	c.waitFor("5 is back under 4", 5*time.Second, func() bool {
+		return c.leader(5) == 4 && c.s.nodes[5].node.canCommit() && c.oneView(1, 2, 3, 4, 5)
+	})
+	c.s.pause(4)
+	n3, n5 := c.s.nodes[3].node, c.s.nodes[5].node
+	n5.leaderFailure(c.s.now)
+	c.s.flush(c.s.nodes[5])
+	c.waitFor("3 passed 5's token to the leader", time.Second, func() bool {
+		return n3.elec.participating && n3.elec.lastCandidate == 5 && n3.elec.next == 4
+	})
+	n3.leaderFailure(c.s.now)
+	if n3.elec.lastCandidate != 5 || n3.elec.next == 4 {
+		t.Fatalf("after noticing the leader failed, 3 carries %d to %d; want 5's token passed on past 4", n3.elec.lastCandidate, n3.elec.next)
+	}
+	c.s.flush(c.s.nodes[3])
+	c.waitFor("5 wins", 200*time.Millisecond, func() bool { return n5.role == RoleLeader || n5.rec != nil })
+}
