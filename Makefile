@@ -5,8 +5,10 @@ PKGS      := ./...
 FUZZTIME  ?= 30s
 SMOKETIME ?= 3000x
 SIMSEEDS  ?= 5000
+CHAOS_SEED     ?= 0
 CHAOS_SEEDS    ?= 1
 CHAOS_DURATION ?= 5m
+CHAOS_FLAGS    ?=
 
 .PHONY: all build demo test vet fmt-check unit fuzz fuzz-smoke sim chaos bench clean
 
@@ -47,7 +49,7 @@ sim:
 
 ## chaos: real processes under random faults (root; namespaces)
 chaos: build
-	$(GO) test -count=1 -timeout 0 -run TestChaos ./pkg/chaos/ -chaos.seeds=$(CHAOS_SEEDS) -chaos.duration=$(CHAOS_DURATION)
+	$(GO) test -v -count=1 -timeout 0 -run TestChaos ./pkg/chaos/ -chaos.seed=$(CHAOS_SEED) -chaos.seeds=$(CHAOS_SEEDS) -chaos.duration=$(CHAOS_DURATION) $(CHAOS_FLAGS)
 
 ## bench: Go benchmarks of the hot paths
 bench:
