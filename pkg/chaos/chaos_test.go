@@ -28,7 +28,7 @@ import (
 )
 
 var (
-	flagSeed     = flag.Uint64("chaos.seed", 0, "seed of the first run's fault schedule (0: pick one)")
+	flagSeed     = flag.Uint64("chaos.seed", 1, "seed of the first run's fault schedule (0: pick one at random)")
 	flagSeeds    = flag.Int("chaos.seeds", 1, "how many seeds to run (seed, seed+1, ...)")
 	flagDuration = flag.Duration("chaos.duration", 150*time.Second, "length of the fault phase of each run")
 	flagHistory  = flag.String("chaos.history", "", "where to keep a failing run's history (default: chaos-history/ at the repository root)")
