@@ -61,12 +61,19 @@ func (n *Node) ringNext() NodeID {
 	i := slices.Index(ids, n.id)
 	for k := 1; k < len(ids); k++ {
 		c := ids[(i+k)%len(ids)]
-		if n.isUnreachable(c) || n.elec.skip[c] || (n.leaderFailed && c == n.view.Leader) {
+		if !n.inRing(c) {
 			continue
 		}
 		return c
 	}
 	return 0
+}
+
+// inRing reports whether id takes part in our ring: a member of our view,
+// not known dead, not skipped after swallowing a round, not the failed
+// leader.
+func (n *Node) inRing(id NodeID) bool {
+	return id == n.id || (n.view.Has(id) && !n.isUnreachable(id) && !n.elec.skip[id] && !(n.leaderFailed && id == n.view.Leader))
 }
 
 func (n *Node) forwardElection(now time.Time, candidate NodeID) {
@@ -92,7 +99,7 @@ func (n *Node) onElection(now time.Time, m *Election) {
 		if n.elec.participating && n.rec == nil {
 			n.win(now)
 		}
-	case m.Candidate > n.id:
+	case m.Candidate > n.id && n.inRing(m.Candidate):
 		if !n.elec.participating {
 			// The round's clock starts when we join it, not at every token
 			// we pass on: otherwise the retries of others would keep
@@ -104,6 +111,9 @@ func (n *Node) onElection(now time.Time, m *Election) {
 		}
 		n.forwardElection(now, m.Candidate)
 	case !n.elec.participating:
+		// A weaker candidate, or one we know to be gone: its token can only
+		// end by reaching it, so passing it on would loop for ever among
+		// the brokers that skip it. Run for ourselves instead.
 		n.elec.participating = true
 		n.elec.started = now
 		n.forwardElection(now, n.id)

@@ -454,3 +454,17 @@ func TestLateDetectorPassesTheBetterTokenOn(t *testing.T) {
 	c.s.flush(c.s.nodes[3])
 	c.waitFor("5 wins", 200*time.Millisecond, func() bool { return n5.role == RoleLeader || n5.rec != nil })
 }
+
+// The token of a candidate that two brokers both skip (cut off, say) can
+// only end by reaching it: passed on, it would bounce between them for
+// ever. A broker drops such a token and runs for itself.
+func TestTokenOfASkippedCandidateIsNotPassedOn(t *testing.T) {
+	c := newCluster(t, 3)
+	n2 := c.s.nodes[2].node
+	n2.Unreachable(c.s.now, 3)
+	c.s.flush(c.s.nodes[2])
+	n2.onElection(c.s.now, &Election{From: 1, View: n2.view.Number, Candidate: 3})
+	if !n2.elec.participating || n2.elec.lastCandidate != 2 || n2.elec.next != 1 {
+		t.Fatalf("node 2 carries %d to %d; want its own candidacy, sent to 1", n2.elec.lastCandidate, n2.elec.next)
+	}
+}
