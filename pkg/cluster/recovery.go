@@ -210,11 +210,13 @@ func (n *Node) checkRecovery(now time.Time) {
 	}
 	// Wait a little for stragglers so a slow member is not dropped needlessly
 	// (nor its topics moved) — but not for one known dead, judged Failed,
-	// or that the leader is removing (silent past the broker timeout).
+	// or that the leader is removing (silent past the broker timeout), nor
+	// for the leader whose failure started this change: waiting for it cost
+	// every failover a whole FollowerHBInterval.
 	all := true
 	for _, id := range r.base.IDs() {
 		removing := r.keep != nil && !r.keep[id] && id != n.id
-		if r.resp[id] == nil && !n.isUnreachable(id) && !n.failedKept(id) && !removing {
+		if r.resp[id] == nil && !n.isUnreachable(id) && !n.failedKept(id) && !removing && !n.failedLeader(id) {
 			all = false
 		}
 	}
@@ -233,6 +235,13 @@ func (n *Node) checkRecovery(now time.Time) {
 // silent, and judged Failed: its topics move to members that answered.
 func (n *Node) failedKept(id NodeID) bool {
 	return n.rec.keep[id] && n.rec.resp[id] == nil && n.det.Status(id, n.now) == Failed
+}
+
+// failedLeader reports whether id led the view being changed and this node
+// judged it failed: the reason for the change, not a straggler.
+func (n *Node) failedLeader(id NodeID) bool {
+	failed := (n.leaderFailed && id == n.view.Leader) || n.det.Status(id, n.now) == Failed
+	return id != n.id && id == n.rec.base.Leader && failed
 }
 
 func (n *Node) finishRecovery(now time.Time) {
