@@ -89,39 +89,62 @@ func (e *retryError) Error() string { return e.msg }
 // connect returns a connection to a broker: the redirect target if there is
 // one, else the explicit leader or whatever discovery finds, else any broker
 // this client has heard of (so a client given --leader carries on when that
-// broker dies). It tries ReconnectAttempts times, ReconnectDelay apart, and
-// says so on each failure.
+// broker dies). A live redirect target is taken before asking discovery:
+// discovery listens a whole window for answers, which every move of a topic
+// would otherwise add to the client's stall. It tries ReconnectAttempts
+// times, ReconnectDelay apart, and says so on each failure.
 func (o *Options) connect(ctx context.Context, redirect string) (*framed.Conn, string, error) {
 	var lastErr error
 	for attempt := 1; attempt <= o.ReconnectAttempts; attempt++ {
+		tried := map[string]bool{}
+		try := func(addr string) (*framed.Conn, error) {
+			if tried[addr] {
+				return nil, nil
+			}
+			tried[addr] = true
+			conn, err := o.dial(ctx, addr)
+			if err != nil {
+				lastErr = err
+				return nil, nil
+			}
+			if err = o.learnBrokers(ctx, conn); errors.Is(err, wire.ErrAuth) {
+				conn.Close()
+				return nil, fatalError{err}
+			}
+			o.book.add(addr)
+			return conn, nil
+		}
 		var candidates []string
 		if redirect != "" {
 			candidates = append(candidates, redirect)
 		}
-		if addr, err := o.locate(ctx); err == nil {
-			candidates = append(candidates, addr)
-		} else if errors.Is(err, wire.ErrAuth) {
-			return nil, "", fatalError{err}
-		} else {
-			lastErr = err
-		}
-		candidates = append(candidates, o.book.list()...)
-		tried := map[string]bool{}
-		for _, addr := range candidates {
-			if tried[addr] {
-				continue
-			}
-			tried[addr] = true
-			conn, err := o.dial(ctx, addr)
-			if err == nil {
-				if err = o.learnBrokers(ctx, conn); errors.Is(err, wire.ErrAuth) {
-					conn.Close()
-					return nil, "", fatalError{err}
+		located := false
+		for i := 0; ; i++ {
+			if i == len(candidates) {
+				if located {
+					break
 				}
-				o.book.add(addr)
-				return conn, addr, nil
+				// No redirect target, or it failed: ask the cluster.
+				located = true
+				if addr, err := o.locate(ctx); err == nil {
+					candidates = append(candidates, addr)
+				} else if errors.Is(err, wire.ErrAuth) {
+					return nil, "", fatalError{err}
+				} else {
+					lastErr = err
+				}
+				candidates = append(candidates, o.book.list()...)
+				if i == len(candidates) {
+					break
+				}
 			}
-			lastErr = err
+			conn, err := try(candidates[i])
+			if err != nil {
+				return nil, "", err
+			}
+			if conn != nil {
+				return conn, candidates[i], nil
+			}
 			if ctx.Err() != nil {
 				return nil, "", ctx.Err()
 			}
@@ -146,7 +169,7 @@ func (o *Options) connect(ctx context.Context, redirect string) (*framed.Conn, s
 // and calls reset (if not nil) before the next connection. resume says in the
 // log what the next session will do.
 func (o *Options) loop(ctx context.Context, resume string, session func(context.Context, *framed.Conn) error, reset func()) error {
-	redirect, redirects := "", 0
+	redirect, redirects, retries := "", 0, 0
 	for {
 		conn, addr, err := o.connect(ctx, redirect)
 		if err != nil {
@@ -156,8 +179,12 @@ func (o *Options) loop(ctx context.Context, resume string, session func(context.
 			return err
 		}
 		redirect = ""
+		began := time.Now()
 		err = session(ctx, conn)
 		conn.Close()
+		if time.Since(began) > time.Second {
+			retries = 0 // the broker served us: a new refusal is a new episode
+		}
 		if ctx.Err() != nil || errors.Is(err, ErrStop) {
 			return nil
 		}
@@ -175,7 +202,13 @@ func (o *Options) loop(ctx context.Context, resume string, session func(context.
 			}
 		case errors.As(err, &rt):
 			o.Logger.Warn().Str("broker", addr).Msg(rt.msg + "; retrying shortly")
-			redirect, redirects, pause = addr, 0, min(o.ReconnectDelay, 500*time.Millisecond)
+			// Most refusals (a view change in progress) last tens of
+			// milliseconds; a lost quorum lasts longer. Back off from
+			// 100 ms so the first case costs little and the second
+			// does not hammer the broker.
+			redirect, redirects = addr, 0
+			pause = min(100*time.Millisecond<<min(retries, 3), o.ReconnectDelay, 500*time.Millisecond)
+			retries++
 		case isFatal(err):
 			return err
 		default:

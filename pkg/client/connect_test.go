@@ -1,0 +1,103 @@
+package client
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/logstream/logstream/pkg/framed"
+	"github.com/logstream/logstream/pkg/wire"
+)
+
+// fakeBroker answers METADATA on 127.0.0.1 and nothing else: enough for
+// connect, which asks every broker it reaches who else is in the cluster.
+func fakeBroker(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return // listener closed by Cleanup
+			}
+			go func() {
+				conn := framed.NewWith(nc, framed.Options{MaxBody: wire.DefaultMaxFrame, Queue: 4, WriteTimeout: time.Second})
+				defer conn.Close()
+				for {
+					f, err := conn.Recv()
+					if err != nil {
+						return
+					}
+					if f.Type == wire.TypeMetadata {
+						conn.Send(wire.Encode(&wire.MetadataResponse{Addr: ln.Addr().String()}, f.Corr))
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// closedAddr is a loopback address nobody listens on: dialling it is refused.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func countingOptions(found string, calls *atomic.Int32) *Options {
+	o := &Options{ReconnectAttempts: 1, ReconnectDelay: 10 * time.Millisecond, Logger: zerolog.Nop(),
+		Discover: func(context.Context) (string, error) {
+			calls.Add(1)
+			return found, nil
+		}}
+	o.Defaults()
+	return o
+}
+
+// A redirect names the broker to go to: asking discovery first would add its
+// listening window (500 ms) to every move of a topic.
+func TestConnectTakesALiveRedirectWithoutDiscovery(t *testing.T) {
+	owner := fakeBroker(t)
+	var calls atomic.Int32
+	o := countingOptions(closedAddr(t), &calls)
+	conn, addr, err := o.connect(context.Background(), owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if addr != owner {
+		t.Errorf("connected to %s, want the redirect target %s", addr, owner)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("discovery ran %d times before the redirect target was tried", n)
+	}
+}
+
+// A dead redirect target is not the end: the client asks the cluster.
+func TestConnectFallsBackToDiscoveryWhenTheRedirectIsDead(t *testing.T) {
+	leader := fakeBroker(t)
+	var calls atomic.Int32
+	o := countingOptions(leader, &calls)
+	conn, addr, err := o.connect(context.Background(), closedAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if addr != leader || calls.Load() != 1 {
+		t.Errorf("connected to %s after %d discoveries, want %s after 1", addr, calls.Load(), leader)
+	}
+}
