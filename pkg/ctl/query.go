@@ -25,6 +25,7 @@ type ClusterMeta struct {
 	Addr       string            `json:"addr"`
 	LeaderID   string            `json:"leader_id"`
 	LeaderAddr string            `json:"leader_addr"`
+	LeaderName string            `json:"leader_name,omitempty"` // its logstreamctl name, if started here
 	View       uint64            `json:"view"`
 	Members    []Member          `json:"members"`
 	Topics     []TopicStatus     `json:"topics"`
@@ -35,6 +36,7 @@ type ClusterMeta struct {
 // Member is a broker in the view.
 type Member struct {
 	ID    string `json:"id"`
+	Name  string `json:"name,omitempty"` // its logstreamctl name, if started here
 	Addr  string `json:"addr"`
 	State string `json:"state"`
 }
@@ -44,6 +46,7 @@ type TopicStatus struct {
 	Name        string `json:"name"`
 	Owner       string `json:"owner"`
 	OwnerAddr   string `json:"owner_addr"`
+	OwnerName   string `json:"owner_name,omitempty"` // its logstreamctl name, if started here
 	StartOffset uint64 `json:"start_offset"`
 	NextOffset  uint64 `json:"next_offset"`
 	Committed   uint64 `json:"committed"`

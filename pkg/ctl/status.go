@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"sync"
 	"syscall"
@@ -202,9 +203,34 @@ func buildStatus(ctx context.Context, e *env, opts StatusOptions) (StatusReport,
 		}
 	}
 	if best != nil {
-		rep.Cluster, rep.ClusterFrom = best.Meta, best.Addr
+		rep.Cluster, rep.ClusterFrom = nameBrokers(best.Meta, names), best.Addr
 	}
 	return rep, nil
+}
+
+// nameBrokers returns a copy of m in which every broker started by this
+// logstreamctl (names: address → name) carries its name: node ids are long
+// numbers, and the user knows their brokers as node1, node2...
+func nameBrokers(m *ClusterMeta, names map[string]string) *ClusterMeta {
+	c := *m
+	c.LeaderName = names[m.LeaderAddr]
+	c.Members = slices.Clone(m.Members)
+	for i := range c.Members {
+		c.Members[i].Name = names[c.Members[i].Addr]
+	}
+	c.Topics = slices.Clone(m.Topics)
+	for i := range c.Topics {
+		c.Topics[i].OwnerName = names[c.Topics[i].OwnerAddr]
+	}
+	return &c
+}
+
+// named shows a broker as "name (id)" when it has a name here, else its id.
+func named(name, id string) string {
+	if name == "" {
+		return dash(id)
+	}
+	return name + " (" + dash(id) + ")"
 }
 
 func renderStatus(w io.Writer, rep StatusReport, asJSON bool) error {
@@ -243,12 +269,12 @@ func renderStatus(w io.Writer, rep StatusReport, asJSON bool) error {
 
 func renderCluster(w io.Writer, m *ClusterMeta, from string) error {
 	fmt.Fprintf(w, "\nCLUSTER (as reported by %s)\n", from)
-	fmt.Fprintf(w, "  Leader: %s (%s)   View: %d\n", dash(m.LeaderID), dash(m.LeaderAddr), m.View)
+	fmt.Fprintf(w, "  Leader: %s at %s   View: %d\n", named(m.LeaderName, m.LeaderID), dash(m.LeaderAddr), m.View)
 	fmt.Fprintln(w, "\nMEMBERS")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tADDRESS\tSTATE")
+	fmt.Fprintln(tw, "NAME\tID\tADDRESS\tSTATE")
 	for _, b := range m.Members {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", b.ID, b.Addr, dash(b.State))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", dash(b.Name), b.ID, b.Addr, dash(b.State))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -259,7 +285,7 @@ func renderCluster(w io.Writer, m *ClusterMeta, from string) error {
 	} else {
 		fmt.Fprintln(tw, "NAME\tOWNER\tSTART\tNEXT\tCOMMITTED")
 		for _, t := range m.Topics {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", t.Name, dash(t.Owner), t.StartOffset, t.NextOffset, t.Committed)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\n", t.Name, named(t.OwnerName, t.Owner), t.StartOffset, t.NextOffset, t.Committed)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

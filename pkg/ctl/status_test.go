@@ -15,7 +15,7 @@ import (
 func sampleMeta(node string, view uint64) *ClusterMeta {
 	return &ClusterMeta{
 		NodeID: node, Addr: "127.0.0.1:8001", LeaderID: "node1", LeaderAddr: "127.0.0.1:8001", View: view,
-		Members:   []Member{{"node1", "127.0.0.1:8001", "alive"}, {"node2", "127.0.0.1:8002", "suspect"}},
+		Members:   []Member{{ID: "node1", Addr: "127.0.0.1:8001", State: "alive"}, {ID: "node2", Addr: "127.0.0.1:8002", State: "suspect"}},
 		Topics:    []TopicStatus{{Name: "logs", Owner: "node2", OwnerAddr: "127.0.0.1:8002", StartOffset: 3, NextOffset: 42, Committed: 40}},
 		Consumers: []ConsumerStatus{{ID: "cons1", Topic: "logs", Offset: 30, Lag: 10}},
 		Counters:  map[string]uint64{"frames_dropped": 7},
@@ -53,6 +53,28 @@ func TestStatusRendersClusterAndUnreachable(t *testing.T) {
 	r.out.Reset()
 	if code := r.run("status"); code != 0 || !strings.Contains(r.out.String(), "--broker") {
 		t.Fatalf("empty status: %q", r.out.String())
+	}
+}
+
+// Brokers started by this logstreamctl are shown by their names (the user's
+// node1, node2), not only by their numeric node ids.
+func TestStatusNamesTheBrokersItStarted(t *testing.T) {
+	m := sampleMeta("node1", 4)
+	named := nameBrokers(m, map[string]string{"127.0.0.1:8001": "alpha", "127.0.0.1:8002": "beta"})
+	if named.LeaderName != "alpha" || named.Members[1].Name != "beta" || named.Topics[0].OwnerName != "beta" {
+		t.Fatalf("names not filled in: %+v", named)
+	}
+	if m.Members[1].Name != "" || m.Topics[0].OwnerName != "" {
+		t.Fatal("nameBrokers changed the broker's answer in place")
+	}
+	var out strings.Builder
+	if err := renderCluster(&out, named, "127.0.0.1:8001"); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"Leader: alpha (node1) at 127.0.0.1:8001", "beta   node2", "logs  beta (node2)"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("cluster status lacks %q:\n%s", w, out.String())
+		}
 	}
 }
 

@@ -1031,6 +1031,17 @@ func TestCtlThreeBrokers(t *testing.T) {
 	if strings.Count(r.stdout, " leader\n") != 1 {
 		t.Errorf("status does not show exactly one leader among the members:\n%s", r)
 	}
+	// The members and the leader go by the names they were started with.
+	_, members, _ := strings.Cut(r.stdout, "\nMEMBERS\n")
+	members, _, _ = strings.Cut(members, "\n\n")
+	for _, name := range []string{"node1", "node2", "node3"} {
+		if !strings.Contains(members, "\n"+name+" ") {
+			t.Errorf("status does not name member %s:\n%s", name, r)
+		}
+	}
+	if !strings.Contains(r.stdout, "Leader: node") {
+		t.Errorf("status does not name the leader:\n%s", r)
+	}
 
 	c.ok("./logstreamctl election node2")
 	c.eventually("./logstreamctl logs node2", "ELECTION", 10*time.Second)
