@@ -96,58 +96,9 @@ func (e *retryError) Error() string { return e.msg }
 func (o *Options) connect(ctx context.Context, redirect string) (*framed.Conn, string, error) {
 	var lastErr error
 	for attempt := 1; attempt <= o.ReconnectAttempts; attempt++ {
-		tried := map[string]bool{}
-		try := func(addr string) (*framed.Conn, error) {
-			if tried[addr] {
-				return nil, nil
-			}
-			tried[addr] = true
-			conn, err := o.dial(ctx, addr)
-			if err != nil {
-				lastErr = err
-				return nil, nil
-			}
-			if err = o.learnBrokers(ctx, conn); errors.Is(err, wire.ErrAuth) {
-				conn.Close()
-				return nil, fatalError{err}
-			}
-			o.book.add(addr)
-			return conn, nil
-		}
-		var candidates []string
-		if redirect != "" {
-			candidates = append(candidates, redirect)
-		}
-		located := false
-		for i := 0; ; i++ {
-			if i == len(candidates) {
-				if located {
-					break
-				}
-				// No redirect target, or it failed: ask the cluster.
-				located = true
-				if addr, err := o.locate(ctx); err == nil {
-					candidates = append(candidates, addr)
-				} else if errors.Is(err, wire.ErrAuth) {
-					return nil, "", fatalError{err}
-				} else {
-					lastErr = err
-				}
-				candidates = append(candidates, o.book.list()...)
-				if i == len(candidates) {
-					break
-				}
-			}
-			conn, err := try(candidates[i])
-			if err != nil {
-				return nil, "", err
-			}
-			if conn != nil {
-				return conn, candidates[i], nil
-			}
-			if ctx.Err() != nil {
-				return nil, "", ctx.Err()
-			}
+		conn, addr, err := o.connectOnce(ctx, redirect, &lastErr)
+		if conn != nil || err != nil {
+			return conn, addr, err
 		}
 		redirect = "" // a dead redirect target is forgotten: ask the cluster again
 		o.Logger.Warn().Err(lastErr).Msgf("broker unreachable (attempt %d/%d)", attempt, o.ReconnectAttempts)
@@ -161,6 +112,50 @@ func (o *Options) connect(ctx context.Context, redirect string) (*framed.Conn, s
 		}
 	}
 	return nil, "", fmt.Errorf("%w after %d attempts: %v (is a broker running? `logstream netdiag` shows what discovery sees; --leader IP:PORT skips it)", ErrGaveUp, o.ReconnectAttempts, lastErr)
+}
+
+// connectOnce is one attempt of connect: the redirect target, then what
+// discovery finds, then the brokers heard of. No connection and no error
+// means every candidate failed; *lastErr says why.
+func (o *Options) connectOnce(ctx context.Context, redirect string, lastErr *error) (*framed.Conn, string, error) {
+	tried := map[string]bool{}
+	try := func(addrs ...string) (*framed.Conn, string, error) {
+		for _, addr := range addrs {
+			if tried[addr] {
+				continue
+			}
+			tried[addr] = true
+			conn, err := o.dial(ctx, addr)
+			if err != nil {
+				*lastErr = err
+				if ctx.Err() != nil {
+					return nil, "", ctx.Err()
+				}
+				continue
+			}
+			if err = o.learnBrokers(ctx, conn); errors.Is(err, wire.ErrAuth) {
+				conn.Close()
+				return nil, "", fatalError{err}
+			}
+			o.book.add(addr)
+			return conn, addr, nil
+		}
+		return nil, "", nil
+	}
+	if redirect != "" {
+		if conn, addr, err := try(redirect); conn != nil || err != nil {
+			return conn, addr, err
+		}
+	}
+	var candidates []string
+	if addr, err := o.locate(ctx); err == nil {
+		candidates = append(candidates, addr)
+	} else if errors.Is(err, wire.ErrAuth) {
+		return nil, "", fatalError{err}
+	} else {
+		*lastErr = err
+	}
+	return try(append(candidates, o.book.list()...)...)
 }
 
 // loop runs sessions until ctx ends (nil), a session returns ErrStop (nil),
