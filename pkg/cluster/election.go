@@ -87,7 +87,7 @@ func (n *Node) forwardElection(now time.Time, candidate NodeID) {
 		return
 	}
 	n.log.Info().Uint64("candidate", uint64(candidate)).Uint64("to", uint64(next)).Msg("ELECTION forwarded")
-	n.send(next, &Election{From: n.id, View: n.view.Number, Candidate: candidate})
+	n.send(next, &Election{From: n.id, View: n.view.Number, Candidate: candidate, Addr: n.cfg.Addr})
 }
 
 func (n *Node) onElection(now time.Time, m *Election) {

@@ -11,7 +11,12 @@ func (n *Node) Bootstrap(now time.Time) {
 	if n.installed && n.member {
 		return
 	}
-	n.log.Info().Msg("no cluster found: bootstrapping")
+	if n.view.Number == 0 && n.cluster == 0 {
+		n.cluster = n.cfg.NewClusterID()
+		n.log.Info().Str("cluster", ClusterName(n.cluster)).Msg("no cluster found: bootstrapping a new cluster")
+	} else {
+		n.log.Info().Uint64("view", n.view.Number).Msg("no cluster found: recovering our last view (needs a majority of it)")
+	}
 	n.bootstrapping = true
 	n.startRecovery(now)
 	n.bootstrapping = false
@@ -25,18 +30,33 @@ func (n *Node) Join(now time.Time, leader Member) {
 		n.Bootstrap(now)
 		return
 	}
-	n.joinTarget = leader.ID
-	n.sendJoin(now, leader.ID)
+	n.askToJoin(now, leader.ID, leader.Addr)
+}
+
+// askToJoin makes target the broker we ask to join (again every
+// FollowerHBInterval, see tickJoining).
+func (n *Node) askToJoin(now time.Time, target NodeID, addr string) {
+	if n.joinTarget != target {
+		n.joinTarget, n.joinSince = target, now
+	}
+	if addr != "" {
+		n.joinAddr = addr
+	}
+	n.sendJoin(now, target)
 }
 
 func (n *Node) sendJoin(now time.Time, to NodeID) {
 	n.nextJoin = now.Add(n.cfg.FollowerHBInterval)
-	n.send(to, &BrokerJoin{From: n.id, View: n.view.Number, Promised: n.promised, Addr: n.cfg.Addr})
+	n.send(to, &BrokerJoin{From: n.id, View: n.view.Number, Promised: n.promised, PromisedTo: n.promisedTo, Addr: n.cfg.Addr})
 }
 
 func (n *Node) heartbeat(isLeader bool) *Heartbeat {
-	return &Heartbeat{From: n.id, View: n.view.Number, Leader: n.view.Leader, IsLeader: isLeader,
+	hb := &Heartbeat{From: n.id, View: n.view.Number, Leader: n.view.Leader, IsLeader: isLeader,
 		Active: n.active == n.view.Number, Synced: n.allSynced(), Addr: n.cfg.Addr}
+	if isLeader {
+		hb.Holds = n.holdsRecords()
+	}
+	return hb
 }
 
 // allSynced reports whether this node holds the agreed log of every topic of
@@ -196,6 +216,20 @@ func (n *Node) tickJoining(now time.Time) {
 	if n.joinTarget != 0 && !now.Before(n.nextJoin) {
 		n.sendJoin(now, n.joinTarget)
 	}
+	if n.view.Number == 0 || n.installed || n.rec != nil {
+		return
+	}
+	// Restarted with a remembered view and no leader to be heard: none
+	// heartbeats to us, or the one we ask never answers. Elect over the
+	// last view rather than wait for an election nobody else may start
+	// (every broker restarted; the runtime's discovery usually says so
+	// sooner, see NoLeader).
+	quiet := n.joinTarget == 0 && now.Sub(n.startedAt) >= n.cfg.FailureTimeout
+	deaf := n.joinTarget != 0 && now.Sub(n.joinSince) >= n.cfg.FailureTimeout && now.Sub(n.lastHeard[n.joinTarget]) >= n.cfg.FailureTimeout
+	if quiet || deaf {
+		n.joinTarget = 0
+		n.NoLeader(now)
+	}
 }
 
 func (n *Node) onHeartbeat(now time.Time, m *Heartbeat) {
@@ -220,6 +254,7 @@ func (n *Node) onHeartbeat(now time.Time, m *Heartbeat) {
 	mine := n.view.Number
 	switch {
 	case m.View == mine && m.From == n.view.Leader && n.member:
+		n.leaderHolds = m.Holds
 		if m.Active && n.active < m.View {
 			n.active = m.View
 			n.saveState()
@@ -244,16 +279,16 @@ func (n *Node) onHeartbeat(now time.Time, m *Heartbeat) {
 		// wins, equal views go to the higher id.
 		if m.View > mine || (m.View == mine && m.From > n.id) {
 			n.log.Info().Uint64("other", uint64(m.From)).Uint64("other_view", m.View).Msg("another leader has precedence: stepping down")
-			n.role = RoleJoining
 			n.failPending(ErrFrozen)
-			n.joinTarget = m.From
-			n.sendJoin(now, m.From)
+			// No longer a member of a view anyone leads: every leader's
+			// heartbeat (below) and every redirect now brings us in.
+			n.role, n.member = RoleJoining, false
+			n.askToJoin(now, m.From, m.Addr)
 		}
 	case m.View > mine || (m.View == mine && !n.member):
 		// A leader of a newer view: we missed it, or were removed. Ask in.
-		if n.rec == nil && !now.Before(n.nextJoin) {
-			n.joinTarget = m.From
-			n.sendJoin(now, m.From)
+		if n.rec == nil && (!now.Before(n.nextJoin) || n.joinTarget != m.From) {
+			n.askToJoin(now, m.From, m.Addr)
 		}
 	}
 }
@@ -269,8 +304,11 @@ func (n *Node) onBrokerJoin(now time.Time, m *BrokerJoin) {
 	n.send(m.From, &BrokerJoinResponse{From: n.id, View: n.view.Number, Leader: me, Accepted: true})
 	n.seen = max(n.seen, m.Promised)
 	switch {
-	case n.view.Has(m.From) && m.Promised <= n.view.Number && n.lastInstall != nil:
+	case n.view.Has(m.From) && n.lastInstall != nil &&
+		(m.Promised < n.view.Number || (m.Promised == n.view.Number && m.PromisedTo == n.id)):
 		// A member that restarted or missed the install: send it again.
+		// (One that promised our view's number to another proposer, which
+		// then died, would refuse it: only a newer view frees it, below.)
 		n.resent[m.From] = now
 		n.send(m.From, n.lastInstall)
 	case n.view.Has(m.From):
@@ -288,8 +326,7 @@ func (n *Node) onBrokerJoin(now time.Time, m *BrokerJoin) {
 
 func (n *Node) onBrokerJoinResponse(now time.Time, m *BrokerJoinResponse) {
 	if !m.Accepted && m.Leader.ID != 0 && m.Leader.ID != n.id && !(n.installed && n.member) {
-		n.joinTarget = m.Leader.ID
-		n.sendJoin(now, m.Leader.ID)
+		n.askToJoin(now, m.Leader.ID, m.Leader.Addr)
 	}
 }
 

@@ -14,7 +14,18 @@ type Message interface {
 	Type() wire.Type
 	AppendTo(dst []byte) []byte
 	header() (NodeID, uint64)
+	tag() *Tag
 }
+
+// Tag names the cluster a message belongs to: the random identity a cluster
+// gets when it is first bootstrapped (0: the sender belongs to none yet, or
+// its state predates identities). The node stamps it on everything it sends
+// and treats a message of another cluster as foreign (see Node.stepForeign):
+// two clusters that meet on one LAN never mistake each other's views,
+// elections or logs for their own.
+type Tag struct{ Cluster uint64 }
+
+func (t *Tag) tag() *Tag { return t }
 
 // Bounds on decoded lists, far above any real cluster, so a hostile body
 // cannot make the decoder allocate much.
@@ -36,13 +47,19 @@ type Epoch struct {
 
 // Election travels around the LCR ring carrying the best candidate so far.
 type Election struct {
+	Tag
 	From      NodeID
 	View      uint64
 	Candidate NodeID
+	// Addr is the sender's address: a restarted broker's token may reach a
+	// broker that never saw it in a view yet needs its STATE_EXCHANGE answer
+	// (a member of the anchor of a view it is recovering).
+	Addr string
 }
 
 // Coordinator announces the election's winner, which then runs recovery.
 type Coordinator struct {
+	Tag
 	From   NodeID
 	View   uint64
 	Leader NodeID
@@ -51,6 +68,7 @@ type Coordinator struct {
 // StateExchange asks a broker to promise Proposal (a future view number) and
 // to report its state. A broker that promises stops acknowledging older views.
 type StateExchange struct {
+	Tag
 	From     NodeID
 	View     uint64
 	Proposal uint64
@@ -71,6 +89,7 @@ type TopicState struct {
 // StateExchangeResponse answers StateExchange. OK is false if the broker had
 // already promised Promised ≥ Proposal (the candidate then retries higher).
 type StateExchangeResponse struct {
+	Tag
 	From     NodeID
 	View     uint64
 	Proposal uint64
@@ -94,6 +113,7 @@ type TopicAssign struct {
 
 // ViewInstall installs a new view. View == NewView.Number.
 type ViewInstall struct {
+	Tag
 	From    NodeID
 	View    uint64
 	NewView View
@@ -103,6 +123,7 @@ type ViewInstall struct {
 // Replicate carries records the owner appended (or, with no records, the
 // owner's tail and commit index so followers detect a lost batch).
 type Replicate struct {
+	Tag
 	From    NodeID
 	View    uint64
 	Topic   string
@@ -113,6 +134,7 @@ type Replicate struct {
 
 // ReplicateAck tells the owner how far the follower stores the topic.
 type ReplicateAck struct {
+	Tag
 	From  NodeID
 	View  uint64
 	Topic string
@@ -121,6 +143,7 @@ type ReplicateAck struct {
 
 // Fetch asks for records from Offset on (gap repair and catch-up).
 type Fetch struct {
+	Tag
 	From   NodeID
 	View   uint64
 	Topic  string
@@ -133,6 +156,7 @@ type Fetch struct {
 // them, and only committed ones) and skips to Start; Records then begin
 // there.
 type FetchResponse struct {
+	Tag
 	From    NodeID
 	View    uint64
 	Topic   string
@@ -147,6 +171,7 @@ type FetchResponse struct {
 // Synced that the sender holds the view's agreed log of every topic (a
 // follower's heartbeat with Synced is its confirmation of the install).
 type Heartbeat struct {
+	Tag
 	From     NodeID
 	View     uint64
 	Leader   NodeID
@@ -154,22 +179,32 @@ type Heartbeat struct {
 	Active   bool
 	Synced   bool
 	Addr     string
+	// Holds: the sender holds records (some topic log is not empty). When
+	// two clusters meet, only a side that holds nothing may give itself up
+	// and join the other (see Node.onForeignLeader).
+	Holds bool
 }
 
 // BrokerJoin asks the leader to add the sender (or re-send it the view).
 type BrokerJoin struct {
-	From     NodeID
-	View     uint64
-	Promised uint64 // a member frozen by a promise above View needs a new view
-	Addr     string
+	Tag
+	From       NodeID
+	View       uint64
+	Promised   uint64 // a member frozen by a promise above View needs a new view
+	PromisedTo NodeID // whom it promised: a promise of the leader's own view number to another proposer freezes it too
+	Addr       string
 }
 
 // BrokerJoinResponse answers BrokerJoin; a non-leader points at the leader.
 type BrokerJoinResponse struct {
+	Tag
 	From     NodeID
 	View     uint64
 	Leader   Member
 	Accepted bool
+	// Refused: the leader will not take the asker in: it belongs to another
+	// cluster and holds state that joining would throw away.
+	Refused bool
 }
 
 func (m *Election) Type() wire.Type              { return wire.TypeElection }
@@ -198,34 +233,36 @@ func (m *Heartbeat) header() (NodeID, uint64)             { return m.From, m.Vie
 func (m *BrokerJoin) header() (NodeID, uint64)            { return m.From, m.View }
 func (m *BrokerJoinResponse) header() (NodeID, uint64)    { return m.From, m.View }
 
-func hdr(dst []byte, from NodeID, view uint64) *wire.Enc {
+func hdr(dst []byte, from NodeID, view uint64, t Tag) *wire.Enc {
 	e := &wire.Enc{B: dst}
 	e.U64(uint64(from))
 	e.U64(view)
+	e.U64(t.Cluster)
 	return e
 }
 
 func (m *Election) AppendTo(dst []byte) []byte {
-	e := hdr(dst, m.From, m.View)
+	e := hdr(dst, m.From, m.View, m.Tag)
 	e.U64(uint64(m.Candidate))
+	e.String(m.Addr)
 	return e.B
 }
 
 func (m *Coordinator) AppendTo(dst []byte) []byte {
-	e := hdr(dst, m.From, m.View)
+	e := hdr(dst, m.From, m.View, m.Tag)
 	e.U64(uint64(m.Leader))
 	return e.B
 }
 
 func (m *StateExchange) AppendTo(dst []byte) []byte {
-	e := hdr(dst, m.From, m.View)
+	e := hdr(dst, m.From, m.View, m.Tag)
 	e.U64(m.Proposal)
 	e.String(m.Addr)
 	return e.B
 }
 
 func (m *StateExchangeResponse) AppendTo(dst []byte) []byte {
-	e := hdr(dst, m.From, m.View)
+	e := hdr(dst, m.From, m.View, m.Tag)
 	e.U64(m.Proposal)
 	e.Bool(m.OK)
 	e.U64(m.Promised)
@@ -244,7 +281,7 @@ func (m *StateExchangeResponse) AppendTo(dst []byte) []byte {
 }
 
 func (m *ViewInstall) AppendTo(dst []byte) []byte {
-	e := hdr(dst, m.From, m.View)
+	e := hdr(dst, m.From, m.View, m.Tag)
 	encView(e, &m.NewView)
 	e.Count(len(m.Topics))
 	for i := range m.Topics {
@@ -260,7 +297,7 @@ func (m *ViewInstall) AppendTo(dst []byte) []byte {
 }
 
 func (m *Replicate) AppendTo(dst []byte) []byte {
-	e := hdr(dst, m.From, m.View)
+	e := hdr(dst, m.From, m.View, m.Tag)
 	e.String(m.Topic)
 	e.U64(m.First)
 	e.U64(m.Commit)
@@ -269,14 +306,14 @@ func (m *Replicate) AppendTo(dst []byte) []byte {
 }
 
 func (m *ReplicateAck) AppendTo(dst []byte) []byte {
-	e := hdr(dst, m.From, m.View)
+	e := hdr(dst, m.From, m.View, m.Tag)
 	e.String(m.Topic)
 	e.U64(m.End)
 	return e.B
 }
 
 func (m *Fetch) AppendTo(dst []byte) []byte {
-	e := hdr(dst, m.From, m.View)
+	e := hdr(dst, m.From, m.View, m.Tag)
 	e.String(m.Topic)
 	e.U64(m.Offset)
 	e.U32(m.Max)
@@ -284,7 +321,7 @@ func (m *Fetch) AppendTo(dst []byte) []byte {
 }
 
 func (m *FetchResponse) AppendTo(dst []byte) []byte {
-	e := hdr(dst, m.From, m.View)
+	e := hdr(dst, m.From, m.View, m.Tag)
 	e.String(m.Topic)
 	e.U64(m.First)
 	e.U64(m.Start)
@@ -294,27 +331,30 @@ func (m *FetchResponse) AppendTo(dst []byte) []byte {
 }
 
 func (m *Heartbeat) AppendTo(dst []byte) []byte {
-	e := hdr(dst, m.From, m.View)
+	e := hdr(dst, m.From, m.View, m.Tag)
 	e.U64(uint64(m.Leader))
 	e.Bool(m.IsLeader)
 	e.Bool(m.Active)
 	e.Bool(m.Synced)
 	e.String(m.Addr)
+	e.Bool(m.Holds)
 	return e.B
 }
 
 func (m *BrokerJoin) AppendTo(dst []byte) []byte {
-	e := hdr(dst, m.From, m.View)
+	e := hdr(dst, m.From, m.View, m.Tag)
 	e.U64(m.Promised)
+	e.U64(uint64(m.PromisedTo))
 	e.String(m.Addr)
 	return e.B
 }
 
 func (m *BrokerJoinResponse) AppendTo(dst []byte) []byte {
-	e := hdr(dst, m.From, m.View)
+	e := hdr(dst, m.From, m.View, m.Tag)
 	e.U64(uint64(m.Leader.ID))
 	e.String(m.Leader.Addr)
 	e.Bool(m.Accepted)
+	e.Bool(m.Refused)
 	return e.B
 }
 
@@ -420,11 +460,11 @@ func (d dec) records() []record.Record {
 // multiple of len(body).
 func DecodeMessage(t wire.Type, body []byte) (Message, error) {
 	d := dec{wire.NewDec(body)}
-	from, view := d.id(), d.U64()
+	from, view, cluster := d.id(), d.U64(), d.U64()
 	var m Message
 	switch t {
 	case wire.TypeElection:
-		m = &Election{From: from, View: view, Candidate: d.id()}
+		m = &Election{From: from, View: view, Candidate: d.id(), Addr: d.str(maxAddrSize, "address")}
 	case wire.TypeCoordinator:
 		m = &Coordinator{From: from, View: view, Leader: d.id()}
 	case wire.TypeStateExchange:
@@ -462,11 +502,11 @@ func DecodeMessage(t wire.Type, body []byte) (Message, error) {
 		}
 		m = r
 	case wire.TypeClusterHeartbeat:
-		m = &Heartbeat{From: from, View: view, Leader: d.id(), IsLeader: d.Bool(), Active: d.Bool(), Synced: d.Bool(), Addr: d.str(maxAddrSize, "address")}
+		m = &Heartbeat{From: from, View: view, Leader: d.id(), IsLeader: d.Bool(), Active: d.Bool(), Synced: d.Bool(), Addr: d.str(maxAddrSize, "address"), Holds: d.Bool()}
 	case wire.TypeBrokerJoin:
-		m = &BrokerJoin{From: from, View: view, Promised: d.U64(), Addr: d.str(maxAddrSize, "address")}
+		m = &BrokerJoin{From: from, View: view, Promised: d.U64(), PromisedTo: NodeID(d.U64()), Addr: d.str(maxAddrSize, "address")}
 	case wire.TypeBrokerJoinResponse:
-		m = &BrokerJoinResponse{From: from, View: view, Leader: Member{ID: d.id(), Addr: d.str(maxAddrSize, "address")}, Accepted: d.Bool()}
+		m = &BrokerJoinResponse{From: from, View: view, Leader: Member{ID: d.id(), Addr: d.str(maxAddrSize, "address")}, Accepted: d.Bool(), Refused: d.Bool()}
 	default:
 		return nil, fmt.Errorf("%w: type %d is not a cluster message", wire.ErrMalformed, t)
 	}
@@ -476,6 +516,7 @@ func DecodeMessage(t wire.Type, body []byte) (Message, error) {
 	if from == 0 {
 		return nil, fmt.Errorf("cluster: decode %v: %w: sender id 0", t, wire.ErrMalformed)
 	}
+	m.tag().Cluster = cluster
 	if err := checkRecordsStart(m); err != nil {
 		return nil, fmt.Errorf("cluster: decode %v: %w", t, err)
 	}

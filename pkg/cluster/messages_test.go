@@ -23,7 +23,7 @@ func sampleRecords() []record.Record {
 func sampleMessages() []Message {
 	h := []Epoch{{1, 0}, {4, 17}}
 	return []Message{
-		&Election{From: 1, View: 2, Candidate: 5},
+		&Election{From: 1, View: 2, Candidate: 5, Addr: "10.0.0.1:8001"},
 		&Coordinator{From: 5, View: 2, Leader: 5},
 		&StateExchange{From: 5, View: 2, Proposal: 3, Addr: "10.0.0.5:8001"},
 		&StateExchangeResponse{From: 1, View: 2, Proposal: 3, OK: true, Promised: 3, Active: 2, Current: sampleView(),
@@ -36,9 +36,10 @@ func sampleMessages() []Message {
 		&ReplicateAck{From: 1, View: 7, Topic: "logs", End: 12},
 		&Fetch{From: 1, View: 7, Topic: "logs", Offset: 10, Max: 256},
 		&FetchResponse{From: 3, View: 7, Topic: "logs", First: 10, Start: 4, Commit: 11, Records: sampleRecords()},
-		&Heartbeat{From: 3, View: 7, Leader: 3, IsLeader: true, Active: true, Synced: true, Addr: "10.0.0.3:7000"},
-		&BrokerJoin{From: 9, View: 0, Promised: 4, Addr: "10.0.0.9:7000"},
+		&Heartbeat{Tag: Tag{Cluster: 0xfeedface}, From: 3, View: 7, Leader: 3, IsLeader: true, Active: true, Synced: true, Addr: "10.0.0.3:7000", Holds: true},
+		&BrokerJoin{From: 9, View: 0, Promised: 4, PromisedTo: 3, Addr: "10.0.0.9:7000"},
 		&BrokerJoinResponse{From: 3, View: 7, Leader: Member{3, "10.0.0.3:7000"}, Accepted: true},
+		&BrokerJoinResponse{Tag: Tag{Cluster: 77}, From: 3, View: 7, Leader: Member{3, "10.0.0.3:7000"}, Refused: true},
 		// A requester below the responder's start learns where to skip to.
 		&FetchResponse{From: 3, View: 7, Topic: "logs", First: 900, Start: 900, Commit: 950},
 	}

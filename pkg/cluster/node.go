@@ -22,6 +22,7 @@ type Node struct {
 	state Log // the reserved StateTopic: persisted view and promise
 
 	role       Role
+	cluster    uint64 // identity of our cluster (persisted; 0: none yet)
 	view       View   // latest view known (installed, or loaded from disk)
 	installed  bool   // view was installed by this process
 	member     bool   // installed && view has us
@@ -49,7 +50,12 @@ type Node struct {
 	suspectLogged bool
 	leaderFailed  bool
 	joinTarget    NodeID
+	joinAddr      string    // joinTarget's address: clients asking us are sent there
+	joinSince     time.Time // when we started asking joinTarget
 	nextJoin      time.Time
+	leaderHolds   bool // our leader's last heartbeat said it holds records
+	foreignAt     map[uint64]time.Time // foreign clusters seen, for rate-limited warnings
+	startedAt     time.Time
 
 	elec          election
 	bootstrapping bool
@@ -61,6 +67,7 @@ type Node struct {
 	gaps map[gapKey]gapEntry
 
 	now     time.Time // time of the latest call, for Status
+	stopped error     // set by failStop: the node answers nothing more
 	out     Ready
 	changed map[string]bool
 }
@@ -82,7 +89,7 @@ func NewNode(cfg Config, now time.Time) (*Node, error) {
 		topics: map[string]*topic{}, assign: map[string]TopicAssign{},
 		lastHeard: map[NodeID]time.Time{}, unreachable: map[NodeID]time.Time{},
 		installAcks: map[NodeID]bool{}, joiners: map[NodeID]Member{}, resent: map[NodeID]time.Time{},
-		changed: map[string]bool{},
+		changed: map[string]bool{}, foreignAt: map[uint64]time.Time{}, startedAt: now,
 	}
 	if err := n.loadState(st.Meta()); err != nil {
 		return nil, err
@@ -99,21 +106,23 @@ func NewNode(cfg Config, now time.Time) (*Node, error) {
 		v := n.view.clone()
 		n.out.View = &v
 	}
-	n.log.Info().Uint64("view", n.view.Number).Uint64("promised", n.promised).Msg("node started")
+	n.log.Info().Uint64("view", n.view.Number).Uint64("promised", n.promised).Str("cluster", ClusterName(n.cluster)).Msg("node started")
 	return n, nil
 }
 
-// Node state layout in StateTopic's Meta: 'N', view, promised, promisedTo, active.
+// Node state layout in StateTopic's Meta: 'C', view, promised, promisedTo,
+// active, cluster. ('N' is the same without cluster, written before
+// clusters had identities.)
 func (n *Node) saveState() {
-	e := &wire.Enc{B: []byte{'N'}}
+	e := &wire.Enc{B: []byte{'C'}}
 	encView(e, &n.view)
 	e.U64(n.promised)
 	e.U64(uint64(n.promisedTo))
 	e.U64(n.active)
+	e.U64(n.cluster)
 	if err := n.state.SetMeta(e.B); err != nil {
-		// Without a durable promise we must not answer as if we had one; the
-		// runtime's store is failing, which the operator sees in this log.
-		n.log.Error().Err(err).Msg("cannot persist cluster state")
+		// Without a durable promise we must not answer as if we had one.
+		n.failStop(fmt.Errorf("persisting the cluster state (view, promise): %w", err))
 	}
 }
 
@@ -121,17 +130,38 @@ func (n *Node) loadState(b []byte) error {
 	if len(b) == 0 {
 		return nil
 	}
-	if b[0] != 'N' {
+	if b[0] != 'N' && b[0] != 'C' {
 		return fmt.Errorf("cluster: corrupt state in %s meta", StateTopic)
 	}
 	d := dec{wire.NewDec(b[1:])}
 	v := d.view()
 	p, pt, a := d.U64(), d.id(), d.U64()
+	var c uint64
+	if b[0] == 'C' {
+		c = d.U64()
+	}
 	if err := d.Finish(); err != nil {
 		return fmt.Errorf("cluster: corrupt state in %s meta: %w", StateTopic, err)
 	}
-	n.view, n.promised, n.promisedTo, n.active = v, p, pt, a
+	n.view, n.promised, n.promisedTo, n.active, n.cluster = v, p, pt, a, c
 	return nil
+}
+
+// failStop stops the node after a write whose outcome is unknown, or on
+// which the protocol's promises rest, failed: answering as if it had
+// succeeded could lose acknowledged records. Nothing more is sent; pending
+// proposals fail; Ready carries the error once and the runtime stops the
+// broker with it. (A write that failed cleanly — an append the log undid,
+// as on a full disk — is not this: the batch is refused and retried.)
+func (n *Node) failStop(err error) {
+	if n.stopped != nil {
+		return
+	}
+	n.stopped = err
+	n.log.Error().Err(err).Msg("FAIL-STOP: a write the cluster protocol depends on failed; this broker stops answering")
+	n.failPending(ErrFrozen)
+	n.out.Messages = nil
+	n.out.Fatal = err
 }
 
 // Ready drains the pending output.
@@ -153,13 +183,20 @@ func (n *Node) Ready() Ready {
 }
 
 func (n *Node) send(to NodeID, m Message) {
-	if to == n.id {
+	if to == n.id || n.stopped != nil {
 		return
 	}
+	m.tag().Cluster = n.cluster
 	n.out.Messages = append(n.out.Messages, Envelope{To: to, Msg: m})
 }
 
-func (n *Node) multicast(m Message) { n.out.Messages = append(n.out.Messages, Envelope{To: 0, Msg: m}) }
+func (n *Node) multicast(m Message) {
+	if n.stopped != nil {
+		return
+	}
+	m.tag().Cluster = n.cluster
+	n.out.Messages = append(n.out.Messages, Envelope{To: 0, Msg: m})
+}
 
 // frozen reports whether the node promised a newer view than it has: it then
 // neither accepts nor acknowledges records until that view is installed.
@@ -176,18 +213,22 @@ func (n *Node) logClusterState(what string) {
 		ids[i] = fmt.Sprint(m.ID)
 	}
 	n.log.Info().Uint64("view", n.view.Number).Uint64("leader", uint64(n.view.Leader)).
-		Str("members", strings.Join(ids, ",")).Str("role", n.role.String()).
-		Msgf("ClusterState %s: view=%d leader=%d members=[%s]", what, n.view.Number, n.view.Leader, strings.Join(ids, ","))
+		Str("members", strings.Join(ids, ",")).Str("role", n.role.String()).Str("cluster", ClusterName(n.cluster)).
+		Msgf("ClusterState %s: cluster=%s view=%d leader=%d members=[%s]", what, ClusterName(n.cluster), n.view.Number, n.view.Leader, strings.Join(ids, ","))
 }
 
 // Step processes one incoming message.
 func (n *Node) Step(now time.Time, m Message) {
-	if m == nil {
+	if m == nil || n.stopped != nil {
 		return
 	}
 	n.now = now
 	from, view := m.header()
 	if from == n.id || from == 0 {
+		return
+	}
+	if c := m.tag().Cluster; c != 0 && n.cluster != 0 && c != n.cluster {
+		n.stepForeign(now, m)
 		return
 	}
 	n.lastHeard[from] = now
@@ -225,6 +266,9 @@ func (n *Node) Step(now time.Time, m Message) {
 // Tick advances timers: heartbeats, failure detection, retransmissions.
 func (n *Node) Tick(now time.Time) {
 	n.now = now
+	if n.stopped != nil {
+		return
+	}
 	if n.elec.participating && n.role != RoleCandidate && now.Sub(n.elec.started) >= n.electionTimeout() {
 		n.elec.participating = false // the round died; take part in the next
 	}
@@ -274,13 +318,27 @@ func (n *Node) Leader() (Member, bool) {
 	return n.view.Member(n.view.Leader)
 }
 
-// Owner returns the owner of topic in the current view.
+// Owner returns the owner of topic in the current view. A broker that is
+// not a member of an installed view sends clients to the leader it is
+// joining (which knows the owner) rather than to an owner of a view it only
+// remembers.
 func (n *Node) Owner(topic string) (Member, bool) {
+	if !n.installed || !n.member {
+		return n.joinLeader()
+	}
 	id := n.ownerOf(topic)
 	if id == 0 {
 		return Member{}, false
 	}
 	return n.view.Member(id)
+}
+
+// joinLeader is the leader we are asking to join, if we know its address.
+func (n *Node) joinLeader() (Member, bool) {
+	if n.joinTarget == 0 || n.joinAddr == "" {
+		return Member{}, false
+	}
+	return Member{ID: n.joinTarget, Addr: n.joinAddr}, true
 }
 
 func (n *Node) ownerOf(topic string) NodeID {
@@ -300,7 +358,7 @@ func (n *Node) Committed(topic string) uint64 {
 
 // Status returns a snapshot of the node's state.
 func (n *Node) Status() Status {
-	s := Status{ID: n.id, Role: n.role, Frozen: !n.canCommit(), View: n.view.clone(), Leader: n.view.Leader}
+	s := Status{ID: n.id, Cluster: n.cluster, Role: n.role, Frozen: !n.canCommit(), View: n.view.clone(), Leader: n.view.Leader}
 	for _, m := range n.view.Members {
 		l := Alive
 		switch {

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -39,6 +40,7 @@ type recovery struct {
 	asked       map[NodeID]time.Time
 	resp        map[NodeID]*StateExchangeResponse
 	quorumAt    time.Time
+	waitLogged  time.Time
 	restarts    int
 	// keep: when the leader of an active view changes it, the members it
 	// heard within the broker timeout. They stay in the new view even if
@@ -118,7 +120,31 @@ func (n *Node) tickRecovery(now time.Time) {
 	}
 	n.askState(now)
 	n.checkRecovery(now)
+	if n.rec != nil && now.Sub(n.rec.waitLogged) >= n.cfg.FailureTimeout/2 && now.Sub(n.rec.started) >= n.cfg.FailureTimeout/2 {
+		n.rec.waitLogged = now
+		n.logWaiting()
+	}
 }
+
+// logWaiting says in one line which members of the last view a recovery
+// still needs to hear from, so an operator restarting a cluster knows whom
+// to start next.
+func (n *Node) logWaiting() {
+	r := n.rec
+	var have, missing []string
+	for _, m := range r.base.Members {
+		if r.resp[m.ID] != nil {
+			have = append(have, memberName(m))
+		} else {
+			missing = append(missing, memberName(m))
+		}
+	}
+	n.log.Warn().Uint64("view", r.base.Number).Int("need", majority(len(r.base.Members))).Strs("answered", have).Strs("waiting_for", missing).
+		Msgf("STATE_EXCHANGE: waiting for a majority of view %d (%d of %d): answered %v, waiting for %v",
+			r.base.Number, majority(len(r.base.Members)), len(r.base.Members), have, missing)
+}
+
+func memberName(m Member) string { return fmt.Sprintf("%d@%s", m.ID, m.Addr) }
 
 // stateResponse describes this node for STATE_EXCHANGE.
 func (n *Node) stateResponse(p uint64, ok bool) *StateExchangeResponse {
@@ -357,6 +383,11 @@ func (n *Node) finishRecovery(now time.Time) {
 		inst.Topics = append(inst.Topics, a)
 	}
 	n.rec = nil
+	if n.cluster == 0 {
+		// State from before clusters had identities: name it now; members
+		// adopt it with this install.
+		n.cluster = n.cfg.NewClusterID()
+	}
 	n.log.Info().Uint64("view", v.Number).Int("members", len(v.Members)).Int("topics", len(inst.Topics)).Msg("VIEW_INSTALL sent")
 	n.lastInstall = inst
 	n.installAcks = map[NodeID]bool{}
@@ -390,6 +421,9 @@ func (n *Node) installView(now time.Time, m *ViewInstall) {
 	// be removed at the broker timeout counted from its silence, and stay
 	// judged Failed meanwhile (so its topics are not handed back to it).
 	prev, stillLeader := n.view, n.installed && n.member && n.view.Leader == n.id && m.From == n.id
+	if n.cluster == 0 {
+		n.cluster = m.Cluster // a fresh broker joins the leader's cluster
+	}
 	n.view = m.NewView.clone()
 	n.installed = true
 	n.member = n.view.Has(n.id)

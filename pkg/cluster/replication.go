@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -166,7 +167,9 @@ func (n *Node) viewTopic(now time.Time, name string) *topic {
 func (n *Node) setHistory(t *topic, h []Epoch) {
 	t.hist = h
 	if err := t.log.SetMeta(encodeHistory(h)); err != nil {
-		n.log.Error().Err(err).Str("topic", t.name).Msg("cannot persist epoch history")
+		// Recovery compares logs by their histories; one that is not on
+		// disk would be forgotten at the next restart.
+		n.failStop(fmt.Errorf("persisting the epoch history of %s: %w", t.name, err))
 	}
 }
 
@@ -196,11 +199,16 @@ func (n *Node) adopt(now time.Time, a TopicAssign) {
 	cut := min(divergence(own, length, a.History, a.End), a.End)
 	if cut < length {
 		if cut < t.reported {
-			n.log.Error().Str("topic", a.Topic).Uint64("cut", cut).Uint64("committed", t.reported).
-				Msg("agreed log is shorter than our committed prefix")
+			// Records we reported committed (consumers may have them) would
+			// go, and new ones would take their offsets. That cannot happen
+			// if the protocol is right; if it does, stop rather than serve
+			// two different records at one offset.
+			n.failStop(fmt.Errorf("view %d's agreed log of %s ends at %d, below the %d records this broker reported committed: refusing to truncate",
+				v, a.Topic, cut, t.reported))
+			return
 		}
 		if err := t.log.TruncateTo(cut); err != nil {
-			n.log.Error().Err(err).Str("topic", a.Topic).Msg("truncate failed")
+			n.failStop(fmt.Errorf("truncating %s to %d: %w", a.Topic, cut, err))
 			return
 		}
 		t.dedupe = nil
@@ -284,7 +292,13 @@ func (n *Node) Propose(now time.Time, topicName string, recs []record.Record, to
 }
 
 func (n *Node) propose(now time.Time, topicName string, recs []record.Record, token uint64, firsts []producerSeq) error {
-	if !n.installed || !n.member || n.frozen() {
+	if !n.installed || !n.member {
+		if l, ok := n.joinLeader(); ok {
+			return &NotOwnerError{Owner: l} // the leader we join knows the owner
+		}
+		return ErrFrozen
+	}
+	if n.frozen() {
 		return ErrFrozen
 	}
 	if o := n.ownerOf(topicName); o != n.id {
@@ -531,7 +545,7 @@ func (n *Node) skipTo(t *topic, off uint64) bool {
 	n.log.Warn().Str("topic", t.name).Uint64("from", t.log.NextOffset()).Uint64("to", off).Bool("synced", t.synced).
 		Msg("log behind the retention of its source: skipping the records removed there")
 	if err := t.log.Reset(off); err != nil {
-		n.log.Error().Err(err).Str("topic", t.name).Msg("reset failed")
+		n.failStop(fmt.Errorf("resetting %s to start at %d: %w", t.name, off, err))
 		return false
 	}
 	if !t.synced && off == t.end {

@@ -436,6 +436,28 @@ func TestRecoveryDoesNotWaitForTheFailedLeader(t *testing.T) {
 	}
 }
 
+// Broker 2 won an election, promised the next view number to itself and
+// died before anyone heard of it; the leader meanwhile installed that same
+// number, keeping 2 as a member. Back, 2 must not refuse that view for ever
+// (seen in simulation with other timing): the leader makes a newer one that
+// frees it.
+func TestPromiseToADeadProposerIsReleased(t *testing.T) {
+	c := newCluster(t, 3)
+	leader := c.s.nodes[1].node
+	v := leader.view.Number
+	n2 := c.s.nodes[2].node
+	n2.promise(c.s.now, v+1, 2)
+	c.s.silentCrash = true
+	c.s.crash(2)
+	leader.startRecovery(c.s.now)
+	c.s.flush(c.s.nodes[1])
+	c.waitFor("view v+1 installed with 2 kept", 2*time.Second, func() bool {
+		return leader.view.Number == v+1 && leader.view.Has(2) && leader.canCommit()
+	})
+	c.s.restart(2)
+	c.waitFor("2 back in a view it installed", 5*time.Second, func() bool { return c.oneView(1, 2, 3) })
+}
+
 // A broker asks to join and dies before it answers the view change it
 // caused. The leader must drop it, not start a view change at every tick
 // for ever (seen in chaos seed 401: a stale joiner cost 14 view changes).

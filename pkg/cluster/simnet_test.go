@@ -31,6 +31,8 @@ type simnet struct {
 	seq   uint64
 	cut   map[[2]NodeID]bool
 
+	clusterSeq uint64 // identities drawn by nodes that bootstrap
+
 	drop, dup   float64 // per-delivery probabilities
 	silentCrash bool    // crashed nodes swallow messages instead of refusing them
 	minDelay    time.Duration
@@ -112,6 +114,12 @@ func (s *simnet) start(id NodeID) {
 	sn := s.nodes[id]
 	cfg := s.cfg
 	cfg.ID, cfg.Addr, cfg.Store = id, fmt.Sprintf("10.0.0.%d:7000", id), sn.store
+	// Cluster identities from their own sequence, so drawing one never
+	// shifts the seeded schedule.
+	cfg.NewClusterID = func() uint64 {
+		s.clusterSeq++
+		return 0xc1c1<<48 | s.clusterSeq
+	}
 	cfg.Logger = zerolog.Nop()
 	if s.logw != nil {
 		cfg.Logger = zerolog.New(s.logw).Level(simLevel)
@@ -318,6 +326,8 @@ func (s *simnet) step(dt time.Duration) {
 			dst.book[msg.From] = dst.book[msg.From] || msg.Addr != ""
 		case *StateExchange:
 			dst.book[msg.From] = dst.book[msg.From] || msg.Addr != ""
+		case *Election:
+			dst.book[msg.From] = dst.book[msg.From] || msg.Addr != ""
 		}
 		dst.node.Step(s.now, msg)
 		s.flush(dst)
@@ -343,9 +353,12 @@ func (s *simnet) leaders() []*simNode {
 	return out
 }
 
-// discover plays the runtime's discovery for nodes that are not members of
-// an installed view: join a reachable leader; with none for a while, a node
-// that remembers a view bootstraps (recovery over that view).
+// discover plays the runtime's discovery (pkg/broker decideStart) for nodes
+// that are not members of an installed view: join a reachable leader; with
+// none, a node that remembers a view elects over it when others answer
+// (every broker restarted), a fresh node bootstraps only if it has the
+// highest id among the fresh nodes that answer; with nobody answering for
+// a while, bootstrap (a node that remembers a view recovers it).
 func (s *simnet) discover() {
 	for _, sn := range s.up() {
 		if sn.paused {
@@ -359,9 +372,17 @@ func (s *simnet) discover() {
 			continue
 		}
 		var leader *simNode
-		for _, l := range s.leaders() {
-			if !s.cut[[2]NodeID{sn.id, l.id}] && (leader == nil || l.node.view.Number > leader.node.view.Number) {
-				leader = l
+		answered, highest := false, true
+		for _, o := range s.up() {
+			if o.id == sn.id || o.paused || s.cut[[2]NodeID{sn.id, o.id}] {
+				continue
+			}
+			answered = true
+			if o.node.view.Number > 0 || o.id > sn.id {
+				highest = false
+			}
+			if o.node.role == RoleLeader && (leader == nil || o.node.view.Number > leader.node.view.Number) {
+				leader = o
 			}
 		}
 		switch {
@@ -370,7 +391,12 @@ func (s *simnet) discover() {
 				s.join(sn.id, leader.id)
 				s.flush(sn)
 			}
-		case sn.node.view.Number > 0 && s.now.Sub(sn.lonelyAt) > 2*s.cfg.FailureTimeout:
+		case answered && sn.node.view.Number > 0:
+			sn.node.NoLeader(s.now)
+			s.flush(sn)
+		case answered && !highest:
+			sn.lonelyAt = s.now
+		case s.now.Sub(sn.lonelyAt) > 2*s.cfg.FailureTimeout:
 			sn.lonelyAt = s.now
 			sn.node.Bootstrap(s.now)
 			s.flush(sn)

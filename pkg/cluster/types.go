@@ -144,6 +144,10 @@ type Config struct {
 	// UDP datagram).
 	MaxBatch      int
 	MaxBatchBytes int
+
+	// NewClusterID draws the identity of a cluster this node bootstraps
+	// (default: crypto/rand). The simulation injects a seeded source.
+	NewClusterID func() uint64
 }
 
 func (c *Config) setDefaults() error {
@@ -174,6 +178,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxBatchBytes <= 0 {
 		c.MaxBatchBytes = 48 << 10
+	}
+	if c.NewClusterID == nil {
+		c.NewClusterID = randomClusterID
 	}
 	if c.Detector == nil {
 		c.Detector = NewTimeoutDetector(c.SuspicionTimeout, c.FailureTimeout)
@@ -228,6 +235,9 @@ type Ready struct {
 	Acks      []Ack
 	Committed []TopicCommit // topics whose committed end changed since the last Ready
 	View      *View         // non-nil when a new view was installed, or the remembered one restored at start
+	// Fatal, once set, says the node stopped (see Node.failStop): the
+	// runtime must stop the broker with this error.
+	Fatal error
 }
 
 // Role is what a node currently does.
@@ -272,6 +282,7 @@ type TopicStatus struct {
 // Status is a snapshot for `logstreamctl status` and metadata responses.
 type Status struct {
 	ID      NodeID
+	Cluster uint64 // the cluster's identity (0: none yet)
 	Role    Role
 	Frozen  bool // recovery in progress or view not yet active: no commits
 	View    View
