@@ -53,7 +53,7 @@ type Node struct {
 	joinAddr      string    // joinTarget's address: clients asking us are sent there
 	joinSince     time.Time // when we started asking joinTarget
 	nextJoin      time.Time
-	leaderHolds   bool // our leader's last heartbeat said it holds records
+	leaderHolds   bool                 // our leader's last heartbeat said it holds records
 	foreignAt     map[uint64]time.Time // foreign clusters seen, for rate-limited warnings
 	startedAt     time.Time
 
