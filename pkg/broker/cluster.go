@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/logstream/logstream/pkg/cluster"
+	"github.com/logstream/logstream/pkg/discovery"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/topiclog"
 	"github.com/logstream/logstream/pkg/udpnet"
@@ -207,6 +208,12 @@ func (r *clusterRepl) publish() {
 // subscriptions.
 func (r *clusterRepl) drain() {
 	rd := r.node.Ready()
+	if rd.Fatal != nil {
+		select {
+		case r.fatal <- fmt.Errorf("cluster protocol stopped: %w", rd.Fatal):
+		default:
+		}
+	}
 	if rd.View != nil {
 		for _, m := range rd.View.Members {
 			r.book[m.ID] = m.Addr
@@ -327,6 +334,10 @@ func (r *clusterRepl) step(m cluster.Message) {
 		case *cluster.BrokerJoin:
 			r.learn(m.From, m.Addr)
 		case *cluster.StateExchange:
+			r.learn(m.From, m.Addr)
+		case *cluster.BrokerJoinResponse:
+			r.learn(m.Leader.ID, m.Leader.Addr)
+		case *cluster.Election:
 			r.learn(m.From, m.Addr)
 		}
 		r.node.Step(now, m)
@@ -482,67 +493,113 @@ func (r *clusterRepl) openDatagram(b []byte, opener *wire.Opener, replay *wire.R
 	return m, nil
 }
 
-// join finds the cluster at start: an explicit leader, else a broadcast
-// JOIN; nobody answering means we lead a cluster of our own.
+// join finds the cluster at start — an explicit leader, else a broadcast
+// JOIN — and does what decideStart says, round after round, until the node
+// is a member of an installed view. The node itself takes over from there
+// (heartbeats of a newer leader, redirects, refusals).
 func (r *clusterRepl) join(ctx context.Context) {
 	for attempt := 0; ctx.Err() == nil; attempt++ {
-		leader, err := r.findLeader(ctx)
-		if err == nil {
-			r.log.Info().Uint64("leader", uint64(leader.ID)).Str("addr", leader.Addr).Msg("cluster found; joining")
-			r.do(ctx, func(now time.Time) {
-				r.book[leader.ID] = leader.Addr
-				r.node.Join(now, leader)
-			})
+		if st := r.status.Load(); st.Role != cluster.RoleJoining && st.View.Has(r.id) {
 			return
 		}
-		if errors.Is(err, errNoCluster) {
-			r.do(ctx, func(now time.Time) { r.node.Bootstrap(now) })
-			return
-		}
+		res, leader, err := r.findLeader(ctx)
 		if errors.Is(err, wire.ErrAuth) {
 			// Retrying cannot help, and leading a cluster of our own
 			// beside the real one would confuse every client.
 			r.fatal <- fmt.Errorf("cannot join the cluster: %w", err)
 			return
 		}
-		r.log.Warn().Err(err).Msg("looking for the cluster again")
+		if ctx.Err() != nil {
+			return
+		}
+		remembers := r.status.Load().View.Number > 0
+		act := decideStart(r.id, remembers, res, err)
+		switch act {
+		case actJoin:
+			r.log.Info().Uint64("leader", uint64(leader.ID)).Str("addr", leader.Addr).Msg("cluster found; joining")
+			r.do(ctx, func(now time.Time) {
+				r.book[leader.ID] = leader.Addr
+				r.node.Join(now, leader)
+			})
+		case actBootstrap:
+			r.do(ctx, func(now time.Time) { r.node.Bootstrap(now) })
+		case actElect:
+			r.do(ctx, func(now time.Time) { r.node.NoLeader(now) })
+		case actWait:
+			if err != nil {
+				r.log.Info().Err(err).Msg("no leader to join yet; looking again")
+			}
+		}
+		// Give what we started time to take effect (a join, an election, a
+		// recovery) before looking again.
+		wait := min(time.Duration(attempt+1)*500*time.Millisecond, 5*time.Second)
+		if act != actWait {
+			wait = max(wait, r.b.cfg.FailureTimeout)
+		}
+		if !r.waitMember(ctx, wait) {
+			continue
+		}
+		return
+	}
+}
+
+// waitMember waits up to d for the node to become a member of a view.
+func (r *clusterRepl) waitMember(ctx context.Context, d time.Duration) bool {
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	for {
+		if st := r.status.Load(); st.Role != cluster.RoleJoining && st.View.Has(r.id) && !st.Frozen {
+			return true
+		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(min(time.Duration(attempt+1)*500*time.Millisecond, 5*time.Second)):
+			return false
+		case <-deadline.C:
+			return false
+		case <-poll.C:
 		}
 	}
 }
 
 var errNoCluster = errors.New("no cluster")
 
-func (r *clusterRepl) findLeader(ctx context.Context) (cluster.Member, error) {
+// findLeader runs one round of discovery: the leader, or an error
+// (errNoCluster: nobody answered) with what discovery learned on the way.
+func (r *clusterRepl) findLeader(ctx context.Context) (discovery.Result, cluster.Member, error) {
 	if r.b.cfg.Leader != "" {
 		md, err := clientMetadata(ctx, r.b.cfg.Leader, r.b.cfg.MaxFrame, r.b.cfg.Key)
 		if err != nil {
-			return cluster.Member{}, err
+			return discovery.Result{}, cluster.Member{}, err
 		}
 		addr, id := md.LeaderAddr, md.LeaderID
 		if id, ok := parseID(id); ok {
 			if id == r.id {
-				return cluster.Member{}, errNoCluster
+				return discovery.Result{}, cluster.Member{}, errNoCluster
 			}
-			return cluster.Member{ID: id, Addr: addr}, nil
+			return discovery.Result{}, cluster.Member{ID: id, Addr: addr}, nil
 		}
-		return cluster.Member{}, errors.New("leader " + r.b.cfg.Leader + " does not know a leader yet")
+		if md.NodeID == idString(r.id) {
+			return discovery.Result{}, cluster.Member{}, errNoCluster // LEADER_ADDRESS is our own
+		}
+		peer := discovery.Peer{ID: md.NodeID, View: md.View}
+		return discovery.Result{Peers: []discovery.Peer{peer}},
+			cluster.Member{}, fmt.Errorf("%w: %s does not know a leader yet", discovery.ErrNoLeader, r.b.cfg.Leader)
 	}
 	if r.b.cfg.BroadcastPort == 0 {
-		return cluster.Member{}, errNoCluster
+		return discovery.Result{}, cluster.Member{}, errNoCluster
 	}
 	res, err := discoverBrokers(ctx, r.b.cfg, idString(r.id), r.b.cfg.Logger)
 	if err != nil {
-		return cluster.Member{}, err
+		return res, cluster.Member{}, err
 	}
 	id, ok := parseID(res.LeaderID)
 	if !ok {
-		return cluster.Member{}, errors.New("discovery answer names no leader id")
+		return res, cluster.Member{}, errors.New("discovery answer names no leader id")
 	}
 	if id == r.id {
-		return cluster.Member{}, errNoCluster
+		return res, cluster.Member{}, errNoCluster
 	}
-	return cluster.Member{ID: id, Addr: res.LeaderAddr}, nil
+	return res, cluster.Member{ID: id, Addr: res.LeaderAddr}, nil
 }

@@ -41,20 +41,20 @@ func (b *Broker) serveDiscovery(ctx context.Context) error {
 }
 
 // answerJoin tells whoever broadcast JOIN who leads. While nobody does (an
-// election) it still answers, naming no leader, so the asker waits rather than
-// founding a second cluster.
+// election, a restart of the whole cluster, brokers starting together) it
+// still answers, naming no leader and giving its view (0: it has never been
+// in a cluster), so the asker waits, elects or bootstraps as startAction
+// says rather than founding a second cluster.
 func (b *Broker) answerJoin(j wire.Join, from netip.AddrPort) (wire.JoinResponse, bool) {
 	st := b.cluster.status.Load()
 	me := idString(st.ID)
 	if j.NodeID == me {
 		return wire.JoinResponse{}, false // our own broadcast
 	}
-	if st.View.Number == 0 && st.Role == cluster.RoleJoining {
-		return wire.JoinResponse{}, false // not part of any cluster yet
-	}
 	b.log.Debug().Stringer("role", j.Role).Str("node", j.NodeID).Stringer("from", from).Msg("JOIN answered")
 	resp := wire.JoinResponse{ResponderID: me, ResponderAddr: b.cfg.Advertise.String(),
-		IsLeader: st.Role == cluster.RoleLeader, View: st.View.Number, Brokers: brokerInfos(st)}
+		IsLeader: st.Role == cluster.RoleLeader, View: st.View.Number, Brokers: brokerInfos(st),
+		Cluster: cluster.ClusterName(st.Cluster)}
 	if m, ok := st.View.Member(st.Leader); ok && !st.Frozen {
 		resp.LeaderID, resp.LeaderAddr = idString(m.ID), m.Addr
 	}

@@ -82,6 +82,18 @@ type Result struct {
 	View       uint64
 	Brokers    []wire.BrokerInfo
 	Responder  netip.AddrPort // who told us (the leader itself when it answered)
+	// Peers, returned with ErrNoLeader, are the brokers that answered the
+	// last attempt without naming a leader: a starting broker tells from
+	// them whether a cluster is restarting (some remember a view) or fresh
+	// brokers are starting beside it (none does; see Peer).
+	Peers []Peer
+}
+
+// Peer is a broker that answered JOIN without naming a leader. View 0 means
+// it has never been a member of a cluster (a fresh broker, starting too).
+type Peer struct {
+	ID   string
+	View uint64
 }
 
 func (c Config) withDefaults() Config {
@@ -158,6 +170,7 @@ func Discover(ctx context.Context, cfg Config) (Result, error) {
 
 	everAnswered := false
 	var last verdict
+	var lastGot []answer
 	for attempt := 1; attempt <= cfg.Attempts; attempt++ {
 		// Sealed afresh per attempt: each datagram needs its own number.
 		join := appendJoinKeyed(nil, wire.Join{Role: cfg.Role, NodeID: cfg.NodeID, Addr: cfg.Addr, Nonce: nonce}, ks)
@@ -183,6 +196,7 @@ func Discover(ctx context.Context, cfg Config) (Result, error) {
 		}
 		everAnswered = everAnswered || len(got) > 0
 		last = decide(got)
+		lastGot = got
 		switch last.outcome {
 		case outcomeFound:
 			r := last.result
@@ -209,7 +223,7 @@ func Discover(ctx context.Context, cfg Config) (Result, error) {
 			return Result{}, ctx.Err()
 		}
 	}
-	return Result{}, failure(cfg, targets, last, everAnswered)
+	return Result{Peers: peersOf(lastGot)}, failure(cfg, targets, last, everAnswered)
 }
 
 // collect gathers answers until the listen window closes, keeping the
@@ -310,4 +324,15 @@ func joinAddrs(t []netip.AddrPort) string {
 		s[i] = a.String()
 	}
 	return strings.Join(s, ",")
+}
+
+// peersOf lists the responders of answers that name no leader.
+func peersOf(answers []answer) []Peer {
+	var out []Peer
+	for _, a := range answers {
+		if a.resp.LeaderID == "" && !a.resp.IsLeader && a.resp.ResponderID != "" {
+			out = append(out, Peer{ID: a.resp.ResponderID, View: a.resp.View})
+		}
+	}
+	return out
 }

@@ -194,6 +194,7 @@ type MetadataResponse struct {
 	Topics     []TopicInfo
 	Consumers  []ConsumerInfo
 	Counters   map[string]uint64
+	Cluster    string // the cluster's identity, 16 hex digits ("none" before the first view)
 }
 
 func (MetadataResponse) Type() Type { return TypeMetadataResponse }
@@ -234,6 +235,7 @@ func (m MetadataResponse) AppendTo(dst []byte) []byte {
 		e.String(k)
 		e.U64(m.Counters[k])
 	}
+	e.String(m.Cluster)
 	return e.B
 }
 
@@ -273,6 +275,7 @@ func (m *MetadataResponse) Unmarshal(b []byte) error {
 			x.Counters[k], prev = v, k
 		}
 	}
+	x.Cluster = d.String()
 	if err := d.Finish(); err != nil {
 		return err
 	}

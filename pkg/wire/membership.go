@@ -73,6 +73,7 @@ type JoinResponse struct {
 	LeaderAddr    string
 	View          uint64
 	Brokers       []BrokerInfo
+	Cluster       string // the responder's cluster identity ("none": it has none yet)
 }
 
 func (JoinResponse) Type() Type { return TypeJoinResponse }
@@ -87,6 +88,7 @@ func (m JoinResponse) AppendTo(dst []byte) []byte {
 	e.String(m.LeaderAddr)
 	e.U64(m.View)
 	e.brokers(m.Brokers)
+	e.String(m.Cluster)
 	return e.B
 }
 
@@ -101,6 +103,7 @@ func (m *JoinResponse) Unmarshal(b []byte) error {
 		LeaderAddr:    d.String(),
 		View:          d.U64(),
 		Brokers:       d.brokers(),
+		Cluster:       d.String(),
 	}
 	if err := d.Finish(); err != nil {
 		return err
