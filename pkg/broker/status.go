@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/logstream/logstream/pkg/cluster"
 	"io"
 	"sort"
 	"strings"
@@ -42,7 +43,7 @@ func (b *Broker) metadata() wire.MetadataResponse {
 	st := b.cluster.status.Load()
 	resp := wire.MetadataResponse{
 		NodeID: idString(st.ID), Addr: b.cfg.Advertise.String(), View: st.View.Number,
-		Brokers: brokerInfos(st), Counters: b.counters.snapshot(),
+		Brokers: brokerInfos(st), Counters: b.counters.snapshot(), Cluster: cluster.ClusterName(st.Cluster),
 	}
 	if m, ok := st.View.Member(st.Leader); ok {
 		resp.LeaderID, resp.LeaderAddr = idString(m.ID), m.Addr

@@ -27,6 +27,7 @@ type ClusterMeta struct {
 	LeaderAddr string            `json:"leader_addr"`
 	LeaderName string            `json:"leader_name,omitempty"` // its logstreamctl name, if started here
 	View       uint64            `json:"view"`
+	ClusterID  string            `json:"cluster_id,omitempty"` // the cluster's identity (16 hex digits)
 	Members    []Member          `json:"members"`
 	Topics     []TopicStatus     `json:"topics"`
 	Consumers  []ConsumerStatus  `json:"consumers"`
@@ -131,7 +132,7 @@ func (q WireQuerier) TriggerElection(ctx context.Context, addr string) error {
 func fromWire(r *wire.MetadataResponse) *ClusterMeta {
 	m := &ClusterMeta{
 		NodeID: r.NodeID, Addr: r.Addr, LeaderID: r.LeaderID, LeaderAddr: r.LeaderAddr,
-		View: r.View, Counters: r.Counters,
+		View: r.View, ClusterID: r.Cluster, Counters: r.Counters,
 		Members:   make([]Member, 0, len(r.Brokers)),
 		Topics:    make([]TopicStatus, 0, len(r.Topics)),
 		Consumers: make([]ConsumerStatus, 0, len(r.Consumers)),

@@ -269,7 +269,7 @@ func renderStatus(w io.Writer, rep StatusReport, asJSON bool) error {
 
 func renderCluster(w io.Writer, m *ClusterMeta, from string) error {
 	fmt.Fprintf(w, "\nCLUSTER (as reported by %s)\n", from)
-	fmt.Fprintf(w, "  Leader: %s at %s   View: %d\n", named(m.LeaderName, m.LeaderID), dash(m.LeaderAddr), m.View)
+	fmt.Fprintf(w, "  Leader: %s at %s   View: %d   Cluster: %s\n", named(m.LeaderName, m.LeaderID), dash(m.LeaderAddr), m.View, dash(m.ClusterID))
 	fmt.Fprintln(w, "\nMEMBERS")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tID\tADDRESS\tSTATE")

@@ -233,6 +233,35 @@ func TestFaultsLoseNothing(t *testing.T) {
 				c.brokers[i] = c.startBroker(t, i)
 			}
 		}},
+		{"restart-all-at-once", func(t *testing.T, c *cluster3) {
+			// A power cut: every broker dies at once and comes back with
+			// its data. Before the fix they waited for an election nobody
+			// started ("brokers answered JOIN but know no leader yet").
+			for _, b := range c.brokers {
+				b.signal(9)
+			}
+			for i := range c.brokers {
+				c.brokers[i].wait(10 * time.Second)
+			}
+			for i := range c.brokers {
+				c.brokers[i] = c.startBroker(t, i)
+			}
+		}},
+		{"restart-all-old-leader-last", func(t *testing.T, c *cluster3) {
+			l := c.leaderIndex(t)
+			for _, b := range c.brokers {
+				b.signal(9)
+			}
+			for i := range c.brokers {
+				c.brokers[i].wait(10 * time.Second)
+			}
+			for i := range c.brokers {
+				if i != l {
+					c.brokers[i] = c.startBroker(t, i)
+				}
+			}
+			c.later(t, 4*time.Second, func() { c.brokers[l] = c.startBroker(t, l) })
+		}},
 		{"restart-follower", func(t *testing.T, c *cluster3) {
 			f := c.follower(t, 0)
 			c.brokers[f].signal(9)
@@ -246,6 +275,37 @@ func TestFaultsLoseNothing(t *testing.T) {
 			streamThroughFault(t, c, 20000, func() { f.fault(t, c) })
 		})
 	}
+}
+
+// Three fresh brokers started at the same instant (the manual's lab, a
+// script, docker compose up) end as one cluster, and a producer writing from
+// the first second loses nothing.
+func TestFreshBrokersStartedTogetherFormOneCluster(t *testing.T) {
+	c := &cluster3{net: testnet.New(t, testnet.Options{Hosts: 5}), home: t.TempDir(), timing: fastTiming}
+	for i := 0; i < 3; i++ {
+		c.brokers = append(c.brokers, c.startBroker(t, i))
+	}
+	t0 := time.Now()
+	const n = 3000
+	flags := []string{"-topic", "logs", "-reconnect-delay", "1", "-reconnect-attempts", "60", "-hb-interval", "1", "-hb-timeout", "3"}
+	env := []string{"LOGSTREAM_HOME=" + c.home}
+	prod := start3(t, c, env, flags, n)
+	for _, b := range c.brokers {
+		waitLogMatch(t, b, func(s string) bool { return proctest.LastViewSize(s) == 3 }, 20*time.Second, "a view of 3 brokers")
+	}
+	t.Logf("one view of three %v after the start", time.Since(t0).Round(10*time.Millisecond))
+	if err := prod.wait(120 * time.Second); err != nil {
+		t.Fatalf("producer: %v", err)
+	}
+	cons := start(t, c.net.Host(4), env, "consumer", append(flags, "-analytics=false", "-format", "json", "-exit-at-end")...)
+	if err := cons.wait(60 * time.Second); err != nil {
+		t.Fatalf("consumer: %v", err)
+	}
+	checkSequence(t, records(t, cons.stdout.String()), n, func(i int) string { return fmt.Sprintf("log message #%d", i) })
+}
+
+func start3(t *testing.T, c *cluster3, env, flags []string, n int) *proc {
+	return start(t, c.net.Host(3), env, "producer", append(flags, "-rate", "1000", "-count", strconv.Itoa(n))...)
 }
 
 // follower returns the index of the k-th broker that is not the leader.
