@@ -47,7 +47,7 @@ func benchApp() *cli.App {
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or json"},
 			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "give up after this long"},
 			&cli.IntFlag{Name: "reconnect-attempts", Value: 3, Usage: "reconnection attempts of each client before giving up"},
-			&cli.IntFlag{Name: "reconnect-delay", Value: 1, Usage: "delay between reconnection attempts (seconds)"},
+			&cli.IntFlag{Name: "reconnect-delay", Value: 1, Usage: "longest pause between reconnection attempts (seconds; pauses grow from 100 ms)"},
 			keyFlag(),
 		},
 		Action: runBench,
