@@ -67,15 +67,15 @@ func NewProducer(o Options, po ProducerOptions) *Producer {
 	return &Producer{o: o, po: po, nextSeq: 1, changed: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 
-// maxRecordBytes is the largest payload that fits one PRODUCE frame.
-func (p *Producer) maxRecordBytes() int {
+// MaxRecordBytes is the largest payload that fits one PRODUCE frame.
+func (p *Producer) MaxRecordBytes() int {
 	return p.o.MaxFrame - 1024 - len(p.po.Topic) - len(p.o.ClientID)
 }
 
 // Send queues one record, blocking while MaxPending records are unacknowledged.
 func (p *Producer) Send(ctx context.Context, payload []byte) error {
-	if len(payload) > p.maxRecordBytes() {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrRecordTooLarge, len(payload), p.maxRecordBytes())
+	if len(payload) > p.MaxRecordBytes() {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrRecordTooLarge, len(payload), p.MaxRecordBytes())
 	}
 	for {
 		p.mu.Lock()
