@@ -82,9 +82,13 @@ func (a *attempts) fail(ctx context.Context, why error, addr string) error {
 
 // giveUp is the one line a client ends with when its attempts are spent.
 func (a *attempts) giveUp(why error, addr string) error {
-	if !a.reached {
+	var r *refusal
+	if !a.reached && !errors.As(why, &r) {
 		return fmt.Errorf("%w after %d attempts: %v (is a broker running? `logstream netdiag` shows what discovery sees; --leader IP:PORT skips it)",
 			ErrGaveUp, a.failed, why)
+	}
+	if !a.reached {
+		return fmt.Errorf("%w after %d attempts: %v", ErrGaveUp, a.failed, why) // why names the broker
 	}
 	return fmt.Errorf("%w: %d attempts in a row failed, the last at %s: %v (-reconnect-attempts sets how many)", ErrGaveUp, a.failed, addr, why)
 }
