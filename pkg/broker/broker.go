@@ -206,7 +206,7 @@ func (b *Broker) acceptLoop(ctx context.Context) error {
 			b.counters.connsRefused.Add(1)
 			b.rlog.warn("connections").Str("bound", bound).Stringer("peer", nc.RemoteAddr()).
 				Int("open", b.conns.open()).Msg("connection refused: " + bound + " reached")
-			nc.Close()
+			b.conns.refuse(nc, b.refusalFrame(bound), &wg)
 			continue
 		}
 		b.counters.connections.Add(1)

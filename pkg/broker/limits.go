@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -9,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/logstream/logstream/pkg/wire"
 )
 
 // Bounds on what one connection or one address may hold. Hitting one is
@@ -56,14 +60,23 @@ func (r *rateLog) warn(kind string) *zerolog.Event {
 // connLimiter bounds connections in total and per remote IP.
 type connLimiter struct {
 	max, perIP int
+	refusing   chan struct{} // slots for refusals being delivered (see refuse)
 
 	mu    sync.Mutex
 	total int
 	byIP  map[netip.Addr]int
 }
 
+// maxRefusing bounds the refused connections whose answer is being
+// delivered at once; beyond it a refused connection is closed unanswered.
+const maxRefusing = 64
+
+// refuseLinger bounds how long a refused connection is kept to deliver its
+// answer.
+const refuseLinger = time.Second
+
 func newConnLimiter(max, perIP int) *connLimiter {
-	return &connLimiter{max: max, perIP: perIP, byIP: map[netip.Addr]int{}}
+	return &connLimiter{max: max, perIP: perIP, byIP: map[netip.Addr]int{}, refusing: make(chan struct{}, maxRefusing)}
 }
 
 // acquire takes a slot for ip; it returns "" on success and the name of the
@@ -80,6 +93,58 @@ func (l *connLimiter) acquire(ip netip.Addr) string {
 	l.total++
 	l.byIP[ip]++
 	return ""
+}
+
+// refusal is the answer to a connection over bound: the bound, its value
+// and what to do, so a client can end with a line that says it (a limit
+// reached does not heal by retrying at full speed).
+func (l *connLimiter) refusal(bound string) string {
+	n, what := l.max, "connections at once"
+	if bound == "MAX_CONNECTIONS_PER_IP" {
+		n, what = l.perIP, "connections at once from one IP address"
+	}
+	return fmt.Sprintf("connection refused: %s reached (%d %s); close some, or raise %s on the broker", bound, n, what, bound)
+}
+
+// refuse answers a connection over bound with one ERROR BUSY frame naming
+// the bound (frame is that frame, sealed when the cluster has a key), then
+// closes it. The client may have sent its first request already; closing a
+// socket with unread data resets it, and the reset can destroy our answer
+// before the client reads it. So the answer is followed by a half-close and
+// the socket is drained until the client closes it or refuseLinger passes,
+// by a goroutine (at most maxRefusing at once, counted in wg).
+func (l *connLimiter) refuse(nc net.Conn, frame []byte, wg *sync.WaitGroup) {
+	select {
+	case l.refusing <- struct{}{}:
+	default:
+		nc.Close() // a flood: no answers
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer func() { <-l.refusing }()
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(refuseLinger))
+		if _, err := nc.Write(frame); err != nil {
+			return
+		}
+		if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		}
+		io.Copy(io.Discard, io.LimitReader(nc, 1<<20))
+	}()
+}
+
+// refusalFrame is the ERROR BUSY telling a client that bound refused its
+// connection. It answers no request (correlation 0) and is sealed with the
+// cluster key, if any, so a client with the right key can read it.
+func (b *Broker) refusalFrame(bound string) []byte {
+	f := wire.Encode(&wire.Error{Code: wire.ErrBusy, Message: b.conns.refusal(bound)}, 0)
+	if b.cfg.Key != nil {
+		return b.cfg.Key.NewSealer(randomUint64()).AppendFrame(nil, f)
+	}
+	return wire.AppendFrame(nil, f)
 }
 
 func (l *connLimiter) release(ip netip.Addr) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -115,8 +116,12 @@ func TestConnectionsPerIPAreBounded(t *testing.T) {
 		case <-time.After(time.Millisecond): // polling a counter, bounded by ctx
 		}
 	}
+	// The refused client is told which bound refused it, even though its
+	// request was on the way when the broker closed.
 	if _, err := client.Metadata(ctx, tb.addr(), 1<<20); err == nil {
 		t.Fatal("a third connection from one IP was served")
+	} else if !strings.Contains(err.Error(), "MAX_CONNECTIONS_PER_IP reached (2 connections") {
+		t.Fatalf("refused with %q, want the bound named", err)
 	}
 	if tb.counters.connsRefused.Load() == 0 {
 		t.Fatal("refusal not counted")
@@ -131,6 +136,31 @@ func TestConnectionsPerIPAreBounded(t *testing.T) {
 	}
 	if _, err := client.Metadata(ctx, tb.addr(), 1<<20); err != nil {
 		t.Fatalf("after a slot freed: %v", err)
+	}
+}
+
+// In a cluster with a key, the refusal is sealed: a client with the key reads
+// which bound refused it, not a key mismatch.
+func TestConnectionRefusalIsSealedWithTheKey(t *testing.T) {
+	key, _ := wire.NewKey([]byte("sixteen bytes at least"))
+	tb := startBroker(t, t.TempDir(), func(c *Config) { c.Key = key; c.MaxConns = 1; c.MaxConnsPerIP = 1 })
+	held, err := net.Dial("tcp", tb.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for tb.conns.open() < 1 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("held connection never counted")
+		case <-time.After(time.Millisecond): // polling a counter, bounded by ctx
+		}
+	}
+	_, err = client.MetadataKeyed(ctx, tb.addr(), 1<<20, key)
+	if err == nil || errors.Is(err, wire.ErrAuth) || !strings.Contains(err.Error(), "MAX_CONNECTIONS reached (1 connections at once)") {
+		t.Fatalf("refused with %v, want the bound named", err)
 	}
 }
 

@@ -5,14 +5,16 @@ package client
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -46,6 +48,10 @@ type Options struct {
 	Discover func(ctx context.Context) (string, error)
 
 	book *brokerBook // brokers heard of; made by Defaults
+	// rand jitters the pauses between attempts and pause waits them;
+	// Defaults sets math/rand and a timer, tests set their own.
+	rand  func() float64
+	pause func(ctx context.Context, d time.Duration) bool
 }
 
 // Defaults fills the zero fields with the manual's defaults.
@@ -71,10 +77,13 @@ func (o *Options) Defaults() {
 	if o.book == nil {
 		o.book = &brokerBook{}
 	}
+	if o.rand == nil {
+		o.rand = rand.Float64
+	}
+	if o.pause == nil {
+		o.pause = sleep
+	}
 }
-
-// ErrGaveUp is returned when every reconnect attempt failed.
-var ErrGaveUp = errors.New("no broker reachable")
 
 // redirectError says the broker we talk to is not the one for our topic.
 type redirectError struct{ to string }
@@ -86,37 +95,18 @@ type retryError struct{ msg string }
 
 func (e *retryError) Error() string { return e.msg }
 
-// connect returns a connection to a broker: the redirect target if there is
-// one, else the explicit leader or whatever discovery finds, else any broker
-// this client has heard of (so a client given --leader carries on when that
-// broker dies). A live redirect target is taken before asking discovery:
-// discovery listens a whole window for answers, which every move of a topic
-// would otherwise add to the client's stall. It tries ReconnectAttempts
-// times, ReconnectDelay apart, and says so on each failure.
-func (o *Options) connect(ctx context.Context, redirect string) (*framed.Conn, string, error) {
-	var lastErr error
-	for attempt := 1; attempt <= o.ReconnectAttempts; attempt++ {
-		conn, addr, err := o.connectOnce(ctx, redirect, &lastErr)
-		if conn != nil || err != nil {
-			return conn, addr, err
-		}
-		redirect = "" // a dead redirect target is forgotten: ask the cluster again
-		o.Logger.Warn().Err(lastErr).Msgf("broker unreachable (attempt %d/%d)", attempt, o.ReconnectAttempts)
-		if attempt == o.ReconnectAttempts {
-			break
-		}
-		select {
-		case <-time.After(o.ReconnectDelay):
-		case <-ctx.Done():
-			return nil, "", ctx.Err()
-		}
-	}
-	return nil, "", fmt.Errorf("%w after %d attempts: %v (is a broker running? `logstream netdiag` shows what discovery sees; --leader IP:PORT skips it)", ErrGaveUp, o.ReconnectAttempts, lastErr)
-}
+// brokerError is any other error a broker answered with (an internal error,
+// an unknown topic): the broker is there but refuses us, so retrying it at
+// once would only hear the same answer.
+type brokerError struct{ error }
 
-// connectOnce is one attempt of connect: the redirect target, then what
-// discovery finds, then the brokers heard of. No connection and no error
-// means every candidate failed; *lastErr says why.
+// connectOnce returns a connection to a broker: the redirect target if there
+// is one, else the explicit leader or whatever discovery finds, else any
+// broker this client has heard of (so a client given --leader carries on
+// when that broker dies). A live redirect target is taken before asking
+// discovery: discovery listens a whole window for answers, which every move
+// of a topic would otherwise add to the client's stall. No connection and no
+// error means every candidate failed; *lastErr says why.
 func (o *Options) connectOnce(ctx context.Context, redirect string, lastErr *error) (*framed.Conn, string, error) {
 	tried := map[string]bool{}
 	try := func(addrs ...string) (*framed.Conn, string, error) {
@@ -133,9 +123,16 @@ func (o *Options) connectOnce(ctx context.Context, redirect string, lastErr *err
 				}
 				continue
 			}
-			if err = o.learnBrokers(ctx, conn); errors.Is(err, wire.ErrAuth) {
+			err = o.learnBrokers(ctx, conn)
+			var r *refusal
+			switch {
+			case errors.Is(err, wire.ErrAuth):
 				conn.Close()
 				return nil, "", fatalError{err}
+			case errors.As(err, &r): // a connection limit: try the next one
+				conn.Close()
+				*lastErr = fmt.Errorf("broker %s refused the connection: %w", addr, err)
+				continue
 			}
 			o.book.add(addr)
 			return conn, addr, nil
@@ -158,69 +155,104 @@ func (o *Options) connectOnce(ctx context.Context, redirect string, lastErr *err
 	return try(append(candidates, o.book.list()...)...)
 }
 
+// health is what one session learned about its broker, set from the
+// session's goroutines.
+type health struct {
+	answered atomic.Bool // the broker answered a heartbeat
+	progress atomic.Bool // records were acknowledged or delivered
+}
+
+// sessionFunc runs one connection until it fails or ends, noting in h how
+// the broker served it.
+type sessionFunc func(ctx context.Context, conn *framed.Conn, h *health) error
+
 // loop runs sessions until ctx ends (nil), a session returns ErrStop (nil),
-// a refusal that retrying cannot fix, or no broker can be reached. Between
-// sessions it follows redirects, waits a moment after a transient refusal,
-// and calls reset (if not nil) before the next connection. resume says in the
-// log what the next session will do.
-func (o *Options) loop(ctx context.Context, resume string, session func(context.Context, *framed.Conn) error, reset func()) error {
-	redirect, redirects, retries := "", 0, 0
+// a refusal that retrying cannot fix, or ReconnectAttempts attempts in a row
+// fail. An attempt fails when no broker can be reached, or when the session
+// ends without progress, or ends with a refusal (a transient one such as a
+// view change in progress, or a broker error). Every failed attempt is
+// followed by a growing, jittered pause (see attempts). Redirects are
+// followed at once, the first two in a row; after that, brokers disagree
+// (for a moment, while a view changes) and the next ones are paced by the
+// same back-off without counting as failures. reset (if not nil) runs after
+// every session. resume says in the log what the next session will do.
+func (o *Options) loop(ctx context.Context, resume string, session sessionFunc, reset func()) error {
+	tries := o.newAttempts()
+	redirect, redirects := "", 0
 	for {
-		conn, addr, err := o.connect(ctx, redirect)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+		var lastErr error
+		conn, addr, err := o.connectOnce(ctx, redirect, &lastErr)
+		redirect = "" // a dead redirect target is forgotten: ask the cluster again
+		switch {
+		case ctx.Err() != nil:
+			if conn != nil {
+				conn.Close()
 			}
+			return nil
+		case err != nil:
 			return err
+		case conn == nil:
+			if err := tries.fail(ctx, lastErr, ""); err != nil {
+				return ctxNil(ctx, err)
+			}
+			continue
 		}
-		redirect = ""
-		began := time.Now()
-		err = session(ctx, conn)
+		var h health
+		err = session(ctx, conn, &h)
 		conn.Close()
-		if time.Since(began) > time.Second {
-			retries = 0 // the broker served us: a new refusal is a new episode
+		if reset != nil {
+			reset()
 		}
 		if ctx.Err() != nil || errors.Is(err, ErrStop) {
 			return nil
 		}
+		if isFatal(err) {
+			return err
+		}
+		if served(&h, err) {
+			tries.reset()
+		}
 		var rd *redirectError
-		var rt *retryError
-		pause := time.Duration(0)
-		switch {
-		case errors.As(err, &rd):
+		if errors.As(err, &rd) {
 			o.Logger.Info().Str("from", addr).Str("to", rd.to).Msg("topic lives on another broker; following the redirect")
 			redirect = rd.to
-			// Brokers can disagree for a moment while a view changes:
-			// do not bounce between them at full speed.
-			if redirects++; redirects > 2 {
-				pause = min(time.Duration(redirects)*100*time.Millisecond, time.Second)
-			}
-		case errors.As(err, &rt):
-			o.Logger.Warn().Str("broker", addr).Msg(rt.msg + "; retrying shortly")
-			// Most refusals (a view change in progress) last tens of
-			// milliseconds; a lost quorum lasts longer. Back off from
-			// 100 ms so the first case costs little and the second
-			// does not hammer the broker.
-			redirect, redirects = addr, 0
-			pause = min(100*time.Millisecond<<min(retries, 3), o.ReconnectDelay, 500*time.Millisecond)
-			retries++
-		case isFatal(err):
-			return err
-		default:
-			redirects = 0
-			o.Logger.Warn().Err(err).Str("broker", addr).Msg("connection lost; reconnecting and " + resume)
-		}
-		if pause > 0 {
-			select {
-			case <-time.After(pause):
-			case <-ctx.Done():
+			if redirects++; redirects > 2 && !o.pause(ctx, tries.back.next()) {
 				return nil
 			}
+			continue
 		}
-		if reset != nil {
-			reset()
+		redirects = 0
+		var rt *retryError
+		if errors.As(err, &rt) {
+			redirect = addr // the broker is there: ask it again first
+		} else {
+			o.Logger.Warn().Err(err).Str("broker", addr).Msg("connection lost; reconnecting and " + resume)
+		}
+		if err := tries.fail(ctx, err, addr); err != nil {
+			return ctxNil(ctx, err)
 		}
 	}
+}
+
+// served says whether a session that ended with err counts as the broker
+// serving us, which starts a new episode of attempts: it made progress, or
+// it was answered and then lost without a refusal (an idle client whose
+// connection drops now and then must not use up its attempts over a week).
+func served(h *health, err error) bool {
+	if h.progress.Load() {
+		return true
+	}
+	var rt *retryError
+	var be brokerError
+	return h.answered.Load() && !errors.As(err, &rt) && !errors.As(err, &be)
+}
+
+// ctxNil is nil when ctx has ended (the caller asked us to stop), else err.
+func ctxNil(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // learnBrokers asks a freshly connected broker for the cluster's members, so
@@ -351,7 +383,7 @@ func NewClientID(name string) string {
 	if name == "" {
 		name = "client"
 	}
-	return name + "-" + strings.ToLower(rand.Text()[:8])
+	return name + "-" + strings.ToLower(crand.Text()[:8])
 }
 
 // ParseAddr checks an IP:PORT given by the user.

@@ -16,6 +16,12 @@ import (
 // fakeBroker answers METADATA on 127.0.0.1 and nothing else: enough for
 // connect, which asks every broker it reaches who else is in the cluster.
 func fakeBroker(t *testing.T) string {
+	return scriptedBroker(t, nil)
+}
+
+// scriptedBroker answers METADATA on 127.0.0.1 and hands every other frame
+// to answer (nil: ignore them).
+func scriptedBroker(t *testing.T, answer func(conn *framed.Conn, f wire.Frame)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,8 +42,11 @@ func fakeBroker(t *testing.T) string {
 					if err != nil {
 						return
 					}
-					if f.Type == wire.TypeMetadata {
+					switch {
+					case f.Type == wire.TypeMetadata:
 						conn.Send(wire.Encode(&wire.MetadataResponse{Addr: ln.Addr().String()}, f.Corr))
+					case answer != nil:
+						answer(conn, f)
 					}
 				}
 			}()
@@ -74,9 +83,10 @@ func TestConnectTakesALiveRedirectWithoutDiscovery(t *testing.T) {
 	owner := fakeBroker(t)
 	var calls atomic.Int32
 	o := countingOptions(closedAddr(t), &calls)
-	conn, addr, err := o.connect(context.Background(), owner)
-	if err != nil {
-		t.Fatal(err)
+	var lastErr error
+	conn, addr, err := o.connectOnce(context.Background(), owner, &lastErr)
+	if conn == nil {
+		t.Fatal(err, lastErr)
 	}
 	conn.Close()
 	if addr != owner {
@@ -92,9 +102,10 @@ func TestConnectFallsBackToDiscoveryWhenTheRedirectIsDead(t *testing.T) {
 	leader := fakeBroker(t)
 	var calls atomic.Int32
 	o := countingOptions(leader, &calls)
-	conn, addr, err := o.connect(context.Background(), closedAddr(t))
-	if err != nil {
-		t.Fatal(err)
+	var lastErr error
+	conn, addr, err := o.connectOnce(context.Background(), closedAddr(t), &lastErr)
+	if conn == nil {
+		t.Fatal(err, lastErr)
 	}
 	conn.Close()
 	if addr != leader || calls.Load() != 1 {

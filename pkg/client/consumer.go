@@ -58,8 +58,8 @@ var ErrStop = errors.New("stop consuming")
 // or no broker can be reached within the reconnect attempts. Each new
 // subscription resumes at the next offset.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
-	return c.o.loop(ctx, "resubscribing at the next offset", func(ctx context.Context, conn *framed.Conn) error {
-		return c.session(ctx, conn, h)
+	return c.o.loop(ctx, "resubscribing at the next offset", func(ctx context.Context, conn *framed.Conn, hl *health) error {
+		return c.session(ctx, conn, h, hl)
 	}, nil)
 }
 
@@ -76,7 +76,7 @@ func (c *Consumer) subscribeMsg() wire.Subscribe {
 	return m
 }
 
-func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler) error {
+func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler, hl *health) error {
 	hbDone := make(chan struct{})
 	defer close(hbDone)
 	go c.o.heartbeat(conn, hbDone)
@@ -96,6 +96,7 @@ func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler) er
 		switch f.Type {
 		case wire.TypeHeartbeat:
 			c.o.noteHeartbeat(f)
+			hl.answered.Store(true)
 		case wire.TypeRecords:
 			var m wire.Records
 			if err := m.Unmarshal(f.Body); err != nil {
@@ -127,6 +128,7 @@ func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler) er
 					Uint64("missed_to", recs[0].Offset-1).Msg("records were removed by retention before this consumer read them")
 			}
 			c.next = recs[len(recs)-1].Offset + 1
+			hl.progress.Store(true)
 			if err := h.Records(recs); err != nil {
 				return err
 			}

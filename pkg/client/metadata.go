@@ -76,7 +76,9 @@ func requestOn(ctx context.Context, conn *framed.Conn, m wire.Message) (wire.Fra
 			}
 			return wire.Frame{}, err
 		}
-		if f.Corr == requestCorr {
+		// An ERROR with no correlation answers no request of ours: the
+		// broker refuses the whole connection (a connection limit).
+		if f.Corr == requestCorr || (f.Type == wire.TypeError && f.Corr == 0) {
 			return f, nil
 		}
 	}
@@ -100,7 +102,15 @@ func metadataOn(ctx context.Context, conn *framed.Conn) (*wire.MetadataResponse,
 		if err := m.Unmarshal(f.Body); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("broker refused metadata: %s: %s", m.Code, m.Message)
+		return nil, &refusal{code: m.Code, msg: m.Message}
 	}
 	return nil, fmt.Errorf("unexpected answer %s to metadata", f.Type)
 }
+
+// refusal is a broker's ERROR answer to a request: it is there and said no.
+type refusal struct {
+	code wire.ErrCode
+	msg  string
+}
+
+func (r *refusal) Error() string { return r.code.String() + ": " + r.msg }

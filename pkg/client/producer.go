@@ -67,15 +67,15 @@ func NewProducer(o Options, po ProducerOptions) *Producer {
 	return &Producer{o: o, po: po, nextSeq: 1, changed: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 
-// maxRecordBytes is the largest payload that fits one PRODUCE frame.
-func (p *Producer) maxRecordBytes() int {
+// MaxRecordBytes is the largest payload that fits one PRODUCE frame.
+func (p *Producer) MaxRecordBytes() int {
 	return p.o.MaxFrame - 1024 - len(p.po.Topic) - len(p.o.ClientID)
 }
 
 // Send queues one record, blocking while MaxPending records are unacknowledged.
 func (p *Producer) Send(ctx context.Context, payload []byte) error {
-	if len(payload) > p.maxRecordBytes() {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrRecordTooLarge, len(payload), p.maxRecordBytes())
+	if len(payload) > p.MaxRecordBytes() {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrRecordTooLarge, len(payload), p.MaxRecordBytes())
 	}
 	for {
 		p.mu.Lock()
@@ -185,13 +185,13 @@ type batchRef struct {
 }
 
 // session runs one connection: the reader takes acks, this goroutine sends.
-func (p *Producer) session(ctx context.Context, conn *framed.Conn) error {
+func (p *Producer) session(ctx context.Context, conn *framed.Conn, h *health) error {
 	inflight := make(chan batchRef, p.po.MaxInFlight)
 	errc := make(chan error, 1)
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
-		errc <- p.readAcks(conn, inflight)
+		errc <- p.readAcks(conn, inflight, h)
 	}()
 	hbDone := make(chan struct{})
 	defer func() {
@@ -255,7 +255,7 @@ func (p *Producer) nextBatch(corr uint64) (wire.Frame, batchRef) {
 }
 
 // readAcks matches PRODUCE_ACKs to the batches in flight, in order.
-func (p *Producer) readAcks(conn *framed.Conn, inflight chan batchRef) error {
+func (p *Producer) readAcks(conn *framed.Conn, inflight chan batchRef, h *health) error {
 	for {
 		f, err := p.o.recv(conn)
 		if err != nil {
@@ -264,6 +264,7 @@ func (p *Producer) readAcks(conn *framed.Conn, inflight chan batchRef) error {
 		switch f.Type {
 		case wire.TypeHeartbeat:
 			p.o.noteHeartbeat(f)
+			h.answered.Store(true)
 			continue
 		case wire.TypeError:
 			var m wire.Error
@@ -291,6 +292,7 @@ func (p *Producer) readAcks(conn *framed.Conn, inflight chan batchRef) error {
 		if ref.corr != f.Corr || ref.firstSeq != ack.FirstSeq || uint32(ref.count) != ack.Count {
 			return fmt.Errorf("PRODUCE_ACK out of order: got corr %d seq %d, want corr %d seq %d", f.Corr, ack.FirstSeq, ref.corr, ref.firstSeq)
 		}
+		h.progress.Store(true)
 		p.mu.Lock()
 		p.queue = p.queue[ref.count:]
 		p.sent -= ref.count
@@ -318,5 +320,5 @@ func ackError(code wire.ErrCode, msg, redirect string) error {
 	case wire.ErrBadRequest, wire.ErrTooLarge, wire.ErrUnauthorized:
 		return fatalError{fmt.Errorf("broker refused the records: %s: %s", code, msg)}
 	}
-	return fmt.Errorf("broker error %s: %s", code, msg)
+	return brokerError{fmt.Errorf("broker error %s: %s", code, msg)}
 }

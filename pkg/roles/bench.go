@@ -3,12 +3,14 @@ package roles
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -47,7 +49,7 @@ func benchApp() *cli.App {
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or json"},
 			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "give up after this long"},
 			&cli.IntFlag{Name: "reconnect-attempts", Value: 3, Usage: "reconnection attempts of each client before giving up"},
-			&cli.IntFlag{Name: "reconnect-delay", Value: 1, Usage: "delay between reconnection attempts (seconds)"},
+			&cli.IntFlag{Name: "reconnect-delay", Value: 1, Usage: "longest pause between reconnection attempts (seconds; pauses grow from 100 ms)"},
 			keyFlag(),
 		},
 		Action: runBench,
@@ -173,6 +175,10 @@ func runBench(c *cli.Context) error {
 		topics[i] = topic(i)
 	}
 
+	// The first client that fails ends the run: the others would go on
+	// for as long as their records take, and the answer is already known.
+	failed := newFirstFailure(ctx)
+	ctx = failed.ctx
 	total := uint64(nProd * count)
 	ackLat, e2eLat := newLatencies(int(total)), newLatencies(int(total)*max(nCons, 1))
 	var acked, consumed atomic.Uint64
@@ -194,7 +200,7 @@ func runBench(c *cli.Context) error {
 			go func() {
 				defer wg.Done()
 				if err := cons.Run(runCtx, h); err != nil {
-					log.Error().Err(err).Msg("consumer failed")
+					failed.set(fmt.Errorf("consuming: %w", err))
 				}
 			}()
 		}
@@ -206,7 +212,6 @@ func runBench(c *cli.Context) error {
 	}
 	start := time.Now()
 	var prodWG sync.WaitGroup
-	errs := make(chan error, nProd)
 	for i := 0; i < nProd; i++ {
 		sent := make([]int64, count+1) // send time by sequence number
 		var p *client.Producer
@@ -227,31 +232,28 @@ func runBench(c *cli.Context) error {
 		prodWG.Add(1)
 		go func() {
 			defer prodWG.Done()
-			errs <- benchProduce(ctx, p, payload, count, c.Float64("rate"), c.Bool("sync"), sent)
+			if err := benchProduce(ctx, p, payload, count, c.Float64("rate"), c.Bool("sync"), sent); err != nil && ctx.Err() == nil {
+				failed.set(fmt.Errorf("producing: %w", err))
+			}
 		}()
 	}
 	progressDone := make(chan struct{})
 	go benchProgress(c.App.ErrWriter, &acked, &consumed, total, uint64(nCons)*total, progressDone)
 	prodWG.Wait()
 	produceTime := time.Since(start)
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			close(progressDone)
-			return cli.Exit(fmt.Sprintf("producing: %v", err), 1)
-		}
-	}
 	var consumeTime time.Duration
-	for i := 0; i < nCons*nTopics; i++ {
+	for i := 0; i < nCons*nTopics && failed.err() == nil; i++ {
 		select {
 		case t := <-consDone:
 			consumeTime = max(consumeTime, t.Sub(start))
 		case <-ctx.Done():
-			close(progressDone)
-			return cli.Exit("timed out waiting for consumers", 1)
+			failed.set(errors.New("timed out waiting for consumers"))
 		}
 	}
 	close(progressDone)
+	if err := failed.err(); err != nil {
+		return cli.Exit(benchFailure(err, nProd+nCons*nTopics), 1)
+	}
 
 	mb := float64(size) / 1e6
 	res := benchResult{Producers: nProd, Consumers: nCons, Topics: nTopics, RecordBytes: size,
@@ -276,6 +278,50 @@ func runBench(c *cli.Context) error {
 		fmt.Fprintf(w, "  end-to-end latency (µs): %s\n", fmtPct(res.E2ELatencyUs))
 	}
 	return nil
+}
+
+// firstFailure keeps the first error of the bench's clients and cancels
+// its context, so the run ends at once.
+type firstFailure struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	first  error
+}
+
+func newFirstFailure(parent context.Context) *firstFailure {
+	ctx, cancel := context.WithCancel(parent)
+	return &firstFailure{ctx: ctx, cancel: cancel}
+}
+
+func (f *firstFailure) set(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.first == nil {
+		f.first = err
+		f.cancel()
+	}
+}
+
+// err is the first failure; a context that ended by itself (the --timeout,
+// a signal) counts as one.
+func (f *firstFailure) err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.first == nil && f.ctx.Err() != nil {
+		return fmt.Errorf("stopped before the end: %w", context.Cause(f.ctx))
+	}
+	return f.first
+}
+
+// benchFailure is the one line bench ends with. A connection limit is
+// explained: every client of a bench connects from this one host.
+func benchFailure(err error, conns int) string {
+	msg := err.Error()
+	if strings.Contains(msg, "MAX_CONNECTIONS") {
+		msg += fmt.Sprintf("; this bench opens %d connections from this host (--producers + --consumers × --topics)", conns)
+	}
+	return msg
 }
 
 func fmtPct(m map[string]float64) string {

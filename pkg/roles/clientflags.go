@@ -24,7 +24,7 @@ func clientFlags() []cli.Flag {
 		&cli.IntFlag{Name: "hb-interval", Value: 2, Usage: "heartbeat interval (seconds)"},
 		&cli.IntFlag{Name: "hb-timeout", Value: 10, Usage: "broker silence before reconnecting (seconds)"},
 		&cli.IntFlag{Name: "reconnect-attempts", Value: 10, Usage: "reconnection attempts before giving up"},
-		&cli.IntFlag{Name: "reconnect-delay", Value: 5, Usage: "delay between reconnection attempts (seconds)"},
+		&cli.IntFlag{Name: "reconnect-delay", Value: 5, Usage: "longest pause between reconnection attempts (seconds; pauses grow from 100 ms)"},
 		&cli.IntFlag{Name: "max-frame", EnvVars: []string{"MAX_FRAME"}, Value: wire.DefaultMaxFrame, Usage: "largest frame body in bytes"},
 		keyFlag(),
 	}

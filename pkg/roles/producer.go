@@ -1,7 +1,6 @@
 package roles
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -11,9 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/logstream/logstream/pkg/client"
@@ -26,7 +27,8 @@ func producerApp(stdin io.Reader) *cli.App {
 		Name:  "producer",
 		Usage: "send records to a LogStream topic",
 		UsageText: "producer [-leader IP:PORT] [-topic T] [-rate N | -interval MS] [-count N] [-message TEXT]\n" +
-			"   interactive (no -rate/-interval): one record per line of standard input, e.g. tail -f app.log | producer -topic logs",
+			"   interactive (no -rate/-interval): one record per line of standard input, e.g. tail -f app.log | producer -topic logs;\n" +
+			"   a line longer than the largest record (about -max-frame bytes) is reported and skipped, and reading goes on",
 		Flags: append(clientFlags(),
 			&cli.Float64Flag{Name: "rate", Value: 0, Usage: "messages per second (0 = interactive: read standard input)"},
 			&cli.IntFlag{Name: "interval", Value: 0, Usage: "milliseconds between messages (overrides -rate)"},
@@ -81,20 +83,29 @@ func runProducer(c *cli.Context, stdin io.Reader) error {
 		return err
 	}
 	o, period, count := pc.Options, pc.Period, pc.Count
-	// The first Ctrl-C or SIGTERM stops sending; what was sent is then
-	// delivered before we exit (see below). A later signal abandons that.
+	// The first Ctrl-C or SIGTERM stops sending (ctx); what was read or
+	// sent is then delivered before we exit (see below). A second signal
+	// abandons that (deliverCtx).
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	ctx, stopSending := context.WithCancel(c.Context)
 	defer stopSending()
+	deliverCtx, abandon := context.WithCancel(context.Background())
+	defer abandon()
 	firstSig := make(chan os.Signal, 1)
 	go func() {
 		select {
 		case s := <-sigs:
 			firstSig <- s
 			stopSending()
-		case <-ctx.Done():
+		case <-deliverCtx.Done():
+			return
+		}
+		select {
+		case <-sigs:
+			abandon()
+		case <-deliverCtx.Done():
 		}
 	}()
 	p := client.NewProducer(o, client.ProducerOptions{Topic: pc.Topic})
@@ -113,99 +124,162 @@ func runProducer(c *cli.Context, stdin io.Reader) error {
 	o.Logger.Info().Str("producer", o.ClientID).Str("topic", pc.Topic).Msg("producer started")
 
 	var sendErr error
+	var lines *lineFeed
 	if period == 0 {
-		sendErr = produceLines(ctx, p, stdin, count, o.MaxFrame, c.App.ErrWriter)
+		if f, ok := stdin.(*os.File); ok && cliutil.IsTerminal(f) {
+			fmt.Fprintln(c.App.ErrWriter, "interactive mode: type a message and press Enter; Ctrl-D to finish")
+		}
+		lines = feedLines(deliverCtx, p, stdin, count, o.Logger)
+		sendErr = lines.wait(ctx)
 	} else {
 		sendErr = produceTimed(ctx, p, period, count, pc.Message)
 	}
-	if sendErr != nil && !errors.Is(sendErr, context.Canceled) {
-		return cli.Exit(sendErr.Error(), 1)
-	}
-	// Every record sent must be acknowledged before we exit. At the end of
-	// input, at -count or after Ctrl-C (a person, who may press it again)
-	// that wait is bounded only by the reconnect attempts; after SIGTERM (a
-	// process manager, which kills us if we linger) by stopGrace. Another
-	// signal abandons the wait at once.
+	// Every record read or sent must be acknowledged before we exit, also
+	// when the input failed. At the end of input, at -count, after an input
+	// error or after Ctrl-C (a person, who may press it again) that wait is
+	// bounded only by the reconnect attempts; after SIGTERM (a process
+	// manager, which kills us if we linger) by stopGrace. Another signal
+	// abandons the wait at once.
 	stopSending()
-	var stopSig os.Signal
+	flushCtx := deliverCtx
 	select {
-	case stopSig = <-firstSig:
+	case s := <-firstSig:
+		if s == syscall.SIGTERM {
+			var cancel context.CancelFunc
+			flushCtx, cancel = context.WithTimeout(flushCtx, stopGrace)
+			defer cancel()
+		}
 	default:
 	}
-	flushCtx, cancelFlush := context.WithCancel(context.Background())
-	defer cancelFlush()
-	go func() {
-		select {
-		case <-sigs:
-			cancelFlush()
-		case <-flushCtx.Done():
-		}
-	}()
-	if stopSig == syscall.SIGTERM {
-		var cancel context.CancelFunc
-		flushCtx, cancel = context.WithTimeout(flushCtx, stopGrace)
-		defer cancel()
+	if lines != nil {
+		lines.stop(flushCtx)
 	}
 	if pending := p.Pending(); pending > 0 {
 		o.Logger.Info().Int("pending", pending).Msg("waiting for the broker to acknowledge the rest (Ctrl-C again to abandon)")
 	}
-	if err := p.Flush(flushCtx); err != nil {
-		return cli.Exit(fmt.Sprintf("%d records not acknowledged: %v", p.Pending(), err), 1)
-	}
+	flushErr := p.Flush(flushCtx)
 	cancelRun()
 	wg.Wait()
-	if runErr != nil {
+	return producerOutcome(p, sendErr, flushErr, runErr, o.Logger)
+}
+
+// producerOutcome is how the producer ends: one line saying what was not
+// delivered, or why input or sending stopped early, or nil after a clean run.
+func producerOutcome(p *client.Producer, sendErr, flushErr, runErr error, log zerolog.Logger) error {
+	if errors.Is(sendErr, context.Canceled) {
+		sendErr = nil // a signal: not an error
+	}
+	switch {
+	case flushErr != nil && sendErr != nil && !errors.Is(flushErr, sendErr):
+		return cli.Exit(fmt.Sprintf("%v; %d records not acknowledged: %v", sendErr, p.Pending(), flushErr), 1)
+	case flushErr != nil:
+		return cli.Exit(fmt.Sprintf("%d records not acknowledged: %v", p.Pending(), flushErr), 1)
+	case sendErr != nil:
+		return cli.Exit(fmt.Sprintf("%v (the %d records before it were acknowledged)", sendErr, p.Acked()), 1)
+	case runErr != nil:
 		return cli.Exit(runErr.Error(), 1)
 	}
-	o.Logger.Info().Uint64("acknowledged", p.Acked()).Msg("producer done")
+	log.Info().Uint64("acknowledged", p.Acked()).Msg("producer done")
 	return nil
 }
 
-// produceLines sends one record per line of in until EOF, ctx ends, or
-// count records are sent.
 // stopGrace bounds the wait for outstanding acknowledgements after SIGTERM;
 // logstreamctl stop waits longer than this before it kills.
 const stopGrace = 3 * time.Second
 
-func produceLines(ctx context.Context, p *client.Producer, in io.Reader, count uint64, maxFrame int, stderr io.Writer) error {
-	if f, ok := in.(*os.File); ok && cliutil.IsTerminal(f) {
-		fmt.Fprintln(stderr, "interactive mode: type a message and press Enter; Ctrl-D to finish")
-	}
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), maxFrame)
-	lines := make(chan []byte)
-	scanErr := make(chan error, 1)
-	go func() { // ends at EOF; a terminal read cannot be interrupted, so not awaited
-		defer close(lines)
-		for sc.Scan() {
-			line := append([]byte(nil), sc.Bytes()...)
-			select {
-			case lines <- line:
-			case <-ctx.Done():
-				return
-			}
-		}
-		scanErr <- sc.Err()
+// lineFeed queues one record per line of standard input from a goroutine of
+// its own (a terminal read cannot be interrupted, so it is never awaited).
+// A line over the largest record is reported and skipped. Every line read
+// before stop is queued: the goroutine holds hand at all times except while
+// it waits in a read of the input, and stop takes hand. So stop returns
+// once every whole line in what was read has been queued, and what a read
+// returns after stop is dropped (the user asked us to stop before it came).
+type lineFeed struct {
+	hand    chan struct{} // a one-slot lock that stop can give up waiting for
+	stopped atomic.Bool
+	done    chan error // the input ended: nil at EOF or -count, else why
+}
+
+// errStopped ends the reading goroutine after stop.
+var errStopped = errors.New("stopped")
+
+// feedLines starts reading in and queueing its lines on p, up to count (0:
+// no limit). Queueing waits while p holds its most unacknowledged records,
+// until ctx ends.
+func feedLines(ctx context.Context, p *client.Producer, in io.Reader, count uint64, log zerolog.Logger) *lineFeed {
+	f := &lineFeed{hand: make(chan struct{}, 1), done: make(chan error, 1)}
+	lr := newLineReader(handReader{in, f}, p.MaxRecordBytes())
+	f.hand <- struct{}{}
+	go func() {
+		defer func() { <-f.hand }()
+		f.done <- f.feed(ctx, p, lr, count, log)
 	}()
-	var n uint64
-	for count == 0 || n < count {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case line, ok := <-lines:
-			if !ok {
-				if err := <-scanErr; err != nil {
-					return fmt.Errorf("reading standard input: %w", err)
-				}
-				return nil
-			}
-			if err := p.Send(ctx, line); err != nil {
-				return err
-			}
-			n++
+	return f
+}
+
+// feed queues lines until the input ends, -count lines are queued, Send
+// fails or stop.
+func (f *lineFeed) feed(ctx context.Context, p *client.Producer, lr *lineReader, count uint64, log zerolog.Logger) error {
+	for n := uint64(0); count == 0 || n < count; {
+		line, long, err := lr.next()
+		switch {
+		case err == io.EOF:
+			return nil
+		case errors.Is(err, errStopped):
+			return err
+		case err != nil:
+			return fmt.Errorf("reading standard input after line %d: %w", lr.num, err)
+		case long != nil:
+			log.Warn().Uint64("line", long.num).Int64("bytes", long.size).Int("limit", lr.limit).
+				Msgf("line %d skipped: %d bytes, longer than the largest record (%d bytes; -max-frame, MAX_FRAME on the broker too, raises it)",
+					long.num, long.size, lr.limit)
+			continue
 		}
+		if err := p.Send(ctx, line); err != nil {
+			return err
+		}
+		n++
 	}
 	return nil
+}
+
+// handReader lets go of its feed's hand while it waits in a read, and
+// refuses what the read returns once the feed is stopped.
+type handReader struct {
+	in io.Reader
+	f  *lineFeed
+}
+
+func (r handReader) Read(b []byte) (int, error) {
+	<-r.f.hand
+	n, err := r.in.Read(b)
+	r.f.hand <- struct{}{}
+	if r.f.stopped.Load() {
+		return 0, errStopped
+	}
+	return n, err
+}
+
+// wait returns when the input ends (its error, nil at EOF or -count) or ctx
+// ends (ctx's error).
+func (f *lineFeed) wait(ctx context.Context) error {
+	select {
+	case err := <-f.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// stop ends the reading: once it returns, every whole line read before it
+// is queued, or ctx ended first.
+func (f *lineFeed) stop(ctx context.Context) {
+	f.stopped.Store(true)
+	select {
+	case f.hand <- struct{}{}:
+		<-f.hand // the goroutine, back from its read, sees stopped and ends
+	case <-ctx.Done():
+	}
 }
 
 // produceTimed sends a templated message every period.
