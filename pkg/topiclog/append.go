@@ -153,7 +153,7 @@ func (l *Log) commit(seg *segment, buf []byte, pend []indexEntry, next uint64, m
 	l.notify = make(chan struct{})
 	victims := l.retainLocked()
 	l.mu.Unlock()
-	if err := l.removeSegments(victims); err != nil {
+	if err := l.afterRetain(victims); err != nil {
 		l.logger.Warn().Err(err).Msg("retention could not delete segment files")
 	}
 	return nil
@@ -185,7 +185,7 @@ func (l *Log) roll() (*segment, error) {
 	l.segs = append(l.segs, seg)
 	victims := l.retainLocked()
 	l.mu.Unlock()
-	if err := l.removeSegments(victims); err != nil {
+	if err := l.afterRetain(victims); err != nil {
 		l.logger.Warn().Err(err).Msg("retention could not delete segment files")
 	}
 	return seg, nil

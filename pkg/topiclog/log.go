@@ -36,10 +36,15 @@ type Log struct {
 	dirty  atomic.Bool  // appended since the last fsync
 	floor  uint64       // retention keeps every offset >= floor (see SetRetentionFloor)
 
+	startF     *os.File // the start offset file (start.go), opened at its first write
+	startSaved uint64   // start as last written to startF
+	startDirty bool     // startF written since its last fsync
+
 	// mu guards the published state. Readers hold RLock across their preads
 	// so no segment file is closed or truncated under them.
 	mu     sync.RWMutex
 	segs   []*segment // ascending base; never empty
+	start  uint64     // logical start offset: segs[0].base <= start <= next
 	next   uint64
 	notify chan struct{} // closed and replaced on every append
 	closed bool
@@ -114,7 +119,7 @@ func (l *Log) load() error {
 		}
 		l.segs = []*segment{seg}
 		l.next = 0
-		return syncDir(l.dir)
+		return errors.Join(l.removeStart(), syncDir(l.dir))
 	}
 	for i, base := range bases {
 		seg, dropped, err := openSegment(l.dir, base)
@@ -148,6 +153,23 @@ func (l *Log) load() error {
 		}
 	}
 	l.next = l.segs[len(l.segs)-1].next
+	return l.initStart()
+}
+
+// initStart sets the logical start from the start file, within the records
+// the segments hold: a start file older than the last segment deletion (or
+// none) gives way to the first segment's base, and one beyond the end
+// (records lost to a power cut after it was written) to the end.
+func (l *Log) initStart() error {
+	saved, ok, err := l.loadStart()
+	if err != nil {
+		return err
+	}
+	l.start = l.segs[0].base
+	if ok {
+		l.startSaved = saved
+		l.start = min(max(saved, l.start), l.next)
+	}
 	return nil
 }
 
@@ -165,7 +187,7 @@ func (l *Log) NextOffset() uint64 {
 func (l *Log) StartOffset() uint64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return l.segs[0].base
+	return l.start
 }
 
 // Wait returns nil once NextOffset() > after, ctx's error when ctx is done,
@@ -202,6 +224,12 @@ func (l *Log) Sync() error {
 }
 
 func (l *Log) syncLocked() error {
+	if l.startDirty {
+		if err := l.startF.Sync(); err != nil {
+			return fmt.Errorf("topic %s: fsync start offset: %w", l.name, err)
+		}
+		l.startDirty = false
+	}
 	if !l.dirty.Swap(false) {
 		return nil
 	}
@@ -240,6 +268,12 @@ func (l *Log) Close() error {
 		if e := s.close(); e != nil && err == nil {
 			err = e
 		}
+	}
+	if l.startF != nil {
+		if e := l.startF.Close(); e != nil && err == nil {
+			err = e
+		}
+		l.startF = nil
 	}
 	l.mu.Unlock()
 	return err

@@ -37,9 +37,10 @@ const (
 // Options configures a Store. The zero value is usable: unlimited
 // retention, 64 MiB segments, no fsync, no logging.
 type Options struct {
-	// MaxRecords keeps at least the newest MaxRecords per topic; 0 means
-	// unlimited. Whole old segments are deleted once every record in them
-	// falls outside, so up to one segment more may be kept.
+	// MaxRecords keeps the newest MaxRecords per topic (and every record
+	// at or above the retention floor); 0 means unlimited. The logical
+	// start (StartOffset) moves record by record; a segment's files are
+	// deleted once every record in them is below it.
 	MaxRecords int64
 	// SegmentBytes rolls to a new segment once the current one reaches
 	// this size (default DefaultSegmentBytes, at most MaxSegmentBytes).

@@ -29,8 +29,8 @@ func (l *Log) Read(from uint64, maxRecords int, maxBytes int) ([]record.Record, 
 	if l.closed {
 		return nil, ErrClosed
 	}
-	if start := l.segs[0].base; from < start || from > l.next {
-		return nil, &OffsetError{Offset: from, Start: start, Next: l.next}
+	if from < l.start || from > l.next {
+		return nil, &OffsetError{Offset: from, Start: l.start, Next: l.next}
 	}
 	if from == l.next {
 		return nil, nil
@@ -108,12 +108,12 @@ func (l *Log) OffsetForTime(unixNano int64) uint64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	for _, seg := range l.segs {
-		if seg.next == seg.base || seg.maxTs < unixNano {
-			continue // every record here is older than unixNano
+		if seg.next <= l.start || seg.maxTs < unixNano {
+			continue // every record here is older than unixNano, or gone
 		}
 		i := floorTs(seg.index, unixNano)
 		if i < 0 {
-			return seg.base // unixNano is math.MinInt64: any record qualifies
+			return max(seg.base, l.start) // unixNano is math.MinInt64: any record qualifies
 		}
 		e := seg.index[i]
 		sc := newScanner(seg.log, int64(e.pos), seg.size, 2*indexIntervalBytes, false)
@@ -121,9 +121,9 @@ func (l *Log) OffsetForTime(unixNano int64) uint64 {
 		for {
 			r, _, err := sc.next()
 			if err != nil || r.Offset != off {
-				return off
+				return max(off, l.start)
 			}
-			if r.Timestamp >= unixNano {
+			if r.Timestamp >= unixNano && off >= l.start {
 				return off
 			}
 			off++

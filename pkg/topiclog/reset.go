@@ -35,7 +35,7 @@ func (l *Log) Reset(start uint64) error {
 		return err
 	}
 	if start < l.next {
-		return fmt.Errorf("topic %s: reset backwards: %w", l.name, &OffsetError{Offset: start, Start: l.segs[0].base, Next: l.next})
+		return fmt.Errorf("topic %s: reset backwards: %w", l.name, &OffsetError{Offset: start, Start: l.start, Next: l.next})
 	}
 	if len(l.segs) == 1 && l.segs[0].base == start {
 		return nil // already empty at start
@@ -76,13 +76,18 @@ func (l *Log) resetLocked(base uint64) error {
 		return fail(err)
 	}
 	grew := base > l.next
-	l.segs, l.next = []*segment{seg}, base
+	l.segs, l.start, l.next = []*segment{seg}, base, base
 	if grew {
 		close(l.notify) // waiters on offsets below base can go on
 		l.notify = make(chan struct{})
 	}
 	l.mu.Unlock()
 	l.dirty.Store(false)
+	// The start file goes before the marker: a crash in between redoes the
+	// reset at open, which removes it again.
+	if err := l.removeStart(); err != nil {
+		return fail(err)
+	}
 	if err := syncDir(l.dir); err != nil {
 		return fail(err)
 	}
@@ -172,6 +177,9 @@ func (l *Log) finishReset() error {
 		return err
 	}
 	seg.close()
+	if err := os.Remove(filepath.Join(l.dir, startFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	if err := syncDir(l.dir); err != nil {
 		return err
 	}

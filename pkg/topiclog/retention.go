@@ -6,7 +6,7 @@ import "slices"
 // beyond MaxRecords if need be, and applies retention at once. A replicated
 // log passes its commit point, so no node trims a record that a majority
 // may not hold yet. math.MaxUint64 (the default) means no floor; a lower
-// floor than before deletes nothing that is already gone.
+// floor than before brings back nothing already trimmed.
 func (l *Log) SetRetentionFloor(floor uint64) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -20,20 +20,20 @@ func (l *Log) SetRetentionFloor(floor uint64) error {
 	l.mu.Lock()
 	victims := l.retainLocked()
 	l.mu.Unlock()
-	return l.removeSegments(victims)
+	return l.afterRetain(victims)
 }
 
-// retainLocked unlinks from segs the old segments whose every record is
-// older than the newest MaxRecords and below the floor, and returns them;
-// the active segment is always kept, so NextOffset survives a restart.
-// Caller holds wmu and mu.
+// retainLocked moves the logical start up to the newest MaxRecords records,
+// but never past the floor, then unlinks from segs the segments whose every
+// record is below the start and returns them; the active segment is always
+// kept, so NextOffset survives a restart. Caller holds wmu and mu.
 func (l *Log) retainLocked() []*segment {
 	if l.opts.MaxRecords <= 0 || l.next < uint64(l.opts.MaxRecords) {
 		return nil
 	}
-	keepFrom := min(l.next-uint64(l.opts.MaxRecords), l.floor)
+	l.start = max(l.start, min(l.next-uint64(l.opts.MaxRecords), l.floor))
 	n := 0
-	for n+1 < len(l.segs) && l.segs[n+1].base <= keepFrom {
+	for n+1 < len(l.segs) && l.segs[n+1].base <= l.start {
 		n++
 	}
 	if n == 0 {
@@ -45,6 +45,13 @@ func (l *Log) retainLocked() []*segment {
 		s.close() // under mu: no reader is inside these files
 	}
 	return victims
+}
+
+// afterRetain persists the start retainLocked set, then deletes the files
+// of the segments it unlinked. Caller holds wmu, not mu.
+func (l *Log) afterRetain(victims []*segment) error {
+	l.persistStart()
+	return l.removeSegments(victims)
 }
 
 // removeSegments deletes the files of segments already unlinked and closed,

@@ -21,7 +21,7 @@ func (l *Log) TruncateTo(next uint64) error {
 	if next >= l.next {
 		return nil
 	}
-	if next < l.segs[0].base {
+	if next < l.start {
 		return l.resetLocked(next)
 	}
 	if err := l.truncateLocked(next); err != nil {
@@ -37,7 +37,8 @@ func (l *Log) TruncateTo(next uint64) error {
 }
 
 // truncateLocked cuts the log to [StartOffset, next). Caller holds wmu and
-// has checked StartOffset <= next <= NextOffset.
+// has checked StartOffset <= next <= NextOffset (or, undoing a failed
+// append, that next is where the append started).
 func (l *Log) truncateLocked(next uint64) error {
 	k := max(0, sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > next })-1)
 	seg := l.segs[k]
@@ -71,6 +72,7 @@ func (l *Log) truncateLocked(next uint64) error {
 	}
 	l.segs = l.segs[:k+1]
 	seg.size, seg.index, seg.next, seg.maxTs, l.next = pos, seg.index[:cut], next, maxTs, next
+	l.start = min(l.start, next) // only an undone append can cut below the start
 	l.mu.Unlock()
 	if len(victims) > 0 {
 		if err := l.removeSegments(victims); err != nil {
