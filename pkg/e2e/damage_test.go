@@ -103,10 +103,22 @@ func TestDamagedSegmentLoneBroker(t *testing.T) {
 	if !strings.Contains(broker.stderr.String(), want) {
 		t.Errorf("broker log does not report offsets [%d, %d):\n%s", gaps[0][0], gaps[0][1], tail(broker.stderr.String(), 20))
 	}
-	md := brokerMetadata(t, h, "127.0.0.1:8001") // what logstreamctl status shows
+	md := brokerMetadata(t, h, "127.0.0.1:8001")
 	if md.Counters["damaged_ranges"] != 1 || len(md.Damage) != 1 || md.Damage[0].Topic != "dmg" ||
 		md.Damage[0].From != gaps[0][0] || md.Damage[0].To != gaps[0][1] {
-		t.Errorf("status: damaged_ranges %d, damage %+v; want the one range [%d, %d)", md.Counters["damaged_ranges"], md.Damage, gaps[0][0], gaps[0][1])
+		t.Errorf("metadata: damaged_ranges %d, damage %+v; want the one range [%d, %d)", md.Counters["damaged_ranges"], md.Damage, gaps[0][0], gaps[0][1])
+	}
+	for _, c := range []struct{ flag, want string }{
+		{"--json", fmt.Sprintf(`"from": %d,`, gaps[0][0])},
+		{"--timeout=5s", fmt.Sprintf("[%d, %d)", gaps[0][0], gaps[0][1])},
+	} {
+		ctl := start(t, h, env, "logstreamctl", "status", "--broker", "127.0.0.1:8001", c.flag)
+		if err := ctl.wait(20 * time.Second); err != nil {
+			t.Fatalf("logstreamctl status %s: %v\n%s", c.flag, err, tail(ctl.stderr.String(), 10))
+		}
+		if out := ctl.stdout.String(); !strings.Contains(out, c.want) || !strings.Contains(out, "damaged_ranges") {
+			t.Errorf("logstreamctl status %s does not show %q:\n%s", c.flag, c.want, out)
+		}
 	}
 }
 
