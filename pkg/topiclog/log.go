@@ -36,9 +36,10 @@ type Log struct {
 	dirty  atomic.Bool  // appended since the last fsync
 	floor  uint64       // retention keeps every offset >= floor (see SetRetentionFloor)
 
-	startF     *os.File // the start offset file (start.go), opened at its first write
-	startSaved uint64   // start as last written to startF
-	startDirty bool     // startF written since its last fsync
+	startF       *os.File // the start offset file (start.go), opened at its first write
+	startSaved   uint64   // start as last written to startF
+	startDirty   bool     // startF written since its last fsync
+	startFailing bool     // the last write of startF failed (logged once)
 
 	// mu guards the published state. Readers hold RLock across their preads
 	// so no segment file is closed or truncated under them.
