@@ -326,7 +326,7 @@ func (c *peer) consume(corr uint64, m *wire.Consume) error {
 			c.reply(corr, &wire.Error{Code: wire.ErrInternal, Message: err.Error()})
 			return nil
 		}
-		resp.Records = recs
+		resp.Records = committedOnly(recs, committed)
 	}
 	c.log.Debug().Str("topic", m.Topic).Uint64("offset", m.Offset).Int("records", len(resp.Records)).Msg("CONSUME")
 	c.reply(corr, &resp)
