@@ -276,11 +276,29 @@ func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce) error 
 	if !ok {
 		return nil // shutting down
 	}
+	obs := c.b.cfg.Observer
+	var proposed time.Time
+	var size int // payload bytes, taken before the records are handed on
+	if obs != nil {
+		proposed, size = time.Now(), payloadBytes(m.Records)
+	}
 	c.b.repl.Propose(m.Topic, m.ProducerID, m.Records, func(ack wire.ProduceAck) {
 		c.flight.release(n)
 		if ack.Code == wire.ErrNone {
 			c.b.counters.produced.Add(uint64(ack.Count - ack.Duplicates))
 			c.b.counters.duplicates.Add(uint64(ack.Duplicates))
+		}
+		if obs != nil {
+			fresh, bytes := 0, 0
+			if ack.Code == wire.ErrNone {
+				fresh = int(ack.Count - ack.Duplicates)
+				if ack.Duplicates == 0 {
+					bytes = size
+				} else if ack.Count > 0 { // which ones were duplicates is not said: prorate
+					bytes = size * fresh / int(ack.Count)
+				}
+			}
+			obs.ProduceAcked(m.Topic, fresh, bytes, time.Since(proposed), ack.Code)
 		}
 		if m.Acks != 0 {
 			c.replyNow(corr, &ack)

@@ -204,6 +204,9 @@ func (s *subscription) run(ctx context.Context) {
 					}
 				}
 				s.c.b.counters.delivered.Add(uint64(len(recs)))
+				if obs := s.c.b.cfg.Observer; obs != nil {
+					obs.Delivered(s.topic, len(recs), payloadBytes(recs))
+				}
 				s.setNext(recs[len(recs)-1].Offset + 1)
 			}
 			select {
