@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log"
 	"math"
 	"net"
 	"net/http"
@@ -64,7 +65,7 @@ func (s *Server) Serve(ctx context.Context, src Source) error {
 		WriteTimeout:      s.opts.WriteTimeout,
 		IdleTimeout:       s.opts.IdleTimeout,
 		MaxHeaderBytes:    s.opts.MaxHeaderBytes,
-		ErrorLog:          nil,
+		ErrorLog:          log.New(s.log, "", 0), // net/http's own complaints, as log lines of ours
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	ev := s.log.Info().Str("address", s.ln.Addr().String()).Bool("pprof", s.opts.Pprof).Bool("token", s.opts.Token != "")
