@@ -175,6 +175,7 @@ var counterHelp = map[string]string{
 	"multicast_auth_failures":  "Multicast datagrams refused for their cluster-key tag.",
 	"multicast_replayed":       "Multicast datagrams seen before (replay window).",
 	"log_lines_dropped":        "Repeated cluster log lines discarded (20 per 10 s bound).",
+	"damaged_ranges":           "Damaged stored ranges found (repaired from a replica, or cut out and reported; see logstreamctl status).",
 	"discovery_datagrams":      "Discovery datagrams received.",
 	"discovery_answered":       "Discovery requests answered.",
 	"discovery_joins":          "JOIN requests received by discovery.",
