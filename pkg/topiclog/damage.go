@@ -30,6 +30,10 @@ type Damage struct {
 	Pos    int64  `json:"pos"`
 	End    int64  `json:"end"`
 	Action string `json:"action"`
+	// Repaired counts the records of [From, To) written back since from a
+	// replica (RepairRange); Action then says so. Lost() - Repaired are
+	// still missing.
+	Repaired uint64 `json:"repaired,omitempty"`
 }
 
 // Kinds of Damage.
@@ -48,8 +52,12 @@ func (d Damage) Lost() uint64 {
 }
 
 func (d Damage) String() string {
-	return fmt.Sprintf("topic %s %s: %s damage, offsets [%d, %d) (%d lost), bytes %d-%d: %s",
-		d.Topic, d.File, d.Kind, d.From, d.To, d.Lost(), d.Pos, d.End, d.Action)
+	repaired := ""
+	if d.Repaired > 0 {
+		repaired = fmt.Sprintf(", %d repaired", d.Repaired)
+	}
+	return fmt.Sprintf("topic %s %s: %s damage, offsets [%d, %d) (%d lost%s), bytes %d-%d: %s",
+		d.Topic, d.File, d.Kind, d.From, d.To, d.Lost(), repaired, d.Pos, d.End, d.Action)
 }
 
 // maxDamageReports bounds the reports a Log keeps (a dying disk must not

@@ -89,6 +89,9 @@ func (l *Log) load() error {
 	if err := l.finishReset(); err != nil {
 		return err
 	}
+	if err := l.removeRepairDebris(); err != nil {
+		return err
+	}
 	ents, err := os.ReadDir(l.dir)
 	if err != nil {
 		return err

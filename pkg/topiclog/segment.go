@@ -22,8 +22,9 @@ const (
 )
 
 // segment is one .log file holding records [base, next) and its sparse index.
-// Fields other than base and log are changed only by the Log's writer, and
-// only while it also holds Log.mu for writing; readers hold Log.mu.RLock.
+// Fields other than base are changed only by the Log's writer, and only while
+// it also holds Log.mu for writing (log only by a repair, which swaps in the
+// rewritten file); readers hold Log.mu.RLock.
 type segment struct {
 	base  uint64
 	log   *os.File
