@@ -128,9 +128,14 @@ func (l *Log) Holes() []Range {
 // recs is a no-op.
 //
 // The segment holding the hole is rewritten (see repair.go): appends wait
-// for the copy of one segment; reads go on. An I/O error after the commit
-// point leaves the log refusing writes until it is reopened, as a failed
-// fsync of an append does.
+// for the copy of one segment; reads go on. Each call copies the segment
+// once, so a caller should fill a hole in as few calls as its batches
+// allow. If the segment took new damage since the hole was listed, the
+// rewritten copy does not check as expected and the repair is refused with
+// an error matching ErrCorrupt (nothing changes; a read cuts the new damage
+// out, and Holes then lists it too). An I/O error after the commit point
+// leaves the log refusing writes until it is reopened, as a failed fsync of
+// an append does.
 func (l *Log) RepairRange(recs []record.Record) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
