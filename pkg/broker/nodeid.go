@@ -50,7 +50,20 @@ func (c clusterStore) Topic(name string) (cluster.Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l, nil
+	return clusterLog{l}, nil
+}
+
+// clusterLog is a topic log as the cluster node sees it: topiclog's own
+// types converted to the node's at the one method where they differ.
+type clusterLog struct{ *topiclog.Log }
+
+func (l clusterLog) Holes() []cluster.Range {
+	hs := l.Log.Holes()
+	out := make([]cluster.Range, len(hs))
+	for i, h := range hs {
+		out[i] = cluster.Range{From: h.From, To: h.To}
+	}
+	return out
 }
 
 func (c clusterStore) Topics() []string { return c.s.Topics() }

@@ -132,6 +132,7 @@ type subscription struct {
 	windowSec uint32
 	interval  time.Duration
 	mu        sync.Mutex // guards next for status readers
+	holeSince time.Time  // when a read first stopped at a damaged range at next
 }
 
 func (s *subscription) position() uint64 {
@@ -173,6 +174,17 @@ func (s *subscription) run(ctx context.Context) {
 				return
 			}
 			recs = committedOnly(recs, committed)
+			if len(recs) > 0 && recs[0].Offset > s.next && s.awaitRepair(time.Now()) {
+				// Another member holds these records intact and the node
+				// is asking for them (cluster repair.go): wait a little
+				// rather than skip what is not lost.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(repairPoll):
+				}
+				continue
+			}
 			if len(recs) > 0 && recs[0].Offset > s.next {
 				// A damaged range was cut out of the log (topiclog reports
 				// it once): the consumer moves past it.
@@ -232,6 +244,24 @@ func (s *subscription) run(ctx context.Context) {
 	}
 }
 
+// repairPoll is how often a subscription stopped at a damaged range looks
+// whether it was repaired.
+const repairPoll = 50 * time.Millisecond
+
+// awaitRepair reports whether a subscription whose next records were cut
+// out for damage should wait for the cluster to repair them: only where
+// other members may hold them, and for at most the failure timeout — then
+// they are skipped as on a lone broker.
+func (s *subscription) awaitRepair(now time.Time) bool {
+	if st := s.c.b.cluster.status.Load(); st == nil || len(st.View.Members) < 2 {
+		return false
+	}
+	if s.holeSince.IsZero() {
+		s.holeSince = now
+	}
+	return now.Sub(s.holeSince) < s.c.b.cfg.FailureTimeout
+}
+
 // ownerCheckEvery is how often an idle subscription checks that its topic
 // has not moved to another broker.
 const ownerCheckEvery = time.Second
@@ -249,6 +279,7 @@ func (s *subscription) moved() bool {
 }
 
 func (s *subscription) setNext(n uint64) {
+	s.holeSince = time.Time{}
 	s.mu.Lock()
 	s.next = n
 	s.mu.Unlock()

@@ -18,8 +18,9 @@ type memLog struct {
 	meta       []byte
 	maxRecords uint64 // 0: unlimited
 	floor      uint64
-	resets     int // Reset calls, for the sim's statistics
-	emptied    int // TruncateTo calls below StartOffset
+	lost       map[uint64]bool // offsets cut out for damage (their recs[] entry is garbage)
+	resets     int             // Reset calls, for the sim's statistics
+	emptied    int             // TruncateTo calls below StartOffset
 	// onTrim, if set, sees every record retention removes: all are below
 	// the floor, so committed, and the sim's checker places them in the
 	// committed sequence before they are gone.
@@ -75,6 +76,11 @@ func (l *memLog) retain() {
 		}
 		l.recs = slices.Clone(l.recs[keep-l.start:])
 		l.start = keep
+		for off := range l.lost {
+			if off < keep {
+				delete(l.lost, off)
+			}
+		}
 	}
 }
 
@@ -88,11 +94,14 @@ func (l *memLog) Read(from uint64, maxRecords, maxBytes int) ([]record.Record, e
 	if from < l.start || from > l.NextOffset() {
 		return nil, fmt.Errorf("memlog: offset %d out of range: log holds [%d, %d)", from, l.start, l.NextOffset())
 	}
+	for l.lost[from] { // a read that starts in a hole starts after it
+		from++
+	}
 	var out []record.Record
 	size := 0
 	for _, r := range l.recs[from-l.start:] {
-		if len(out) >= maxRecords || (len(out) > 0 && size+r.Size() > maxBytes) {
-			break
+		if len(out) >= maxRecords || (len(out) > 0 && size+r.Size() > maxBytes) || l.lost[r.Offset] {
+			break // a batch never spans a hole
 		}
 		size += r.Size()
 		out = append(out, cloneRec(r))
@@ -101,6 +110,11 @@ func (l *memLog) Read(from uint64, maxRecords, maxBytes int) ([]record.Record, e
 }
 
 func (l *memLog) TruncateTo(next uint64) error {
+	for off := range l.lost {
+		if off >= next {
+			delete(l.lost, off)
+		}
+	}
 	switch {
 	case next >= l.NextOffset():
 	case next < l.start:
@@ -118,7 +132,48 @@ func (l *memLog) Reset(start uint64) error {
 		return fmt.Errorf("memlog: reset to %d below next offset %d", start, l.NextOffset())
 	}
 	l.start, l.recs = start, nil
+	clear(l.lost)
 	l.resets++
+	return nil
+}
+
+// damage cuts [from, to) out, as topiclog does with a range whose checksums
+// fail: the records are garbage until a repair.
+func (l *memLog) damage(from, to uint64) {
+	if l.lost == nil {
+		l.lost = map[uint64]bool{}
+	}
+	for off := max(from, l.start); off < to && off < l.NextOffset(); off++ {
+		l.lost[off] = true
+		l.recs[off-l.start] = record.Record{Offset: off, ProducerID: "garbage", Payload: []byte("garbage")}
+	}
+}
+
+func (l *memLog) Holes() []Range {
+	var out []Range
+	for off := l.start; off < l.NextOffset(); off++ {
+		if !l.lost[off] {
+			continue
+		}
+		if n := len(out); n > 0 && out[n-1].To == off {
+			out[n-1].To++
+		} else {
+			out = append(out, Range{off, off + 1})
+		}
+	}
+	return out
+}
+
+func (l *memLog) RepairRange(recs []record.Record) error {
+	for i, r := range recs {
+		if !l.lost[r.Offset] || (i > 0 && r.Offset != recs[i-1].Offset+1) {
+			return fmt.Errorf("memlog: repair of offset %d, which is not in a hole", r.Offset)
+		}
+	}
+	for _, r := range recs {
+		l.recs[r.Offset-l.start] = cloneRec(r)
+		delete(l.lost, r.Offset)
+	}
 	return nil
 }
 

@@ -35,6 +35,11 @@ type topic struct {
 
 	// follower
 	fetchAt time.Time
+
+	// repair of damaged ranges (repair.go)
+	repairAt   time.Time
+	repairNext int    // which member to ask next, round robin
+	repairFrom NodeID // the member asked last
 }
 
 type seqOffset struct{ seq, off uint64 }
@@ -457,6 +462,9 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 	if t == nil {
 		return
 	}
+	if fetched && n.repairWith(t, from, recs) {
+		return
+	}
 	fromSource := fetched && from == t.source && !t.synced
 	if (from != t.owner || t.owner == n.id) && !fromSource {
 		return
@@ -581,8 +589,12 @@ func (n *Node) onFetch(now time.Time, m *Fetch) {
 		return
 	}
 	limit := t.log.NextOffset()
-	if t.owner != n.id {
-		limit = min(limit, t.end) // a source serves only the agreed log
+	if t.owner != n.id && m.From != t.owner && !t.synced {
+		// A source that is still catching up serves only the agreed log.
+		// Otherwise our log is a prefix of the owner's (adopt cut what
+		// diverged; replication only extends it), so any of it may serve a
+		// member repairing a damaged range — the owner included.
+		limit = min(limit, t.end)
 	}
 	// Below our start we serve from the start: the requester skips there.
 	start := t.log.StartOffset()
@@ -629,6 +641,7 @@ func (n *Node) tickTopics(now time.Time) {
 		if t == nil {
 			continue
 		}
+		n.repair(now, t)
 		if t.owner != n.id {
 			if !t.synced {
 				n.fetch(now, t)

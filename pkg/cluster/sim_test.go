@@ -83,7 +83,7 @@ type simStats struct {
 	// acks that came out of order.
 	Pipelined, Resent, Reconnects, Redirects, OutOfOrder, StaleAcks, AcksOutOfOrder int
 	ProducerRestarts                                                                int
-	WholeRestarts, Wipes                                                            int
+	WholeRestarts, Wipes, Damaged                                                   int
 }
 
 func (a *simStats) add(b simStats) {
@@ -113,6 +113,7 @@ func (a *simStats) add(b simStats) {
 	a.ProducerRestarts += b.ProducerRestarts
 	a.WholeRestarts += b.WholeRestarts
 	a.Wipes += b.Wipes
+	a.Damaged += b.Damaged
 }
 
 type recKey struct {
@@ -243,6 +244,9 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 		r.wholeRestart()
 	case 3:
 		r.wipeOne()
+	}
+	if seed%5 == 2 {
+		r.damageOne()
 	}
 
 	// Faults stop: heal, restart everyone, no loss. A leader must emerge and
@@ -446,6 +450,43 @@ func (r *simRun) wipeOne() {
 	r.s.nodes[nid].store.maxRecords = r.limit
 	r.s.nodes[nid].store.onTrim = func(topic string, off uint64, rec record.Record) {
 		r.commitAt(nid, topic, off, recKey{rec.ProducerID, rec.Seq})
+	}
+}
+
+// damageOne cuts a random range out of one node's log of one topic, as a
+// bad sector does, once every node holds the committed logs: the others
+// hold it intact, so it must be repaired (finalCheck reads every record).
+func (r *simRun) damageOne() {
+	s := r.s
+	s.heal()
+	s.drop = 0
+	for _, id := range s.ids {
+		s.resume(id)
+		s.restart(id)
+	}
+	for i := 0; i < 1000 && !r.settled(); i++ {
+		r.produce(false)
+		if s.now.UnixMilli()%100 == 0 {
+			s.discover()
+		}
+		s.step(10 * time.Millisecond)
+	}
+	if !r.settled() {
+		return
+	}
+	sn := s.nodes[s.ids[s.rng.IntN(len(s.ids))]]
+	for _, name := range sn.store.Topics() {
+		l := sn.store.topics[name]
+		c := sn.node.Committed(name)
+		if c < l.start+10 {
+			continue
+		}
+		from := l.start + uint64(s.rng.IntN(int(c-l.start-5)))
+		to := from + 1 + uint64(s.rng.IntN(5))
+		s.logf("DAMAGE node %d %s [%d, %d)", sn.id, name, from, to)
+		l.damage(from, to)
+		r.stats.Damaged++
+		return
 	}
 }
 
@@ -669,6 +710,25 @@ func (r *simRun) finalCheck() {
 			r.checkPrefix(sn, topic, c)
 		}
 		seq := r.committed[topic]
+		// (5) every record a live member holds below its committed end is
+		// the committed one — read again in full, so storage damage that
+		// was never repaired shows.
+		for _, m := range v.Members {
+			sn := s.nodes[m.ID]
+			l := sn.store.topics[topic]
+			if !sn.up || l == nil {
+				continue
+			}
+			if h := l.Holes(); len(h) > 0 {
+				r.failf("%s: node %d still has damaged ranges %v", topic, m.ID, h)
+			}
+			for off := l.start; off < min(sn.node.Committed(topic), uint64(len(seq))); off++ {
+				if k := (recKey{l.at(off).ProducerID, l.at(off).Seq}); seq[off] != (recKey{}) && k != seq[off] {
+					r.failf("%s: node %d holds %v at offset %d, committed %v", topic, m.ID, k, off, seq[off])
+					break
+				}
+			}
+		}
 		// (1) no record is in the committed sequence twice — unless the
 		// first copy had left the owner's retention window when the second
 		// was appended (the producer table is rebuilt from the retained log);

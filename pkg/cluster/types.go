@@ -108,7 +108,17 @@ type Log interface {
 	SetRetentionFloor(floor uint64) error
 	Meta() []byte
 	SetMeta(b []byte) error
+	// Holes lists the offsets storage damage cut out of the log and no
+	// repair filled yet, in offset order. Read skips them (a batch never
+	// spans one).
+	Holes() []Range
+	// RepairRange writes records a replica holds intact into a hole:
+	// contiguous offsets inside one hole, durable when it returns.
+	RepairRange(recs []record.Record) error
 }
+
+// Range is the offsets [From, To).
+type Range struct{ From, To uint64 }
 
 // Store holds the topic logs. The node keeps its own small persistent state
 // (view, promise) in the Meta of the reserved topic StateTopic, so a restart
