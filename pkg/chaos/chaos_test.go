@@ -450,7 +450,7 @@ func (w *world) inject(f Fault, cons map[string]*consumed) recovery {
 	w.logf("FAULT %s on %v (%v)", f.Kind, targets, f.Targets)
 	for _, i := range targets {
 		switch f.Kind {
-		case KillRestart, KillAll, Wipe:
+		case KillRestart, KillAll, Wipe, Damage:
 			b := w.broker(i)
 			b.Signal(syscall.SIGKILL)
 			<-b.Done()
@@ -461,8 +461,11 @@ func (w *world) inject(f Fault, cons map[string]*consumed) recovery {
 			w.past[i] = append(w.past[i], b.Stderr.String())
 			w.down[i] = true
 			w.mu.Unlock()
-			if f.Kind == Wipe {
+			switch f.Kind {
+			case Wipe:
 				w.wipe(i)
+			case Damage:
+				w.damage(i)
 			}
 		case Pause:
 			w.broker(i).Signal(syscall.SIGSTOP)
@@ -475,7 +478,7 @@ func (w *world) inject(f Fault, cons map[string]*consumed) recovery {
 	time.Sleep(f.Length) // the fault lasts this long: it is the schedule, not a synchronisation
 	for _, i := range targets {
 		switch f.Kind {
-		case KillRestart, KillAll, Wipe:
+		case KillRestart, KillAll, Wipe, Damage:
 			p := w.startBroker(i)
 			w.mu.Lock()
 			w.brokers[i] = p
@@ -510,6 +513,36 @@ func (w *world) wipe(i int) {
 	if err := os.RemoveAll(dir); err != nil {
 		w.t.Fatalf("wipe %s: %v", dir, err)
 	}
+}
+
+// damage overwrites 512 bytes in the middle of the largest segment file of
+// broker i (stopped), as a bad sector does.
+func (w *world) damage(i int) {
+	segs, _ := filepath.Glob(filepath.Join(w.home, "data", fmt.Sprintf("node%d", i+1), "*", "*.log"))
+	var victim string
+	var size int64
+	for _, s := range segs {
+		if st, err := os.Stat(s); err == nil && st.Size() > size && !strings.Contains(s, "__") {
+			victim, size = s, st.Size()
+		}
+	}
+	if size < 4096 {
+		w.logf("damage: broker %d holds no segment worth damaging", i)
+		return
+	}
+	f, err := os.OpenFile(victim, os.O_RDWR, 0)
+	if err != nil {
+		w.t.Fatalf("damage %s: %v", victim, err)
+	}
+	defer f.Close()
+	junk := make([]byte, 512)
+	for k := range junk {
+		junk[k] = byte(k*131 + i)
+	}
+	if _, err := f.WriteAt(junk, size/2); err != nil {
+		w.t.Fatalf("damage %s: %v", victim, err)
+	}
+	w.logf("damage: 512 bytes at %d of %s", size/2, victim)
 }
 
 func (w *world) healAll() {

@@ -19,6 +19,10 @@ const (
 	// Wipe kills one broker and restarts it with an empty data directory (a
 	// replaced disk). Faults never overlap, so the others hold the logs.
 	Wipe Kind = "wipe-restart"
+	// Damage kills one broker, overwrites a range in the middle of one of
+	// its segment files (a bad sector) and restarts it: the range must be
+	// repaired from a replica.
+	Damage Kind = "damage-restart"
 )
 
 // Target says which broker a fault hits. Leader and Owner are resolved when
@@ -66,9 +70,11 @@ func Schedule(seed uint64, n int, total time.Duration) []Fault {
 			f.Kind = KillAll
 		case 1:
 			f.Kind = Wipe
+		case 2:
+			f.Kind = Damage
 		}
 		switch f.Kind {
-		case KillRestart, KillAll, Wipe:
+		case KillRestart, KillAll, Wipe, Damage:
 			f.Length = between(time.Second, 6*time.Second)
 		default: // longer than FAILURE_TIMEOUT, so the others act without it
 			f.Length = between(4*time.Second, 9*time.Second)
@@ -87,7 +93,7 @@ func Schedule(seed uint64, n int, total time.Duration) []Fault {
 		if f.Kind == KillAll {
 			f.Targets = nil // every broker
 		}
-		if rng.IntN(4) == 0 && f.Kind != KillAll && f.Kind != Wipe { // two faults at once
+		if rng.IntN(4) == 0 && f.Kind != KillAll && f.Kind != Wipe && f.Kind != Damage { // two faults at once
 			f.Targets = append(f.Targets, Target{Role: "index", Index: rng.IntN(n)})
 		}
 		out = append(out, f)
