@@ -14,9 +14,14 @@ CHAOS_FLAGS    ?=
 
 all: build
 
+# The revision for `logstream version` where Go cannot stamp one (a git
+# worktree); Go's own stamp (-buildvcs=auto, even if GOFLAGS turns it off) wins.
+REVISION  := $(shell r=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD 2>/dev/null && echo $$r || echo $$r+modified; })
+LDFLAGS   := -X github.com/logstream/logstream/pkg/buildinfo.Revision=$(REVISION)
+
 ## build: bin/logstream and its symlinks (logstreamctl, producer, consumer)
 build:
-	$(GO) build -trimpath -o $(BIN)/logstream ./cmd/logstream
+	$(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN)/logstream ./cmd/logstream
 	./$(BIN)/logstream install $(BIN) >/dev/null
 
 ## demo: a broker, a producer and a consumer on loopback for a few seconds

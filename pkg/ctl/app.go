@@ -10,17 +10,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
-)
 
-// Version is reported by `logstreamctl version`; main may set it via
-// -ldflags "-X github.com/logstream/logstream/pkg/ctl.Version=v1.2.3".
-var Version = "dev"
+	"github.com/logstream/logstream/pkg/buildinfo"
+)
 
 // env is what the commands need from the outside world. Run uses the real
 // one; tests replace the launcher, the broker querier, the clock and the
@@ -162,7 +158,7 @@ func newApp(e *env) *cli.App {
 		Name:      "logstreamctl",
 		Usage:     "start, stop and inspect LogStream brokers, producers and consumers",
 		UsageText: "logstreamctl COMMAND [options] [arguments]",
-		Version:   Version,
+		Version:   buildinfo.String(),
 		Writer:    e.stdout,
 		ErrWriter: e.stderr,
 		// cli must never call os.Exit itself: Run maps errors to statuses.
@@ -231,11 +227,7 @@ func versionCommand(e *env) *cli.Command {
 			if err := noArgs(c); err != nil {
 				return err
 			}
-			v := Version
-			if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-				v = bi.Main.Version
-			}
-			fmt.Fprintf(e.stdout, "logstreamctl %s (%s %s/%s)\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintln(e.stdout, "logstreamctl", buildinfo.String())
 			return nil
 		},
 	}
