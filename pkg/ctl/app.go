@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logstream/logstream/pkg/buildinfo"
+	"github.com/logstream/logstream/pkg/wire"
 )
 
 // env is what the commands need from the outside world. Run uses the real
@@ -27,10 +28,13 @@ type env struct {
 	getenv         func(string) string
 	launcher       Launcher
 	querier        Querier
-	now            func() time.Time
-	portFree       func(port int) bool
-	localIP        func() string
-	childExe       func() (string, error)
+	// discover finds the cluster's leader by broadcast, as clients do
+	// (`status` with no broker managed here); tests fake it.
+	discover func(ctx context.Context, port uint16, key *wire.Key) (string, error)
+	now      func() time.Time
+	portFree func(port int) bool
+	localIP  func() string
+	childExe func() (string, error)
 	// intercept, when set, sees each command's parsed options first and may
 	// handle them itself (tests check parsing without side effects).
 	intercept func(opts any) (handled bool, err error)
@@ -48,6 +52,7 @@ func defaultEnv(stdout, stderr io.Writer) *env {
 		getenv:   os.Getenv,
 		launcher: ExecLauncher{},
 		querier:  WireQuerier{},
+		discover: discoverLeader,
 		now:      time.Now,
 		portFree: portFreeLocally,
 		localIP:  primaryIPv4,

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +137,7 @@ func TestManualLogGrepsFindTheirEvents(t *testing.T) {
 	}
 	anyLogs(t, survivors, "PRODUCE ended", 10*time.Second)
 	anyLogs(t, survivors, "CONSUME ended", 10*time.Second)
+	checkNames(t, c, survivors)
 	// Clients connect to the topic's owner: the events are in some
 	// survivor's log.
 	var clients string
@@ -185,5 +187,39 @@ func anyLogs(t *testing.T, brokers []*proc, s string, d time.Duration) {
 			t.Fatalf("no broker logged %q within %s", s, d)
 		}
 		time.Sleep(20 * time.Millisecond) // polling logs, bounded by the deadline
+	}
+}
+
+// checkNames: ClusterState lines name the brokers (this one by NODE_NAME and
+// address, peers by address, each with an id tail), no JSON field holds an
+// id as a number above 2^53, and `logstreamctl status` with no broker
+// managed here finds the cluster by broadcast and shows every member by name.
+func checkNames(t *testing.T, c *cluster3, survivors []*proc) {
+	t.Helper()
+	bigNumber := regexp.MustCompile(`":\d{16,}[,}]`)
+	for i, b := range c.brokers {
+		log := b.stderr.String()
+		self := fmt.Sprintf("node%d@%s#", i+1, netip.AddrPortFrom(c.net.Host(i).IP, 8001))
+		if !regexp.MustCompile(`ClusterState [^"]*leader=[^"]*` + regexp.QuoteMeta(self)).MatchString(log) {
+			t.Errorf("%s: no ClusterState line names it %s…", b.name, self)
+		}
+		if m := bigNumber.FindString(log); m != "" {
+			t.Errorf("%s: a JSON log field holds a number above 2^53: %s", b.name, m)
+		}
+	}
+	ctl := start(t, c.net.Host(3), []string{"LOGSTREAM_HOME=" + t.TempDir()}, "logstreamctl", "status")
+	if err := ctl.wait(30 * time.Second); err != nil {
+		t.Fatalf("logstreamctl status: %v\n%s", err, ctl.stderr.String())
+	}
+	out := ctl.stdout.String()
+	for _, w := range []string{"found by broadcast", "CLUSTER (as reported by"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("logstreamctl status lacks %q:\n%s", w, out)
+		}
+	}
+	for i, b := range c.brokers {
+		if slices.Contains(survivors, b) && !strings.Contains(out, fmt.Sprintf("node%d", i+1)) {
+			t.Errorf("logstreamctl status does not name node%d:\n%s", i+1, out)
+		}
 	}
 }

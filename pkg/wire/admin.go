@@ -195,6 +195,10 @@ type MetadataResponse struct {
 	Consumers  []ConsumerInfo
 	Counters   map[string]uint64
 	Cluster    string // the cluster's identity, 16 hex digits ("none" before the first view)
+	// Name is the answering broker's NODE_NAME. The cluster protocol
+	// carries only ids and addresses, so this is how logstreamctl shows
+	// every member by name.
+	Name string
 }
 
 func (MetadataResponse) Type() Type { return TypeMetadataResponse }
@@ -236,6 +240,7 @@ func (m MetadataResponse) AppendTo(dst []byte) []byte {
 		e.U64(m.Counters[k])
 	}
 	e.String(m.Cluster)
+	e.String(m.Name)
 	return e.B
 }
 
@@ -276,6 +281,7 @@ func (m *MetadataResponse) Unmarshal(b []byte) error {
 		}
 	}
 	x.Cluster = d.String()
+	x.Name = d.String()
 	if err := d.Finish(); err != nil {
 		return err
 	}
