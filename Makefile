@@ -24,7 +24,7 @@ build:
 	$(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN)/logstream ./cmd/logstream
 	./$(BIN)/logstream install $(BIN) >/dev/null
 
-## demo: a broker, a producer and a consumer on loopback for a few seconds
+## demo: three brokers, a producer and a consumer in private namespaces; the leader is killed (root)
 demo: build
 	./scripts/demo.sh ./$(BIN)/logstream
 
