@@ -10,7 +10,7 @@ CHAOS_SEEDS    ?= 1
 CHAOS_DURATION ?= 5m
 CHAOS_FLAGS    ?=
 
-.PHONY: all build demo test vet fmt-check unit fuzz fuzz-smoke sim chaos bench clean
+.PHONY: all build demo test vet fmt-check unit fuzz fuzz-smoke sim chaos bench clean docker-image docker-test
 
 all: build
 
@@ -55,6 +55,15 @@ sim:
 ## chaos: real processes under random faults (root; namespaces)
 chaos: build
 	$(GO) test -v -count=1 -timeout 0 -run TestChaos ./pkg/chaos/ -chaos.seed=$(CHAOS_SEED) -chaos.seeds=$(CHAOS_SEEDS) -chaos.duration=$(CHAOS_DURATION) $(CHAOS_FLAGS)
+
+## docker-image: logstream:local, the static binary and its symlinks FROM scratch
+docker-image:
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN)/docker/logstream ./cmd/logstream
+	docker build -q -f scripts/docker/Dockerfile -t logstream:local $(BIN)/docker
+
+## docker-test: the trio under compose, a producer and a consumer, the leader killed (root; skips without a Docker engine)
+docker-test:
+	./scripts/docker/test.sh
 
 ## bench: Go benchmarks of the hot paths
 bench:
