@@ -42,6 +42,7 @@ type Broker struct {
 	discovery *discovery.Responder
 	cluster   *clusterRepl
 	elect     chan string
+	watch     clusterWatch // cluster events and counts for monitors (observe.go)
 }
 
 // counters are the broker's monotonic event counts, shown by status.
@@ -105,6 +106,7 @@ func New(cfg Config) (*Broker, error) {
 		elect:   make(chan string, 1),
 		conns:   newConnLimiter(cfg.MaxConns, cfg.MaxConnsPerIP),
 	}
+	b.watch.obs = cfg.Observer
 	b.rlog = newRateLog(b.log, logEvery)
 	if cfg.Listen.Port() == 0 { // an ephemeral port (tests): advertise the one we got
 		port := uint16(ln.Addr().(*net.TCPAddr).Port)

@@ -43,6 +43,7 @@ type clusterRepl struct {
 
 	// loop-owned
 	node    *cluster.Node
+	det     *phiDetector // loop-owned but for its judged() snapshot
 	pending map[uint64]pendingProduce
 	token   uint64
 	book    map[cluster.NodeID]string
@@ -87,12 +88,13 @@ func newClusterRepl(b *Broker, store *topiclog.Store) (*clusterRepl, error) {
 		links:     map[cluster.NodeID]*link{},
 		committed: map[string]*commitState{},
 	}
+	r.det = newPhiDetector(max(b.cfg.BrokerHBInterval, b.cfg.FollowerHBInterval), b.cfg.SuspicionTimeout, b.cfg.FailureTimeout)
 	r.node, err = cluster.NewNode(cluster.Config{
 		ID: id, Addr: b.cfg.Advertise.String(), Name: b.cfg.Name, Logger: r.log,
 		BrokerHBInterval: b.cfg.BrokerHBInterval, FollowerHBInterval: b.cfg.FollowerHBInterval,
 		SuspicionTimeout: b.cfg.SuspicionTimeout, FailureTimeout: b.cfg.FailureTimeout,
 		BrokerTimeout: b.cfg.BrokerTimeout, Store: clusterStore{store},
-		Detector: newPhiDetector(max(b.cfg.BrokerHBInterval, b.cfg.FollowerHBInterval), b.cfg.SuspicionTimeout, b.cfg.FailureTimeout),
+		Detector: r.det,
 	}, time.Now())
 	if err != nil {
 		return nil, err
@@ -205,6 +207,7 @@ func (r *clusterRepl) call(fn func(now time.Time)) bool {
 func (r *clusterRepl) publish() {
 	s := r.node.Status()
 	r.status.Store(&s)
+	r.b.watch.observe(&s, time.Now())
 }
 
 // drain hands the node's output to the network, the producers and the

@@ -58,6 +58,11 @@ type Config struct {
 	DiscoveryWait time.Duration
 
 	Logger zerolog.Logger
+
+	// Observer, if set, receives the measurements snapshots cannot give
+	// (acknowledgement latency, per-topic traffic, recovery durations); see
+	// observe.go. nil (the default) takes none.
+	Observer Observer
 }
 
 // DefaultConfig returns the manual's defaults.

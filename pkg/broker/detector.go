@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"sync"
 	"time"
 
 	"github.com/logstream/logstream/pkg/cluster"
@@ -22,6 +23,16 @@ type phiDetector struct {
 	det      phi.Detector
 	interval time.Duration // expected interval, seeds a new history
 	hist     map[cluster.NodeID]*phi.History
+
+	// The last judgement of each peer, for monitors (the rest is loop-owned).
+	mu   sync.Mutex
+	last map[cluster.NodeID]judgement
+}
+
+// judgement is a peer's silence and phi when the node last judged it.
+type judgement struct {
+	age time.Duration
+	phi float64
 }
 
 func newPhiDetector(beat, suspicion, failure time.Duration) *phiDetector {
@@ -29,7 +40,19 @@ func newPhiDetector(beat, suspicion, failure time.Duration) *phiDetector {
 		det:      phi.Detector{SuspicionTimeout: suspicion, FailureTimeout: failure, MinTimeout: 2 * beat},
 		interval: beat,
 		hist:     map[cluster.NodeID]*phi.History{},
+		last:     map[cluster.NodeID]judgement{},
 	}
+}
+
+// judged returns a copy of the last judgement of every peer still judged.
+func (d *phiDetector) judged() map[cluster.NodeID]judgement {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[cluster.NodeID]judgement, len(d.last))
+	for id, j := range d.last {
+		out[id] = j
+	}
+	return out
 }
 
 func (d *phiDetector) Heard(id cluster.NodeID, now time.Time) {
@@ -47,13 +70,22 @@ func (d *phiDetector) Reset(id cluster.NodeID, now time.Time) {
 	d.hist[id] = h
 }
 
-func (d *phiDetector) Forget(id cluster.NodeID) { delete(d.hist, id) }
+func (d *phiDetector) Forget(id cluster.NodeID) {
+	delete(d.hist, id)
+	d.mu.Lock()
+	delete(d.last, id)
+	d.mu.Unlock()
+}
 
 func (d *phiDetector) Status(id cluster.NodeID, now time.Time) cluster.Liveness {
 	h, ok := d.hist[id]
 	if !ok {
 		return cluster.Failed
 	}
+	// Judged once per peer per tick (node.Status): cheap enough to keep.
+	d.mu.Lock()
+	d.last[id] = judgement{age: h.Elapsed(now), phi: h.Phi(now)}
+	d.mu.Unlock()
 	switch d.det.Judge(h, now) {
 	case phi.Suspected:
 		return cluster.Suspected

@@ -280,6 +280,12 @@ func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce) error 
 	if !ok {
 		return nil // shutting down
 	}
+	obs := c.b.cfg.Observer
+	var proposed time.Time
+	var size int // payload bytes, taken before the records are handed on
+	if obs != nil {
+		proposed, size = time.Now(), payloadBytes(m.Records)
+	}
 	c.b.repl.Propose(m.Topic, m.ProducerID, m.Records, func(ack wire.ProduceAck) {
 		c.flight.release(n)
 		if ack.Code == wire.ErrNone {
@@ -288,6 +294,18 @@ func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce) error 
 			sess.serve(uint64(ack.Count-ack.Duplicates), uint64(ack.Duplicates))
 		} else {
 			sess.refused.Add(uint64(n))
+		}
+		if obs != nil {
+			fresh, bytes := 0, 0
+			if ack.Code == wire.ErrNone {
+				fresh = int(ack.Count - ack.Duplicates)
+				if ack.Duplicates == 0 {
+					bytes = size
+				} else if ack.Count > 0 { // which ones were duplicates is not said: prorate
+					bytes = size * fresh / int(ack.Count)
+				}
+			}
+			obs.ProduceAcked(m.Topic, fresh, bytes, time.Since(proposed), ack.Code)
 		}
 		if m.Acks != 0 {
 			c.replyNow(corr, &ack)
@@ -333,7 +351,7 @@ func (c *peer) consume(corr uint64, m *wire.Consume) error {
 			c.reply(corr, &wire.Error{Code: wire.ErrInternal, Message: err.Error()})
 			return nil
 		}
-		resp.Records = recs
+		resp.Records = committedOnly(recs, committed)
 	}
 	c.session("CONSUME", m.Topic, c.id.Load().(string)).serve(uint64(len(resp.Records)), 0)
 	c.log.Debug().Str("topic", m.Topic).Uint64("offset", m.Offset).Int("records", len(resp.Records)).Msg("CONSUME")

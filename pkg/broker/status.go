@@ -53,6 +53,12 @@ func (b *Broker) metadata() wire.MetadataResponse {
 			resp.Counters["discovery_"+k] = v
 		}
 	}
+	damage, count := b.store.Damaged()
+	resp.Counters["damaged_ranges"] = count
+	for _, d := range damage {
+		resp.Damage = append(resp.Damage, wire.DamageInfo{Topic: d.Topic, File: d.File, Kind: d.Kind,
+			From: d.From, To: d.To, Pos: uint64(d.Pos), End: uint64(d.End), Action: d.Action})
+	}
 	for _, t := range st.Topics {
 		info := wire.TopicInfo{Name: t.Topic, Owner: idString(t.Owner), NextOffset: t.Next, Committed: t.Committed}
 		if m, ok := st.View.Member(t.Owner); ok {
@@ -126,6 +132,9 @@ func (b *Broker) printStatus(w io.Writer) {
 	}
 	for _, c := range m.Consumers {
 		fmt.Fprintf(w, "  consumer %-18s topic=%s offset=%d lag=%d\n", c.ConsumerID, c.Topic, c.Offset, c.Lag)
+	}
+	for _, d := range m.Damage {
+		fmt.Fprintf(w, "  damaged %-19s %s %s offsets=[%d,%d) bytes=%d-%d: %s\n", d.Topic, d.File, d.Kind, d.From, d.To, d.Pos, d.End, d.Action)
 	}
 }
 

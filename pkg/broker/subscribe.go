@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logstream/logstream/pkg/analytics"
+	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/topiclog"
 	"github.com/logstream/logstream/pkg/wire"
 )
@@ -111,6 +112,15 @@ func startOffset(m *wire.Subscribe, log *topiclog.Log, committed uint64) (uint64
 	return 0, fmt.Errorf("unknown start position %d", m.From)
 }
 
+// committedOnly drops the records at or above committed. A read that
+// skipped a damaged range may reach past the count it was given.
+func committedOnly(recs []record.Record, committed uint64) []record.Record {
+	for len(recs) > 0 && recs[len(recs)-1].Offset >= committed {
+		recs = recs[:len(recs)-1]
+	}
+	return recs
+}
+
 // subscription streams one topic to one client; its goroutine owns it.
 type subscription struct {
 	c         *peer
@@ -175,9 +185,17 @@ func (s *subscription) run(ctx context.Context) {
 				s.c.reply(s.corr, &wire.Error{Code: wire.ErrInternal, Message: err.Error()})
 				return
 			}
+			recs = committedOnly(recs, committed)
+			if len(recs) > 0 && recs[0].Offset > s.next {
+				// A damaged range was cut out of the log (topiclog reports
+				// it once): the consumer moves past it.
+				s.c.log.Warn().Str("topic", s.topic).Str("consumer", s.consumer).Uint64("lost_from", s.next).
+					Uint64("resume_at", recs[0].Offset).Msg("consumer skipped damaged records cut out of the log")
+			}
 			if len(recs) == 0 {
 				// Nothing readable below the committed end (the log was
-				// reset under us): wait for the next change, never spin.
+				// reset under us, or the rest is a cut-out damaged range):
+				// wait for the next change, never spin.
 				select {
 				case <-ctx.Done():
 					return
@@ -200,6 +218,9 @@ func (s *subscription) run(ctx context.Context) {
 				}
 				s.c.b.counters.delivered.Add(uint64(len(recs)))
 				s.delivered += uint64(len(recs))
+				if obs := s.c.b.cfg.Observer; obs != nil {
+					obs.Delivered(s.topic, len(recs), payloadBytes(recs))
+				}
 				s.setNext(recs[len(recs)-1].Offset + 1)
 			}
 			select {

@@ -441,11 +441,16 @@ func (w *world) inject(f Fault, cons map[string]*consumed) recovery {
 			targets = append(targets, i)
 		}
 	}
+	if f.Kind == KillAll {
+		for i := range nBrokers {
+			targets = append(targets, i)
+		}
+	}
 	began := time.Now()
 	w.logf("FAULT %s on %v (%v)", f.Kind, targets, f.Targets)
 	for _, i := range targets {
 		switch f.Kind {
-		case KillRestart:
+		case KillRestart, KillAll, Wipe:
 			b := w.broker(i)
 			b.Signal(syscall.SIGKILL)
 			<-b.Done()
@@ -456,6 +461,9 @@ func (w *world) inject(f Fault, cons map[string]*consumed) recovery {
 			w.past[i] = append(w.past[i], b.Stderr.String())
 			w.down[i] = true
 			w.mu.Unlock()
+			if f.Kind == Wipe {
+				w.wipe(i)
+			}
 		case Pause:
 			w.broker(i).Signal(syscall.SIGSTOP)
 		case Cut:
@@ -467,7 +475,7 @@ func (w *world) inject(f Fault, cons map[string]*consumed) recovery {
 	time.Sleep(f.Length) // the fault lasts this long: it is the schedule, not a synchronisation
 	for _, i := range targets {
 		switch f.Kind {
-		case KillRestart:
+		case KillRestart, KillAll, Wipe:
 			p := w.startBroker(i)
 			w.mu.Lock()
 			w.brokers[i] = p
@@ -493,6 +501,15 @@ func (w *world) inject(f Fault, cons map[string]*consumed) recovery {
 	}
 	w.logf("stall during %s: %.2fs so far", f.Kind, stall.Seconds())
 	return recovery{kind: f.Kind, what: fmt.Sprintf("%s on %v (%v)", f.Kind, targets, f.Targets), began: began, over: over}
+}
+
+// wipe empties broker i's data directory: it comes back as a new member
+// (its node id lived there) that holds nothing until it has fetched.
+func (w *world) wipe(i int) {
+	dir := filepath.Join(w.home, "data", fmt.Sprintf("node%d", i+1))
+	if err := os.RemoveAll(dir); err != nil {
+		w.t.Fatalf("wipe %s: %v", dir, err)
+	}
 }
 
 func (w *world) healAll() {

@@ -13,6 +13,12 @@ const (
 	KillRestart Kind = "kill-restart" // kill -9, restart later on the same data directory
 	Pause       Kind = "pause"        // SIGSTOP, SIGCONT later (longer than the failure timeout)
 	Cut         Kind = "cut"          // detach the host from the bridge, reattach later
+	// KillAll kills every broker at once (a power cut) and restarts them
+	// all on their data directories, one after another.
+	KillAll Kind = "kill-all"
+	// Wipe kills one broker and restarts it with an empty data directory (a
+	// replaced disk). Faults never overlap, so the others hold the logs.
+	Wipe Kind = "wipe-restart"
 )
 
 // Target says which broker a fault hits. Leader and Owner are resolved when
@@ -55,8 +61,14 @@ func Schedule(seed uint64, n int, total time.Duration) []Fault {
 	at := between(3*time.Second, 6*time.Second)
 	for at < total {
 		f := Fault{At: at, Kind: kinds[rng.IntN(len(kinds))]}
+		switch rng.IntN(10) { // the whole-life faults, rarer
+		case 0:
+			f.Kind = KillAll
+		case 1:
+			f.Kind = Wipe
+		}
 		switch f.Kind {
-		case KillRestart:
+		case KillRestart, KillAll, Wipe:
 			f.Length = between(time.Second, 6*time.Second)
 		default: // longer than FAILURE_TIMEOUT, so the others act without it
 			f.Length = between(4*time.Second, 9*time.Second)
@@ -72,7 +84,10 @@ func Schedule(seed uint64, n int, total time.Duration) []Fault {
 			}
 		}
 		f.Targets = []Target{pick()}
-		if rng.IntN(4) == 0 { // two faults at once
+		if f.Kind == KillAll {
+			f.Targets = nil // every broker
+		}
+		if rng.IntN(4) == 0 && f.Kind != KillAll && f.Kind != Wipe { // two faults at once
 			f.Targets = append(f.Targets, Target{Role: "index", Index: rng.IntN(n)})
 		}
 		out = append(out, f)

@@ -83,6 +83,7 @@ type simStats struct {
 	// acks that came out of order.
 	Pipelined, Resent, Reconnects, Redirects, OutOfOrder, StaleAcks, AcksOutOfOrder int
 	ProducerRestarts                                                                int
+	WholeRestarts, Wipes                                                            int
 }
 
 func (a *simStats) add(b simStats) {
@@ -110,6 +111,8 @@ func (a *simStats) add(b simStats) {
 	a.StaleAcks += b.StaleAcks
 	a.AcksOutOfOrder += b.AcksOutOfOrder
 	a.ProducerRestarts += b.ProducerRestarts
+	a.WholeRestarts += b.WholeRestarts
+	a.Wipes += b.Wipes
 }
 
 type recKey struct {
@@ -232,6 +235,16 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 		s.step(dt)
 	}
 
+	// Whole-life faults, each in a quarter of the seeds: every node killed
+	// and restarted in a random order (a power cut), or one node's disk
+	// replaced while the others hold a majority's copy.
+	switch seed % 4 {
+	case 1:
+		r.wholeRestart()
+	case 3:
+		r.wipeOne()
+	}
+
 	// Faults stop: heal, restart everyone, no loss. A leader must emerge and
 	// every producer's unacknowledged records plus two more must commit in
 	// bounded time.
@@ -298,11 +311,14 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 func (r *simRun) silentOwner(seed uint64) {
 	s := r.s
 	const dt = 10 * time.Millisecond
-	for i := 0; i < 300 && !r.converged(); i++ {
+	// Settled, not only converged: a member that is still fetching the
+	// logs (one just back with an empty disk) is not yet a copy the others
+	// can fail over with, and the bound below is for a cluster of copies.
+	for i := 0; i < 300 && !r.settled(); i++ {
 		s.step(dt)
 	}
 	ls := s.leaders()
-	if !r.converged() || len(ls) != 1 {
+	if !r.settled() || len(ls) != 1 {
 		return
 	}
 	leader := ls[0].node
@@ -380,6 +396,57 @@ func leaderIDs(s *simnet) []NodeID {
 		ids = append(ids, l.id)
 	}
 	return ids
+}
+
+// wholeRestart kills every node at once and restarts them one by one in a
+// random order, a random 0-600 ms apart, producers carrying on throughout.
+func (r *simRun) wholeRestart() {
+	s := r.s
+	s.heal()
+	for _, id := range s.ids {
+		s.resume(id)
+		s.crash(id)
+	}
+	r.stats.WholeRestarts++
+	order := slices.Clone(s.ids)
+	s.rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	for _, id := range order {
+		for end := s.now.Add(time.Duration(s.rng.IntN(600)) * time.Millisecond); s.now.Before(end); {
+			r.produce(true)
+			s.step(10 * time.Millisecond)
+		}
+		s.restart(id)
+	}
+}
+
+// wipeOne replaces one node's disk, once every node holds the committed
+// logs (so the others still hold a majority's copy): it comes back empty,
+// with a new id, as a broker with a new data directory does.
+func (r *simRun) wipeOne() {
+	s := r.s
+	s.heal()
+	s.drop = 0
+	for _, id := range s.ids {
+		s.resume(id)
+		s.restart(id)
+	}
+	for i := 0; i < 1000 && !r.settled(); i++ {
+		r.produce(false)
+		if s.now.UnixMilli()%100 == 0 {
+			s.discover()
+		}
+		s.step(10 * time.Millisecond)
+	}
+	if !r.settled() {
+		return // the liveness phase reports it
+	}
+	old := s.ids[s.rng.IntN(len(s.ids))]
+	nid := s.wipe(old)
+	r.stats.Wipes++
+	r.s.nodes[nid].store.maxRecords = r.limit
+	r.s.nodes[nid].store.onTrim = func(topic string, off uint64, rec record.Record) {
+		r.commitAt(nid, topic, off, recKey{rec.ProducerID, rec.Seq})
+	}
 }
 
 // fault injects one random fault, keeping a majority of nodes running.

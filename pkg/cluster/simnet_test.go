@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -142,6 +143,20 @@ func (s *simnet) crash(id NodeID) {
 	sn.node.Ready() // output of a dead process is lost
 	sn.up, sn.downAt, sn.paused = false, s.now, false
 	s.held = slices.DeleteFunc(s.held, func(m inflight) bool { return m.to == id })
+}
+
+// wipe crashes id for good and starts in its place a node with an empty
+// store and a new id (a broker whose data directory was replaced: its node
+// id lived there). It returns the new id.
+func (s *simnet) wipe(id NodeID) NodeID {
+	s.crash(id)
+	nid := slices.Max(slices.Collect(maps.Keys(s.nodes))) + 1
+	s.logf("WIPE node %d: back empty as node %d", id, nid)
+	s.ids = slices.DeleteFunc(s.ids, func(x NodeID) bool { return x == id })
+	s.ids = append(s.ids, nid)
+	s.nodes[nid] = &simNode{id: nid, store: newMemStore()}
+	s.start(nid)
+	return nid
 }
 
 func (s *simnet) restart(id NodeID) {

@@ -126,7 +126,9 @@ func (r *simRun) produce(create bool) {
 			if len(p.queue) == 0 || s.now.Before(p.retryAt) {
 				continue
 			}
-			r.connect(p)
+			if r.connect(p); p.conn.id == 0 {
+				continue // nobody to connect to
+			}
 		}
 		r.send(p)
 	}
@@ -155,6 +157,9 @@ func (r *simRun) connect(p *simProducer) {
 	sn := s.nodes[p.target]
 	if sn == nil || !sn.up {
 		up := s.up()
+		if len(up) == 0 {
+			return // every broker is down: try again later
+		}
 		sn = up[s.rng.IntN(len(up))]
 		p.target = sn.id
 	}

@@ -181,6 +181,7 @@ func newApp(e *env) *cli.App {
 			logsCommand(e),
 			statusCommand(e),
 			electionCommand(e),
+			monitorTokenCommand(e),
 			configCommand(e),
 			versionCommand(e),
 			completionCommand(e),

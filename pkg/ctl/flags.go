@@ -107,6 +107,8 @@ var brokerOpts = []childOpt{
 	{"follower-hb-interval", "FOLLOWER_HB_INTERVAL", positive("follower-hb-interval")},
 	{"suspicion-timeout", "SUSPICION_TIMEOUT", positive("suspicion-timeout")},
 	{"failure-timeout", "FAILURE_TIMEOUT", positive("failure-timeout")},
+	{"monitor-address", "MONITOR_ADDRESS", hostPort("monitor-address")},
+	{"monitor-pprof", "MONITOR_PPROF", nil},
 }
 
 var producerOpts = []childOpt{
@@ -157,6 +159,8 @@ func brokerFlags() []cli.Flag {
 		&cli.IntFlag{Name: "follower-hb-interval", Value: 2, Usage: "follower->leader heartbeat interval, seconds"},
 		&cli.IntFlag{Name: "suspicion-timeout", Value: 10, Usage: "leader suspicion timeout, seconds"},
 		&cli.IntFlag{Name: "failure-timeout", Value: 15, Usage: "leader failure timeout, seconds"},
+		&cli.StringFlag{Name: "monitor-address", Usage: "IP:PORT for the broker's monitoring listener (/metrics, /healthz, /readyz, /status, dashboard); default: off"},
+		&cli.BoolFlag{Name: "monitor-pprof", Usage: "also serve /debug/pprof/ on the monitoring listener"},
 	)
 }
 

@@ -34,6 +34,20 @@ type ClusterMeta struct {
 	Topics     []TopicStatus     `json:"topics"`
 	Consumers  []ConsumerStatus  `json:"consumers"`
 	Counters   map[string]uint64 `json:"counters,omitempty"`
+	Damage     []DamageStatus    `json:"damage,omitempty"`
+}
+
+// DamageStatus is a damaged range of a topic's log on the reporting broker:
+// records [From, To) are cut out and skipped (none for kind "index").
+type DamageStatus struct {
+	Topic  string `json:"topic"`
+	File   string `json:"file"`
+	Kind   string `json:"kind"`
+	From   uint64 `json:"from"`
+	To     uint64 `json:"to"`
+	Pos    uint64 `json:"pos"`
+	End    uint64 `json:"end"`
+	Action string `json:"action"`
 }
 
 // Member is a broker in the view.
@@ -159,6 +173,9 @@ func fromWire(r *wire.MetadataResponse) *ClusterMeta {
 	}
 	for _, c := range r.Consumers {
 		m.Consumers = append(m.Consumers, ConsumerStatus{ID: c.ConsumerID, Topic: c.Topic, Offset: c.Offset, Lag: c.Lag})
+	}
+	for _, d := range r.Damage {
+		m.Damage = append(m.Damage, DamageStatus(d))
 	}
 	return m
 }

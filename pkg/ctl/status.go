@@ -377,6 +377,16 @@ func renderCluster(w io.Writer, m *ClusterMeta, from string) error {
 			return err
 		}
 	}
+	if len(m.Damage) > 0 {
+		fmt.Fprintln(w, "\nDAMAGED LOG RANGES (on the reporting broker)")
+		fmt.Fprintln(tw, "TOPIC\tFILE\tKIND\tOFFSETS\tBYTES\tACTION")
+		for _, d := range m.Damage {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t[%d, %d)\t%d-%d\t%s\n", d.Topic, d.File, d.Kind, d.From, d.To, d.Pos, d.End, d.Action)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	if len(m.Counters) > 0 {
 		fmt.Fprintln(w, "\nCOUNTERS")
 		keys := make([]string, 0, len(m.Counters))

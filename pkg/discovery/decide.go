@@ -97,7 +97,11 @@ func resultOf(a answer) Result {
 func describe(m map[string]answer) []string {
 	out := make([]string, 0, len(m))
 	for id, a := range m {
-		out = append(out, fmt.Sprintf("%s@%s (view %d)", id, a.resp.LeaderAddr, a.resp.View))
+		c := ""
+		if a.resp.Cluster != "" && a.resp.Cluster != "none" {
+			c = ", cluster " + a.resp.Cluster // two clusters on one LAN: say which is which
+		}
+		out = append(out, fmt.Sprintf("%s@%s (view %d%s)", id, a.resp.LeaderAddr, a.resp.View, c))
 	}
 	sort.Strings(out)
 	return out

@@ -6,6 +6,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/logstream/logstream/pkg/proctest"
+	"github.com/logstream/logstream/pkg/testnet"
 )
 
 // BenchmarkCluster3 measures the cluster targets: three brokers on
@@ -85,4 +88,70 @@ func BenchmarkFailover(b *testing.B) {
 			b.ReportMetric(stalls[len(stalls)-1].Seconds(), "worst-stall-s")
 		})
 	}
+}
+
+// BenchmarkWholeRestart kills every broker of three at once mid-stream and
+// restarts them all on their data directories; it reports how long after
+// the last restart deliveries resumed (fast timings, and the manual's
+// defaults). Nothing may be lost: streamThroughFaultTimed checks it.
+func BenchmarkWholeRestart(b *testing.B) {
+	for _, tm := range []struct {
+		name   string
+		timing []string
+	}{{"fast", fastTiming}, {"default", nil}} {
+		b.Run(tm.name, func(b *testing.B) {
+			var resumed []time.Duration
+			for i := 0; i < b.N; i++ {
+				c := startClusterTimed(b, 5, 3, tm.timing)
+				var stall, restarting time.Duration
+				streamThroughFaultTimed(b, c, 12000, time.Millisecond, func() {
+					t0 := time.Now()
+					for _, p := range c.brokers {
+						p.signal(9)
+					}
+					for k := range c.brokers {
+						c.brokers[k].wait(10 * time.Second)
+						c.brokers[k] = c.startBroker(b, k)
+					}
+					restarting = time.Since(t0)
+				}, &stall)
+				resumed = append(resumed, max(0, stall-restarting))
+			}
+			slices.Sort(resumed)
+			b.ReportMetric(resumed[len(resumed)/2].Seconds(), "median-resume-after-restart-s")
+			b.ReportMetric(resumed[len(resumed)-1].Seconds(), "worst-resume-after-restart-s")
+		})
+	}
+}
+
+// BenchmarkFreshStart starts three fresh brokers at the same instant and
+// reports how long until every one reports a view of all three, and how
+// many tries took more than 5 s.
+func BenchmarkFreshStart(b *testing.B) {
+	var took []time.Duration
+	slow := 0
+	for i := 0; i < b.N; i++ {
+		c := &cluster3{net: testnet.New(b, testnet.Options{Hosts: 3}), home: b.TempDir(), timing: fastTiming}
+		t0 := time.Now()
+		for k := 0; k < 3; k++ {
+			c.brokers = append(c.brokers, c.startBroker(b, k))
+		}
+		for _, p := range c.brokers {
+			waitLogMatch(b, p, func(s string) bool { return proctest.LastViewSize(s) == 3 }, 30*time.Second, "a view of 3 brokers")
+		}
+		d := time.Since(t0)
+		took = append(took, d)
+		if d > 5*time.Second {
+			slow++
+		}
+		for _, p := range c.brokers {
+			p.signal(15)
+			p.wait(10 * time.Second)
+		}
+		c.net.Close()
+	}
+	slices.Sort(took)
+	b.ReportMetric(took[len(took)/2].Seconds(), "median-one-view-s")
+	b.ReportMetric(took[len(took)-1].Seconds(), "worst-one-view-s")
+	b.ReportMetric(float64(slow), "tries-over-5s")
 }

@@ -36,7 +36,10 @@ func TestDiscoveryAcrossHosts(t *testing.T) {
 func TestBrokerKill9MidStream(t *testing.T) {
 	h := testnet.Loopback(t)
 	dir := t.TempDir()
-	env := []string{"LOGSTREAM_HOME=" + dir, "NODE_ADDRESS=127.0.0.1:8001", "CLIENT_HB_INTERVAL=1"}
+	// Unlimited retention: the consumer may fall more than the default
+	// MAX_RECORDS_PER_TOPIC (10,000, a record limit) behind the producer
+	// across the crash, and every one of the 30,000 lines must arrive.
+	env := []string{"LOGSTREAM_HOME=" + dir, "NODE_ADDRESS=127.0.0.1:8001", "CLIENT_HB_INTERVAL=1", "MAX_RECORDS_PER_TOPIC=0"}
 	broker := start(t, h, env, "logstream")
 	broker.waitLog("ClusterState", 10*time.Second)
 

@@ -48,7 +48,11 @@ func startClusterTimed(t testing.TB, hosts, n int, timing []string) *cluster3 {
 }
 
 func (c *cluster3) startBroker(t testing.TB, i int) *proc {
-	env := append([]string{"LOGSTREAM_HOME=" + c.home, fmt.Sprintf("NODE_NAME=node%d", i+1), "LOG_LEVEL=info"}, c.timing...)
+	// Unlimited retention: these tests stream up to 20,000 records and check
+	// that every one arrives, though a fault may hold the consumer back by
+	// more than the default MAX_RECORDS_PER_TOPIC (a record limit).
+	env := append([]string{"LOGSTREAM_HOME=" + c.home, fmt.Sprintf("NODE_NAME=node%d", i+1), "LOG_LEVEL=info",
+		"MAX_RECORDS_PER_TOPIC=0"}, c.timing...)
 	return start(t, c.net.Host(i), env, "logstream")
 }
 

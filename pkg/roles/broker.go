@@ -1,6 +1,7 @@
 package roles
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/logstream/logstream/pkg/broker"
 	"github.com/logstream/logstream/pkg/cliutil"
+	"github.com/logstream/logstream/pkg/monitor"
 	"github.com/logstream/logstream/pkg/netaddr"
 	"github.com/logstream/logstream/pkg/topiclog"
 )
@@ -27,6 +29,7 @@ func secondsFlag(name, env string, def int, usage string) *cli.IntFlag {
 // environment variables; every variable is also a flag of the same meaning.
 func brokerApp() *cli.App {
 	d := broker.DefaultConfig()
+	md := monitor.DefaultOptions()
 	return &cli.App{
 		Name:      "logstream",
 		Usage:     "a LogStream broker (configured by environment variables or the flags below)",
@@ -59,6 +62,8 @@ func brokerApp() *cli.App {
 			&cli.IntFlag{Name: "max-connections-per-ip", EnvVars: []string{"MAX_CONNECTIONS_PER_IP"}, Value: d.MaxConnsPerIP, Usage: "connections accepted at once from one IP address"},
 			&cli.IntFlag{Name: "max-inflight-records", EnvVars: []string{"MAX_INFLIGHT_RECORDS"}, Value: d.MaxInFlightRecords, Usage: "records one producer connection may have unacknowledged before the broker stops reading it"},
 			secondsFlag("handshake-timeout", "HANDSHAKE_TIMEOUT", int(d.HandshakeTimeout/time.Second), "time a new connection has to send its first whole frame"),
+			&cli.StringFlag{Name: "monitor-address", EnvVars: []string{"MONITOR_ADDRESS"}, Usage: "IP:PORT of the monitoring listener (/metrics, /healthz, /readyz, /status, dashboard at /); default: off"},
+			&cli.BoolFlag{Name: "monitor-pprof", EnvVars: []string{"MONITOR_PPROF"}, Value: md.Pprof, Usage: "also serve /debug/pprof/ on the monitoring listener"},
 		},
 		Action: runBroker,
 	}
@@ -74,8 +79,24 @@ func runBroker(c *cli.Context) error {
 		return err
 	}
 	cfg.Logger = log
+	mopts, err := monitorOptions(c, cfg)
+	if err != nil {
+		return err
+	}
+	var mon *monitor.Server
+	if mopts.Enabled() {
+		mopts.Logger = log
+		metrics := monitor.NewMetrics()
+		cfg.Observer = metrics
+		if mon, err = monitor.Listen(mopts, metrics); err != nil {
+			return cli.Exit(err.Error(), 1)
+		}
+	}
 	b, err := broker.New(cfg)
 	if err != nil {
+		if mon != nil {
+			mon.Close()
+		}
 		return cli.Exit(err.Error(), 1)
 	}
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
@@ -94,10 +115,44 @@ func runBroker(c *cli.Context) error {
 		}
 	}()
 	go b.ServeConsole(ctx, os.Stdin, c.App.Writer)
+	var monDone chan struct{}
+	if mon != nil {
+		monDone = make(chan struct{})
+		mctx, stopMon := context.WithCancel(ctx)
+		defer func() { stopMon(); <-monDone }()
+		go func() {
+			defer close(monDone)
+			// The monitor failing is logged; the broker goes on serving.
+			if err := mon.Serve(mctx, b); err != nil {
+				log.Error().Err(err).Msg("monitor stopped")
+			}
+		}()
+	}
 	if err := b.Run(ctx); err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
 	return nil
+}
+
+// monitorOptions reads --monitor-address and --monitor-pprof; with a cluster
+// key the monitor wants its token.
+func monitorOptions(c *cli.Context, cfg broker.Config) (monitor.Options, error) {
+	o := monitor.DefaultOptions()
+	if s := c.String("monitor-address"); s != "" {
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			return o, cliutil.UsageError("--monitor-address (MONITOR_ADDRESS)", s, "want IP:PORT, such as 127.0.0.1:9464")
+		}
+		o.Address = ap
+	}
+	o.Pprof = c.Bool("monitor-pprof")
+	if o.Pprof && !o.Enabled() {
+		return o, cliutil.UsageError("--monitor-pprof (MONITOR_PPROF)", "true", "needs --monitor-address")
+	}
+	if cfg.Key != nil {
+		o.Token = cfg.Key.MonitorToken()
+	}
+	return o, nil
 }
 
 func brokerConfig(c *cli.Context) (broker.Config, error) {

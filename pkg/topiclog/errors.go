@@ -10,8 +10,10 @@ var (
 	ErrOffsetOutOfRange = errors.New("topiclog: offset out of range")
 	// ErrClosed is returned by operations on a closed Log or Store.
 	ErrClosed = errors.New("topiclog: closed")
-	// ErrCorrupt is returned when stored bytes fail their checksum or do not
-	// decode; it is only seen by reads of data recovery did not re-check.
+	// ErrCorrupt marks stored bytes that fail their checksum or do not
+	// decode. Reads cut damaged records out instead of returning it (see
+	// Damaged); TruncateTo into a cut-out range and unreadable marker files
+	// return it.
 	ErrCorrupt = errors.New("topiclog: corrupt entry")
 	// ErrNotContiguous is returned by AppendAt for offsets that do not
 	// continue the log.

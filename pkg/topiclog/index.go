@@ -2,7 +2,6 @@ package topiclog
 
 import (
 	"encoding/binary"
-	"math"
 	"sort"
 )
 
@@ -30,38 +29,18 @@ func (e indexEntry) appendTo(dst []byte) []byte {
 	return binary.BigEndian.AppendUint64(dst, uint64(e.maxTsBefore))
 }
 
-// parseIndex decodes an .idx file. It returns ok=false when the entries
-// cannot describe a segment of logSize bytes (not starting at 0, not
-// strictly increasing, or pointing past the end), in which case the caller
-// rebuilds the index from the log. A trailing partial entry is ignored.
-func parseIndex(b []byte, logSize int64) (idx []indexEntry, ok bool) {
-	n := len(b) / indexEntrySize
-	idx = make([]indexEntry, 0, n)
-	for i := 0; i < n; i++ {
+// decodeIndex decodes the whole entries of an .idx file, unchecked.
+func decodeIndex(b []byte) []indexEntry {
+	idx := make([]indexEntry, len(b)/indexEntrySize)
+	for i := range idx {
 		p := b[i*indexEntrySize:]
-		e := indexEntry{
+		idx[i] = indexEntry{
 			rel:         binary.BigEndian.Uint32(p),
 			pos:         binary.BigEndian.Uint32(p[4:]),
 			maxTsBefore: int64(binary.BigEndian.Uint64(p[8:])),
 		}
-		if i == 0 {
-			if e.rel != 0 || e.pos != 0 || e.maxTsBefore != math.MinInt64 {
-				return nil, false
-			}
-		} else {
-			prev := idx[i-1]
-			if e.rel <= prev.rel || e.pos <= prev.pos || e.maxTsBefore < prev.maxTsBefore {
-				return nil, false
-			}
-		}
-		if int64(e.pos) >= logSize {
-			// Points past the log: the log lost its tail after the index
-			// was written. Keep the entries before; recovery rescans.
-			break
-		}
-		idx = append(idx, e)
 	}
-	return idx, true
+	return idx
 }
 
 // floorRel returns the index of the last entry with rel <= rel (entry 0

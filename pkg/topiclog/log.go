@@ -36,9 +36,10 @@ type Log struct {
 	dirty  atomic.Bool  // appended since the last fsync
 	floor  uint64       // retention keeps every offset >= floor (see SetRetentionFloor)
 
-	startF     *os.File // the start offset file (start.go), opened at its first write
-	startSaved uint64   // start as last written to startF
-	startDirty bool     // startF written since its last fsync
+	startF       *os.File // the start offset file (start.go), opened at its first write
+	startSaved   uint64   // start as last written to startF
+	startDirty   bool     // startF written since its last fsync
+	startFailing bool     // the last write of startF failed (logged once)
 
 	// mu guards the published state. Readers hold RLock across their preads
 	// so no segment file is closed or truncated under them.
@@ -50,6 +51,12 @@ type Log struct {
 	closed bool
 	done   chan struct{} // closed by Close, wakes Wait
 	meta   []byte
+
+	// dmu guards the damage reports, and serialises readers that found
+	// new damage (damage.go).
+	dmu         sync.Mutex
+	damage      []Damage
+	damageCount uint64
 }
 
 // openLog opens (creating if needed) the topic directory and recovers it.
@@ -80,6 +87,9 @@ func openLog(dir, name string, opts Options) (*Log, error) {
 // SetRetentionFloor, so a caller can set a floor before anything is deleted.
 func (l *Log) load() error {
 	if err := l.finishReset(); err != nil {
+		return err
+	}
+	if err := l.removeRepairDebris(); err != nil {
 		return err
 	}
 	ents, err := os.ReadDir(l.dir)
@@ -122,22 +132,25 @@ func (l *Log) load() error {
 		return errors.Join(l.removeStart(), syncDir(l.dir))
 	}
 	for i, base := range bases {
-		seg, dropped, err := openSegment(l.dir, base)
+		last := i == len(bases)-1
+		limit := uint64(math.MaxUint64)
+		if !last {
+			limit = bases[i+1]
+		}
+		seg, rep, err := openSegment(l.dir, base, limit, last)
 		if err != nil {
 			return err
 		}
-		last := i == len(bases)-1
 		if !last {
 			seg.idxF.Close()
 			seg.idxF = nil
 		}
 		l.segs = append(l.segs, seg)
-		if dropped > 0 {
-			l.logger.Warn().Str("segment", filepath.Base(seg.log.Name())).Int64("bytes_dropped", dropped).
-				Uint64("next_offset", seg.next).Msg("truncated torn or corrupt log tail")
-		}
-		if !last && (dropped > 0 || seg.next != bases[i+1]) {
-			// A hole in the middle: keep the contiguous prefix only.
+		l.reportRecovery(seg, rep)
+		if !last && seg.next != bases[i+1] {
+			// The segment ends cleanly short of the next one: a truncation
+			// (truncateLocked) cut it and crashed before unlinking the
+			// later segments. Finish it: keep the contiguous prefix only.
 			l.logger.Warn().Str("segment", filepath.Base(seg.log.Name())).Uint64("next_offset", seg.next).
 				Uint64("next_segment", bases[i+1]).Int("segments_dropped", len(bases)-i-1).
 				Msg("log not contiguous after recovery; dropping later segments")
@@ -154,6 +167,28 @@ func (l *Log) load() error {
 	}
 	l.next = l.segs[len(l.segs)-1].next
 	return l.initStart()
+}
+
+// reportRecovery reports what the check of seg at open found, one log line
+// per damaged range.
+func (l *Log) reportRecovery(seg *segment, rep recovery) {
+	for _, h := range rep.holes {
+		l.report(dataDamage(seg, h, actionCutOut), true)
+	}
+	if rep.idxFound {
+		d := Damage{File: fmt.Sprintf("%020d%s", seg.base, idxExt), Kind: DamageIndex,
+			Pos: int64(rep.idxFrom) * indexEntrySize, End: int64(rep.idxTo) * indexEntrySize, Action: actionIndex}
+		d.From, d.To = seg.base, seg.next
+		l.report(d, true)
+	}
+	if rep.dropped > 0 {
+		// A torn write at the tail (a crash mid-append) is routine after a
+		// power cut, so it keeps its warning; it is listed with the damage.
+		l.logger.Warn().Str("segment", segFile(seg)).Int64("bytes_dropped", rep.dropped).
+			Uint64("next_offset", seg.next).Msg("truncated torn or corrupt log tail")
+		l.report(Damage{File: segFile(seg), Kind: DamageTail, From: seg.next, To: seg.next,
+			Pos: seg.size, End: seg.size + rep.dropped, Action: "torn tail cut off: the log ends at the last intact record"}, false)
+	}
 }
 
 // initStart sets the logical start from the start file, within the records

@@ -17,9 +17,13 @@ import (
 // from < StartOffset() or > NextOffset() is an *OffsetError (errors.Is
 // ErrOffsetOutOfRange); from == NextOffset() returns no records and nil.
 // Returned payloads are freshly allocated and belong to the caller.
-// A damaged entry ends the batch before it; a read that starts at a damaged
-// entry returns an error wrapping ErrCorrupt, and a read from the offset
-// after it works as long as the damage spared the entry's length field.
+//
+// Damaged records are never returned. A cut-out range (see Damaged) ends
+// a batch: the records of one call are contiguous, and a read that starts
+// inside the range returns records from the first intact offset after it,
+// so a caller sees the gap as recs[0].Offset > from. A bad checksum met
+// here is cut out the same way (reported once) rather than returned as an
+// error; only I/O errors are.
 func (l *Log) Read(from uint64, maxRecords int, maxBytes int) ([]record.Record, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultReadBytes
@@ -35,60 +39,103 @@ func (l *Log) Read(from uint64, maxRecords int, maxBytes int) ([]record.Record, 
 	if from == l.next {
 		return nil, nil
 	}
-	var out []record.Record
+	rd := segReader{l: l, from: from, maxRecords: maxRecords, maxBytes: maxBytes}
 	if maxRecords > 0 {
-		out = make([]record.Record, 0, min(maxRecords, 1024))
+		rd.out = make([]record.Record, 0, min(maxRecords, 1024))
 	}
-	total := 0
 	for k := l.segIndex(from); k < len(l.segs); k++ {
-		seg := l.segs[k]
-		if from >= seg.next {
+		if done, err := rd.segment(l.segs[k]); done || err != nil {
+			return rd.out, err
+		}
+	}
+	return rd.out, nil
+}
+
+// segReader is one Read call's progress. Caller holds l.mu for reading.
+type segReader struct {
+	l          *Log
+	from       uint64 // next offset wanted
+	out        []record.Record
+	total      int // stored bytes of out
+	maxRecords int
+	maxBytes   int
+}
+
+// segment reads seg from rd.from on; done means the batch is complete (a
+// limit, or a hole after some records).
+func (rd *segReader) segment(seg *segment) (done bool, err error) {
+	holes := seg.holeList()
+	for _, h := range holes { // a read that starts in a hole starts after it
+		if rd.from >= h.from && rd.from < h.to {
+			if len(rd.out) > 0 {
+				return true, nil
+			}
+			rd.from = h.to
+		}
+	}
+	if rd.from >= seg.next {
+		return false, nil
+	}
+	e := seg.index[floorRel(seg.index, rd.from-seg.base)]
+	pos, expect := int64(e.pos), seg.base+uint64(e.rel)
+	for _, h := range holes { // start past a hole between the index point and from
+		if h.to <= rd.from && h.end >= pos && h.to >= expect {
+			pos, expect = h.end, h.to
+		}
+	}
+	// Read enough in one pread for the skip to from plus maxBytes.
+	chunk := int(min(seg.size-pos, int64(rd.maxBytes)+int64(rd.maxBytes)/8+2*indexIntervalBytes))
+	sc := newScanner(seg.log, pos, seg.size, chunk, true)
+	hi := 0
+	for {
+		p := sc.pos()
+		for hi < len(holes) && (holes[hi].end < p || holes[hi].end == p && holes[hi].pos < p) {
+			hi++ // behind us
+		}
+		if hi < len(holes) && holes[hi].pos <= p {
+			if len(rd.out) > 0 {
+				return true, nil // a batch never spans a hole
+			}
+			h := holes[hi]
+			hi++
+			sc = newScanner(seg.log, h.end, seg.size, chunk, true)
+			expect = h.to
+			rd.from = max(rd.from, h.to)
 			continue
 		}
-		e := seg.index[floorRel(seg.index, from-seg.base)]
-		// Read enough in one pread for the skip to from plus maxBytes.
-		chunk := int(min(seg.size-int64(e.pos), int64(maxBytes)+int64(maxBytes)/8+2*indexIntervalBytes))
-		sc := newScanner(seg.log, int64(e.pos), seg.size, chunk, true)
-		expect := seg.base + uint64(e.rel)
-		for {
-			r, p, err := sc.next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err == nil && r.Offset != expect {
-				err = fmt.Errorf("%w: entry at position %d has offset %d, want %d", ErrCorrupt, p, r.Offset, expect)
-			} else if err != nil && expect < from && sc.skipBad() {
-				// A damaged record before the one asked for: step over it so a
-				// consumer can move past it; the next offset check confirms.
-				expect++
-				continue
-			}
-			if err != nil {
-				if len(out) > 0 {
-					return out, nil
-				}
-				if errors.Is(err, errTorn) {
-					err = fmt.Errorf("%w: entry at position %d cut short", ErrCorrupt, p)
-				}
-				return nil, fmt.Errorf("topic %s: read %s at offset %d: %w", l.name, segFile(seg), expect, err)
-			}
-			expect++
-			if r.Offset < from {
-				continue
-			}
-			n := int(sc.pos() - p)
-			if len(out) > 0 && total+n > maxBytes {
-				return out, nil
-			}
-			out = append(out, r)
-			total += n
-			if maxRecords > 0 && len(out) >= maxRecords {
-				return out, nil
-			}
+		r, p, err := sc.next()
+		if errors.Is(err, io.EOF) {
+			rd.from = max(rd.from, seg.next)
+			return false, nil
 		}
-		from = seg.next
+		if err == nil && r.Offset != expect {
+			err = fmt.Errorf("%w: entry at position %d has offset %d, want %d", ErrCorrupt, p, r.Offset, expect)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, errTorn) {
+				return true, fmt.Errorf("topic %s: read %s at offset %d: %w", rd.l.name, segFile(seg), expect, err)
+			}
+			if err := rd.l.cutOut(seg, p, expect); err != nil {
+				return true, err
+			}
+			holes, hi = seg.holeList(), 0
+			continue
+		}
+		expect++
+		if r.Offset < rd.from {
+			continue
+		}
+		n := int(sc.pos() - p)
+		if len(rd.out) > 0 && rd.total+n > rd.maxBytes {
+			return true, nil
+		}
+		rd.out = append(rd.out, r)
+		rd.total += n
+		rd.from = r.Offset + 1
+		if rd.maxRecords > 0 && len(rd.out) >= rd.maxRecords {
+			return true, nil
+		}
 	}
-	return out, nil
 }
 
 // segIndex returns the index in segs of the segment holding offset off

@@ -8,8 +8,10 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 const (
@@ -20,8 +22,9 @@ const (
 )
 
 // segment is one .log file holding records [base, next) and its sparse index.
-// Fields other than base and log are changed only by the Log's writer, and
-// only while it also holds Log.mu for writing; readers hold Log.mu.RLock.
+// Fields other than base are changed only by the Log's writer, and only while
+// it also holds Log.mu for writing (log only by a repair, which swaps in the
+// rewritten file); readers hold Log.mu.RLock.
 type segment struct {
 	base  uint64
 	log   *os.File
@@ -30,6 +33,10 @@ type segment struct {
 	next  uint64   // base + number of records
 	index []indexEntry
 	maxTs int64 // largest timestamp in the segment, math.MinInt64 if empty
+	// holes are the cut-out damaged ranges (damage.go). Readers load them
+	// without locks; they change under Log.mu (writers) or Log.dmu (a
+	// reader that finds new damage, holding Log.mu for reading).
+	holes atomic.Pointer[[]hole]
 }
 
 func segPath(dir string, base uint64, ext string) string {
@@ -70,102 +77,187 @@ func createSegment(dir string, base uint64) (*segment, error) {
 	return &segment{base: base, log: lf, idxF: xf, next: base, maxTs: math.MinInt64}, nil
 }
 
-// openSegment opens an existing segment and recovers it: it loads the index
-// (rebuilding it if missing or inconsistent), scans the log from the last
-// index point that still matches the log, and truncates the log at the first
-// torn or corrupt entry. It returns how many bytes were cut off.
-func openSegment(dir string, base uint64) (seg *segment, dropped int64, err error) {
+// openSegment opens an existing segment and checks it whole (see check).
+// limit is the next segment's base (math.MaxUint64 for the last segment).
+func openSegment(dir string, base, limit uint64, last bool) (seg *segment, rep recovery, err error) {
 	lf, err := os.OpenFile(segPath(dir, base, logExt), os.O_RDWR, 0)
 	if err != nil {
-		return nil, 0, err
+		return nil, rep, err
 	}
 	xf, err := os.OpenFile(segPath(dir, base, idxExt), os.O_RDWR|os.O_CREATE, filePerm)
 	if err != nil {
 		lf.Close()
-		return nil, 0, err
+		return nil, rep, err
 	}
 	seg = &segment{base: base, log: lf, idxF: xf, next: base, maxTs: math.MinInt64}
-	dropped, err = seg.recover()
+	rep, err = seg.check(limit, last)
 	if err != nil {
 		seg.close()
-		return nil, 0, err
+		return nil, rep, err
 	}
-	return seg, dropped, nil
+	return seg, rep, nil
 }
 
-func (s *segment) recover() (dropped int64, err error) {
+// recovery is what check found and did.
+type recovery struct {
+	holes    []hole // damaged ranges cut out
+	dropped  int64  // bytes of a torn tail cut off (last segment only)
+	idxFrom  int    // first and last+1 index entries of the .idx that were wrong
+	idxTo    int
+	idxFound bool
+}
+
+// check verifies every entry of the segment (checksum and offset) and
+// rebuilds its index from what it reads. Damaged bytes followed by intact
+// entries become a hole; offsets missing between two intact entries too. A
+// damaged tail is cut off (a torn write) in the last segment, and becomes a
+// hole up to limit in an older one. The .idx is compared with the rebuilt
+// index and rewritten if it differs; entries that disagree (not merely
+// missing or past the end, as after a crash) are reported as damage.
+func (s *segment) check(limit uint64, last bool) (rep recovery, err error) {
 	st, err := s.log.Stat()
 	if err != nil {
-		return 0, err
+		return rep, err
 	}
 	size := st.Size()
-	xst, err := s.idxF.Stat()
+	fileIdx, idxBytes, err := s.readIndexFile(size)
 	if err != nil {
-		return 0, err
+		return rep, err
 	}
-	// An index never needs more than one entry per minimal entry of log, so a
-	// huge .idx is garbage and is not read whole.
-	idxBytes := min(xst.Size(), (size/(entryHeader+1)+1)*indexEntrySize)
-	raw := make([]byte, idxBytes)
-	if _, err := s.idxF.ReadAt(raw, 0); err != nil && !errors.Is(err, io.EOF) {
-		return 0, err
-	}
-	idx, ok := parseIndex(raw, size)
-	rewrite := !ok || int64(len(idx))*indexEntrySize != xst.Size()
-	if !ok {
-		idx = nil
-	}
-	// Drop index points that no longer lead to the record they name.
-	for len(idx) > 0 {
-		e := idx[len(idx)-1]
-		sc := newScanner(s.log, int64(e.pos), size, 4096, false)
-		if r, _, err := sc.next(); err == nil && r.Offset == s.base+uint64(e.rel) {
-			break
-		}
-		idx = idx[:len(idx)-1]
-		rewrite = true
-	}
+	stored := storedIndex{idx: fileIdx}
 
-	start, expect, maxTs, lastIdx := int64(0), s.base, int64(math.MinInt64), int64(-1)
-	if len(idx) > 0 {
-		e := idx[len(idx)-1]
-		start, expect, maxTs, lastIdx = int64(e.pos), s.base+uint64(e.rel), e.maxTsBefore, int64(e.pos)
+	expect, maxTs, good := s.base, int64(math.MinInt64), size
+	var idx []indexEntry
+	if size > 0 {
+		// Entry 0 always names the segment's first position, even when
+		// the bytes there are damaged: lookups then start at a hole.
+		idx = []indexEntry{{rel: 0, pos: 0, maxTsBefore: maxTs}}
 	}
-	sc := newScanner(s.log, start, size, 1<<20, false)
-	good := size
+	lastIdx := int64(0)
+	sc := newScanner(s.log, 0, size, 1<<20, false)
 	for {
 		r, p, err := sc.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil && !errors.Is(err, errTorn) && !errors.Is(err, ErrCorrupt) {
-			return 0, err // an I/O error, not bad data: do not cut anything
+			return rep, err // an I/O error, not bad data: do not cut anything
+		}
+		if err == nil && r.Offset > expect && r.Offset < limit && r.Offset-s.base < math.MaxUint32 {
+			// Intact, but offsets are missing before it.
+			rep.holes = append(rep.holes, hole{from: expect, to: r.Offset, pos: p, end: p})
+			expect = r.Offset
 		}
 		if err != nil || r.Offset != expect || expect-s.base >= math.MaxUint32 {
-			good = p
+			q, r2, found, err := resync(s.log, p, size, expect, min(limit, s.base+math.MaxUint32))
+			if err != nil {
+				return rep, err
+			}
+			switch {
+			case found:
+				rep.holes = append(rep.holes, hole{from: expect, to: r2.Offset, pos: p, end: q})
+				stored.skip(q)
+				expect = r2.Offset
+				sc = newScanner(s.log, q, size, 1<<20, false)
+				continue
+			case last:
+				good = p
+			default:
+				rep.holes = append(rep.holes, hole{from: expect, to: limit, pos: p, end: size})
+				stored.skip(size)
+				expect = limit
+			}
 			break
 		}
-		if len(idx) == 0 || p-lastIdx >= indexIntervalBytes {
-			idx = append(idx, indexEntry{rel: uint32(expect - s.base), pos: uint32(p), maxTsBefore: maxTs})
+		e := indexEntry{rel: uint32(expect - s.base), pos: uint32(p), maxTsBefore: maxTs}
+		stored.entry(p, e)
+		if p-lastIdx >= indexIntervalBytes {
+			idx = append(idx, e)
 			lastIdx = p
-			rewrite = true
 		}
 		maxTs = max(maxTs, r.Timestamp)
 		expect++
 	}
+	if good == 0 {
+		idx = nil
+	}
 	if good < size {
 		if err := s.log.Truncate(good); err != nil {
-			return 0, err
+			return rep, err
 		}
-		dropped = size - good
+		rep.dropped = size - good
 	}
 	s.size, s.next, s.maxTs, s.index = good, expect, maxTs, idx
-	if rewrite {
+	s.setHoles(rep.holes)
+	stored.finish(good)
+	rep.idxFrom, rep.idxTo, rep.idxFound = stored.from, stored.to, stored.bad
+	if rep.idxFound || !slices.Equal(fileIdx, idx) || idxBytes%indexEntrySize != 0 {
 		if err := s.writeIndex(); err != nil {
-			return 0, err
+			return rep, err
 		}
 	}
-	return dropped, nil
+	return rep, nil
+}
+
+// readIndexFile reads the .idx entries as stored, unchecked. An index never
+// needs more than one entry per minimal entry of log, so a huge .idx is
+// garbage and is not read whole.
+func (s *segment) readIndexFile(logSize int64) (idx []indexEntry, fileBytes int64, err error) {
+	xst, err := s.idxF.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	n := min(xst.Size(), (logSize/(entryHeader+1)+1)*indexEntrySize)
+	raw := make([]byte, n)
+	if _, err := s.idxF.ReadAt(raw, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, 0, err
+	}
+	return decodeIndex(raw), xst.Size(), nil
+}
+
+// storedIndex walks the entries of the .idx as stored alongside the check
+// of the log, to tell damage from the differences a crash leaves (entries
+// missing at the end, or past a cut tail) and from the entries that data
+// damage made point into a hole.
+type storedIndex struct {
+	idx      []indexEntry
+	j        int // next entry to match
+	bad      bool
+	from, to int // entries found wrong, [from, to)
+}
+
+func (x *storedIndex) wrong(i int) {
+	if !x.bad {
+		x.bad, x.from = true, i
+	}
+	x.to = i + 1
+}
+
+// entry matches the stored entries up to position p, where the check
+// accepted a record: one there must say what the rebuilt one says.
+func (x *storedIndex) entry(p int64, want indexEntry) {
+	for ; x.j < len(x.idx) && int64(x.idx[x.j].pos) <= p; x.j++ {
+		e := x.idx[x.j]
+		if int64(e.pos) < p || e.rel != want.rel || e.maxTsBefore != want.maxTsBefore {
+			x.wrong(x.j)
+		}
+	}
+}
+
+// skip passes over stored entries before end (inside a hole).
+func (x *storedIndex) skip(end int64) {
+	for x.j < len(x.idx) && int64(x.idx[x.j].pos) < end {
+		x.j++
+	}
+}
+
+// finish judges the entries after the last record: wrong unless past good.
+func (x *storedIndex) finish(good int64) {
+	for ; x.j < len(x.idx); x.j++ {
+		if int64(x.idx[x.j].pos) < good {
+			x.wrong(x.j)
+		}
+	}
 }
 
 // writeIndex replaces the .idx contents with the in-memory index.

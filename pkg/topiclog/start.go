@@ -80,20 +80,27 @@ func (l *Log) persistStart() {
 	if start == l.startSaved {
 		return
 	}
+	err := l.writeStart(start)
+	if err != nil && !l.startFailing {
+		// Once per failing spell: this runs at every append.
+		l.logger.Error().Err(err).Uint64("start", start).Msg("cannot write the start offset; retrying at every change")
+	}
+	l.startFailing = err != nil
+}
+
+func (l *Log) writeStart(start uint64) error {
 	if l.startF == nil {
 		f, err := os.OpenFile(filepath.Join(l.dir, startFile), os.O_RDWR|os.O_CREATE, filePerm)
 		if err != nil {
-			l.logger.Error().Err(err).Msg("cannot open the start offset file")
-			return
+			return err
 		}
 		l.startF = f
 	}
 	if _, err := l.startF.WriteAt(encodeStart(start), 0); err != nil {
-		l.logger.Error().Err(err).Uint64("start", start).Msg("cannot write the start offset")
-		return
+		return err
 	}
-	l.startSaved = start
-	l.startDirty = true
+	l.startSaved, l.startDirty = start, true
+	return nil
 }
 
 // removeStart forgets the persisted start (a reset: the log starts at its

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -113,6 +114,23 @@ func (s *Store) Topics() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// Damaged returns the damage reports of every topic (Log.Damaged), by
+// topic name, and how many damaged ranges were found in all.
+func (s *Store) Damaged() (reports []Damage, count uint64) {
+	s.mu.Lock()
+	logs := make([]*Log, 0, len(s.topics))
+	for _, l := range s.topics {
+		logs = append(logs, l)
+	}
+	s.mu.Unlock()
+	slices.SortFunc(logs, func(a, b *Log) int { return strings.Compare(a.name, b.name) })
+	for _, l := range logs {
+		reports = append(reports, l.Damaged()...)
+		count += l.DamageCount()
+	}
+	return reports, count
 }
 
 // Close stops the flusher and closes every log. Later calls return ErrClosed.

@@ -3,6 +3,7 @@ package topiclog
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 )
 
@@ -72,6 +73,7 @@ func (l *Log) truncateLocked(next uint64) error {
 	}
 	l.segs = l.segs[:k+1]
 	seg.size, seg.index, seg.next, seg.maxTs, l.next = pos, seg.index[:cut], next, maxTs, next
+	seg.setHoles(keepHolesBefore(seg.holeList(), pos))
 	l.start = min(l.start, next) // only an undone append can cut below the start
 	l.mu.Unlock()
 	if len(victims) > 0 {
@@ -83,16 +85,45 @@ func (l *Log) truncateLocked(next uint64) error {
 	return nil
 }
 
+// keepHolesBefore returns the holes that start before position pos.
+func keepHolesBefore(holes []hole, pos int64) []hole {
+	k := 0
+	for k < len(holes) && holes[k].pos < pos {
+		k++
+	}
+	return slices.Clone(holes[:k])
+}
+
 // locate returns the file position of offset off in seg (seg.size for
-// seg.next) and the largest timestamp of the segment's records before it.
+// seg.next) and the largest timestamp of the segment's intact records
+// before it. A cut-out range is stepped over; off inside one (past its
+// first offset) cannot be located: the records up to off are gone.
 func (l *Log) locate(seg *segment, off uint64) (pos int64, maxTs int64, err error) {
 	if off >= seg.next {
 		return seg.size, seg.maxTs, nil
 	}
+	holes := seg.holeList()
 	e := seg.index[floorRel(seg.index, off-seg.base)]
-	sc := newScanner(seg.log, int64(e.pos), seg.size, 2*indexIntervalBytes, false)
-	maxTs = e.maxTsBefore
-	for want := seg.base + uint64(e.rel); ; want++ {
+	pos, want, maxTs := int64(e.pos), seg.base+uint64(e.rel), e.maxTsBefore
+	sc := newScanner(seg.log, pos, seg.size, 2*indexIntervalBytes, false)
+	for i := 0; ; {
+		p := sc.pos()
+		for i < len(holes) && (holes[i].end < p || holes[i].end == p && holes[i].pos < p) {
+			i++
+		}
+		if i < len(holes) && holes[i].pos <= p {
+			h := holes[i]
+			i++
+			if off == h.from {
+				return p, maxTs, nil
+			}
+			if off > h.from && off < h.to {
+				return 0, 0, fmt.Errorf("topic %s: locate offset %d in %s: %w: it lies in the damaged range [%d, %d)",
+					l.name, off, segFile(seg), ErrCorrupt, h.from, h.to)
+			}
+			sc, want = newScanner(seg.log, h.end, seg.size, 2*indexIntervalBytes, false), h.to
+			continue
+		}
 		r, p, err := sc.next()
 		if err == nil && r.Offset != want {
 			err = fmt.Errorf("%w: offset %d where %d belongs", ErrCorrupt, r.Offset, want)
@@ -104,5 +135,6 @@ func (l *Log) locate(seg *segment, off uint64) (pos int64, maxTs int64, err erro
 			return p, maxTs, nil
 		}
 		maxTs = max(maxTs, r.Timestamp)
+		want++
 	}
 }

@@ -174,6 +174,20 @@ type TopicInfo struct {
 	Committed   uint64
 }
 
+// DamageInfo is one damaged range of a topic's stored log (topiclog.Damage):
+// records [From, To) of File (bytes [Pos, End)) could not be read and are
+// skipped; Kind is "data", "index" (nothing lost) or "tail".
+type DamageInfo struct {
+	Topic  string
+	File   string
+	Kind   string
+	From   uint64
+	To     uint64
+	Pos    uint64
+	End    uint64
+	Action string
+}
+
 // ConsumerInfo describes one registered consumer's progress.
 type ConsumerInfo struct {
 	ConsumerID string
@@ -194,7 +208,10 @@ type MetadataResponse struct {
 	Topics     []TopicInfo
 	Consumers  []ConsumerInfo
 	Counters   map[string]uint64
-	Cluster    string // the cluster's identity, 16 hex digits ("none" before the first view)
+	// Damage lists damaged log ranges found by the broker (at most a few
+	// per topic; the damaged_ranges counter counts them all).
+	Damage  []DamageInfo
+	Cluster string // the cluster's identity, 16 hex digits ("none" before the first view)
 	// Name is the answering broker's NODE_NAME. The cluster protocol
 	// carries only ids and addresses, so this is how logstreamctl shows
 	// every member by name.
@@ -239,6 +256,17 @@ func (m MetadataResponse) AppendTo(dst []byte) []byte {
 		e.String(k)
 		e.U64(m.Counters[k])
 	}
+	e.Count(len(m.Damage))
+	for _, d := range m.Damage {
+		e.String(d.Topic)
+		e.String(d.File)
+		e.String(d.Kind)
+		e.U64(d.From)
+		e.U64(d.To)
+		e.U64(d.Pos)
+		e.U64(d.End)
+		e.String(d.Action)
+	}
 	e.String(m.Cluster)
 	e.String(m.Name)
 	return e.B
@@ -278,6 +306,13 @@ func (m *MetadataResponse) Unmarshal(b []byte) error {
 				d.Fail(fmt.Errorf("%w: counter %q out of order or repeated", ErrMalformed, k))
 			}
 			x.Counters[k], prev = v, k
+		}
+	}
+	if n := d.Count(4 + 4*8); n > 0 {
+		x.Damage = make([]DamageInfo, n)
+		for i := range x.Damage {
+			x.Damage[i] = DamageInfo{Topic: d.String(), File: d.String(), Kind: d.String(),
+				From: d.U64(), To: d.U64(), Pos: d.U64(), End: d.U64(), Action: d.String()}
 		}
 	}
 	x.Cluster = d.String()

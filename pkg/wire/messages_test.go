@@ -112,6 +112,7 @@ func TestCountersMustBeSorted(t *testing.T) {
 	e.U64(1)
 	e.String("a")
 	e.U64(2)
+	e.Count(0)
 	if _, err := Decode(TypeMetadataResponse, e.B); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("unsorted counters: %v", err)
 	}

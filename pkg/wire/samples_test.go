@@ -41,7 +41,9 @@ func samples() []Message {
 			Brokers:   brokers,
 			Topics:    []TopicInfo{{Name: "logs", Owner: "node2", OwnerAddr: "10.0.0.2:8001", StartOffset: 1, NextOffset: 50, Committed: 49}},
 			Consumers: []ConsumerInfo{{ConsumerID: "cons1", Topic: "logs", Offset: 40, Lag: 9}},
-			Counters:  map[string]uint64{"frames_dropped": 3, "bad_checksum": 1, "": 0}},
+			Counters:  map[string]uint64{"frames_dropped": 3, "bad_checksum": 1, "": 0},
+			Damage: []DamageInfo{{Topic: "logs", File: "00000000000000000000.log", Kind: "data", From: 10, To: 12,
+				Pos: 400, End: 912, Action: "cut out"}}},
 		&ElectionTrigger{},
 	}
 }
