@@ -10,16 +10,21 @@ CHAOS_SEEDS    ?= 1
 CHAOS_DURATION ?= 5m
 CHAOS_FLAGS    ?=
 
-.PHONY: all build demo test vet fmt-check unit fuzz fuzz-smoke sim chaos bench clean
+.PHONY: all build demo test vet fmt-check unit fuzz fuzz-smoke sim chaos bench clean docker-image docker-test
 
 all: build
 
+# The revision for `logstream version` where Go cannot stamp one (a git
+# worktree); Go's own stamp (-buildvcs=auto, even if GOFLAGS turns it off) wins.
+REVISION  := $(shell r=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD 2>/dev/null && echo $$r || echo $$r+modified; })
+LDFLAGS   := -X github.com/logstream/logstream/pkg/buildinfo.Revision=$(REVISION)
+
 ## build: bin/logstream and its symlinks (logstreamctl, producer, consumer)
 build:
-	$(GO) build -trimpath -o $(BIN)/logstream ./cmd/logstream
+	$(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN)/logstream ./cmd/logstream
 	./$(BIN)/logstream install $(BIN) >/dev/null
 
-## demo: a broker, a producer and a consumer on loopback for a few seconds
+## demo: three brokers, a producer and a consumer in private namespaces; the leader is killed (root)
 demo: build
 	./scripts/demo.sh ./$(BIN)/logstream
 
@@ -50,6 +55,15 @@ sim:
 ## chaos: real processes under random faults (root; namespaces)
 chaos: build
 	$(GO) test -v -count=1 -timeout 0 -run TestChaos ./pkg/chaos/ -chaos.seed=$(CHAOS_SEED) -chaos.seeds=$(CHAOS_SEEDS) -chaos.duration=$(CHAOS_DURATION) $(CHAOS_FLAGS)
+
+## docker-image: logstream:local, the static binary and its symlinks FROM scratch
+docker-image:
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -ldflags '$(LDFLAGS)' -o $(BIN)/docker/logstream ./cmd/logstream
+	docker build -q -f scripts/docker/Dockerfile -t logstream:local $(BIN)/docker
+
+## docker-test: the trio under compose, a producer and a consumer, the leader killed (root; skips without a Docker engine)
+docker-test:
+	./scripts/docker/test.sh
 
 ## bench: Go benchmarks of the hot paths
 bench:

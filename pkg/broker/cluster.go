@@ -48,6 +48,7 @@ type clusterRepl struct {
 	token   uint64
 	book    map[cluster.NodeID]string
 	links   map[cluster.NodeID]*link
+	hb      *hbWatch
 
 	mcastOut *net.UDPConn // nil: no multicast, everything over TCP
 	mcastIn  *net.UDPConn
@@ -89,7 +90,7 @@ func newClusterRepl(b *Broker, store *topiclog.Store) (*clusterRepl, error) {
 	}
 	r.det = newPhiDetector(max(b.cfg.BrokerHBInterval, b.cfg.FollowerHBInterval), b.cfg.SuspicionTimeout, b.cfg.FailureTimeout)
 	r.node, err = cluster.NewNode(cluster.Config{
-		ID: id, Addr: b.cfg.Advertise.String(), Logger: r.log,
+		ID: id, Addr: b.cfg.Advertise.String(), Name: b.cfg.Name, Logger: r.log,
 		BrokerHBInterval: b.cfg.BrokerHBInterval, FollowerHBInterval: b.cfg.FollowerHBInterval,
 		SuspicionTimeout: b.cfg.SuspicionTimeout, FailureTimeout: b.cfg.FailureTimeout,
 		BrokerTimeout: b.cfg.BrokerTimeout, Store: clusterStore{store},
@@ -99,6 +100,7 @@ func newClusterRepl(b *Broker, store *topiclog.Store) (*clusterRepl, error) {
 		return nil, err
 	}
 	r.publish()
+	r.hb = newHBWatch(r.log.With().Str("node", cluster.Display(id, b.cfg.Name, b.cfg.Advertise.String())).Logger(), max(b.cfg.BrokerHBInterval, b.cfg.FollowerHBInterval), b.cfg.SuspicionTimeout, b.cfg.FailureTimeout, time.Now())
 	if b.cfg.Key != nil {
 		r.sealer = b.cfg.Key.NewSealer(randomUint64())
 	}
@@ -163,6 +165,7 @@ func (r *clusterRepl) run(ctx context.Context) error {
 		case now := <-tick.C:
 			r.node.Tick(now)
 			r.publish()
+			r.hb.tick(now, r.status.Load())
 		case why := <-r.b.elect:
 			r.log.Info().Str("trigger", why).Msg("ELECTION requested")
 			r.node.StartElection(time.Now())
@@ -334,6 +337,7 @@ func (r *clusterRepl) step(m cluster.Message) {
 		switch m := m.(type) {
 		case *cluster.Heartbeat:
 			r.learn(m.From, m.Addr)
+			r.heardHeartbeat(m, now)
 		case *cluster.BrokerJoin:
 			r.learn(m.From, m.Addr)
 		case *cluster.StateExchange:
@@ -362,6 +366,7 @@ func (r *clusterRepl) learn(id cluster.NodeID, addr string) {
 // send delivers one envelope: multicast when it fits a datagram, else TCP to
 // every member; unicast over the member's TCP link.
 func (r *clusterRepl) send(env cluster.Envelope) {
+	r.sentHeartbeat(env, time.Now())
 	f := wire.Frame{Type: env.Msg.Type(), Body: env.Msg.AppendTo(nil)}
 	if env.To != 0 {
 		r.unicast(env.To, f)
@@ -393,7 +398,7 @@ func (r *clusterRepl) unicast(to cluster.NodeID, f wire.Frame) {
 	if !ok {
 		addr, known := r.book[to]
 		if !known {
-			r.log.Debug().Uint64("peer", uint64(to)).Msg("no address for peer; message dropped")
+			r.log.Debug().Str("peer", cluster.IDString(to)).Msg("no address for peer; message dropped")
 			return
 		}
 		l = newLink(r, to, addr)
@@ -519,7 +524,7 @@ func (r *clusterRepl) join(ctx context.Context) {
 		act := decideStart(r.id, remembers, res, err)
 		switch act {
 		case actJoin:
-			r.log.Info().Uint64("leader", uint64(leader.ID)).Str("addr", leader.Addr).Msg("cluster found; joining")
+			r.log.Info().Str("leader", cluster.Display(leader.ID, "", leader.Addr)).Msg("cluster found; joining")
 			r.do(ctx, func(now time.Time) {
 				r.book[leader.ID] = leader.Addr
 				r.node.Join(now, leader)

@@ -35,7 +35,7 @@ func (l *link) enqueue(f wire.Frame) {
 	select {
 	case l.q <- f:
 	default:
-		l.r.log.Debug().Uint64("peer", uint64(l.id)).Msg("link queue full; message dropped")
+		l.r.log.Debug().Str("peer", cluster.Display(l.id, "", l.addr)).Msg("link queue full; message dropped")
 	}
 }
 
@@ -102,7 +102,7 @@ func (l *link) pump(conn *framed.Conn) bool {
 }
 
 func (l *link) unreachable(err error) {
-	l.r.log.Debug().Err(err).Uint64("peer", uint64(l.id)).Str("addr", l.addr).Msg("peer link down")
+	l.r.log.Debug().Err(err).Str("peer", cluster.Display(l.id, "", l.addr)).Msg("peer link down")
 	select {
 	case l.r.inbox <- func(now time.Time) { l.r.node.Unreachable(now, l.id) }:
 	case <-l.quit:

@@ -42,6 +42,8 @@ type peer struct {
 
 	subsMu sync.Mutex
 	subs   map[uint64]context.CancelFunc
+
+	sessions map[string]*topicSession // serve-owned: PRODUCE/CONSUME per topic, for the log
 }
 
 func (b *Broker) newClient(nc net.Conn) *peer {
@@ -75,6 +77,7 @@ func (c *peer) serve(ctx context.Context) {
 		c.b.mu.Lock()
 		delete(c.b.clients, c)
 		c.b.mu.Unlock()
+		c.endSessions()
 		c.log.Debug().Str("client", c.id.Load().(string)).Msg("connection closed")
 	}()
 	c.lastSeen.Store(time.Now().UnixNano())
@@ -266,6 +269,7 @@ func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce) error 
 	if n > 0 {
 		c.b.log.Debug().Str("topic", m.Topic).Str("producer", m.ProducerID).Int("records", n).Msg("PRODUCE")
 	}
+	sess := c.session("PRODUCE", m.Topic, m.ProducerID)
 	waited, ok := c.flight.acquire(ctx, n)
 	if waited {
 		c.b.counters.backpressure.Add(1)
@@ -287,6 +291,9 @@ func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce) error 
 		if ack.Code == wire.ErrNone {
 			c.b.counters.produced.Add(uint64(ack.Count - ack.Duplicates))
 			c.b.counters.duplicates.Add(uint64(ack.Duplicates))
+			sess.serve(uint64(ack.Count-ack.Duplicates), uint64(ack.Duplicates))
+		} else {
+			sess.refused.Add(uint64(n))
 		}
 		if obs != nil {
 			fresh, bytes := 0, 0
@@ -346,6 +353,7 @@ func (c *peer) consume(corr uint64, m *wire.Consume) error {
 		}
 		resp.Records = committedOnly(recs, committed)
 	}
+	c.session("CONSUME", m.Topic, c.id.Load().(string)).serve(uint64(len(resp.Records)), 0)
 	c.log.Debug().Str("topic", m.Topic).Uint64("offset", m.Offset).Int("records", len(resp.Records)).Msg("CONSUME")
 	c.reply(corr, &resp)
 	return nil

@@ -42,7 +42,7 @@ func (b *Broker) unregisterSub(s *subscription) {
 func (b *Broker) metadata() wire.MetadataResponse {
 	st := b.cluster.status.Load()
 	resp := wire.MetadataResponse{
-		NodeID: idString(st.ID), Addr: b.cfg.Advertise.String(), View: st.View.Number,
+		NodeID: idString(st.ID), Addr: b.cfg.Advertise.String(), View: st.View.Number, Name: b.cfg.Name,
 		Brokers: brokerInfos(st), Counters: b.counters.snapshot(), Cluster: cluster.ClusterName(st.Cluster),
 	}
 	if m, ok := st.View.Member(st.Leader); ok {
@@ -122,13 +122,13 @@ func (b *Broker) ServeConsole(ctx context.Context, in io.Reader, out io.Writer) 
 
 func (b *Broker) printStatus(w io.Writer) {
 	m := b.metadata()
-	fmt.Fprintf(w, "ClusterState view=%d leader=%s (%s) uptime=%s\n", m.View, m.LeaderID, m.LeaderAddr,
+	fmt.Fprintf(w, "ClusterState view=%d leader=%s uptime=%s\n", m.View, b.displayBroker(m.LeaderID, m.LeaderAddr),
 		time.Since(b.started).Round(time.Second))
 	for _, br := range m.Brokers {
-		fmt.Fprintf(w, "  broker %-20s %-22s %s\n", br.ID, br.Addr, br.State)
+		fmt.Fprintf(w, "  broker %-40s %-9s id %s\n", b.displayBroker(br.ID, br.Addr), br.State, br.ID)
 	}
 	for _, t := range m.Topics {
-		fmt.Fprintf(w, "  topic  %-20s owner=%s offsets=[%d,%d) committed=%d\n", t.Name, t.Owner, t.StartOffset, t.NextOffset, t.Committed)
+		fmt.Fprintf(w, "  topic  %-20s owner=%s offsets=[%d,%d) committed=%d\n", t.Name, b.displayBroker(t.Owner, t.OwnerAddr), t.StartOffset, t.NextOffset, t.Committed)
 	}
 	for _, c := range m.Consumers {
 		fmt.Fprintf(w, "  consumer %-18s topic=%s offset=%d lag=%d\n", c.ConsumerID, c.Topic, c.Offset, c.Lag)
@@ -136,4 +136,18 @@ func (b *Broker) printStatus(w io.Writer) {
 	for _, d := range m.Damage {
 		fmt.Fprintf(w, "  damaged %-19s %s %s offsets=[%d,%d) bytes=%d-%d: %s\n", d.Topic, d.File, d.Kind, d.From, d.To, d.Pos, d.End, d.Action)
 	}
+}
+
+// displayBroker names a broker on the terminal as log lines do: this one by
+// its name and address, others by address, each with its id's tail.
+func (b *Broker) displayBroker(id, addr string) string {
+	nid, ok := parseID(id)
+	if !ok {
+		return addr
+	}
+	name := ""
+	if addr == b.cfg.Advertise.String() {
+		name = b.cfg.Name
+	}
+	return cluster.Display(nid, name, addr)
 }

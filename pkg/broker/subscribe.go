@@ -74,13 +74,15 @@ func (c *peer) subscribe(ctx context.Context, corr uint64, m *wire.Subscribe, wg
 		s.windowSec = uint32(window / time.Second)
 	}
 	c.b.log.Info().Str("topic", m.Topic).Str("consumer", m.ConsumerID).Uint64("from", start).
-		Bool("analytics", m.Analytics).Msg("SUBSCRIBE")
+		Bool("analytics", m.Analytics).Stringer("peer", c.conn.RemoteAddr()).
+		Msgf("SUBSCRIBE: CONSUME started: %s on topic %s from offset %d (analytics %v)", orUnnamed(m.ConsumerID), m.Topic, start, m.Analytics)
 	c.b.registerSub(s)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer cancel()
 		defer c.b.unregisterSub(s)
+		defer s.logEnd(time.Now())
 		s.run(sctx)
 	}()
 	return nil
@@ -132,7 +134,18 @@ type subscription struct {
 	windowSec uint32
 	interval  time.Duration
 	mu        sync.Mutex // guards next for status readers
-	holeSince time.Time  // when a read first stopped at a damaged range at next
+	holeSince time.Time  // run-owned: when a read first stopped at a damaged range at next
+	delivered uint64     // run-owned: records sent, for the CONSUME line at the end
+}
+
+// logEnd writes the subscription's CONSUME line at its end (the connection
+// closed, the topic moved, or a read failed).
+func (s *subscription) logEnd(started time.Time) {
+	next := s.position()
+	s.c.b.log.Info().Str("topic", s.topic).Str("consumer", s.consumer).Uint64("records", s.delivered).
+		Uint64("next", next).Stringer("peer", s.c.conn.RemoteAddr()).
+		Msgf("CONSUME ended: %s on topic %s: %d records delivered in %s, next offset %d",
+			orUnnamed(s.consumer), s.topic, s.delivered, time.Since(started).Round(time.Millisecond), next)
 }
 
 func (s *subscription) position() uint64 {
@@ -216,6 +229,7 @@ func (s *subscription) run(ctx context.Context) {
 					}
 				}
 				s.c.b.counters.delivered.Add(uint64(len(recs)))
+				s.delivered += uint64(len(recs))
 				if obs := s.c.b.cfg.Observer; obs != nil {
 					obs.Delivered(s.topic, len(recs), payloadBytes(recs))
 				}

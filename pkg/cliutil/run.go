@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/logstream/logstream/pkg/buildinfo"
 )
 
 // Prepare sets what every role's App shares: output writers, the log
@@ -14,6 +16,7 @@ import (
 // a help dump. It applies to every subcommand too.
 func Prepare(app *cli.App, stdout, stderr io.Writer) *cli.App {
 	app.Writer, app.ErrWriter = stdout, stderr
+	app.Version = buildinfo.String() // --version on every role
 	app.Flags = append(app.Flags, LogFlags()...)
 	app.OnUsageError = onUsageError
 	app.ExitErrHandler = func(*cli.Context, error) {} // Run decides the exit status

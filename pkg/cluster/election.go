@@ -86,7 +86,7 @@ func (n *Node) forwardElection(now time.Time, candidate NodeID) {
 		}
 		return
 	}
-	n.log.Info().Uint64("candidate", uint64(candidate)).Uint64("to", uint64(next)).Msg("ELECTION forwarded")
+	n.log.Info().Str("candidate", n.who(candidate)).Str("to", n.who(next)).Msg("ELECTION forwarded")
 	n.send(next, &Election{From: n.id, View: n.view.Number, Candidate: candidate, Addr: n.cfg.Addr})
 }
 
@@ -132,7 +132,7 @@ func (n *Node) onCoordinator(now time.Time, m *Coordinator) {
 	if m.View < n.view.Number && n.installed {
 		return
 	}
-	n.log.Info().Uint64("leader", uint64(m.Leader)).Msg("COORDINATOR received")
+	n.log.Info().Str("leader", n.who(m.Leader)).Msg("COORDINATOR received")
 	n.elec.participating = false
 	n.elec.coordinator = m.Leader
 	n.elec.coordAt = now

@@ -105,7 +105,7 @@ func (n *Node) onForeignLeader(now time.Time, m *Heartbeat) {
 	if ourHolds && !m.Holds || (ourHolds == m.Holds && ourLeader > m.From) {
 		return // ours takes precedence: the other side's empty brokers come to us
 	}
-	n.log.Info().Str("other_cluster", ClusterName(m.Cluster)).Uint64("other_leader", uint64(m.From)).Str("addr", m.Addr).
+	n.log.Info().Str("other_cluster", ClusterName(m.Cluster)).Str("other_leader", IDString(m.From)).Str("addr", m.Addr).
 		Str("cluster", ClusterName(n.cluster)).Msg("another cluster takes precedence and this broker holds no records: leaving ours to join it")
 	n.leaveCluster()
 	n.askToJoin(now, m.From, m.Addr)
@@ -141,7 +141,7 @@ func (n *Node) warnForeign(now time.Time, cluster uint64, msg string, who NodeID
 	}
 	n.foreignAt[cluster] = now
 	n.log.Warn().Str("cluster", ClusterName(n.cluster)).Str("other_cluster", ClusterName(cluster)).
-		Uint64("other", uint64(who)).Str("addr", addr).Msg(msg)
+		Str("other", Display(who, "", addr)).Str("other_id", IDString(who)).Msg(msg)
 }
 
 // NoLeader tells the node that no broker of its cluster knows a leader:

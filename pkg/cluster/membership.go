@@ -114,13 +114,13 @@ func (n *Node) tickLeader(now time.Time) {
 		}
 		switch {
 		case n.isUnreachable(id) || now.Sub(n.lastHeard[id]) >= n.cfg.BrokerTimeout:
-			n.log.Info().Uint64("peer", uint64(id)).Msg("broker timed out: removing it from the view")
+			n.log.Info().Str("peer", n.who(id)).Msg("broker timed out: removing it from the view")
 			change = true
 		case n.det.Status(id, now) == Failed && n.holdsUp(id):
 			// Its producers and consumers are redirected to it and stall:
 			// a new view moves its topics now, while it stays a member
 			// until the broker timeout (see finishRecovery).
-			n.log.Info().Uint64("peer", uint64(id)).Msg("broker FAILED while owning topics: moving them to live members")
+			n.log.Info().Str("peer", n.who(id)).Msg("broker FAILED while owning topics: moving them to live members")
 			change = true
 		}
 	}
@@ -178,14 +178,14 @@ func (n *Node) quorumOK(now time.Time) bool {
 func (n *Node) tickFollower(now time.Time) {
 	if !now.Before(n.nextHB) {
 		n.nextHB = now.Add(n.cfg.FollowerHBInterval)
-		n.log.Debug().Uint64("leader", uint64(n.view.Leader)).Msg("HEARTBEAT sent to leader")
+		n.log.Debug().Str("leader", n.who(n.view.Leader)).Msg("HEARTBEAT sent to leader")
 		n.send(n.view.Leader, n.heartbeat(false))
 	}
 	switch n.det.Status(n.view.Leader, now) {
 	case Suspected:
 		if !n.suspectLogged {
 			n.suspectLogged = true
-			n.log.Info().Uint64("leader", uint64(n.view.Leader)).Msg("Leader suspected")
+			n.log.Info().Str("leader", n.who(n.view.Leader)).Msg("Leader suspected")
 		}
 	case Failed:
 		n.leaderFailure(now)
@@ -199,7 +199,7 @@ func (n *Node) tickFollower(now time.Time) {
 }
 
 func (n *Node) leaderFailure(now time.Time) {
-	n.log.Info().Uint64("leader", uint64(n.view.Leader)).Uint64("view", n.view.Number).Msg("LEADER FAILURE")
+	n.log.Info().Str("leader", n.who(n.view.Leader)).Uint64("view", n.view.Number).Msg("LEADER FAILURE")
 	n.leaderFailed = true
 	if n.elec.participating && n.elec.next == n.view.Leader && n.elec.lastCandidate > n.id {
 		// A broker that noticed first started a round, and we passed its
@@ -233,7 +233,7 @@ func (n *Node) tickJoining(now time.Time) {
 }
 
 func (n *Node) onHeartbeat(now time.Time, m *Heartbeat) {
-	n.log.Debug().Uint64("from", uint64(m.From)).Uint64("view", m.View).Bool("leader", m.IsLeader).Msg("HEARTBEAT received")
+	n.log.Debug().Str("from", n.who(m.From)).Uint64("view", m.View).Bool("leader", m.IsLeader).Msg("HEARTBEAT received")
 	if !m.IsLeader {
 		// A follower's heartbeat: it confirms the follower installed m.View.
 		if n.role != RoleLeader {
@@ -269,7 +269,7 @@ func (n *Node) onHeartbeat(now time.Time, m *Heartbeat) {
 			return
 		}
 		if n.role == RoleCandidate && n.rec == nil {
-			n.log.Info().Uint64("leader", uint64(m.From)).Msg("leader alive again: election abandoned")
+			n.log.Info().Str("leader", n.who(m.From)).Msg("leader alive again: election abandoned")
 			n.role = RoleFollower
 			n.elec.participating = false
 			n.leaderFailed = false
@@ -278,7 +278,7 @@ func (n *Node) onHeartbeat(now time.Time, m *Heartbeat) {
 		// Two leaders see each other (a healed partition): the higher view
 		// wins, equal views go to the higher id.
 		if m.View > mine || (m.View == mine && m.From > n.id) {
-			n.log.Info().Uint64("other", uint64(m.From)).Uint64("other_view", m.View).Msg("another leader has precedence: stepping down")
+			n.log.Info().Str("other", Display(m.From, "", m.Addr)).Uint64("other_view", m.View).Msg("another leader has precedence: stepping down")
 			n.failPending(ErrFrozen)
 			// No longer a member of a view anyone leads: every leader's
 			// heartbeat (below) and every redirect now brings us in.
@@ -318,7 +318,7 @@ func (n *Node) onBrokerJoin(now time.Time, m *BrokerJoin) {
 		}
 	default:
 		if _, ok := n.joiners[m.From]; !ok {
-			n.log.Info().Uint64("peer", uint64(m.From)).Str("addr", m.Addr).Msg("BROKER_JOIN: adding broker at next view change")
+			n.log.Info().Str("peer", Display(m.From, "", m.Addr)).Str("peer_id", IDString(m.From)).Msg("BROKER_JOIN: adding broker at next view change")
 		}
 		n.joiners[m.From] = Member{ID: m.From, Addr: m.Addr}
 	}

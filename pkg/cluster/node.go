@@ -84,7 +84,7 @@ func NewNode(cfg Config, now time.Time) (*Node, error) {
 		return nil, fmt.Errorf("cluster: open state: %w", err)
 	}
 	n := &Node{
-		cfg: cfg, log: cfg.Logger.With().Uint64("node", uint64(cfg.ID)).Logger(),
+		cfg: cfg, log: cfg.Logger.With().Str("node", Display(cfg.ID, cfg.Name, cfg.Addr)).Str("node_id", IDString(cfg.ID)).Logger(),
 		id: cfg.ID, det: cfg.Detector, state: st,
 		topics: map[string]*topic{}, assign: map[string]TopicAssign{},
 		lastHeard: map[NodeID]time.Time{}, unreachable: map[NodeID]time.Time{},
@@ -208,13 +208,10 @@ func (n *Node) canCommit() bool {
 }
 
 func (n *Node) logClusterState(what string) {
-	ids := make([]string, len(n.view.Members))
-	for i, m := range n.view.Members {
-		ids[i] = fmt.Sprint(m.ID)
-	}
-	n.log.Info().Uint64("view", n.view.Number).Uint64("leader", uint64(n.view.Leader)).
-		Str("members", strings.Join(ids, ",")).Str("role", n.role.String()).Str("cluster", ClusterName(n.cluster)).
-		Msgf("ClusterState %s: cluster=%s view=%d leader=%d members=[%s]", what, ClusterName(n.cluster), n.view.Number, n.view.Leader, strings.Join(ids, ","))
+	names := strings.Join(n.whoAll(&n.view), ",")
+	n.log.Info().Uint64("view", n.view.Number).Str("leader", n.who(n.view.Leader)).Str("leader_id", IDString(n.view.Leader)).
+		Str("members", names).Str("role", n.role.String()).Str("cluster", ClusterName(n.cluster)).
+		Msgf("ClusterState %s: cluster=%s view=%d leader=%s members=[%s]", what, ClusterName(n.cluster), n.view.Number, n.who(n.view.Leader), names)
 }
 
 // Step processes one incoming message.
@@ -295,7 +292,7 @@ func (n *Node) Unreachable(now time.Time, to NodeID) {
 		return
 	}
 	n.unreachable[to] = now
-	n.log.Info().Uint64("peer", uint64(to)).Msg("peer unreachable")
+	n.log.Info().Str("peer", n.who(to)).Msg("peer unreachable")
 	switch {
 	case n.elec.participating && n.elec.next == to:
 		// Ring repair: pass the token on to the next live neighbour.

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"fmt"
 	"slices"
 	"time"
 )
@@ -144,7 +143,7 @@ func (n *Node) logWaiting() {
 			r.base.Number, majority(len(r.base.Members)), len(r.base.Members), have, missing)
 }
 
-func memberName(m Member) string { return fmt.Sprintf("%d@%s", m.ID, m.Addr) }
+func memberName(m Member) string { return Display(m.ID, "", m.Addr) }
 
 // stateResponse describes this node for STATE_EXCHANGE.
 func (n *Node) stateResponse(p uint64, ok bool) *StateExchangeResponse {
@@ -173,7 +172,7 @@ func (n *Node) stateResponse(p uint64, ok bool) *StateExchangeResponse {
 func (n *Node) onStateExchange(now time.Time, m *StateExchange) {
 	ok := (m.Proposal > n.promised && m.Proposal > n.view.Number) || (m.Proposal == n.promised && m.From == n.promisedTo)
 	if ok && m.Proposal != n.promised {
-		n.log.Info().Uint64("from", uint64(m.From)).Uint64("proposal", m.Proposal).Msg("STATE_EXCHANGE: promised, frozen")
+		n.log.Info().Str("from", Display(m.From, "", m.Addr)).Uint64("proposal", m.Proposal).Msg("STATE_EXCHANGE: promised, frozen")
 		n.promise(now, m.Proposal, m.From)
 		n.failPending(ErrFrozen)
 		if n.rec != nil {
@@ -375,7 +374,7 @@ func (n *Node) finishRecovery(now time.Time) {
 		}
 		if !v.Has(a.Owner) || n.failedKept(a.Owner) {
 			if v.Has(a.Owner) {
-				n.log.Info().Str("topic", name).Uint64("from", uint64(a.Owner)).Uint64("to", uint64(ring.owner(name))).
+				n.log.Info().Str("topic", name).Str("from", n.who(a.Owner)).Str("to", n.who(ring.owner(name))).
 					Msg("owner FAILED: topic moves")
 			}
 			a.Owner = ring.owner(name)

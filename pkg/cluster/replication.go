@@ -193,6 +193,8 @@ func (n *Node) adopt(now time.Time, a TopicAssign) {
 	t.fetchAt = time.Time{}
 	t.commit = max(t.commit, a.Committed)
 	length := t.log.NextOffset()
+	n.log.Info().Str("topic", a.Topic).Str("owner", n.who(a.Owner)).Uint64("view", v).Uint64("have", length).Uint64("agreed_end", a.End).
+		Msgf("REPLICATE %s: %s in view %d; %s", a.Topic, replicateRole(a.Owner == n.id, n.who(a.Owner)), v, syncState(length, a.End))
 	own := clipHistory(t.hist, length)
 	if label(own) == v {
 		// We already caught up in this view before a restart: our log is a
@@ -506,6 +508,10 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 		recs = recs[:k]
 	}
 	appended := len(recs)
+	if fetched && t.synced && appended > 0 {
+		n.log.Info().Str("topic", name).Str("source", n.who(from)).Uint64("from", recs[0].Offset).Int("records", appended).
+			Msgf("REPLICATE %s: gap repaired: fetched %d missing records from offset %d", name, appended, recs[0].Offset)
+	}
 	for len(recs) > 0 {
 		var part []record.Record
 		if !t.synced {
@@ -530,6 +536,8 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 			}
 		}
 		if !t.synced && t.log.NextOffset() == t.end {
+			n.log.Info().Str("topic", name).Uint64("view", n.view.Number).Uint64("end", t.end).
+				Msgf("REPLICATE %s: caught up with view %d's agreed log at offset %d", name, n.view.Number, t.end)
 			n.markSynced(t)
 		}
 	}
@@ -576,7 +584,7 @@ func (n *Node) fetch(now time.Time, t *topic) {
 		return
 	}
 	t.fetchAt = now
-	n.log.Debug().Str("topic", t.name).Uint64("to", uint64(to)).Uint64("offset", t.log.NextOffset()).Msg("FETCH")
+	n.log.Debug().Str("topic", t.name).Str("to", n.who(to)).Uint64("offset", t.log.NextOffset()).Msg("FETCH")
 	n.send(to, &Fetch{From: n.id, View: n.view.Number, Topic: t.name, Offset: t.log.NextOffset(), Max: uint32(n.cfg.MaxBatch)})
 }
 

@@ -135,6 +135,7 @@ const StateTopic = "__cluster"
 type Config struct {
 	ID     NodeID
 	Addr   string
+	Name   string // this broker's name (NODE_NAME), for log lines only
 	Logger zerolog.Logger
 
 	BrokerHBInterval   time.Duration // leader → followers heartbeat (multicast); default 5 s

@@ -10,17 +10,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
-)
 
-// Version is reported by `logstreamctl version`; main may set it via
-// -ldflags "-X github.com/logstream/logstream/pkg/ctl.Version=v1.2.3".
-var Version = "dev"
+	"github.com/logstream/logstream/pkg/buildinfo"
+	"github.com/logstream/logstream/pkg/wire"
+)
 
 // env is what the commands need from the outside world. Run uses the real
 // one; tests replace the launcher, the broker querier, the clock and the
@@ -31,10 +28,13 @@ type env struct {
 	getenv         func(string) string
 	launcher       Launcher
 	querier        Querier
-	now            func() time.Time
-	portFree       func(port int) bool
-	localIP        func() string
-	childExe       func() (string, error)
+	// discover finds the cluster's leader by broadcast, as clients do
+	// (`status` with no broker managed here); tests fake it.
+	discover func(ctx context.Context, port uint16, key *wire.Key) (string, error)
+	now      func() time.Time
+	portFree func(port int) bool
+	localIP  func() string
+	childExe func() (string, error)
 	// intercept, when set, sees each command's parsed options first and may
 	// handle them itself (tests check parsing without side effects).
 	intercept func(opts any) (handled bool, err error)
@@ -52,6 +52,7 @@ func defaultEnv(stdout, stderr io.Writer) *env {
 		getenv:   os.Getenv,
 		launcher: ExecLauncher{},
 		querier:  WireQuerier{},
+		discover: discoverLeader,
 		now:      time.Now,
 		portFree: portFreeLocally,
 		localIP:  primaryIPv4,
@@ -162,7 +163,7 @@ func newApp(e *env) *cli.App {
 		Name:      "logstreamctl",
 		Usage:     "start, stop and inspect LogStream brokers, producers and consumers",
 		UsageText: "logstreamctl COMMAND [options] [arguments]",
-		Version:   Version,
+		Version:   buildinfo.String(),
 		Writer:    e.stdout,
 		ErrWriter: e.stderr,
 		// cli must never call os.Exit itself: Run maps errors to statuses.
@@ -232,11 +233,7 @@ func versionCommand(e *env) *cli.Command {
 			if err := noArgs(c); err != nil {
 				return err
 			}
-			v := Version
-			if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-				v = bi.Main.Version
-			}
-			fmt.Fprintf(e.stdout, "logstreamctl %s (%s %s/%s)\n", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintln(e.stdout, "logstreamctl", buildinfo.String())
 			return nil
 		},
 	}

@@ -3,6 +3,7 @@ package ctl
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logstream/logstream/pkg/wire"
 )
 
 // The test binary doubles as two helper programs, chosen by environment:
@@ -208,6 +211,8 @@ func newRig(t *testing.T) *testRig {
 	e.stdin = strings.NewReader("")
 	e.launcher = r.launcher
 	e.querier = fakeQuerier{}
+	// Never broadcast from a unit test: nothing is found.
+	e.discover = func(context.Context, uint16, *wire.Key) (string, error) { return "", errors.New("no broker answered") }
 	e.portFree = func(int) bool { return true }
 	e.localIP = func() string { return "192.0.2.1" }
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logstream/logstream/pkg/discovery"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/manual_lines.txt from the manual")
@@ -276,7 +278,7 @@ func TestManualCommandLines(t *testing.T) {
 			_, lo.Follow = flags["follow"]
 			want = lo
 		case "status":
-			want = StatusOptions{Interval: 2 * time.Second, Timeout: 2 * time.Second}
+			want = StatusOptions{Interval: 2 * time.Second, Timeout: 2 * time.Second, BroadcastPort: discovery.DefaultPort}
 		case "election":
 			want = ElectionOptions{Name: pos[1], Timeout: 3 * time.Second}
 		case "config":

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/logstream/logstream/pkg/client"
+	"github.com/logstream/logstream/pkg/discovery"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -22,6 +23,7 @@ type Querier interface {
 // ClusterMeta is one broker's view of the cluster.
 type ClusterMeta struct {
 	NodeID     string            `json:"node_id"`
+	Name       string            `json:"name,omitempty"` // the answering broker's NODE_NAME
 	Addr       string            `json:"addr"`
 	LeaderID   string            `json:"leader_id"`
 	LeaderAddr string            `json:"leader_addr"`
@@ -73,6 +75,17 @@ type ConsumerStatus struct {
 	Topic  string `json:"topic"`
 	Offset uint64 `json:"offset"`
 	Lag    uint64 `json:"lag"`
+}
+
+// discoverLeader finds the leader by UDP broadcast on port, as producers
+// and consumers do.
+func discoverLeader(ctx context.Context, port uint16, key *wire.Key) (string, error) {
+	res, err := discovery.Discover(ctx, discovery.Config{Role: wire.RoleCtl, NodeID: client.NewClientID("logstreamctl"),
+		Port: port, Key: key, Attempts: 2})
+	if err != nil {
+		return "", err
+	}
+	return res.LeaderAddr, nil
 }
 
 // WireQuerier talks to brokers over TCP with pkg/wire frames.
@@ -145,7 +158,7 @@ func (q WireQuerier) TriggerElection(ctx context.Context, addr string) error {
 
 func fromWire(r *wire.MetadataResponse) *ClusterMeta {
 	m := &ClusterMeta{
-		NodeID: r.NodeID, Addr: r.Addr, LeaderID: r.LeaderID, LeaderAddr: r.LeaderAddr,
+		NodeID: r.NodeID, Name: r.Name, Addr: r.Addr, LeaderID: r.LeaderID, LeaderAddr: r.LeaderAddr,
 		View: r.View, ClusterID: r.Cluster, Counters: r.Counters,
 		Members:   make([]Member, 0, len(r.Brokers)),
 		Topics:    make([]TopicStatus, 0, len(r.Topics)),

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"text/tabwriter"
@@ -17,6 +18,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/logstream/logstream/pkg/discovery"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -27,6 +29,9 @@ type StatusOptions struct {
 	Interval time.Duration
 	Brokers  []string
 	Timeout  time.Duration
+	// BroadcastPort is where `status` looks for a cluster by broadcast
+	// when no broker is managed here and none is given with --broker.
+	BroadcastPort uint16
 }
 
 // BrokerStatus is what one broker answered (or that it did not).
@@ -49,6 +54,9 @@ type StatusReport struct {
 	Brokers     []BrokerStatus  `json:"brokers"`
 	ClusterFrom string          `json:"cluster_from,omitempty"`
 	Cluster     *ClusterMeta    `json:"cluster,omitempty"`
+	// FoundBy says how the brokers asked were found when none is managed
+	// here: "broadcast" (the leader answered a JOIN), or why not.
+	FoundBy string `json:"found_by,omitempty"`
 }
 
 func statusCommand(e *env) *cli.Command {
@@ -61,6 +69,8 @@ func statusCommand(e *env) *cli.Command {
 			&cli.DurationFlag{Name: "interval", Value: 2 * time.Second, Usage: "redraw interval for --watch (500ms-1h)"},
 			&cli.StringSliceFlag{Name: "broker", Usage: "broker IP:PORT to ask (repeatable; default: the running managed brokers)"},
 			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "how long to wait for each broker"},
+			&cli.UintFlag{Name: "broadcast-port", EnvVars: []string{"BROADCAST_PORT"}, Value: uint(discovery.DefaultPort),
+				Usage: "UDP port to look for the cluster on by broadcast, when no broker is managed here or given with --broker"},
 			keyFileFlag(),
 		},
 		Action: func(c *cli.Context) error {
@@ -68,7 +78,10 @@ func statusCommand(e *env) *cli.Command {
 				return err
 			}
 			opts := StatusOptions{JSON: c.Bool("json"), Watch: c.Bool("watch"), Interval: c.Duration("interval"),
-				Brokers: c.StringSlice("broker"), Timeout: c.Duration("timeout")}
+				Brokers: c.StringSlice("broker"), Timeout: c.Duration("timeout"), BroadcastPort: uint16(c.Uint("broadcast-port"))}
+			if c.Uint("broadcast-port") < 1 || c.Uint("broadcast-port") > 65535 {
+				return usageErrorf("invalid value %d for --broadcast-port: want 1-65535", c.Uint("broadcast-port"))
+			}
 			if opts.Interval < 500*time.Millisecond || opts.Interval > time.Hour {
 				return usageErrorf("invalid value %s for --interval: want 500ms to 1h", opts.Interval)
 			}
@@ -88,6 +101,11 @@ func statusCommand(e *env) *cli.Command {
 				return err
 			}
 			e.querier = q
+			if e.discover != nil {
+				key, _ := e.clusterKey(c) // checked by keyedQuerier
+				find := e.discover
+				e.discover = func(ctx context.Context, port uint16, _ *wire.Key) (string, error) { return find(ctx, port, key) }
+			}
 			return runStatus(c.Context, e, opts)
 		},
 	}
@@ -163,29 +181,23 @@ func buildStatus(ctx context.Context, e *env, opts StatusOptions) (StatusReport,
 			}
 		}
 	}
-	rep.Brokers = make([]BrokerStatus, len(addrs))
-	var wg sync.WaitGroup
-	for i, a := range addrs {
-		wg.Add(1)
-		go func(i int, a string) {
-			defer wg.Done()
-			qctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-			defer cancel()
-			bs := BrokerStatus{Name: names[a], Addr: a}
-			meta, err := e.querier.Metadata(qctx, a)
-			if err != nil {
-				bs.Error = err.Error()
-				if errors.Is(err, wire.ErrAuth) {
-					bs.authErr = err
-				}
-			} else {
-				bs.Reachable, bs.Meta = true, meta
-				bs.NodeID, bs.LeaderID, bs.View = meta.NodeID, meta.LeaderID, meta.View
-			}
-			rep.Brokers[i] = bs
-		}(i, a)
+	if len(addrs) == 0 && e.discover != nil {
+		addrs, rep.FoundBy = e.findCluster(ctx, opts)
 	}
-	wg.Wait()
+	rep.Brokers = e.askBrokers(ctx, opts, addrs, names)
+	if len(opts.Brokers) == 0 {
+		// Ask the members of the view not asked yet too (brokers started
+		// elsewhere, or the rest of a cluster found by broadcast): their
+		// answers give their names. Brokers given with --broker are all
+		// that is asked.
+		rep.Brokers = append(rep.Brokers, e.askBrokers(ctx, opts, unasked(rep.Brokers), names)...)
+	}
+	for i := range rep.Brokers {
+		if b := &rep.Brokers[i]; b.Reachable && b.Meta.Name != "" {
+			names[b.Addr] = b.Meta.Name
+			b.Name = b.Meta.Name
+		}
+	}
 	// The cluster as the leader sees it; failing that, the newest view.
 	var best *BrokerStatus
 	for i := range rep.Brokers {
@@ -206,6 +218,65 @@ func buildStatus(ctx context.Context, e *env, opts StatusOptions) (StatusReport,
 		rep.Cluster, rep.ClusterFrom = nameBrokers(best.Meta, names), best.Addr
 	}
 	return rep, nil
+}
+
+// findCluster looks for the cluster by broadcast, as clients do, and
+// returns the leader's address to ask, and how it was found (or why not).
+func (e *env) findCluster(ctx context.Context, opts StatusOptions) ([]string, string) {
+	leader, err := e.discover(ctx, opts.BroadcastPort, nil)
+	if err != nil {
+		return nil, "not found by broadcast: " + err.Error()
+	}
+	return []string{leader}, "broadcast"
+}
+
+// askBrokers asks every address for its metadata at once.
+func (e *env) askBrokers(ctx context.Context, opts StatusOptions, addrs []string, names map[string]string) []BrokerStatus {
+	out := make([]BrokerStatus, len(addrs))
+	var wg sync.WaitGroup
+	for i, a := range addrs {
+		wg.Add(1)
+		go func(i int, a string) {
+			defer wg.Done()
+			qctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+			defer cancel()
+			bs := BrokerStatus{Name: names[a], Addr: a}
+			meta, err := e.querier.Metadata(qctx, a)
+			if err != nil {
+				bs.Error = err.Error()
+				if errors.Is(err, wire.ErrAuth) {
+					bs.authErr = err
+				}
+			} else {
+				bs.Reachable, bs.Meta = true, meta
+				bs.NodeID, bs.LeaderID, bs.View = meta.NodeID, meta.LeaderID, meta.View
+			}
+			out[i] = bs
+		}(i, a)
+	}
+	wg.Wait()
+	return out
+}
+
+// unasked lists the members the answers name that were not asked.
+func unasked(asked []BrokerStatus) []string {
+	seen := map[string]bool{}
+	for _, b := range asked {
+		seen[b.Addr] = true
+	}
+	var more []string
+	for _, b := range asked {
+		if !b.Reachable {
+			continue
+		}
+		for _, m := range b.Meta.Members {
+			if m.Addr != "" && !seen[m.Addr] {
+				seen[m.Addr] = true
+				more = append(more, m.Addr)
+			}
+		}
+	}
+	return more
 }
 
 // nameBrokers returns a copy of m in which every broker started by this
@@ -246,8 +317,11 @@ func renderStatus(w io.Writer, rep StatusReport, asJSON bool) error {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "BROKERS")
 	if len(rep.Brokers) == 0 {
-		fmt.Fprintln(w, "  no running brokers known here; ask one with --broker IP:PORT")
+		fmt.Fprintf(w, "  no running brokers known here and none %s; ask one with --broker IP:PORT\n", strings.TrimPrefix(rep.FoundBy, "not "))
 		return nil
+	}
+	if rep.FoundBy == "broadcast" {
+		fmt.Fprintln(w, "  (no broker managed here: the cluster was found by broadcast)")
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ADDRESS\tNAME\tREACHABLE\tNODE\tLEADER\tVIEW")

@@ -195,3 +195,33 @@ func TestWireQuerier(t *testing.T) {
 		t.Fatal("silent broker answered")
 	}
 }
+
+// With no broker managed here and none given, status finds the cluster by
+// broadcast as clients do, asks every member, and shows each by the name it
+// reports (brokers started any way, not only by this logstreamctl).
+func TestStatusFindsTheClusterByBroadcast(t *testing.T) {
+	r := newRig(t)
+	m1, m2 := sampleMeta("node1", 4), sampleMeta("node2", 4)
+	m1.Name, m2.Name, m2.Addr = "alpha", "beta", "127.0.0.1:8002"
+	r.env.querier = fakeQuerier{meta: map[string]*ClusterMeta{"127.0.0.1:8001": m1, "127.0.0.1:8002": m2}}
+	var port uint16
+	r.env.discover = func(_ context.Context, p uint16, _ *wire.Key) (string, error) {
+		port = p
+		return "127.0.0.1:8001", nil
+	}
+	if code := r.run("status"); code != 0 {
+		t.Fatalf("exit %d: %s", code, r.err.String())
+	}
+	out := r.out.String()
+	if port != 8888 {
+		t.Errorf("looked on broadcast port %d, want the manual's 8888", port)
+	}
+	for _, w := range []string{"found by broadcast", "127.0.0.1:8001  alpha", "127.0.0.1:8002  beta", "Leader: alpha (node1) at 127.0.0.1:8001", "logs  beta (node2)"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("status lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "no running brokers known here") {
+		t.Errorf("status gave up:\n%s", out)
+	}
+}

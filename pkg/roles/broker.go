@@ -34,6 +34,9 @@ func brokerApp() *cli.App {
 		Name:      "logstream",
 		Usage:     "a LogStream broker (configured by environment variables or the flags below)",
 		UsageText: "logstream [broker] [OPTIONS]    e.g.  NODE_ADDRESS=10.0.0.5:8001 logstream",
+		Description: "The broker logs to standard error (JSON when it is not a terminal). To keep its log in the\n" +
+			"node.log the manual's troubleshooting greps read, redirect it:  logstream 2>>node.log\n" +
+			"(logstreamctl start broker --background writes it to ~/.logstream/logs/NAME.log).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", EnvVars: []string{"NODE_NAME"}, Usage: "broker name (names its data directory; default derived from the address)"},
 			&cli.StringFlag{Name: "address", EnvVars: []string{"NODE_ADDRESS"}, Usage: "IP:PORT, or just PORT, or empty for auto-detected IP and port 8001; the address clients are given"},

@@ -7,33 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 
+	"github.com/logstream/logstream/pkg/buildinfo"
 	"github.com/logstream/logstream/pkg/ctl"
 	"github.com/logstream/logstream/pkg/multicall"
 	"github.com/logstream/logstream/pkg/netdiag"
 )
-
-// Version is set at build time with -ldflags "-X .../pkg/roles.Version=v1.2.3".
-var Version = ""
-
-// VersionString is the version of this build.
-func VersionString() string {
-	if Version != "" {
-		return Version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				return "dev-" + s.Value[:12]
-			}
-		}
-		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			return bi.Main.Version
-		}
-	}
-	return "dev"
-}
 
 // Registry is every role of the logstream binary.
 func Registry() *multicall.Registry {
@@ -46,7 +25,7 @@ func Registry() *multicall.Registry {
 		multicall.Role{Name: "netdiag", Usage: "show network interfaces and what discovery would use", Run: netdiag.Run},
 		multicall.Role{Name: "bench", Usage: "load generator: throughput and latency of a cluster", Run: RunBench},
 		multicall.Role{Name: "version", Usage: "print the version", Run: func(_ []string, stdout, _ io.Writer) int {
-			fmt.Fprintln(stdout, "logstream", VersionString())
+			fmt.Fprintln(stdout, "logstream", buildinfo.String())
 			return 0
 		}},
 		multicall.Role{Name: "install", Usage: "create the logstreamctl, producer and consumer symlinks beside the binary (or in DIR)",

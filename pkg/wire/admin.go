@@ -212,6 +212,10 @@ type MetadataResponse struct {
 	// per topic; the damaged_ranges counter counts them all).
 	Damage  []DamageInfo
 	Cluster string // the cluster's identity, 16 hex digits ("none" before the first view)
+	// Name is the answering broker's NODE_NAME. The cluster protocol
+	// carries only ids and addresses, so this is how logstreamctl shows
+	// every member by name.
+	Name string
 }
 
 func (MetadataResponse) Type() Type { return TypeMetadataResponse }
@@ -264,6 +268,7 @@ func (m MetadataResponse) AppendTo(dst []byte) []byte {
 		e.String(d.Action)
 	}
 	e.String(m.Cluster)
+	e.String(m.Name)
 	return e.B
 }
 
@@ -311,6 +316,7 @@ func (m *MetadataResponse) Unmarshal(b []byte) error {
 		}
 	}
 	x.Cluster = d.String()
+	x.Name = d.String()
 	if err := d.Finish(); err != nil {
 		return err
 	}
