@@ -32,7 +32,7 @@ func (l *Log) TruncateTo(next uint64) error {
 		if err := l.active().log.Sync(); err != nil {
 			return err
 		}
-		return syncDir(l.dir)
+		return l.opts.FS.SyncDir(l.dir)
 	}
 	return nil
 }
@@ -49,7 +49,7 @@ func (l *Log) truncateLocked(next uint64) error {
 	}
 	cut := sort.Search(len(seg.index), func(i int) bool { return seg.base+uint64(seg.index[i].rel) >= next })
 	if seg.idxF == nil {
-		if seg.idxF, err = os.OpenFile(segPath(l.dir, seg.base, idxExt), os.O_RDWR|os.O_CREATE, filePerm); err != nil {
+		if seg.idxF, err = l.opts.FS.OpenFile(segPath(l.dir, seg.base, idxExt), os.O_RDWR|os.O_CREATE, filePerm); err != nil {
 			return err
 		}
 	}
