@@ -13,6 +13,7 @@ import (
 
 	"github.com/logstream/logstream/pkg/cluster"
 	"github.com/logstream/logstream/pkg/discovery"
+	"github.com/logstream/logstream/pkg/durable"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/topiclog"
 	"github.com/logstream/logstream/pkg/udpnet"
@@ -73,7 +74,7 @@ type commitState struct {
 }
 
 func newClusterRepl(b *Broker, store *topiclog.Store) (*clusterRepl, error) {
-	id, err := loadNodeID(b.cfg.DataDir)
+	id, err := loadNodeID(durable.OS, b.cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}

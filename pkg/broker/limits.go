@@ -106,7 +106,7 @@ func (l *connLimiter) refusal(bound string) string {
 	return fmt.Sprintf("connection refused: %s reached (%d %s); close some, or raise %s on the broker", bound, n, what, bound)
 }
 
-// refuse answers a connection over bound with one ERROR BUSY frame naming
+// refuse answers a connection over bound with one ERROR LIMIT frame naming
 // the bound (frame is that frame, sealed when the cluster has a key), then
 // closes it. The client may have sent its first request already; closing a
 // socket with unread data resets it, and the reset can destroy our answer
@@ -136,11 +136,11 @@ func (l *connLimiter) refuse(nc net.Conn, frame []byte, wg *sync.WaitGroup) {
 	}()
 }
 
-// refusalFrame is the ERROR BUSY telling a client that bound refused its
+// refusalFrame is the ERROR LIMIT telling a client that bound refused its
 // connection. It answers no request (correlation 0) and is sealed with the
 // cluster key, if any, so a client with the right key can read it.
 func (b *Broker) refusalFrame(bound string) []byte {
-	f := wire.Encode(&wire.Error{Code: wire.ErrBusy, Message: b.conns.refusal(bound)}, 0)
+	f := wire.Encode(&wire.Error{Code: wire.ErrLimit, Message: b.conns.refusal(bound)}, 0)
 	if b.cfg.Key != nil {
 		return b.cfg.Key.NewSealer(randomUint64()).AppendFrame(nil, f)
 	}

@@ -10,12 +10,13 @@ import (
 	"strings"
 
 	"github.com/logstream/logstream/pkg/cluster"
+	"github.com/logstream/logstream/pkg/durable"
 	"github.com/logstream/logstream/pkg/topiclog"
 )
 
 // loadNodeID returns the broker's stable cluster id, kept in the data
 // directory so a restarted broker is the same member.
-func loadNodeID(dir string) (cluster.NodeID, error) {
+func loadNodeID(fsys durable.FS, dir string) (cluster.NodeID, error) {
 	path := filepath.Join(dir, "node-id")
 	if b, err := os.ReadFile(path); err == nil {
 		v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
@@ -32,11 +33,13 @@ func loadNodeID(dir string) (cluster.NodeID, error) {
 		rand.Read(b[:])
 		id = binary.BigEndian.Uint64(b[:]) >> 1 // positive as int64, for tools that read it so
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(id, 10)+"\n"), 0o644); err != nil {
+	// Durable before the id is used: a broker that joined under an id and
+	// lost it to a power cut would come back as a stranger to its cluster.
+	// The parent's fsync covers a data directory created just before.
+	if err := durable.WriteFile(fsys, path, []byte(strconv.FormatUint(id, 10)+"\n"), 0o644); err != nil {
 		return 0, err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := fsys.SyncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
 		return 0, err
 	}
 	return cluster.NodeID(id), nil

@@ -198,9 +198,12 @@ func (s *subscription) run(ctx context.Context) {
 				}
 				continue
 			}
+			gap := wire.GapRetention
 			if len(recs) > 0 && recs[0].Offset > s.next {
 				// A damaged range was cut out of the log (topiclog reports
-				// it once): the consumer moves past it.
+				// it once): the consumer moves past it, told why, so it
+				// can say which offsets it lost.
+				gap = wire.GapDamaged
 				s.c.log.Warn().Str("topic", s.topic).Str("consumer", s.consumer).Uint64("lost_from", s.next).
 					Uint64("resume_at", recs[0].Offset).Msg("consumer skipped damaged records cut out of the log")
 			}
@@ -220,7 +223,7 @@ func (s *subscription) run(ctx context.Context) {
 				continue
 			}
 			{
-				if err := s.c.conn.Send(wire.Encode(&wire.Records{Topic: s.topic, Committed: committed, Records: recs}, s.corr)); err != nil {
+				if err := s.c.conn.Send(wire.Encode(&wire.Records{Topic: s.topic, Committed: committed, Records: recs, Gap: gap}, s.corr)); err != nil {
 					return
 				}
 				if s.window != nil {

@@ -215,3 +215,39 @@ type nopHandler struct{}
 func (nopHandler) Start(next, committed uint64) error { return nil }
 func (nopHandler) Records([]record.Record) error      { return nil }
 func (nopHandler) Stats(*wire.Stats)                  {}
+
+// refusingBroker answers every connection's first request with one ERROR
+// of code (correlation 0: the whole connection is refused), as the broker
+// does at a connection bound.
+func refusingBroker(t *testing.T, code wire.ErrCode) string {
+	t.Helper()
+	return scriptedBrokerFunc(t, func(conn *framed.Conn, f wire.Frame, _ string) {
+		conn.Send(wire.Encode(&wire.Error{Code: code, Message: "refused for the test"}, 0))
+	})
+}
+
+// A refusal that waiting cannot heal (a connection bound, a bad request,
+// a request too large) ends the client at once with the broker's line; a
+// BUSY refusal is still retried with back-off.
+func TestPermanentRefusalEndsAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		code   wire.ErrCode
+		pauses int
+	}{{wire.ErrLimit, 0}, {wire.ErrBadRequest, 0}, {wire.ErrTooLarge, 0}, {wire.ErrBusy, 2}} {
+		t.Run(tc.code.String(), func(t *testing.T) {
+			addr := refusingBroker(t, tc.code)
+			p := &pauses{}
+			c := NewConsumer(testOptions(addr, 3, p), ConsumerOptions{Topic: "t"})
+			err := runBounded(t, p, func(ctx context.Context) error { return c.Run(ctx, nopHandler{}) })
+			if err == nil || !strings.Contains(err.Error(), tc.code.String()+": refused for the test") {
+				t.Fatalf("Run: %v, want the refusal named", err)
+			}
+			if got := errors.Is(err, ErrGaveUp); got != (tc.pauses > 0) {
+				t.Errorf("Run: %v: gave up after retries = %v, want %v", err, got, tc.pauses > 0)
+			}
+			if n := len(p.list()); n != tc.pauses {
+				t.Errorf("%d pauses, want %d", n, tc.pauses)
+			}
+		})
+	}
+}

@@ -106,9 +106,12 @@ type brokerError struct{ error }
 // when that broker dies). A live redirect target is taken before asking
 // discovery: discovery listens a whole window for answers, which every move
 // of a topic would otherwise add to the client's stall. No connection and no
-// error means every candidate failed; *lastErr says why.
+// error means every candidate failed; *lastErr says why. A refusal that
+// waiting cannot heal (see permanent) is a fatalError once no other broker
+// takes us, or at once from the redirect target: only it serves the topic.
 func (o *Options) connectOnce(ctx context.Context, redirect string, lastErr *error) (*framed.Conn, string, error) {
 	tried := map[string]bool{}
+	var final error // the last refusal that waiting cannot heal
 	try := func(addrs ...string) (*framed.Conn, string, error) {
 		for _, addr := range addrs {
 			if tried[addr] {
@@ -129,9 +132,12 @@ func (o *Options) connectOnce(ctx context.Context, redirect string, lastErr *err
 			case errors.Is(err, wire.ErrAuth):
 				conn.Close()
 				return nil, "", fatalError{err}
-			case errors.As(err, &r): // a connection limit: try the next one
+			case errors.As(err, &r): // try the next one
 				conn.Close()
 				*lastErr = fmt.Errorf("broker %s refused the connection: %w", addr, err)
+				if permanent(r.code) {
+					final = *lastErr
+				}
 				continue
 			}
 			o.book.add(addr)
@@ -143,6 +149,9 @@ func (o *Options) connectOnce(ctx context.Context, redirect string, lastErr *err
 		if conn, addr, err := try(redirect); conn != nil || err != nil {
 			return conn, addr, err
 		}
+		if final != nil {
+			return nil, "", fatalError{final}
+		}
 	}
 	var candidates []string
 	if addr, err := o.locate(ctx); err == nil {
@@ -152,7 +161,11 @@ func (o *Options) connectOnce(ctx context.Context, redirect string, lastErr *err
 	} else {
 		*lastErr = err
 	}
-	return try(append(candidates, o.book.list()...)...)
+	conn, addr, err := try(append(candidates, o.book.list()...)...)
+	if conn == nil && err == nil && final != nil {
+		return nil, "", fatalError{final}
+	}
+	return conn, addr, err
 }
 
 // health is what one session learned about its broker, set from the

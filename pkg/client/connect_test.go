@@ -23,6 +23,20 @@ func fakeBroker(t *testing.T) string {
 // to answer (nil: ignore them).
 func scriptedBroker(t *testing.T, answer func(conn *framed.Conn, f wire.Frame)) string {
 	t.Helper()
+	return scriptedBrokerFunc(t, func(conn *framed.Conn, f wire.Frame, self string) {
+		switch {
+		case f.Type == wire.TypeMetadata:
+			conn.Send(wire.Encode(&wire.MetadataResponse{Addr: self}, f.Corr))
+		case answer != nil:
+			answer(conn, f)
+		}
+	})
+}
+
+// scriptedBrokerFunc is a broker on 127.0.0.1 that hands every frame it
+// receives, the first METADATA included, to answer, with its own address.
+func scriptedBrokerFunc(t *testing.T, answer func(conn *framed.Conn, f wire.Frame, self string)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -42,12 +56,7 @@ func scriptedBroker(t *testing.T, answer func(conn *framed.Conn, f wire.Frame)) 
 					if err != nil {
 						return
 					}
-					switch {
-					case f.Type == wire.TypeMetadata:
-						conn.Send(wire.Encode(&wire.MetadataResponse{Addr: ln.Addr().String()}, f.Corr))
-					case answer != nil:
-						answer(conn, f)
-					}
+					answer(conn, f, ln.Addr().String())
 				}
 			}()
 		}

@@ -76,6 +76,20 @@ func (c *Consumer) subscribeMsg() wire.Subscribe {
 	return m
 }
 
+// reportGap is the one line on standard error (with the logs, never among
+// the records) saying which offsets, from c.next up to before resume, this
+// consumer will never see, and why the broker skipped them.
+func (c *Consumer) reportGap(resume uint64, why wire.Gap) {
+	ev := c.o.Logger.Warn().Str("topic", c.co.Topic).Uint64("missed_from", c.next).Uint64("missed_to", resume-1)
+	switch why {
+	case wire.GapDamaged:
+		ev.Str("reason", "damaged").Msgf("records %d to %d were lost: they lay in a damaged range of the broker's log, cut out because no intact copy was left",
+			c.next, resume-1)
+	default:
+		ev.Str("reason", "retention").Msg("records were removed by retention before this consumer read them")
+	}
+}
+
 func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler, hl *health) error {
 	hbDone := make(chan struct{})
 	defer close(hbDone)
@@ -122,10 +136,7 @@ func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler, hl
 				continue
 			}
 			if recs[0].Offset != c.next {
-				// Only retention can open a gap: the broker skips a
-				// consumer past records deleted before it read them.
-				c.o.Logger.Warn().Str("topic", c.co.Topic).Uint64("missed_from", c.next).
-					Uint64("missed_to", recs[0].Offset-1).Msg("records were removed by retention before this consumer read them")
+				c.reportGap(recs[0].Offset, m.Gap)
 			}
 			c.next = recs[len(recs)-1].Offset + 1
 			hl.progress.Store(true)

@@ -317,8 +317,23 @@ func ackError(code wire.ErrCode, msg, redirect string) error {
 		return &retryError{msg: "broker is not the topic's owner: " + msg}
 	case wire.ErrNoQuorum, wire.ErrBusy:
 		return &retryError{msg: code.String() + ": " + msg}
-	case wire.ErrBadRequest, wire.ErrTooLarge, wire.ErrUnauthorized:
+	}
+	if permanent(code) {
 		return fatalError{fmt.Errorf("broker refused the records: %s: %s", code, msg)}
 	}
 	return brokerError{fmt.Errorf("broker error %s: %s", code, msg)}
+}
+
+// permanent says a broker's refusal with code cannot heal by waiting: the
+// request is wrong (BAD_REQUEST, TOO_LARGE), or our key (UNAUTHORIZED), or a
+// bound the operator set is reached (LIMIT: the slots are other clients'
+// for as long as they run). Retrying would only hear it again, so it ends
+// the client at once with the broker's message. Everything else (BUSY,
+// NO_QUORUM, a broker error, a lost connection) is retried with back-off.
+func permanent(code wire.ErrCode) bool {
+	switch code {
+	case wire.ErrBadRequest, wire.ErrTooLarge, wire.ErrUnauthorized, wire.ErrLimit:
+		return true
+	}
+	return false
 }

@@ -19,7 +19,8 @@ import (
 // kill -9, 512 random bytes written over the middle of the segment file,
 // restart. The broker reports the damaged range in its log and in status,
 // the records before and after it stay readable, a new consumer moves past
-// the gap and exits, and a producer can append again. (Before: the topic
+// the gap, says on stderr which offsets it lost, and exits, and a producer
+// can append again. (Before: the topic
 // was dead; producers got BUSY forever, consumers an internal error.)
 func TestDamagedSegmentLoneBroker(t *testing.T) {
 	h := testnet.Loopback(t)
@@ -97,6 +98,16 @@ func TestDamagedSegmentLoneBroker(t *testing.T) {
 	}
 	if c := strings.Count(cons.stderr.String(), "connected"); c > 2 {
 		t.Errorf("consumer connected %d times", c)
+	}
+	// The consumer says once, on standard error, which offsets it lost and
+	// why (it used to blame retention, or say nothing); standard output
+	// holds only records.
+	notice := fmt.Sprintf("records %d to %d were lost: they lay in a damaged range", gaps[0][0], gaps[0][1]-1)
+	if c := strings.Count(cons.stderr.String(), notice); c != 1 || strings.Contains(cons.stderr.String(), "removed by retention") {
+		t.Errorf("consumer stderr has %d notices %q (want 1, and no retention notice):\n%s", c, notice, tail(cons.stderr.String(), 10))
+	}
+	if strings.Contains(cons.stdout.String(), "were lost") {
+		t.Error("the notice went to standard output, among the records")
 	}
 	// The log line and status name the same range.
 	want := fmt.Sprintf(`"from":%d,"to":%d`, gaps[0][0], gaps[0][1])

@@ -4,49 +4,86 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 )
 
 // lineChunk is the read buffer of a lineReader: a line longer than this is
-// gathered from several reads (up to the limit) or counted and dropped.
+// gathered from several reads (up to the limit) or handled a chunk at a time.
 const lineChunk = 64 << 10
 
+// longLines is what the producer does with a line longer than the largest
+// record (-long-lines).
+type longLines int
+
+const (
+	longSkip     longLines = iota // report it and drop it
+	longSplit                     // send it as several records of at most the limit
+	longTruncate                  // send its first limit bytes
+)
+
+// longLinesWords are the -long-lines values; the flag's default is the first.
+var longLinesWords = []string{longSkip: "skip", longSplit: "split", longTruncate: "truncate"}
+
+func parseLongLines(s string) (longLines, error) {
+	for i, w := range longLinesWords {
+		if s == w {
+			return longLines(i), nil
+		}
+	}
+	return longSkip, fmt.Errorf("want skip, split or truncate")
+}
+
 // lineReader splits its input into lines of at most limit bytes. Unlike
-// bufio.Scanner, whose "token too long" ends the input, it skips a longer
-// line and carries on with the next one. The skipped line is read and
-// dropped a chunk at a time, so memory stays bounded by limit plus one
-// chunk however long the line is.
+// bufio.Scanner, whose "token too long" ends the input, it handles a longer
+// line as mode says and carries on with the next one. A long line is never
+// held whole: memory stays bounded by limit plus one chunk however long the
+// line is.
 type lineReader struct {
 	r     *bufio.Reader
 	limit int
+	mode  longLines
 	num   uint64 // number of the last line returned or skipped (1-based)
 	buf   []byte // the line being gathered
+
+	// split mode: the current line's bytes read but not yet returned (at
+	// most limit plus a chunk), the pieces returned and their bytes.
+	pieces int
+	sent   int64
+	eof    bool
 }
 
-func newLineReader(in io.Reader, limit int) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(in, lineChunk), limit: limit}
+func newLineReader(in io.Reader, limit int, mode longLines) *lineReader {
+	return &lineReader{r: bufio.NewReaderSize(in, lineChunk), limit: limit, mode: mode}
 }
 
-// longLine is a line skipped for its length.
+// longLine reports a line longer than the limit, with what was done to it.
 type longLine struct {
-	num  uint64 // its line number
-	size int64  // its length in bytes, without the line end
+	num    uint64 // its line number
+	size   int64  // its length in bytes, without the line end
+	pieces int    // split: the records it became
 }
 
 // next returns the next line without its end ("\n" or "\r\n", as
-// bufio.ScanLines) in a slice of its own; or, for a line over the limit, nil
-// and what was skipped. A last line without an end is a line too. At the
+// bufio.ScanLines) in a slice of its own. A line over the limit is, by
+// mode: skipped (nil, and its report); truncated (its first limit bytes,
+// and its report); or split (one piece of at most limit bytes per call, the
+// last with the report). A last line without an end is a line too. At the
 // end of the input err is io.EOF; another read error is returned as it is,
 // and an unfinished line before it is dropped (it may be cut anywhere).
-func (lr *lineReader) next() (line []byte, skipped *longLine, err error) {
+func (lr *lineReader) next() (line []byte, long *longLine, err error) {
+	if lr.mode == longSplit {
+		return lr.nextPiece()
+	}
 	lr.buf = lr.buf[:0]
 	var size int64 // bytes of this line read so far, line end included
 	for {
 		frag, err := lr.r.ReadSlice('\n')
 		size += int64(len(frag))
-		// Keep two bytes more than the limit: the line end is not counted.
-		if size <= int64(lr.limit)+2 {
-			lr.buf = append(lr.buf, frag...)
+		// Keep up to two bytes more than the limit: the line end is not
+		// counted, and truncate sends the first limit bytes.
+		if room := lr.limit + 2 - len(lr.buf); room > 0 {
+			lr.buf = append(lr.buf, frag[:min(room, len(frag))]...)
 		}
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
@@ -60,11 +97,70 @@ func (lr *lineReader) next() (line []byte, skipped *longLine, err error) {
 			tail = lr.buf
 		}
 		size -= lineEnd(tail)
-		if size > int64(lr.limit) {
-			return nil, &longLine{num: lr.num, size: size}, nil
+		switch {
+		case size <= int64(lr.limit):
+			return bytes.Clone(lr.buf[:size]), nil, nil
+		case lr.mode == longTruncate:
+			return bytes.Clone(lr.buf[:lr.limit]), &longLine{num: lr.num, size: size}, nil
 		}
-		return bytes.Clone(lr.buf[:size]), nil, nil
+		return nil, &longLine{num: lr.num, size: size}, nil
 	}
+}
+
+// nextPiece is next in split mode. lr.buf holds the current line's bytes
+// not yet returned. Once it holds limit+2 bytes and no line end, the line
+// is longer than limit (an end right after limit bytes would be "\n" or
+// "\r\n", and a '\n' ends what ReadSlice returns), so its first limit bytes
+// go as a piece before the rest of the line is read.
+func (lr *lineReader) nextPiece() ([]byte, *longLine, error) {
+	for {
+		ended := lr.eof || len(lr.buf) > 0 && lr.buf[len(lr.buf)-1] == '\n'
+		if lr.eof && len(lr.buf) == 0 && lr.pieces == 0 {
+			return nil, nil, io.EOF
+		}
+		if ended {
+			if content := len(lr.buf) - int(lineEnd(lr.buf)); content <= lr.limit {
+				return lr.lastPiece(content), lr.splitReport(content), nil
+			}
+		}
+		if ended || len(lr.buf) >= lr.limit+2 {
+			piece := bytes.Clone(lr.buf[:lr.limit])
+			lr.buf = append(lr.buf[:0], lr.buf[lr.limit:]...)
+			lr.pieces++
+			lr.sent += int64(lr.limit)
+			return piece, nil, nil
+		}
+		frag, err := lr.r.ReadSlice('\n')
+		lr.buf = append(lr.buf, frag...)
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+		case err == io.EOF:
+			lr.eof = true
+		case err != nil:
+			lr.buf, lr.pieces, lr.sent = lr.buf[:0], 0, 0
+			return nil, nil, err
+		}
+	}
+}
+
+// lastPiece returns the current line's last content bytes and starts the
+// next line.
+func (lr *lineReader) lastPiece(content int) []byte {
+	piece := bytes.Clone(lr.buf[:content])
+	lr.buf = lr.buf[:0]
+	lr.num++
+	return piece
+}
+
+// splitReport is the report of a line that lastPiece just ended, if it was
+// split (nil otherwise), and resets the split counters.
+func (lr *lineReader) splitReport(last int) *longLine {
+	var rep *longLine
+	if lr.pieces > 0 {
+		rep = &longLine{num: lr.num, size: lr.sent + int64(last), pieces: lr.pieces + 1}
+	}
+	lr.pieces, lr.sent = 0, 0
+	return rep
 }
 
 // lineEnd is the length of the line end that b, a line or its last piece,

@@ -28,12 +28,14 @@ func producerApp(stdin io.Reader) *cli.App {
 		Usage: "send records to a LogStream topic",
 		UsageText: "producer [-leader IP:PORT] [-topic T] [-rate N | -interval MS] [-count N] [-message TEXT]\n" +
 			"   interactive (no -rate/-interval): one record per line of standard input, e.g. tail -f app.log | producer -topic logs;\n" +
-			"   a line longer than the largest record (about -max-frame bytes) is reported and skipped, and reading goes on",
+			"   a line longer than the largest record (about -max-frame bytes) is reported in one line and, by -long-lines,\n" +
+			"   skipped (the default), split into records of at most that size, or truncated to it; reading goes on",
 		Flags: append(clientFlags(),
 			&cli.Float64Flag{Name: "rate", Value: 0, Usage: "messages per second (0 = interactive: read standard input)"},
 			&cli.IntFlag{Name: "interval", Value: 0, Usage: "milliseconds between messages (overrides -rate)"},
 			&cli.Uint64Flag{Name: "count", Value: 0, Usage: "stop after this many acknowledged messages (0 = unlimited)"},
 			&cli.StringFlag{Name: "message", Value: "log message", Usage: "message template; {n} is replaced by the message number, {time} by the time (else \" #n\" is appended)"},
+			&cli.StringFlag{Name: "long-lines", Value: longLinesWords[longSkip], Usage: "a line of standard input longer than the largest record: skip it, split it into records of at most that size, or truncate it to that size"},
 		),
 		Action: func(c *cli.Context) error { return runProducer(c, stdin) },
 	}
@@ -53,6 +55,7 @@ type producerConfig struct {
 	Period  time.Duration // 0: interactive, one record per line of stdin
 	Count   uint64
 	Message string
+	Long    longLines // what to do with an over-long line of stdin
 }
 
 func parseProducer(c *cli.Context) (producerConfig, error) {
@@ -61,6 +64,9 @@ func parseProducer(c *cli.Context) (producerConfig, error) {
 		return producerConfig{}, err
 	}
 	pc := producerConfig{Options: o, Topic: c.String("topic"), Count: c.Uint64("count"), Message: c.String("message")}
+	if pc.Long, err = parseLongLines(c.String("long-lines")); err != nil {
+		return pc, cliutil.UsageError("-long-lines", c.String("long-lines"), err.Error())
+	}
 	rate, interval := c.Float64("rate"), c.Int("interval")
 	if rate < 0 || rate > 10_000_000 {
 		return pc, cliutil.UsageError("-rate", fmt.Sprint(rate), "want 0 (interactive) to 10000000 messages per second")
@@ -129,7 +135,7 @@ func runProducer(c *cli.Context, stdin io.Reader) error {
 		if f, ok := stdin.(*os.File); ok && cliutil.IsTerminal(f) {
 			fmt.Fprintln(c.App.ErrWriter, "interactive mode: type a message and press Enter; Ctrl-D to finish")
 		}
-		lines = feedLines(deliverCtx, p, stdin, count, o.Logger)
+		lines = feedLines(deliverCtx, p, stdin, pc.Long, count, o.Logger)
 		sendErr = lines.wait(ctx)
 	} else {
 		sendErr = produceTimed(ctx, p, period, count, pc.Message)
@@ -203,12 +209,13 @@ type lineFeed struct {
 // errStopped ends the reading goroutine after stop.
 var errStopped = errors.New("stopped")
 
-// feedLines starts reading in and queueing its lines on p, up to count (0:
-// no limit). Queueing waits while p holds its most unacknowledged records,
-// until ctx ends.
-func feedLines(ctx context.Context, p *client.Producer, in io.Reader, count uint64, log zerolog.Logger) *lineFeed {
+// feedLines starts reading in and queueing its lines on p (a line too long
+// for one record handled as long says), up to count records (0: no limit).
+// Queueing waits while p holds its most unacknowledged records, until ctx
+// ends.
+func feedLines(ctx context.Context, p *client.Producer, in io.Reader, long longLines, count uint64, log zerolog.Logger) *lineFeed {
 	f := &lineFeed{hand: make(chan struct{}, 1), done: make(chan error, 1)}
-	lr := newLineReader(handReader{in, f}, p.MaxRecordBytes())
+	lr := newLineReader(handReader{in, f}, p.MaxRecordBytes(), long)
 	f.hand <- struct{}{}
 	go func() {
 		defer func() { <-f.hand }()
@@ -230,10 +237,10 @@ func (f *lineFeed) feed(ctx context.Context, p *client.Producer, lr *lineReader,
 		case err != nil:
 			return fmt.Errorf("reading standard input after line %d: %w", lr.num, err)
 		case long != nil:
-			log.Warn().Uint64("line", long.num).Int64("bytes", long.size).Int("limit", lr.limit).
-				Msgf("line %d skipped: %d bytes, longer than the largest record (%d bytes; -max-frame, MAX_FRAME on the broker too, raises it)",
-					long.num, long.size, lr.limit)
-			continue
+			reportLongLine(log, lr, long)
+		}
+		if line == nil {
+			continue // skipped
 		}
 		if err := p.Send(ctx, line); err != nil {
 			return err
@@ -241,6 +248,24 @@ func (f *lineFeed) feed(ctx context.Context, p *client.Producer, lr *lineReader,
 		n++
 	}
 	return nil
+}
+
+// reportLongLine is the one warning per line too long for one record,
+// saying what -long-lines did with it.
+func reportLongLine(log zerolog.Logger, lr *lineReader, long *longLine) {
+	const raise = "-max-frame, MAX_FRAME on the broker too, raises it"
+	ev := log.Warn().Uint64("line", long.num).Int64("bytes", long.size).Int("limit", lr.limit)
+	switch lr.mode {
+	case longSplit:
+		ev.Int("records", long.pieces).Msgf("line %d split into %d records: %d bytes, longer than the largest record (%d bytes; %s)",
+			long.num, long.pieces, long.size, lr.limit, raise)
+	case longTruncate:
+		ev.Msgf("line %d truncated: %d bytes, longer than the largest record (%d bytes; %s); its first %d bytes were sent",
+			long.num, long.size, lr.limit, raise, lr.limit)
+	default:
+		ev.Msgf("line %d skipped: %d bytes, longer than the largest record (%d bytes; %s; -long-lines split or truncate sends it)",
+			long.num, long.size, lr.limit, raise)
+	}
 }
 
 // handReader lets go of its feed's hand while it waits in a read, and

@@ -97,13 +97,13 @@ func (b *recordingBroker) stored() []string {
 
 // runProducerWith runs the producer role on stdin against the broker at
 // addr and returns its exit status and standard error.
-func runProducerWith(t *testing.T, addr string, stdin io.Reader) (int, string) {
+func runProducerWith(t *testing.T, addr string, stdin io.Reader, args ...string) (int, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	app := cliutil.Prepare(producerApp(stdin), &stdout, &stderr)
 	app.Name = "producer"
-	code := cliutil.Run(app, []string{"producer", "-leader", addr, "-topic", "t",
-		"-reconnect-attempts", "10", "-reconnect-delay", "1", "-log-format", "json", "-log-level", "warn"})
+	code := cliutil.Run(app, append([]string{"producer", "-leader", addr, "-topic", "t",
+		"-reconnect-attempts", "10", "-reconnect-delay", "1", "-log-format", "json", "-log-level", "warn"}, args...))
 	return code, stderr.String()
 }
 
@@ -191,7 +191,7 @@ func (r *stepReader) Read(b []byte) (int, error) {
 func TestLineFeedStopQueuesTheLinesRead(t *testing.T) {
 	p := client.NewProducer(client.Options{ClientID: "test", Logger: zerolog.Nop()}, client.ProducerOptions{Topic: "t"})
 	in := &stepReader{chunks: []string{"a\nb\npar"}, entered: make(chan int, 4), release: make(chan struct{})}
-	f := feedLines(context.Background(), p, in, 0, zerolog.Nop())
+	f := feedLines(context.Background(), p, in, longSkip, 0, zerolog.Nop())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for want := 1; want <= 2; want++ { // the second read begins once the first chunk is handled
@@ -217,5 +217,52 @@ func TestLineFeedStopQueuesTheLinesRead(t *testing.T) {
 	}
 	if n := p.Pending(); n != 2 {
 		t.Errorf("%d records queued after the last read, want 2", n)
+	}
+}
+
+// -long-lines split sends an over-long line as records of at most the
+// largest record size, in order, between the lines around it; truncate
+// sends its first part. Each says so in one warning.
+func TestProducerSplitsOrTruncatesAnOverlongLine(t *testing.T) {
+	long := strings.Repeat("0123456789", 1<<19) // 5 MiB
+	in := "before\n" + long + "\nafter\n"
+	for _, tc := range []struct{ mode, warn string }{
+		{"split", "line 2 split into 2 records: 5242880 bytes, longer than the largest record ("},
+		{"truncate", "line 2 truncated: 5242880 bytes, longer than the largest record ("},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			b := startRecordingBroker(t, 0)
+			code, stderr := runProducerWith(t, b.addr, strings.NewReader(in), "-long-lines", tc.mode)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			got := b.stored()
+			if len(got) < 3 || got[0] != "before" || got[len(got)-1] != "after" {
+				t.Fatalf("stored %d records, want before, the line's records, after", len(got))
+			}
+			mid := got[1 : len(got)-1]
+			limit := len(mid[0])
+			for _, r := range mid {
+				if len(r) > limit || len(r) == 0 {
+					t.Fatalf("a record of %d bytes after a first one of %d", len(r), limit)
+				}
+			}
+			switch joined := strings.Join(mid, ""); {
+			case tc.mode == "split" && (len(mid) != 2 || joined != long):
+				t.Errorf("split into %d records that do not join into the line", len(mid))
+			case tc.mode == "truncate" && (len(mid) != 1 || !strings.HasPrefix(long, joined) || limit >= len(long)):
+				t.Errorf("truncated into %d records, not a prefix of the line", len(mid))
+			}
+			if warn := lines(stderr); len(warn) != 1 || !strings.Contains(warn[0], tc.warn) || !strings.Contains(warn[0], "-max-frame") {
+				t.Errorf("stderr %q, want one warning %q", stderr, tc.warn)
+			}
+		})
+	}
+}
+
+func TestProducerRejectsAnUnknownLongLinesMode(t *testing.T) {
+	code, stderr := runProducerWith(t, "127.0.0.1:1", strings.NewReader(""), "-long-lines", "wrap")
+	if code != 2 || !strings.Contains(stderr, "-long-lines") || len(lines(stderr)) != 1 {
+		t.Errorf("exit %d, stderr %q: want one line naming -long-lines and exit 2", code, stderr)
 	}
 }

@@ -167,12 +167,12 @@ func (l *Log) roll() (*segment, error) {
 			return nil, err
 		}
 	}
-	seg, err := createSegment(l.dir, l.next)
+	seg, err := createSegment(l.opts.FS, l.dir, l.next)
 	if err != nil {
 		return nil, err
 	}
 	if l.opts.Flush != FlushNever {
-		if err := syncDir(l.dir); err != nil {
+		if err := l.opts.FS.SyncDir(l.dir); err != nil {
 			seg.close()
 			return nil, err
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"sort"
 
@@ -181,7 +180,7 @@ const minEntryBytes = entryHeader + 5
 // tests every byte position but reads a candidate's body (and computes its
 // checksum) only when its length and leading offset are plausible, so
 // garbage costs little. found is false when no intact entry follows.
-func resync(f *os.File, p, end int64, expect, limit uint64) (q int64, r record.Record, found bool, err error) {
+func resync(f io.ReaderAt, p, end int64, expect, limit uint64) (q int64, r record.Record, found bool, err error) {
 	const win = 64 << 10
 	const look = entryHeader + binary.MaxVarintLen64
 	buf := make([]byte, win+look)

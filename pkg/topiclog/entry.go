@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"os"
 
 	"github.com/logstream/logstream/pkg/record"
 )
@@ -66,7 +65,7 @@ func decodeEntry(e []byte) (record.Record, error) {
 // start position up to a fixed end (a snapshot of the committed size, so
 // concurrent appends past it are never seen).
 type scanner struct {
-	f    *os.File
+	f    io.ReaderAt
 	end  int64  // file position where scanning stops
 	bpos int64  // file position of buf[0]
 	buf  []byte // buffered bytes, buf[off:] unparsed
@@ -82,7 +81,7 @@ type scanner struct {
 // newScanner scans [start, end) of f. Reads start at min(chunk, 64 KiB)
 // bytes and double up to chunk, so a small read never pays for a large
 // buffer and a large one takes few syscalls.
-func newScanner(f *os.File, start, end int64, chunk int, fresh bool) *scanner {
+func newScanner(f io.ReaderAt, start, end int64, chunk int, fresh bool) *scanner {
 	chunk = max(chunk, 4096)
 	return &scanner{f: f, end: end, bpos: start, chunk: min(chunk, 64<<10), maxChunk: chunk, fresh: fresh}
 }

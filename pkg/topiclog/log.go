@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/logstream/logstream/pkg/durable"
 	"github.com/rs/zerolog"
 )
 
@@ -36,10 +36,10 @@ type Log struct {
 	dirty  atomic.Bool  // appended since the last fsync
 	floor  uint64       // retention keeps every offset >= floor (see SetRetentionFloor)
 
-	startF       *os.File // the start offset file (start.go), opened at its first write
-	startSaved   uint64   // start as last written to startF
-	startDirty   bool     // startF written since its last fsync
-	startFailing bool     // the last write of startF failed (logged once)
+	startF       durable.File // the start offset file (start.go), opened at its first write
+	startSaved   uint64       // start as last written to startF
+	startDirty   bool         // startF written since its last fsync
+	startFailing bool         // the last write of startF failed (logged once)
 
 	// mu guards the published state. Readers hold RLock across their preads
 	// so no segment file is closed or truncated under them.
@@ -110,11 +110,11 @@ func (l *Log) load() error {
 		n := e.Name()
 		if d, ok := strings.CutSuffix(n, idxExt); ok {
 			if base, ok := parseSegName(d + logExt); ok && !logs[base] {
-				os.Remove(filepath.Join(l.dir, n))
+				l.opts.FS.Remove(filepath.Join(l.dir, n))
 			}
 		}
 		if n == metaTmpFile {
-			os.Remove(filepath.Join(l.dir, n))
+			l.opts.FS.Remove(filepath.Join(l.dir, n))
 		}
 	}
 	slices.Sort(bases)
@@ -123,13 +123,13 @@ func (l *Log) load() error {
 		return err
 	}
 	if len(bases) == 0 {
-		seg, err := createSegment(l.dir, 0)
+		seg, err := createSegment(l.opts.FS, l.dir, 0)
 		if err != nil {
 			return err
 		}
 		l.segs = []*segment{seg}
 		l.next = 0
-		return errors.Join(l.removeStart(), syncDir(l.dir))
+		return errors.Join(l.removeStart(), l.opts.FS.SyncDir(l.dir))
 	}
 	for i, base := range bases {
 		last := i == len(bases)-1
@@ -137,7 +137,7 @@ func (l *Log) load() error {
 		if !last {
 			limit = bases[i+1]
 		}
-		seg, rep, err := openSegment(l.dir, base, limit, last)
+		seg, rep, err := openSegment(l.opts.FS, l.dir, base, limit, last)
 		if err != nil {
 			return err
 		}
@@ -155,11 +155,11 @@ func (l *Log) load() error {
 				Uint64("next_segment", bases[i+1]).Int("segments_dropped", len(bases)-i-1).
 				Msg("log not contiguous after recovery; dropping later segments")
 			for _, b := range bases[i+1:] {
-				if err := removeSegmentFiles(l.dir, b); err != nil {
+				if err := removeSegmentFiles(l.opts.FS, l.dir, b); err != nil {
 					return err
 				}
 			}
-			if seg.idxF, err = os.OpenFile(segPath(l.dir, base, idxExt), os.O_RDWR|os.O_CREATE, filePerm); err != nil {
+			if seg.idxF, err = l.opts.FS.OpenFile(segPath(l.dir, base, idxExt), os.O_RDWR|os.O_CREATE, filePerm); err != nil {
 				return err
 			}
 			break
@@ -311,19 +311,5 @@ func (l *Log) Close() error {
 		l.startF = nil
 	}
 	l.mu.Unlock()
-	return err
-}
-
-// syncDir fsyncs a directory so file creations, renames and deletions in it
-// survive a power cut.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if e := d.Close(); err == nil && !errors.Is(e, fs.ErrClosed) {
-		err = e
-	}
 	return err
 }

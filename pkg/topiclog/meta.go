@@ -7,11 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/logstream/logstream/pkg/durable"
 )
 
 const (
 	metaFile    = "meta"
-	metaTmpFile = "meta.tmp"
+	metaTmpFile = metaFile + ".tmp" // durable.WriteFile's temp file
 )
 
 // Meta returns a copy of the topic's metadata blob (nil if never set).
@@ -36,7 +38,7 @@ func (l *Log) SetMeta(b []byte) error {
 	if l.isClosed() {
 		return ErrClosed
 	}
-	if err := writeFileDurably(l.dir, filepath.Join(l.dir, metaTmpFile), filepath.Join(l.dir, metaFile), b); err != nil {
+	if err := durable.WriteFile(l.opts.FS, filepath.Join(l.dir, metaFile), b, filePerm); err != nil {
 		return fmt.Errorf("topic %s: set meta: %w", l.name, err)
 	}
 	l.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/logstream/logstream/pkg/durable"
 	"github.com/rs/zerolog"
 )
 
@@ -49,6 +50,9 @@ type Options struct {
 	// FlushEvery is the FlushInterval period (default DefaultFlushEvery).
 	FlushEvery time.Duration
 	Logger     zerolog.Logger
+	// FS is where the log's files are changed (default durable.OS); a
+	// test passes a durabletest.CrashFS to see what a power cut leaves.
+	FS durable.FS
 }
 
 // withDefaults validates o and fills in defaults; errors name the option.
@@ -72,6 +76,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.FlushEvery == 0 {
 		o.FlushEvery = DefaultFlushEvery
+	}
+	if o.FS == nil {
+		o.FS = durable.OS
 	}
 	return o, nil
 }

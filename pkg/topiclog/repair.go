@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/logstream/logstream/pkg/durable"
 	"github.com/logstream/logstream/pkg/record"
 )
 
@@ -208,29 +209,31 @@ func (l *Log) repairSegment(seg *segment, holes []hole, k int, recs []record.Rec
 	tmpLog, tmpIdx := logPath+repairExt, idxPath+repairExt
 	tmp := &segment{base: seg.base, next: seg.base, maxTs: math.MinInt64}
 	committed := false
+	fsys := l.opts.FS
 	defer func() {
 		if committed {
 			return
 		}
 		tmp.close()
-		os.Remove(tmpLog)
-		os.Remove(tmpIdx)
+		fsys.Remove(tmpLog)
+		fsys.Remove(tmpIdx)
 	}()
 
 	// Step 1: the new segment and its index, checked and fsynced.
-	if tmp.log, err = os.OpenFile(tmpLog, os.O_RDWR|os.O_CREATE|os.O_TRUNC, filePerm); err != nil {
+	if tmp.log, err = fsys.OpenFile(tmpLog, os.O_RDWR|os.O_CREATE|os.O_TRUNC, filePerm); err != nil {
 		return err
 	}
-	if tmp.idxF, err = os.OpenFile(tmpIdx, os.O_RDWR|os.O_CREATE|os.O_TRUNC, filePerm); err != nil {
+	if tmp.idxF, err = fsys.OpenFile(tmpIdx, os.O_RDWR|os.O_CREATE|os.O_TRUNC, filePerm); err != nil {
 		return err
 	}
-	if _, err := io.Copy(tmp.log, io.NewSectionReader(seg.log, 0, h.pos)); err != nil {
+	w := io.NewOffsetWriter(tmp.log, 0)
+	if _, err := io.Copy(w, io.NewSectionReader(seg.log, 0, h.pos)); err != nil {
 		return err
 	}
-	if _, err := tmp.log.Write(entries); err != nil {
+	if _, err := w.Write(entries); err != nil {
 		return err
 	}
-	if _, err := io.Copy(tmp.log, io.NewSectionReader(seg.log, rest, seg.size-rest)); err != nil {
+	if _, err := io.Copy(w, io.NewSectionReader(seg.log, rest, seg.size-rest)); err != nil {
 		return err
 	}
 	rep, err := tmp.check(seg.next, false)
@@ -250,13 +253,13 @@ func (l *Log) repairSegment(seg *segment, holes []hole, k int, recs []record.Rec
 	repairStep("written")
 
 	// Step 2: empty the old index.
-	if err := clearIndex(seg, idxPath); err != nil {
+	if err := clearIndex(fsys, seg, idxPath); err != nil {
 		return err
 	}
 	repairStep("index-cleared")
 
 	// Step 3: the commit point.
-	if err := os.Rename(tmpLog, logPath); err != nil {
+	if err := fsys.Rename(tmpLog, logPath); err != nil {
 		if seg.idxF != nil {
 			// The active segment goes on appending index entries at
 			// len(index): put back what step 2 emptied.
@@ -288,26 +291,26 @@ func (l *Log) repairSegment(seg *segment, holes []hole, k int, recs []record.Rec
 		l.failed = fmt.Errorf("topic %s: repair of %s committed but not finished (reopen the log): %w", l.name, segFile(seg), err)
 		return l.failed
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := fsys.SyncDir(l.dir); err != nil {
 		return fail(err)
 	}
 	// Step 4: the new index.
-	if err := os.Rename(tmpIdx, idxPath); err != nil {
+	if err := fsys.Rename(tmpIdx, idxPath); err != nil {
 		return fail(err)
 	}
 	repairStep("index-renamed")
-	if err := syncDir(l.dir); err != nil {
+	if err := fsys.SyncDir(l.dir); err != nil {
 		return fail(err)
 	}
 	return nil
 }
 
 // clearIndex empties seg's .idx durably (step 2 of a repair).
-func clearIndex(seg *segment, idxPath string) error {
+func clearIndex(fsys durable.FS, seg *segment, idxPath string) error {
 	f := seg.idxF
 	if f == nil {
 		var err error
-		if f, err = os.OpenFile(idxPath, os.O_RDWR|os.O_CREATE, filePerm); err != nil {
+		if f, err = fsys.OpenFile(idxPath, os.O_RDWR|os.O_CREATE, filePerm); err != nil {
 			return err
 		}
 		defer f.Close()
@@ -381,7 +384,7 @@ func (l *Log) removeRepairDebris() error {
 				n = d + logExt
 			}
 			if _, ok := parseSegName(n); ok {
-				if err := os.Remove(filepath.Join(l.dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				if err := l.opts.FS.Remove(filepath.Join(l.dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return err
 				}
 			}

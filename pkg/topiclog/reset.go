@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/logstream/logstream/pkg/durable"
 )
 
 // A reset (Reset, or TruncateTo below StartOffset) replaces every segment by
@@ -18,8 +20,8 @@ import (
 // at any point reopens the log either as it was or empty at the new base.
 const (
 	resetFile    = "reset"
-	resetTmpFile = "reset.tmp"
-	maxResetFile = 32 // a decimal uint64 and a newline fit easily
+	resetTmpFile = resetFile + ".tmp" // durable.WriteFile's temp file
+	maxResetFile = 32                 // a decimal uint64 and a newline fit easily
 )
 
 // Reset discards every record and continues the log, empty, at offset start:
@@ -63,13 +65,13 @@ func (l *Log) resetLocked(base uint64) error {
 		}
 	}
 	for _, s := range old {
-		if e := removeSegmentFiles(l.dir, s.base); e != nil && err == nil {
+		if e := removeSegmentFiles(l.opts.FS, l.dir, s.base); e != nil && err == nil {
 			err = e
 		}
 	}
 	var seg *segment
 	if err == nil {
-		seg, err = createSegment(l.dir, base)
+		seg, err = createSegment(l.opts.FS, l.dir, base)
 	}
 	if err != nil {
 		l.mu.Unlock() // readers of the closed segments get errors until reopen
@@ -88,13 +90,13 @@ func (l *Log) resetLocked(base uint64) error {
 	if err := l.removeStart(); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.opts.FS.SyncDir(l.dir); err != nil {
 		return fail(err)
 	}
-	if err := os.Remove(filepath.Join(l.dir, resetFile)); err != nil {
+	if err := l.opts.FS.Remove(filepath.Join(l.dir, resetFile)); err != nil {
 		return fail(err)
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.opts.FS.SyncDir(l.dir); err != nil {
 		return fail(err)
 	}
 	l.logger.Info().Uint64("offset", base).Int("segments_dropped", len(old)).Msg("log reset")
@@ -104,42 +106,14 @@ func (l *Log) resetLocked(base uint64) error {
 // writeResetMarker durably records the reset's base (temp file, fsync,
 // rename, fsync of the directory).
 func (l *Log) writeResetMarker(base uint64) error {
-	return writeFileDurably(l.dir, filepath.Join(l.dir, resetTmpFile), filepath.Join(l.dir, resetFile),
-		[]byte(strconv.FormatUint(base, 10)+"\n"))
-}
-
-// writeFileDurably replaces path with b so that a crash leaves either the
-// old file or the new one: write tmp, fsync it, rename it over path, fsync
-// the directory. tmp is removed on failure.
-func writeFileDurably(dir, tmp, path string, b []byte) error {
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if e := f.Close(); err == nil {
-		err = e
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return durable.WriteFile(l.opts.FS, filepath.Join(l.dir, resetFile), []byte(strconv.FormatUint(base, 10)+"\n"), filePerm)
 }
 
 // finishReset completes a reset interrupted by a crash, at open: with a
 // marker present every segment goes and an empty one starts at its base.
 // A temp marker is debris of a reset that never committed.
 func (l *Log) finishReset() error {
-	os.Remove(filepath.Join(l.dir, resetTmpFile))
+	l.opts.FS.Remove(filepath.Join(l.dir, resetTmpFile))
 	path := filepath.Join(l.dir, resetFile)
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -167,27 +141,27 @@ func (l *Log) finishReset() error {
 			name = d + logExt
 		}
 		if _, ok := parseSegName(name); ok {
-			if err := os.Remove(filepath.Join(l.dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := l.opts.FS.Remove(filepath.Join(l.dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
 		}
 	}
-	seg, err := createSegment(l.dir, base)
+	seg, err := createSegment(l.opts.FS, l.dir, base)
 	if err != nil {
 		return err
 	}
 	seg.close()
-	if err := os.Remove(filepath.Join(l.dir, startFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := l.opts.FS.Remove(filepath.Join(l.dir, startFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.opts.FS.SyncDir(l.dir); err != nil {
 		return err
 	}
-	if err := os.Remove(path); err != nil {
+	if err := l.opts.FS.Remove(path); err != nil {
 		return err
 	}
 	l.logger.Warn().Uint64("offset", base).Msg("finished a log reset interrupted by a crash")
-	return syncDir(l.dir)
+	return l.opts.FS.SyncDir(l.dir)
 }
 
 // parseResetMarker decodes a marker's contents: a decimal offset and a

@@ -59,7 +59,7 @@ func (l *Log) afterRetain(victims []*segment) error {
 func (l *Log) removeSegments(victims []*segment) error {
 	var err error
 	for _, s := range victims {
-		if e := removeSegmentFiles(l.dir, s.base); e != nil {
+		if e := removeSegmentFiles(l.opts.FS, l.dir, s.base); e != nil {
 			err = e
 		}
 	}

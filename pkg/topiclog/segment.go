@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/logstream/logstream/pkg/durable"
 )
 
 const (
@@ -27,10 +29,10 @@ const (
 // rewritten file); readers hold Log.mu.RLock.
 type segment struct {
 	base  uint64
-	log   *os.File
-	idxF  *os.File // kept open only for the active segment; writer-owned
-	size  int64    // committed bytes; bytes past it are never read
-	next  uint64   // base + number of records
+	log   durable.File
+	idxF  durable.File // kept open only for the active segment; writer-owned
+	size  int64        // committed bytes; bytes past it are never read
+	next  uint64       // base + number of records
 	index []indexEntry
 	maxTs int64 // largest timestamp in the segment, math.MinInt64 if empty
 	// holes are the cut-out damaged ranges (damage.go). Readers load them
@@ -64,12 +66,12 @@ func (s *segment) lastIndexPos() int64 {
 
 // createSegment makes a new, empty segment at base. Stale files of the same
 // name (a deletion that failed earlier) are truncated.
-func createSegment(dir string, base uint64) (*segment, error) {
-	lf, err := os.OpenFile(segPath(dir, base, logExt), os.O_RDWR|os.O_CREATE|os.O_TRUNC, filePerm)
+func createSegment(fsys durable.FS, dir string, base uint64) (*segment, error) {
+	lf, err := fsys.OpenFile(segPath(dir, base, logExt), os.O_RDWR|os.O_CREATE|os.O_TRUNC, filePerm)
 	if err != nil {
 		return nil, err
 	}
-	xf, err := os.OpenFile(segPath(dir, base, idxExt), os.O_RDWR|os.O_CREATE|os.O_TRUNC, filePerm)
+	xf, err := fsys.OpenFile(segPath(dir, base, idxExt), os.O_RDWR|os.O_CREATE|os.O_TRUNC, filePerm)
 	if err != nil {
 		lf.Close()
 		return nil, err
@@ -79,12 +81,12 @@ func createSegment(dir string, base uint64) (*segment, error) {
 
 // openSegment opens an existing segment and checks it whole (see check).
 // limit is the next segment's base (math.MaxUint64 for the last segment).
-func openSegment(dir string, base, limit uint64, last bool) (seg *segment, rep recovery, err error) {
-	lf, err := os.OpenFile(segPath(dir, base, logExt), os.O_RDWR, 0)
+func openSegment(fsys durable.FS, dir string, base, limit uint64, last bool) (seg *segment, rep recovery, err error) {
+	lf, err := fsys.OpenFile(segPath(dir, base, logExt), os.O_RDWR, 0)
 	if err != nil {
 		return nil, rep, err
 	}
-	xf, err := os.OpenFile(segPath(dir, base, idxExt), os.O_RDWR|os.O_CREATE, filePerm)
+	xf, err := fsys.OpenFile(segPath(dir, base, idxExt), os.O_RDWR|os.O_CREATE, filePerm)
 	if err != nil {
 		lf.Close()
 		return nil, rep, err
@@ -286,10 +288,10 @@ func (s *segment) close() error {
 }
 
 // remove deletes the segment's files; the segment must be closed.
-func removeSegmentFiles(dir string, base uint64) error {
+func removeSegmentFiles(fsys durable.FS, dir string, base uint64) error {
 	var err error
 	for _, ext := range []string{logExt, idxExt} {
-		if e := os.Remove(segPath(dir, base, ext)); e != nil && !errors.Is(e, fs.ErrNotExist) {
+		if e := fsys.Remove(segPath(dir, base, ext)); e != nil && !errors.Is(e, fs.ErrNotExist) {
 			err = e
 		}
 	}

@@ -90,7 +90,7 @@ func (l *Log) persistStart() {
 
 func (l *Log) writeStart(start uint64) error {
 	if l.startF == nil {
-		f, err := os.OpenFile(filepath.Join(l.dir, startFile), os.O_RDWR|os.O_CREATE, filePerm)
+		f, err := l.opts.FS.OpenFile(filepath.Join(l.dir, startFile), os.O_RDWR|os.O_CREATE, filePerm)
 		if err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func (l *Log) removeStart() error {
 		l.startF = nil
 	}
 	l.startSaved, l.startDirty = 0, false
-	if err := os.Remove(filepath.Join(l.dir, startFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := l.opts.FS.Remove(filepath.Join(l.dir, startFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return nil

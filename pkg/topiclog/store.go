@@ -88,7 +88,7 @@ func (s *Store) Topic(name string) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := s.opts.FS.SyncDir(s.dir); err != nil {
 		l.Close()
 		return nil, err
 	}

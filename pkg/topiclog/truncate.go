@@ -12,7 +12,8 @@ import (
 // agreed prefix). next >= NextOffset() is a no-op; next < StartOffset()
 // drops every record and the log continues empty at next (a replica whose
 // whole retained log lies beyond the agreed prefix), crash-safe like Reset.
-// Later appends reuse offsets from next on.
+// Later appends reuse offsets from next on. The cut is durable when
+// TruncateTo returns, whatever the flush policy (see syncTruncation).
 func (l *Log) TruncateTo(next uint64) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -28,11 +29,33 @@ func (l *Log) TruncateTo(next uint64) error {
 	if err := l.truncateLocked(next); err != nil {
 		return err
 	}
-	if l.opts.Flush != FlushNever {
-		if err := l.active().log.Sync(); err != nil {
-			return err
-		}
-		return syncDir(l.dir)
+	if err := l.syncTruncation(); err != nil {
+		// As after a failed append fsync: the kernel may have dropped
+		// the dirty pages, so nothing on disk can be trusted now.
+		l.failed = err
+		return err
+	}
+	return nil
+}
+
+// syncTruncation makes a cut durable: the active segment's index and log
+// (their new sizes, and every record before the cut) and the directory
+// (the later segments' removal). The caller writes next an epoch history
+// (SetMeta, always durable) that disowns the records past the cut; were
+// the cut still in the page cache, a power cut could bring those records
+// back under the new history, so this ignores FlushNever. Cuts are rare
+// (recovery only), so the fsyncs cost nothing that matters.
+func (l *Log) syncTruncation() error {
+	seg := l.active()
+	if err := seg.idxF.Sync(); err != nil {
+		return fmt.Errorf("topic %s: fsync index after truncation: %w", l.name, err)
+	}
+	if err := seg.log.Sync(); err != nil {
+		return fmt.Errorf("topic %s: fsync after truncation: %w", l.name, err)
+	}
+	l.dirty.Store(false)
+	if err := l.opts.FS.SyncDir(l.dir); err != nil {
+		return fmt.Errorf("topic %s: fsync directory after truncation: %w", l.name, err)
 	}
 	return nil
 }
@@ -49,7 +72,7 @@ func (l *Log) truncateLocked(next uint64) error {
 	}
 	cut := sort.Search(len(seg.index), func(i int) bool { return seg.base+uint64(seg.index[i].rel) >= next })
 	if seg.idxF == nil {
-		if seg.idxF, err = os.OpenFile(segPath(l.dir, seg.base, idxExt), os.O_RDWR|os.O_CREATE, filePerm); err != nil {
+		if seg.idxF, err = l.opts.FS.OpenFile(segPath(l.dir, seg.base, idxExt), os.O_RDWR|os.O_CREATE, filePerm); err != nil {
 			return err
 		}
 	}

@@ -175,7 +175,23 @@ type Records struct {
 	Committed   uint64
 	StartOffset uint64
 	Records     []record.Record
+	// Gap says why Records[0] is not the record after the last one sent on
+	// this subscription, when it is not (the consumer reports the offsets
+	// it lost with that reason).
+	Gap Gap
 }
+
+// Gap is why a subscription skipped records.
+type Gap uint8
+
+const (
+	// GapRetention: retention removed them before the consumer read them
+	// (also the value when nothing was skipped).
+	GapRetention Gap = 0
+	// GapDamaged: they lay in a damaged range of the broker's log, cut out
+	// because no intact copy was left.
+	GapDamaged Gap = 1
+)
 
 func (Records) Type() Type { return TypeRecords }
 
@@ -185,13 +201,14 @@ func (m Records) AppendTo(dst []byte) []byte {
 	e.U64(m.Committed)
 	e.U64(m.StartOffset)
 	e.Records(m.Records)
+	e.U8(uint8(m.Gap))
 	return e.B
 }
 
 // Unmarshal decodes b; record payloads alias b.
 func (m *Records) Unmarshal(b []byte) error {
 	d := NewDec(b)
-	x := Records{Topic: d.String(), Committed: d.U64(), StartOffset: d.U64(), Records: d.RecordsUpTo(MaxBatchRecords)}
+	x := Records{Topic: d.String(), Committed: d.U64(), StartOffset: d.U64(), Records: d.RecordsUpTo(MaxBatchRecords), Gap: Gap(d.U8())}
 	if err := d.Finish(); err != nil {
 		return err
 	}

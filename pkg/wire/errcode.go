@@ -26,6 +26,11 @@ const (
 	ErrBusy             ErrCode = 8
 	ErrInternal         ErrCode = 9
 	ErrUnauthorized     ErrCode = 10
+	// ErrLimit refuses a connection because a bound the operator set
+	// (MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP) is reached. Clients end on
+	// it rather than retry: the slots are held by other clients for as
+	// long as they run. (A client older than the code backs off on it.)
+	ErrLimit ErrCode = 11
 )
 
 var errCodeNames = [...]string{
@@ -40,6 +45,7 @@ var errCodeNames = [...]string{
 	ErrBusy:             "BUSY",
 	ErrInternal:         "INTERNAL",
 	ErrUnauthorized:     "UNAUTHORIZED",
+	ErrLimit:            "LIMIT",
 }
 
 // String returns the code's name, e.g. "NOT_LEADER", or "CODE(n)".

@@ -31,6 +31,7 @@ func samples() []Message {
 		&Subscribe{Topic: "logs", ConsumerID: "cons1", From: FromTime, Offset: 5, TimeUnixNano: math.MinInt64,
 			Analytics: true, Raw: true, WindowSec: 60, IntervalMs: 1000, MaxBatch: 500},
 		&Records{Topic: "logs", Committed: 10, StartOffset: 2, Records: recs},
+		&Records{Topic: "logs", Committed: 10, StartOffset: 2, Records: recs, Gap: GapDamaged},
 		&Stats{Topic: "logs", UnixNano: 17, Total: 1000, WindowSec: 60, WindowCount: 600, Rate: 10.5,
 			BytesPerSec: math.Inf(1), LastOffset: 999,
 			PerProducer: []ProducerCount{{"prod1", 600}, {"prod2", 400}}, Buckets: []uint32{1, 2, 3, math.MaxUint32}},
