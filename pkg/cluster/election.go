@@ -39,11 +39,8 @@ func (n *Node) startRound(now time.Time, candidate NodeID) {
 	if n.view.Number == 0 {
 		return // never a member of any view: nothing to elect over
 	}
-	if n.role == RoleLeader || n.rec != nil {
-		n.failPending(ErrFrozen)
-	}
 	n.rec = nil
-	n.role = RoleCandidate
+	n.becomeCandidate()
 	n.elec.participating = true
 	n.elec.started = now
 	n.elec.coordinator = 0
@@ -140,8 +137,7 @@ func (n *Node) onCoordinator(now time.Time, m *Coordinator) {
 		n.rec = nil
 	}
 	if n.role == RoleFollower || n.role == RoleLeader {
-		n.failPending(ErrFrozen)
-		n.role = RoleCandidate
+		n.becomeCandidate()
 	}
 }
 

@@ -129,7 +129,7 @@ func (n *Node) leaveCluster() {
 		t.view = 0
 		t.synced = false
 	}
-	n.role = RoleJoining
+	n.becomeJoining()
 	n.saveState()
 }
 

@@ -270,19 +270,14 @@ func (n *Node) onHeartbeat(now time.Time, m *Heartbeat) {
 		}
 		if n.role == RoleCandidate && n.rec == nil {
 			n.log.Info().Str("leader", n.who(m.From)).Msg("leader alive again: election abandoned")
-			n.role = RoleFollower
-			n.elec.participating = false
-			n.leaderFailed = false
+			n.becomeFollower(now)
 		}
 	case n.role == RoleLeader && m.From != n.id:
 		// Two leaders see each other (a healed partition): the higher view
 		// wins, equal views go to the higher id.
 		if m.View > mine || (m.View == mine && m.From > n.id) {
 			n.log.Info().Str("other", Display(m.From, "", m.Addr)).Uint64("other_view", m.View).Msg("another leader has precedence: stepping down")
-			n.failPending(ErrFrozen)
-			// No longer a member of a view anyone leads: every leader's
-			// heartbeat (below) and every redirect now brings us in.
-			n.role, n.member = RoleJoining, false
+			n.becomeJoining()
 			n.askToJoin(now, m.From, m.Addr)
 		}
 	case m.View > mine || (m.View == mine && !n.member):

@@ -76,7 +76,7 @@ func (n *Node) startRecovery(now time.Time) {
 	if base.Number == 0 {
 		base = View{Members: []Member{{ID: n.id, Addr: n.cfg.Addr}}}
 	}
-	n.role = RoleCandidate
+	n.becomeCandidate()
 	n.rec = &recovery{proposal: p, started: now, base: base, knownActive: n.active,
 		asked: map[NodeID]time.Time{}, resp: map[NodeID]*StateExchangeResponse{}, restarts: restarts, keep: keep}
 	n.rec.resp[n.id] = n.stateResponse(p, true)
@@ -182,7 +182,7 @@ func (n *Node) onStateExchange(now time.Time, m *StateExchange) {
 		n.elec.coordinator = m.From
 		n.elec.coordAt = now
 		if n.role == RoleLeader || n.role == RoleFollower {
-			n.role = RoleCandidate
+			n.becomeCandidate()
 		}
 	}
 	n.send(m.From, n.stateResponse(m.Proposal, ok))
@@ -452,15 +452,11 @@ func (n *Node) installView(now time.Time, m *ViewInstall) {
 	}
 	switch {
 	case m.From == n.id:
-		n.role = RoleLeader
-		n.installedAt = now
-		n.nextHB = now
+		n.becomeLeader(now)
 	case n.member:
-		n.role = RoleFollower
-		n.nextHB = now
-		n.joinTarget = 0
+		n.becomeFollower(now)
 	default:
-		n.role = RoleJoining
+		n.becomeJoining()
 	}
 	n.logClusterState("VIEW_INSTALL")
 	n.assign = map[string]TopicAssign{}
