@@ -3,6 +3,7 @@ package broker
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/logstream/logstream/pkg/cluster"
 	"github.com/logstream/logstream/pkg/durable"
+	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/topiclog"
 )
 
@@ -59,6 +61,31 @@ func (c clusterStore) Topic(name string) (cluster.Log, error) {
 // clusterLog is a topic log as the cluster node sees it: topiclog's own
 // types converted to the node's at the one method where they differ.
 type clusterLog struct{ *topiclog.Log }
+
+// The writes: a write topiclog could not undo (ErrUnusable) is one of
+// uncertain outcome for the node's storage rule (cluster.ErrStorageUncertain).
+
+func (l clusterLog) Append(recs []record.Record) (uint64, error) {
+	first, err := l.Log.Append(recs)
+	return first, uncertain(err)
+}
+func (l clusterLog) AppendAt(recs []record.Record) error { return uncertain(l.Log.AppendAt(recs)) }
+func (l clusterLog) TruncateTo(next uint64) error        { return uncertain(l.Log.TruncateTo(next)) }
+func (l clusterLog) Reset(start uint64) error            { return uncertain(l.Log.Reset(start)) }
+func (l clusterLog) SetMeta(b []byte) error              { return uncertain(l.Log.SetMeta(b)) }
+func (l clusterLog) SetRetentionFloor(floor uint64) error {
+	return uncertain(l.Log.SetRetentionFloor(floor))
+}
+func (l clusterLog) RepairRange(recs []record.Record) error {
+	return uncertain(l.Log.RepairRange(recs))
+}
+
+func uncertain(err error) error {
+	if errors.Is(err, topiclog.ErrUnusable) {
+		return fmt.Errorf("%w: %w", cluster.ErrStorageUncertain, err)
+	}
+	return err
+}
 
 func (l clusterLog) Holes() []cluster.Range {
 	hs := l.Log.Holes()

@@ -19,6 +19,7 @@ type memLog struct {
 	maxRecords uint64 // 0: unlimited
 	floor      uint64
 	lost       map[uint64]bool // offsets cut out for damage (their recs[] entry is garbage)
+	failWrites error           // when set, Append/AppendAt/SetMeta fail with it and change nothing
 	resets     int             // Reset calls, for the sim's statistics
 	emptied    int             // TruncateTo calls below StartOffset
 	// onTrim, if set, sees every record retention removes: all are below
@@ -42,6 +43,9 @@ func cloneRec(r record.Record) record.Record {
 }
 
 func (l *memLog) Append(recs []record.Record) (uint64, error) {
+	if l.failWrites != nil {
+		return 0, l.failWrites
+	}
 	first := l.NextOffset()
 	for i := range recs {
 		recs[i].Offset = first + uint64(i)
@@ -71,7 +75,9 @@ func (l *memLog) retain() {
 	if keep > l.start {
 		if l.onTrim != nil {
 			for off := l.start; off < keep; off++ {
-				l.onTrim(off, l.at(off))
+				if !l.lost[off] { // a damaged record cannot be read, nor reported
+					l.onTrim(off, l.at(off))
+				}
 			}
 		}
 		l.recs = slices.Clone(l.recs[keep-l.start:])
@@ -179,6 +185,9 @@ func (l *memLog) RepairRange(recs []record.Record) error {
 
 func (l *memLog) Meta() []byte { return slices.Clone(l.meta) }
 func (l *memLog) SetMeta(b []byte) error {
+	if l.failWrites != nil {
+		return l.failWrites
+	}
 	l.meta = slices.Clone(b)
 	return nil
 }

@@ -120,10 +120,8 @@ func (n *Node) saveState() {
 	e.U64(uint64(n.promisedTo))
 	e.U64(n.active)
 	e.U64(n.cluster)
-	if err := n.state.SetMeta(e.B); err != nil {
-		// Without a durable promise we must not answer as if we had one.
-		n.failStop(fmt.Errorf("persisting the cluster state (view, promise): %w", err))
-	}
+	// Without a durable promise we must not answer as if we had one.
+	n.wrote(promiseWrite, n.state.SetMeta(e.B), "persisting the cluster state (view, promise)")
 }
 
 func (n *Node) loadState(b []byte) error {

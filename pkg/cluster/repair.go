@@ -74,11 +74,8 @@ func (n *Node) repairWith(t *topic, from NodeID, recs []record.Record) bool {
 		for k < len(recs) && recs[k].Offset < h.To {
 			k++
 		}
-		if err := t.log.RepairRange(recs[:k]); err != nil {
-			// A clean refusal (the log checks offsets and writes durably
-			// or not at all): the next round asks again.
-			n.log.Error().Err(err).Str("topic", t.name).Msg("REPLICATE: repairing damaged records failed")
-			return true
+		if !n.wrote(dataWrite, t.log.RepairRange(recs[:k]), "REPLICATE: repairing damaged records of "+t.name) {
+			return true // a clean refusal: the next round asks again
 		}
 		n.log.Info().Str("topic", t.name).Uint64("from", recs[0].Offset).Uint64("to", recs[k-1].Offset+1).Uint64("peer", uint64(from)).
 			Msg("REPLICATE: damaged records repaired from a replica")

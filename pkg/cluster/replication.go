@@ -147,9 +147,7 @@ func (n *Node) topic(name string) *topic {
 // never removed before a majority stored it, so the only records a member
 // can miss for good are committed ones older than the retention window.
 func (n *Node) setFloor(t *topic) {
-	if err := t.log.SetRetentionFloor(t.reported); err != nil {
-		n.log.Error().Err(err).Str("topic", t.name).Msg("cannot set retention floor")
-	}
+	n.wrote(dataWrite, t.log.SetRetentionFloor(t.reported), "setting the retention floor of "+t.name)
 }
 
 // viewTopic returns the topic adopted in the current view, adopting a topic
@@ -171,11 +169,9 @@ func (n *Node) viewTopic(now time.Time, name string) *topic {
 
 func (n *Node) setHistory(t *topic, h []Epoch) {
 	t.hist = h
-	if err := t.log.SetMeta(encodeHistory(h)); err != nil {
-		// Recovery compares logs by their histories; one that is not on
-		// disk would be forgotten at the next restart.
-		n.failStop(fmt.Errorf("persisting the epoch history of %s: %w", t.name, err))
-	}
+	// Recovery compares logs by their histories; one that is not on disk
+	// would be forgotten at the next restart.
+	n.wrote(promiseWrite, t.log.SetMeta(encodeHistory(h)), "persisting the epoch history of "+t.name)
 }
 
 // adopt aligns our log of one topic with the view's agreed log: truncate
@@ -214,8 +210,7 @@ func (n *Node) adopt(now time.Time, a TopicAssign) {
 				v, a.Topic, cut, t.reported))
 			return
 		}
-		if err := t.log.TruncateTo(cut); err != nil {
-			n.failStop(fmt.Errorf("truncating %s to %d: %w", a.Topic, cut, err))
+		if !n.wrote(promiseWrite, t.log.TruncateTo(cut), fmt.Sprintf("truncating %s to %d", a.Topic, cut)) {
 			return
 		}
 		t.dedupe = nil
@@ -365,8 +360,7 @@ func (n *Node) propose(now time.Time, topicName string, recs []record.Record, to
 	}
 	if len(fresh) > 0 {
 		first, err := t.log.Append(fresh)
-		if err != nil {
-			n.log.Error().Err(err).Str("topic", topicName).Msg("append failed")
+		if !n.wrote(dataWrite, err, "appending to "+topicName) {
 			return err
 		}
 		for _, r := range fresh {
@@ -526,8 +520,7 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 		} else {
 			part, recs = recs, nil
 		}
-		if err := t.log.AppendAt(part); err != nil {
-			n.log.Error().Err(err).Str("topic", name).Msg("append replicated records failed")
+		if !n.wrote(dataWrite, t.log.AppendAt(part), "appending replicated records to "+name) {
 			return
 		}
 		if t.dedupe != nil {
@@ -560,8 +553,7 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 func (n *Node) skipTo(t *topic, off uint64) bool {
 	n.log.Warn().Str("topic", t.name).Uint64("from", t.log.NextOffset()).Uint64("to", off).Bool("synced", t.synced).
 		Msg("log behind the retention of its source: skipping the records removed there")
-	if err := t.log.Reset(off); err != nil {
-		n.failStop(fmt.Errorf("resetting %s to start at %d: %w", t.name, off, err))
+	if !n.wrote(promiseWrite, t.log.Reset(off), fmt.Sprintf("resetting %s to start at %d", t.name, off)) {
 		return false
 	}
 	if !t.synced && off == t.end {

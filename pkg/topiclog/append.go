@@ -51,7 +51,10 @@ func (l *Log) writable() error {
 	if l.isClosed() {
 		return ErrClosed
 	}
-	return l.failed
+	if l.failed != nil {
+		return l.unusable()
+	}
+	return nil
 }
 
 // checkRecords rejects records the log could not store faithfully, before
@@ -119,8 +122,7 @@ func (l *Log) appendLocked(recs []record.Record) error {
 		if err := l.syncLocked(); err != nil {
 			// After a failed fsync the kernel may have dropped the dirty
 			// pages; nothing written since can be trusted.
-			l.failed = err
-			return err
+			return l.setFailed(err)
 		}
 	}
 	return nil
@@ -204,8 +206,9 @@ func (l *Log) undo(first uint64, cause error) error {
 		err = l.truncateLocked(first)
 	}
 	if err != nil {
-		l.failed = fmt.Errorf("topic %s: log unusable after failed write (%v): %w", l.name, cause, err)
+		uerr := l.setFailed(fmt.Errorf("topic %s: log unusable after failed write (%v): %w", l.name, cause, err))
 		l.logger.Error().Err(l.failed).Msg("log write failed and could not be undone")
+		return uerr
 	}
 	return cause
 }

@@ -32,3 +32,19 @@ func (e *OffsetError) Error() string {
 
 // Is makes errors.Is(err, ErrOffsetOutOfRange) true.
 func (e *OffsetError) Is(target error) bool { return target == ErrOffsetOutOfRange }
+
+// ErrUnusable marks a write whose outcome on disk is uncertain: it failed
+// and could not be undone, or an fsync failed (the kernel may have dropped
+// the dirty pages). The log refuses every write until it is reopened. Any
+// other error from a write means it failed cleanly: the log is as it was
+// before the call.
+var ErrUnusable = errors.New("topiclog: log unusable after a failed write")
+
+// setFailed makes the log refuse writes from now on and returns the error
+// that says so.
+func (l *Log) setFailed(err error) error {
+	l.failed = err
+	return l.unusable()
+}
+
+func (l *Log) unusable() error { return fmt.Errorf("%w: %w", ErrUnusable, l.failed) }

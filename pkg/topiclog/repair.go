@@ -264,7 +264,7 @@ func (l *Log) repairSegment(seg *segment, holes []hole, k int, recs []record.Rec
 			// The active segment goes on appending index entries at
 			// len(index): put back what step 2 emptied.
 			if e := seg.writeIndex(); e != nil {
-				l.failed = fmt.Errorf("topic %s: index lost after a failed repair (%v): %w", l.name, err, e)
+				l.setFailed(fmt.Errorf("topic %s: index lost after a failed repair (%v): %w", l.name, err, e))
 			}
 		}
 		return err
@@ -288,8 +288,7 @@ func (l *Log) repairSegment(seg *segment, holes []hole, k int, recs []record.Rec
 		defer tmp.idxF.Close()
 	}
 	fail := func(err error) error {
-		l.failed = fmt.Errorf("topic %s: repair of %s committed but not finished (reopen the log): %w", l.name, segFile(seg), err)
-		return l.failed
+		return l.setFailed(fmt.Errorf("topic %s: repair of %s committed but not finished (reopen the log): %w", l.name, segFile(seg), err))
 	}
 	if err := fsys.SyncDir(l.dir); err != nil {
 		return fail(err)

@@ -53,8 +53,7 @@ func (l *Log) resetLocked(base uint64) error {
 	// Committed: from here on a failure leaves the marker for the next open
 	// to finish the job, and this Log refuses writes.
 	fail := func(err error) error {
-		l.failed = fmt.Errorf("topic %s: reset to %d interrupted (finished at next open): %w", l.name, base, err)
-		return l.failed
+		return l.setFailed(fmt.Errorf("topic %s: reset to %d interrupted (finished at next open): %w", l.name, base, err))
 	}
 	l.mu.Lock()
 	old := l.segs

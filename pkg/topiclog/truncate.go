@@ -32,8 +32,7 @@ func (l *Log) TruncateTo(next uint64) error {
 	if err := l.syncTruncation(); err != nil {
 		// As after a failed append fsync: the kernel may have dropped
 		// the dirty pages, so nothing on disk can be trusted now.
-		l.failed = err
-		return err
+		return l.setFailed(err)
 	}
 	return nil
 }
