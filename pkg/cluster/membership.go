@@ -120,7 +120,8 @@ func (n *Node) tickLeader(now time.Time) {
 			// Its producers and consumers are redirected to it and stall:
 			// a new view moves its topics now, while it stays a member
 			// until the broker timeout (see finishRecovery).
-			n.log.Info().Str("peer", n.who(id)).Msg("broker FAILED while owning topics: moving them to live members")
+			n.log.Info().Str("peer", n.who(id)).Dur("silent_for", now.Sub(n.lastHeard[id])).
+				Msgf("broker FAILED while owning topics (detected after %v of silence): moving them to live members", now.Sub(n.lastHeard[id]).Round(time.Millisecond))
 			change = true
 		}
 	}
@@ -199,7 +200,9 @@ func (n *Node) tickFollower(now time.Time) {
 }
 
 func (n *Node) leaderFailure(now time.Time) {
-	n.log.Info().Str("leader", n.who(n.view.Leader)).Uint64("view", n.view.Number).Msg("LEADER FAILURE")
+	silent := now.Sub(n.lastHeard[n.view.Leader])
+	n.log.Info().Str("leader", n.who(n.view.Leader)).Uint64("view", n.view.Number).Dur("silent_for", silent).
+		Msgf("LEADER FAILURE (detected after %v of silence)", silent.Round(time.Millisecond))
 	n.leaderFailed = true
 	if n.elec.participating && n.elec.next == n.view.Leader && n.elec.lastCandidate > n.id {
 		// A broker that noticed first started a round, and we passed its
