@@ -17,6 +17,10 @@ type election struct {
 	skip          map[NodeID]bool
 	coordinator   NodeID // winner announced by COORDINATOR
 	coordAt       time.Time
+	// The last hop: the token we sent to hopTo at hopAt, until ELECTION_ACK.
+	hopTo    NodeID
+	hopAt    time.Time
+	hopAcked bool
 }
 
 // electionTimeout bounds one round; a node's id staggers it a little so that
@@ -85,12 +89,16 @@ func (n *Node) forwardElection(now time.Time, candidate NodeID) {
 	}
 	n.log.Info().Str("candidate", n.who(candidate)).Str("to", n.who(next)).Msg("ELECTION forwarded")
 	n.send(next, &Election{From: n.id, View: n.view.Number, Candidate: candidate, Addr: n.cfg.Addr})
+	n.elec.hopTo, n.elec.hopAt, n.elec.hopAcked = next, now, false
 }
 
 func (n *Node) onElection(now time.Time, m *Election) {
 	if (m.View < n.view.Number && n.installed) || n.view.Number == 0 {
 		return // from an older view (its ring is stale), or we were never a member
 	}
+	// The token arrived, whatever we do with it (a swallowed token is an
+	// LCR decision, not a loss): the sender must not skip us.
+	n.send(m.From, &ElectionAck{From: n.id, View: n.view.Number})
 	switch {
 	case m.Candidate == n.id:
 		if n.elec.participating && n.rec == nil {
@@ -162,4 +170,32 @@ func (n *Node) tickCandidate(now time.Time) {
 	}
 	n.log.Info().Msg("ELECTION timed out: retrying")
 	n.startElection(now)
+}
+
+// hopTimeout is how long a hop waits for ELECTION_ACK before the sender
+// skips the silent successor: a few round trips on a LAN, well under the
+// failure timeout, and never below one tick of the runtime.
+func (n *Node) hopTimeout() time.Duration {
+	return max(n.cfg.FollowerHBInterval/2, 20*time.Millisecond)
+}
+
+func (n *Node) onElectionAck(m *ElectionAck) {
+	if m.From == n.elec.hopTo {
+		n.elec.hopAcked = true
+	}
+}
+
+// tickHop repairs the ring when a successor took the token and never
+// confirmed it (paused, cut off; a refused connection is handled at once by
+// Unreachable): skip it for this round and pass the token on.
+func (n *Node) tickHop(now time.Time) {
+	e := &n.elec
+	if !e.participating || e.hopTo == 0 || e.hopAcked || now.Sub(e.hopAt) < n.hopTimeout() {
+		return
+	}
+	n.log.Info().Str("to", n.who(e.hopTo)).Dur("after", now.Sub(e.hopAt)).
+		Msg("ELECTION token not acknowledged: skipping the silent member, passing it on")
+	e.skip[e.hopTo] = true
+	e.hopTo = 0
+	n.forwardElection(now, e.lastCandidate)
 }

@@ -57,6 +57,16 @@ type Election struct {
 	Addr string
 }
 
+// ElectionAck confirms to the sender that an ELECTION token arrived: a hop
+// that is not confirmed within the hop timeout skips the silent successor
+// and passes the token on, so a paused or cut-off member costs one hop
+// timeout, not a whole election timeout.
+type ElectionAck struct {
+	Tag
+	From NodeID
+	View uint64
+}
+
 // Coordinator announces the election's winner, which then runs recovery.
 type Coordinator struct {
 	Tag
@@ -209,6 +219,7 @@ type BrokerJoinResponse struct {
 
 func (m *Election) Type() wire.Type              { return wire.TypeElection }
 func (m *Coordinator) Type() wire.Type           { return wire.TypeCoordinator }
+func (m *ElectionAck) Type() wire.Type           { return wire.TypeElectionAck }
 func (m *StateExchange) Type() wire.Type         { return wire.TypeStateExchange }
 func (m *StateExchangeResponse) Type() wire.Type { return wire.TypeStateExchangeResponse }
 func (m *ViewInstall) Type() wire.Type           { return wire.TypeViewInstall }
@@ -222,6 +233,7 @@ func (m *BrokerJoinResponse) Type() wire.Type    { return wire.TypeBrokerJoinRes
 
 func (m *Election) header() (NodeID, uint64)              { return m.From, m.View }
 func (m *Coordinator) header() (NodeID, uint64)           { return m.From, m.View }
+func (m *ElectionAck) header() (NodeID, uint64)           { return m.From, m.View }
 func (m *StateExchange) header() (NodeID, uint64)         { return m.From, m.View }
 func (m *StateExchangeResponse) header() (NodeID, uint64) { return m.From, m.View }
 func (m *ViewInstall) header() (NodeID, uint64)           { return m.From, m.View }
@@ -247,6 +259,8 @@ func (m *Election) AppendTo(dst []byte) []byte {
 	e.String(m.Addr)
 	return e.B
 }
+
+func (m *ElectionAck) AppendTo(dst []byte) []byte { return hdr(dst, m.From, m.View, m.Tag).B }
 
 func (m *Coordinator) AppendTo(dst []byte) []byte {
 	e := hdr(dst, m.From, m.View, m.Tag)
@@ -465,6 +479,8 @@ func DecodeMessage(t wire.Type, body []byte) (Message, error) {
 	switch t {
 	case wire.TypeElection:
 		m = &Election{From: from, View: view, Candidate: d.id(), Addr: d.str(maxAddrSize, "address")}
+	case wire.TypeElectionAck:
+		m = &ElectionAck{From: from, View: view}
 	case wire.TypeCoordinator:
 		m = &Coordinator{From: from, View: view, Leader: d.id()}
 	case wire.TypeStateExchange:

@@ -25,6 +25,7 @@ func sampleMessages() []Message {
 	return []Message{
 		&Election{From: 1, View: 2, Candidate: 5, Addr: "10.0.0.1:8001"},
 		&Coordinator{From: 5, View: 2, Leader: 5},
+		&ElectionAck{Tag: Tag{Cluster: 9}, From: 3, View: 2},
 		&StateExchange{From: 5, View: 2, Proposal: 3, Addr: "10.0.0.5:8001"},
 		&StateExchangeResponse{From: 1, View: 2, Proposal: 3, OK: true, Promised: 3, Active: 2, Current: sampleView(),
 			Topics: []TopicState{{Topic: "logs", Owner: 3, End: 20, Committed: 18, History: h}, {Topic: "m"}}},

@@ -235,6 +235,8 @@ func (n *Node) Step(now time.Time, m Message) {
 		n.onHeartbeat(now, m)
 	case *Election:
 		n.onElection(now, m)
+	case *ElectionAck:
+		n.onElectionAck(m)
 	case *Coordinator:
 		n.onCoordinator(now, m)
 	case *StateExchange:
@@ -267,6 +269,7 @@ func (n *Node) Tick(now time.Time) {
 	if n.elec.participating && n.role != RoleCandidate && now.Sub(n.elec.started) >= n.electionTimeout() {
 		n.elec.participating = false // the round died; take part in the next
 	}
+	n.tickHop(now)
 	switch n.role {
 	case RoleLeader:
 		n.tickLeader(now)

@@ -35,6 +35,7 @@ const (
 	TypeClusterHeartbeat      Type = 41
 	TypeBrokerJoin            Type = 42
 	TypeBrokerJoinResponse    Type = 43
+	TypeElectionAck           Type = 44
 )
 
 // typeNames uses the words the manual's log analysis greps for.
@@ -64,6 +65,7 @@ var typeNames = map[Type]string{
 	TypeClusterHeartbeat:      "CLUSTER_HEARTBEAT",
 	TypeBrokerJoin:            "BROKER_JOIN",
 	TypeBrokerJoinResponse:    "BROKER_JOIN_RESPONSE",
+	TypeElectionAck:           "ELECTION_ACK",
 }
 
 // String returns the message name, e.g. "PRODUCE", or "TYPE(n)" if unknown.
