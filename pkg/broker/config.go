@@ -7,6 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/topiclog"
 	"github.com/logstream/logstream/pkg/wire"
 )
@@ -65,29 +66,29 @@ type Config struct {
 	Observer Observer
 }
 
-// DefaultConfig returns the manual's defaults.
+// DefaultConfig returns the manual's defaults, as pkg/defaults states them.
 func DefaultConfig() Config {
 	return Config{
-		BroadcastPort:      8888,
-		Multicast:          netip.MustParseAddrPort("239.0.0.1:9999"),
-		MaxRecords:         10000,
+		BroadcastPort:      defaults.DiscoveryPort,
+		Multicast:          netip.MustParseAddrPort(defaults.MulticastGroup),
+		MaxRecords:         defaults.MaxRecordsPerTopic,
 		Flush:              topiclog.FlushNever,
-		FlushEvery:         time.Second,
-		AnalyticsWindow:    60 * time.Second,
-		MaxFrame:           4 << 20,
+		FlushEvery:         defaults.FlushInterval,
+		AnalyticsWindow:    defaults.AnalyticsWindow,
+		MaxFrame:           defaults.MaxFrame,
 		MaxSubscriptions:   1024,
-		BrokerHBInterval:   5 * time.Second,
-		ClientHBInterval:   10 * time.Second,
-		BrokerTimeout:      30 * time.Second,
-		ClientTimeout:      30 * time.Second,
-		FollowerHBInterval: 2 * time.Second,
-		SuspicionTimeout:   10 * time.Second,
-		FailureTimeout:     15 * time.Second,
+		BrokerHBInterval:   defaults.BrokerHBInterval,
+		ClientHBInterval:   defaults.ClientHBInterval,
+		BrokerTimeout:      defaults.BrokerTimeout,
+		ClientTimeout:      defaults.ClientTimeout,
+		FollowerHBInterval: defaults.FollowerHBInterval,
+		SuspicionTimeout:   defaults.SuspicionTimeout,
+		FailureTimeout:     defaults.FailureTimeout,
 		DiscoveryWait:      1500 * time.Millisecond,
-		MaxConns:           1024,
-		MaxConnsPerIP:      64,
-		HandshakeTimeout:   10 * time.Second,
-		MaxInFlightRecords: 1 << 16,
+		MaxConns:           defaults.MaxConnections,
+		MaxConnsPerIP:      defaults.MaxConnectionsPerIP,
+		HandshakeTimeout:   defaults.HandshakeTimeout,
+		MaxInFlightRecords: defaults.MaxInFlightRecords,
 		Logger:             zerolog.Nop(),
 	}
 }
@@ -104,9 +105,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("MAX_RECORDS_PER_TOPIC: %d is negative", c.MaxRecords)
 	case c.FailureTimeout < c.SuspicionTimeout:
 		return fmt.Errorf("FAILURE_TIMEOUT (%s) must not be shorter than SUSPICION_TIMEOUT (%s)", c.FailureTimeout, c.SuspicionTimeout)
-	case c.MaxFrame < 1024:
+	case c.MaxFrame < defaults.MinFrame:
 		return fmt.Errorf("MAX_FRAME: %d is too small", c.MaxFrame)
-	case c.MaxFrame > 1<<30:
+	case c.MaxFrame > defaults.MaxFrameLimit:
 		return fmt.Errorf("MAX_FRAME: %d is more than 1 GiB", c.MaxFrame)
 	case c.MaxConns < 1:
 		return fmt.Errorf("MAX_CONNECTIONS: %d, want 1 or more", c.MaxConns)

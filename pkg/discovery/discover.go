@@ -17,10 +17,12 @@ import (
 	"github.com/logstream/logstream/pkg/netaddr"
 	"github.com/logstream/logstream/pkg/udpnet"
 	"github.com/logstream/logstream/pkg/wire"
+
+	"github.com/logstream/logstream/pkg/defaults"
 )
 
 // DefaultPort is the UDP discovery port (--broadcast-port, BROADCAST_PORT).
-const DefaultPort = 8888
+const DefaultPort = defaults.DiscoveryPort
 
 // Errors from Discover; each is wrapped with advice for the user.
 var (
