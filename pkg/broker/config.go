@@ -22,19 +22,18 @@ type Config struct {
 	Listen    netip.AddrPort
 	Advertise netip.AddrPort
 	// Broadcast is the subnet broadcast address discovery answers on and
-	// joins to; Loopback marks the no-network fallback.
+	// joins to (127.255.255.255 in the no-network fallback).
 	Broadcast     netip.Addr
 	BroadcastPort uint16
 	Multicast     netip.AddrPort
 	Leader        string // explicit leader (bypasses broadcast)
 
-	DataDir          string
-	MaxRecords       int64
-	Flush            topiclog.FlushPolicy
-	FlushEvery       time.Duration
-	AnalyticsWindow  time.Duration
-	MaxFrame         int
-	MaxSubscriptions int
+	DataDir         string
+	MaxRecords      int64
+	Flush           topiclog.FlushPolicy
+	FlushEvery      time.Duration
+	AnalyticsWindow time.Duration
+	MaxFrame        int
 
 	BrokerHBInterval   time.Duration
 	ClientHBInterval   time.Duration
@@ -54,10 +53,6 @@ type Config struct {
 	HandshakeTimeout   time.Duration // a new connection's first whole frame must arrive within this
 	MaxInFlightRecords int           // records of one connection proposed and not yet acknowledged
 
-	// DiscoveryWait bounds how long a starting broker looks for an existing
-	// cluster before it leads one of its own.
-	DiscoveryWait time.Duration
-
 	Logger zerolog.Logger
 
 	// Observer, if set, receives the measurements snapshots cannot give
@@ -76,7 +71,6 @@ func DefaultConfig() Config {
 		FlushEvery:         defaults.FlushInterval,
 		AnalyticsWindow:    defaults.AnalyticsWindow,
 		MaxFrame:           defaults.MaxFrame,
-		MaxSubscriptions:   1024,
 		BrokerHBInterval:   defaults.BrokerHBInterval,
 		ClientHBInterval:   defaults.ClientHBInterval,
 		BrokerTimeout:      defaults.BrokerTimeout,
@@ -84,7 +78,6 @@ func DefaultConfig() Config {
 		FollowerHBInterval: defaults.FollowerHBInterval,
 		SuspicionTimeout:   defaults.SuspicionTimeout,
 		FailureTimeout:     defaults.FailureTimeout,
-		DiscoveryWait:      1500 * time.Millisecond,
 		MaxConns:           defaults.MaxConnections,
 		MaxConnsPerIP:      defaults.MaxConnectionsPerIP,
 		HandshakeTimeout:   defaults.HandshakeTimeout,
