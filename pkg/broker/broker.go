@@ -27,7 +27,6 @@ type Broker struct {
 	cfg   Config
 	log   zerolog.Logger
 	store *topiclog.Store
-	repl  replicator
 
 	ln      net.Listener
 	started time.Time
@@ -125,7 +124,6 @@ func New(cfg Config) (*Broker, error) {
 		store.Close()
 		return nil, err
 	}
-	b.repl = b.cluster
 	return b, nil
 }
 

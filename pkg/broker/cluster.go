@@ -30,7 +30,9 @@ const (
 	maxDatagram = 60000
 )
 
-// clusterRepl is the replicator of a clustered broker. One goroutine (loop)
+// clusterRepl is the broker's one path to the cluster: connections propose
+// records, ask for owners, commit points and logs, and step peer messages
+// through it (a lone broker is a cluster of one). One goroutine (loop)
 // owns the cluster.Node and everything marked loop-owned; other goroutines
 // hand it work through inbox and read the snapshots it publishes.
 type clusterRepl struct {
@@ -103,7 +105,7 @@ func newClusterRepl(b *Broker, store *topiclog.Store) (*clusterRepl, error) {
 	r.publish()
 	r.hb = newHBWatch(r.log.With().Str("node", cluster.Display(id, b.cfg.Name, b.cfg.Advertise.String())).Logger(), max(b.cfg.BrokerHBInterval, b.cfg.FollowerHBInterval), b.cfg.SuspicionTimeout, b.cfg.FailureTimeout, time.Now())
 	if b.cfg.Key != nil {
-		r.sealer = b.cfg.Key.NewSealer(randomUint64())
+		r.sealer = b.cfg.Key.NewSealer(wire.RandomID())
 	}
 	// Multicast sockets are made here, not in Run, so that they belong to
 	// the network namespace New was called in.
@@ -284,7 +286,8 @@ func (r *clusterRepl) commitStateLocked(topic string) *commitState {
 	return cs
 }
 
-// Committed implements replicator.
+// Committed returns the exclusive end of topic's committed prefix and a
+// channel closed when it next moves.
 func (r *clusterRepl) Committed(topic string) (uint64, <-chan struct{}) {
 	r.commitMu.Lock()
 	defer r.commitMu.Unlock()
@@ -292,11 +295,14 @@ func (r *clusterRepl) Committed(topic string) (uint64, <-chan struct{}) {
 	return cs.end, cs.changed
 }
 
-// Log implements replicator.
+// Log returns the topic's log, creating the topic on first use.
 func (r *clusterRepl) Log(topic string) (*topiclog.Log, error) { return r.store.Topic(topic) }
 
-// Propose implements replicator: the node assigns offsets, replicates, and
-// acknowledges once a majority stores the records.
+// Propose stores recs (de-duplicated by producer id and sequence): the node
+// assigns offsets, replicates, and acknowledges once a majority of the view
+// stores the records (a lone broker is a cluster of one). done is called
+// exactly once, possibly from another goroutine, when they are committed or
+// have failed.
 func (r *clusterRepl) Propose(topic, producerID string, recs []record.Record, done func(wire.ProduceAck)) {
 	for i := range recs {
 		if recs[i].ProducerID == "" {
@@ -323,7 +329,9 @@ func (r *clusterRepl) Propose(topic, producerID string, recs []record.Record, do
 	}
 }
 
-// Owner implements replicator: where a topic's clients belong.
+// Owner says which broker serves topic's clients: addr is its address, self
+// whether it is this broker, known false while nobody is (an election or
+// recovery is under way).
 func (r *clusterRepl) Owner(topic string) (addr string, self, known bool) {
 	var m cluster.Member
 	if !r.call(func(time.Time) { m, known = r.node.Owner(topic) }) {
@@ -490,7 +498,7 @@ func (r *clusterRepl) openDatagram(b []byte, opener *wire.Opener, replay *wire.R
 		r.b.counters.udpReplayed.Add(1)
 		return nil, wire.ErrReplayed
 	}
-	if f.Type < wire.TypeElection || f.Type >= 64 {
+	if !f.Type.IsCluster() {
 		r.b.counters.udpBad.Add(1)
 		return nil, fmt.Errorf("%w: %v is not a cluster message", wire.ErrMalformed, f.Type)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/topiclog"
 	"github.com/logstream/logstream/pkg/wire"
 )
@@ -21,19 +22,18 @@ type Config struct {
 	Listen    netip.AddrPort
 	Advertise netip.AddrPort
 	// Broadcast is the subnet broadcast address discovery answers on and
-	// joins to; Loopback marks the no-network fallback.
+	// joins to (127.255.255.255 in the no-network fallback).
 	Broadcast     netip.Addr
 	BroadcastPort uint16
 	Multicast     netip.AddrPort
 	Leader        string // explicit leader (bypasses broadcast)
 
-	DataDir          string
-	MaxRecords       int64
-	Flush            topiclog.FlushPolicy
-	FlushEvery       time.Duration
-	AnalyticsWindow  time.Duration
-	MaxFrame         int
-	MaxSubscriptions int
+	DataDir         string
+	MaxRecords      int64
+	Flush           topiclog.FlushPolicy
+	FlushEvery      time.Duration
+	AnalyticsWindow time.Duration
+	MaxFrame        int
 
 	BrokerHBInterval   time.Duration
 	ClientHBInterval   time.Duration
@@ -53,10 +53,6 @@ type Config struct {
 	HandshakeTimeout   time.Duration // a new connection's first whole frame must arrive within this
 	MaxInFlightRecords int           // records of one connection proposed and not yet acknowledged
 
-	// DiscoveryWait bounds how long a starting broker looks for an existing
-	// cluster before it leads one of its own.
-	DiscoveryWait time.Duration
-
 	Logger zerolog.Logger
 
 	// Observer, if set, receives the measurements snapshots cannot give
@@ -65,29 +61,27 @@ type Config struct {
 	Observer Observer
 }
 
-// DefaultConfig returns the manual's defaults.
+// DefaultConfig returns the manual's defaults, as pkg/defaults states them.
 func DefaultConfig() Config {
 	return Config{
-		BroadcastPort:      8888,
-		Multicast:          netip.MustParseAddrPort("239.0.0.1:9999"),
-		MaxRecords:         10000,
+		BroadcastPort:      defaults.DiscoveryPort,
+		Multicast:          netip.MustParseAddrPort(defaults.MulticastGroup),
+		MaxRecords:         defaults.MaxRecordsPerTopic,
 		Flush:              topiclog.FlushNever,
-		FlushEvery:         time.Second,
-		AnalyticsWindow:    60 * time.Second,
-		MaxFrame:           4 << 20,
-		MaxSubscriptions:   1024,
-		BrokerHBInterval:   5 * time.Second,
-		ClientHBInterval:   10 * time.Second,
-		BrokerTimeout:      30 * time.Second,
-		ClientTimeout:      30 * time.Second,
-		FollowerHBInterval: 2 * time.Second,
-		SuspicionTimeout:   10 * time.Second,
-		FailureTimeout:     15 * time.Second,
-		DiscoveryWait:      1500 * time.Millisecond,
-		MaxConns:           1024,
-		MaxConnsPerIP:      64,
-		HandshakeTimeout:   10 * time.Second,
-		MaxInFlightRecords: 1 << 16,
+		FlushEvery:         defaults.FlushInterval,
+		AnalyticsWindow:    defaults.AnalyticsWindow,
+		MaxFrame:           defaults.MaxFrame,
+		BrokerHBInterval:   defaults.BrokerHBInterval,
+		ClientHBInterval:   defaults.ClientHBInterval,
+		BrokerTimeout:      defaults.BrokerTimeout,
+		ClientTimeout:      defaults.ClientTimeout,
+		FollowerHBInterval: defaults.FollowerHBInterval,
+		SuspicionTimeout:   defaults.SuspicionTimeout,
+		FailureTimeout:     defaults.FailureTimeout,
+		MaxConns:           defaults.MaxConnections,
+		MaxConnsPerIP:      defaults.MaxConnectionsPerIP,
+		HandshakeTimeout:   defaults.HandshakeTimeout,
+		MaxInFlightRecords: defaults.MaxInFlightRecords,
 		Logger:             zerolog.Nop(),
 	}
 }
@@ -104,9 +98,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("MAX_RECORDS_PER_TOPIC: %d is negative", c.MaxRecords)
 	case c.FailureTimeout < c.SuspicionTimeout:
 		return fmt.Errorf("FAILURE_TIMEOUT (%s) must not be shorter than SUSPICION_TIMEOUT (%s)", c.FailureTimeout, c.SuspicionTimeout)
-	case c.MaxFrame < 1024:
+	case c.MaxFrame < defaults.MinFrame:
 		return fmt.Errorf("MAX_FRAME: %d is too small", c.MaxFrame)
-	case c.MaxFrame > 1<<30:
+	case c.MaxFrame > defaults.MaxFrameLimit:
 		return fmt.Errorf("MAX_FRAME: %d is more than 1 GiB", c.MaxFrame)
 	case c.MaxConns < 1:
 		return fmt.Errorf("MAX_CONNECTIONS: %d, want 1 or more", c.MaxConns)

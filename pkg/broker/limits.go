@@ -142,7 +142,7 @@ func (l *connLimiter) refuse(nc net.Conn, frame []byte, wg *sync.WaitGroup) {
 func (b *Broker) refusalFrame(bound string) []byte {
 	f := wire.Encode(&wire.Error{Code: wire.ErrLimit, Message: b.conns.refusal(bound)}, 0)
 	if b.cfg.Key != nil {
-		return b.cfg.Key.NewSealer(randomUint64()).AppendFrame(nil, f)
+		return b.cfg.Key.NewSealer(wire.RandomID()).AppendFrame(nil, f)
 	}
 	return wire.AppendFrame(nil, f)
 }

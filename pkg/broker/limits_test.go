@@ -118,7 +118,7 @@ func TestConnectionsPerIPAreBounded(t *testing.T) {
 	}
 	// The refused client is told which bound refused it, even though its
 	// request was on the way when the broker closed.
-	if _, err := client.Metadata(ctx, tb.addr(), 1<<20); err == nil {
+	if _, err := client.MetadataKeyed(ctx, tb.addr(), 1<<20, nil); err == nil {
 		t.Fatal("a third connection from one IP was served")
 	} else if !strings.Contains(err.Error(), "MAX_CONNECTIONS_PER_IP reached (2 connections") {
 		t.Fatalf("refused with %q, want the bound named", err)
@@ -134,7 +134,7 @@ func TestConnectionsPerIPAreBounded(t *testing.T) {
 		case <-time.After(time.Millisecond):
 		}
 	}
-	if _, err := client.Metadata(ctx, tb.addr(), 1<<20); err != nil {
+	if _, err := client.MetadataKeyed(ctx, tb.addr(), 1<<20, nil); err != nil {
 		t.Fatalf("after a slot freed: %v", err)
 	}
 }

@@ -1,8 +1,6 @@
 package broker
 
 import (
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +12,8 @@ import (
 	"github.com/logstream/logstream/pkg/durable"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/topiclog"
+
+	"github.com/logstream/logstream/pkg/wire"
 )
 
 // loadNodeID returns the broker's stable cluster id, kept in the data
@@ -29,11 +29,9 @@ func loadNodeID(fsys durable.FS, dir string) (cluster.NodeID, error) {
 	} else if !os.IsNotExist(err) {
 		return 0, err
 	}
-	var b [8]byte
 	var id uint64
 	for id == 0 {
-		rand.Read(b[:])
-		id = binary.BigEndian.Uint64(b[:]) >> 1 // positive as int64, for tools that read it so
+		id = wire.RandomID() >> 1 // positive as int64, for tools that read it so
 	}
 	// Durable before the id is used: a broker that joined under an id and
 	// lost it to a power cut would come back as a stranger to its cluster.
@@ -103,12 +101,4 @@ func idString(id cluster.NodeID) string { return strconv.FormatUint(uint64(id), 
 func parseID(s string) (cluster.NodeID, bool) {
 	v, err := strconv.ParseUint(s, 10, 64)
 	return cluster.NodeID(v), err == nil && v != 0
-}
-
-// randomUint64 is a fresh random id (a sealer's sender id: new per process,
-// so a restarted broker's datagrams are not mistaken for replays).
-func randomUint64() uint64 {
-	var b [8]byte
-	rand.Read(b[:])
-	return binary.BigEndian.Uint64(b[:])
 }

@@ -25,7 +25,7 @@ import (
 type Observer interface {
 	// ProduceAcked reports one answered PRODUCE batch: records and bytes
 	// (payload) of the new records it stored (duplicates excluded),
-	// latency from handing the batch to the replicator to its answer, and
+	// latency from handing the batch to the cluster (clusterRepl.Propose) to its answer, and
 	// the answer's code (wire.ErrNone: stored by a majority).
 	ProduceAcked(topic string, records, bytes int, latency time.Duration, code wire.ErrCode)
 	// Delivered reports records sent to a consumer of topic.

@@ -99,13 +99,12 @@ func (c *peer) serve(ctx context.Context) {
 			c.conn.SetReadDeadline(time.Time{})
 		}
 		c.lastSeen.Store(time.Now().UnixNano())
-		if err := c.handle(ctx, f, &wg); err != nil {
-			if errors.Is(err, wire.ErrTooManyRecords) {
-				c.b.counters.tooManyRecords.Add(1)
-			}
-			c.b.counters.badFrames.Add(1)
-			c.b.rlog.warn("bad_request").Err(err).Stringer("type", f.Type).Stringer("peer", c.conn.RemoteAddr()).Msg("bad request refused")
-			c.reply(f.Corr, &wire.Error{Code: wire.ErrBadRequest, Message: err.Error()})
+		reply, err := c.handle(ctx, f, &wg)
+		if err != nil {
+			reply = c.answer(f, err)
+		}
+		if reply != nil {
+			c.reply(f.Corr, reply)
 		}
 	}
 }
@@ -169,86 +168,84 @@ func (c *peer) replyNow(corr uint64, m wire.Message) {
 	}
 }
 
-// redirect tells a client, for topics served elsewhere, where to go; it
-// reports whether the request must stop here.
-func (c *peer) redirect(corr uint64, topic string) bool {
-	addr, self, known := c.b.repl.Owner(topic)
+// owned refuses, for topics served elsewhere, with where to go; nil means
+// this broker serves topic.
+func (c *peer) owned(topic string) error {
+	addr, self, known := c.b.cluster.Owner(topic)
 	switch {
 	case !known:
-		c.reply(corr, &wire.Error{Code: wire.ErrBusy, Message: "no owner for topic " + topic + " yet (election or recovery in progress)"})
-		return true
+		return refuse(wire.ErrBusy, "no owner for topic "+topic+" yet (election or recovery in progress)")
 	case !self:
-		c.reply(corr, &wire.Error{Code: wire.ErrNotOwner, Message: "topic " + topic + " is served by " + addr, Redirect: addr})
-		return true
+		return &refusal{code: wire.ErrNotOwner, msg: "topic " + topic + " is served by " + addr, redirect: addr}
 	}
-	return false
+	return nil
 }
 
-func (c *peer) handle(ctx context.Context, f wire.Frame, wg *sync.WaitGroup) error {
+// handle serves one request: it returns the reply to send (nil when there
+// is none, or when it goes later, as a PRODUCE's acknowledgement does) or an
+// error that serve turns into one (connerr.go).
+func (c *peer) handle(ctx context.Context, f wire.Frame, wg *sync.WaitGroup) (wire.Message, error) {
 	switch f.Type {
 	case wire.TypeMetadata, wire.TypeHeartbeat:
 		// Asked by clients and brokers alike.
 	default:
 		k := kindClient
-		if f.Type >= wire.TypeElection && f.Type < 64 {
+		if f.Type.IsCluster() {
 			k = kindBroker
 		}
 		if !c.claim(k) {
-			return fmt.Errorf("%v refused: this connection is a %s's", f.Type, map[peerKind]string{kindClient: "client", kindBroker: "broker"}[c.kind])
+			return nil, fmt.Errorf("%v refused: this connection is a %s's", f.Type, map[peerKind]string{kindClient: "client", kindBroker: "broker"}[c.kind])
 		}
 	}
 	switch f.Type {
 	case wire.TypeProduce:
 		var m wire.Produce
 		if err := m.Unmarshal(f.Body); err != nil {
-			return err
+			return nil, err
 		}
-		return c.produce(ctx, f.Corr, &m)
+		return nil, c.produce(ctx, f.Corr, &m)
 	case wire.TypeSubscribe:
 		var m wire.Subscribe
 		if err := m.Unmarshal(f.Body); err != nil {
-			return err
+			return nil, err
 		}
-		return c.subscribe(ctx, f.Corr, &m, wg)
+		return nil, c.subscribe(ctx, f.Corr, &m, wg)
 	case wire.TypeConsume:
 		var m wire.Consume
 		if err := m.Unmarshal(f.Body); err != nil {
-			return err
+			return nil, err
 		}
-		return c.consume(f.Corr, &m)
+		return c.consume(&m)
 	case wire.TypeHeartbeat:
 		var m wire.Heartbeat
 		if err := m.Unmarshal(f.Body); err != nil {
-			return err
+			return nil, err
 		}
 		c.log.Debug().Str("client", m.NodeID).Stringer("role", m.Role).Msg("HEARTBEAT from client")
 		c.identify(m.NodeID, m.Role)
 		// Answer each one, so a client's hb-timeout can be shorter than
 		// CLIENT_HB_INTERVAL and still never fires on a healthy but idle link.
-		c.reply(f.Corr, c.b.heartbeatMsg(m.Seq))
-		return nil
+		return c.b.heartbeatMsg(m.Seq), nil
 	case wire.TypeMetadata:
 		var m wire.Metadata
 		if err := m.Unmarshal(f.Body); err != nil {
-			return err
+			return nil, err
 		}
 		resp := c.b.metadata()
-		c.reply(f.Corr, &resp)
-		return nil
+		return &resp, nil
 	case wire.TypeElectionTrigger:
 		c.b.TriggerElection("request from " + c.conn.RemoteAddr().String())
-		c.reply(f.Corr, &wire.Error{Code: wire.ErrNone, Message: "election started"})
-		return nil
+		return &wire.Error{Code: wire.ErrNone, Message: "election started"}, nil
 	default:
-		if f.Type >= wire.TypeElection && f.Type < 64 {
+		if f.Type.IsCluster() {
 			m, err := cluster.DecodeMessage(f.Type, f.Body)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			c.b.cluster.step(m)
-			return nil
+			return nil, nil
 		}
-		return errors.New("unexpected message " + f.Type.String())
+		return nil, errors.New("unexpected message " + f.Type.String())
 	}
 }
 
@@ -259,10 +256,11 @@ func (c *peer) identify(id string, role wire.Role) {
 	}
 }
 
+// produce hands a batch to the cluster; its acknowledgement is sent when
+// the cluster answers, so a nil error means no reply now.
 func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce) error {
 	if err := validTopic(m.Topic); err != nil {
-		c.reply(corr, &wire.ProduceAck{Topic: m.Topic, Code: wire.ErrBadRequest, Message: err.Error()})
-		return nil
+		return &refusal{code: wire.ErrBadRequest, msg: err.Error(), topic: m.Topic}
 	}
 	c.identify(m.ProducerID, wire.RoleProducer)
 	n := len(m.Records)
@@ -286,7 +284,7 @@ func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce) error 
 	if obs != nil {
 		proposed, size = time.Now(), payloadBytes(m.Records)
 	}
-	c.b.repl.Propose(m.Topic, m.ProducerID, m.Records, func(ack wire.ProduceAck) {
+	c.b.cluster.Propose(m.Topic, m.ProducerID, m.Records, func(ack wire.ProduceAck) {
 		c.flight.release(n)
 		if ack.Code == wire.ErrNone {
 			c.b.counters.produced.Add(uint64(ack.Count - ack.Duplicates))
@@ -314,49 +312,43 @@ func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce) error 
 	return nil
 }
 
-// readable returns the log of a topic a client wants to read, or answers the
-// client (bad name, served elsewhere, failure) and returns nil.
-func (c *peer) readable(corr uint64, topic string) *topiclog.Log {
+// readable returns the log of a topic a client wants to read, or why not
+// (bad name, served elsewhere, failure).
+func (c *peer) readable(topic string) (*topiclog.Log, error) {
 	if err := validTopic(topic); err != nil {
-		c.reply(corr, &wire.Error{Code: wire.ErrBadRequest, Message: err.Error()})
-		return nil
+		return nil, refuse(wire.ErrBadRequest, err.Error())
 	}
-	if c.redirect(corr, topic) {
-		return nil
+	if err := c.owned(topic); err != nil {
+		return nil, err
 	}
-	log, err := c.b.repl.Log(topic)
+	log, err := c.b.cluster.Log(topic)
 	if err != nil {
-		c.reply(corr, &wire.Error{Code: wire.ErrInternal, Message: err.Error()})
-		return nil
+		return nil, refuse(wire.ErrInternal, err.Error())
 	}
-	return log
+	return log, nil
 }
 
-func (c *peer) consume(corr uint64, m *wire.Consume) error {
-	log := c.readable(corr, m.Topic)
-	if log == nil {
-		return nil
+func (c *peer) consume(m *wire.Consume) (wire.Message, error) {
+	log, err := c.readable(m.Topic)
+	if err != nil {
+		return nil, err
 	}
-	committed, _ := c.b.repl.Committed(m.Topic)
+	committed, _ := c.b.cluster.Committed(m.Topic)
 	resp := wire.Records{Topic: m.Topic, Committed: committed, StartOffset: log.StartOffset()}
 	if m.Offset < log.StartOffset() || m.Offset > committed {
-		c.reply(corr, &wire.Error{Code: wire.ErrOffsetOutOfRange,
-			Message: offsetRangeMsg(m.Offset, log.StartOffset(), committed)})
-		return nil
+		return nil, refuse(wire.ErrOffsetOutOfRange, offsetRangeMsg(m.Offset, log.StartOffset(), committed))
 	}
 	max := int(min(uint64(clamp(int(m.MaxRecords), 1, 10000)), committed-m.Offset))
 	if max > 0 {
 		recs, err := log.Read(m.Offset, max, clamp(int(m.MaxBytes), 1, c.b.cfg.MaxFrame/2))
 		if err != nil {
-			c.reply(corr, &wire.Error{Code: wire.ErrInternal, Message: err.Error()})
-			return nil
+			return nil, refuse(wire.ErrInternal, err.Error())
 		}
 		resp.Records = committedOnly(recs, committed)
 	}
 	c.session("CONSUME", m.Topic, c.id.Load().(string)).serve(uint64(len(resp.Records)), 0)
 	c.log.Debug().Str("topic", m.Topic).Uint64("offset", m.Offset).Int("records", len(resp.Records)).Msg("CONSUME")
-	c.reply(corr, &resp)
-	return nil
+	return &resp, nil
 }
 
 // heartbeat sends HEARTBEAT to the client every ClientHBInterval and drops a

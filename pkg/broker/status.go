@@ -72,7 +72,7 @@ func (b *Broker) metadata() wire.MetadataResponse {
 	b.mu.Lock()
 	for s := range b.subs {
 		pos := s.position()
-		committed, _ := b.repl.Committed(s.topic)
+		committed, _ := b.cluster.Committed(s.topic)
 		resp.Consumers = append(resp.Consumers, wire.ConsumerInfo{ConsumerID: s.consumer, Topic: s.topic,
 			Offset: pos, Lag: committed - min(pos, committed)})
 	}

@@ -28,27 +28,25 @@ func offsetRangeMsg(off, start, end uint64) string {
 
 // subscribe starts streaming a topic to the client from the requested
 // position. Records go out as RECORDS frames with the subscription's
-// correlation id; with analytics, STATS frames follow every interval.
+// correlation id; with analytics, STATS frames follow every interval. The
+// stream's goroutine sends every frame, so a nil error means no reply now.
 func (c *peer) subscribe(ctx context.Context, corr uint64, m *wire.Subscribe, wg *sync.WaitGroup) error {
-	log := c.readable(corr, m.Topic)
-	if log == nil {
-		return nil
+	log, err := c.readable(m.Topic)
+	if err != nil {
+		return err
 	}
-	committed, _ := c.b.repl.Committed(m.Topic)
+	committed, _ := c.b.cluster.Committed(m.Topic)
 	start, err := startOffset(m, log, committed)
 	if errors.Is(err, errNotYet) {
-		c.reply(corr, &wire.Error{Code: wire.ErrBusy, Message: err.Error()})
-		return nil
+		return refuse(wire.ErrBusy, err.Error())
 	}
 	if err != nil {
-		c.reply(corr, &wire.Error{Code: wire.ErrOffsetOutOfRange, Message: err.Error()})
-		return nil
+		return refuse(wire.ErrOffsetOutOfRange, err.Error())
 	}
 	c.subsMu.Lock()
 	if _, dup := c.subs[corr]; dup || len(c.subs) >= maxSubscriptionsPerConn {
 		c.subsMu.Unlock()
-		c.reply(corr, &wire.Error{Code: wire.ErrBusy, Message: "too many subscriptions on one connection"})
-		return nil
+		return refuse(wire.ErrBusy, "too many subscriptions on one connection")
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	c.subs[corr] = cancel
@@ -163,7 +161,7 @@ func (s *subscription) run(ctx context.Context) {
 	}
 	// The first frame tells the consumer where it starts and where the
 	// committed log ends now, so "read to the end and exit" knows its goal.
-	committed, changed := s.c.b.repl.Committed(s.topic)
+	committed, changed := s.c.b.cluster.Committed(s.topic)
 	s.c.reply(s.corr, &wire.Records{Topic: s.topic, Committed: committed, StartOffset: s.next})
 	// While idle, check now and then that the topic still lives here: after
 	// a view change moved it, this broker's log stops growing and the
@@ -171,7 +169,7 @@ func (s *subscription) run(ctx context.Context) {
 	own := time.NewTicker(ownerCheckEvery)
 	defer own.Stop()
 	for {
-		committed, changed = s.c.b.repl.Committed(s.topic)
+		committed, changed = s.c.b.cluster.Committed(s.topic)
 		if s.next < committed {
 			if s.next < s.log.StartOffset() {
 				// Retention overtook a slow consumer: say so and skip ahead
@@ -183,7 +181,7 @@ func (s *subscription) run(ctx context.Context) {
 			n := int(min(uint64(s.batch), committed-s.next))
 			recs, err := s.log.Read(s.next, n, s.c.b.cfg.MaxFrame/2)
 			if err != nil && !errors.Is(err, topiclog.ErrOffsetOutOfRange) {
-				s.c.reply(s.corr, &wire.Error{Code: wire.ErrInternal, Message: err.Error()})
+				s.c.reply(s.corr, refuse(wire.ErrInternal, err.Error()).frame(wire.TypeSubscribe))
 				return
 			}
 			recs = committedOnly(recs, committed)
@@ -286,12 +284,13 @@ const ownerCheckEvery = time.Second
 // moved reports whether the topic now lives on another broker, and if so
 // redirects the consumer there; it resumes at its next offset.
 func (s *subscription) moved() bool {
-	addr, self, known := s.c.b.repl.Owner(s.topic)
+	addr, self, known := s.c.b.cluster.Owner(s.topic)
 	if !known || self {
 		return false
 	}
 	s.c.log.Info().Str("topic", s.topic).Str("owner", addr).Msg("topic moved; redirecting its consumer")
-	s.c.reply(s.corr, &wire.Error{Code: wire.ErrNotOwner, Message: "topic " + s.topic + " moved to " + addr, Redirect: addr})
+	moved := &refusal{code: wire.ErrNotOwner, msg: "topic " + s.topic + " moved to " + addr, redirect: addr}
+	s.c.reply(s.corr, moved.frame(wire.TypeSubscribe))
 	return true
 }
 

@@ -401,7 +401,7 @@ func (w *world) ask(pick func(leaderOwner) string) (int, bool) {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			md, err := client.Metadata(ctx, netip.AddrPortFrom(h.IP, 8001).String(), 1<<20)
+			md, err := client.MetadataKeyed(ctx, netip.AddrPortFrom(h.IP, 8001).String(), 1<<20, nil)
 			cancel()
 			if err != nil || md.LeaderAddr == "" {
 				continue

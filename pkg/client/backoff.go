@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/logstream/logstream/pkg/discovery"
+
+	"github.com/logstream/logstream/pkg/defaults"
 )
 
 // firstPause is the pause after a first failed attempt. Most refusals (a view
@@ -14,7 +16,7 @@ import (
 // soon; every further failure in a row doubles the pause up to
 // ReconnectDelay, so a refusal that lasts (a lost quorum, a damaged topic,
 // a connection limit) costs the broker a few attempts per second at most.
-const firstPause = 100 * time.Millisecond
+const firstPause = defaults.ReconnectFirstDelay
 
 // backoff is the pause before the next attempt: firstPause doubling up to
 // max (discovery's schedule arithmetic), each pause drawn from the upper half

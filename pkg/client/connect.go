@@ -22,6 +22,8 @@ import (
 	"github.com/logstream/logstream/pkg/discovery"
 	"github.com/logstream/logstream/pkg/framed"
 	"github.com/logstream/logstream/pkg/wire"
+
+	"github.com/logstream/logstream/pkg/defaults"
 )
 
 // Options configure how a client finds and keeps its broker.
@@ -57,19 +59,19 @@ type Options struct {
 // Defaults fills the zero fields with the manual's defaults.
 func (o *Options) Defaults() {
 	if o.BroadcastPort == 0 {
-		o.BroadcastPort = 8888
+		o.BroadcastPort = defaults.DiscoveryPort
 	}
 	if o.HBInterval <= 0 {
-		o.HBInterval = 2 * time.Second
+		o.HBInterval = defaults.ClientHB
 	}
 	if o.HBTimeout <= 0 {
-		o.HBTimeout = 10 * time.Second
+		o.HBTimeout = defaults.ClientHBTimeout
 	}
 	if o.ReconnectAttempts <= 0 {
-		o.ReconnectAttempts = 10
+		o.ReconnectAttempts = defaults.ReconnectAttempts
 	}
 	if o.ReconnectDelay <= 0 {
-		o.ReconnectDelay = 5 * time.Second
+		o.ReconnectDelay = defaults.ReconnectDelay
 	}
 	if o.MaxFrame <= 0 {
 		o.MaxFrame = wire.DefaultMaxFrame

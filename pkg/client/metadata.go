@@ -10,15 +10,10 @@ import (
 	"github.com/logstream/logstream/pkg/wire"
 )
 
-// Metadata asks the broker at addr who leads, which brokers there are and
-// what topics they hold. Frames that are not the answer (a heartbeat) are
-// skipped.
-func Metadata(ctx context.Context, addr string, maxFrame int) (*wire.MetadataResponse, error) {
-	return MetadataKeyed(ctx, addr, maxFrame, nil)
-}
-
-// MetadataKeyed is Metadata in a cluster with key (nil: an open cluster).
-// A key mismatch is an error wrapping wire.ErrAuth.
+// MetadataKeyed asks the broker at addr who leads, which brokers there are
+// and what topics they hold, in a cluster with key (nil: an open cluster).
+// Frames that are not the answer (a heartbeat) are skipped. A key mismatch
+// is an error wrapping wire.ErrAuth.
 func MetadataKeyed(ctx context.Context, addr string, maxFrame int, key *wire.Key) (*wire.MetadataResponse, error) {
 	conn, err := dialAdmin(ctx, addr, maxFrame, key)
 	if err != nil {

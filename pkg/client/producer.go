@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logstream/logstream/pkg/client/pipeline"
 	"github.com/logstream/logstream/pkg/framed"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/wire"
@@ -33,19 +34,17 @@ var ErrRecordTooLarge = errors.New("record larger than the frame limit")
 // Producer sends records to one topic and gets each acknowledged exactly
 // once. Every record gets the next sequence number; after a reconnect all
 // unacknowledged records are sent again in order, and the broker drops the
-// ones it already stored. Run owns the connection; Send and Flush may be
-// called from any goroutine.
+// ones it already stored. That logic is the pure state machine of package
+// pipeline; Producer runs it: Run owns the connection, Send and Flush may be
+// called from any goroutine, and mu guards the state machine.
 type Producer struct {
 	o  Options
 	po ProducerOptions
 
 	mu      sync.Mutex
-	queue   []record.Record // unacknowledged records in sequence order
-	sent    int             // queue[:sent] went out on the current connection
-	nextSeq uint64
-	acked   uint64
+	pipe    *pipeline.Pipeline
 	fatal   error
-	changed chan struct{} // closed and replaced whenever queue or acked changes
+	changed chan struct{} // closed and replaced whenever the pipeline's queue or acked changes
 	wake    chan struct{} // Send → sender: records waiting
 }
 
@@ -64,7 +63,8 @@ func NewProducer(o Options, po ProducerOptions) *Producer {
 	if po.MaxPending <= 0 {
 		po.MaxPending = 100000
 	}
-	return &Producer{o: o, po: po, nextSeq: 1, changed: make(chan struct{}), wake: make(chan struct{}, 1)}
+	return &Producer{o: o, po: po, pipe: pipeline.New(po.MaxPending, po.MaxInFlight),
+		changed: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 
 // MaxRecordBytes is the largest payload that fits one PRODUCE frame.
@@ -84,9 +84,8 @@ func (p *Producer) Send(ctx context.Context, payload []byte) error {
 			p.mu.Unlock()
 			return err
 		}
-		if len(p.queue) < p.po.MaxPending {
-			p.queue = append(p.queue, record.Record{Timestamp: time.Now().UnixNano(), Seq: p.nextSeq, Payload: payload})
-			p.nextSeq++
+		if !p.pipe.Full() {
+			p.pipe.Add(record.Record{Timestamp: time.Now().UnixNano(), Payload: payload})
 			p.mu.Unlock()
 			select {
 			case p.wake <- struct{}{}:
@@ -108,7 +107,7 @@ func (p *Producer) Send(ctx context.Context, payload []byte) error {
 func (p *Producer) Flush(ctx context.Context) error {
 	for {
 		p.mu.Lock()
-		n, err, ch := len(p.queue), p.fatal, p.changed
+		n, err, ch := p.pipe.Pending(), p.fatal, p.changed
 		p.mu.Unlock()
 		if err != nil {
 			return err
@@ -128,14 +127,14 @@ func (p *Producer) Flush(ctx context.Context) error {
 func (p *Producer) Acked() uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.acked
+	return p.pipe.Acked()
 }
 
 // Pending is the number of records not yet acknowledged.
 func (p *Producer) Pending() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.queue)
+	return p.pipe.Pending()
 }
 
 func (p *Producer) notify() {
@@ -159,7 +158,7 @@ func (p *Producer) setFatal(err error) error {
 func (p *Producer) Run(ctx context.Context) error {
 	err := p.o.loop(ctx, "resending unacknowledged records", p.session, func() {
 		p.mu.Lock()
-		p.sent = 0
+		p.pipe.Reset()
 		p.mu.Unlock()
 	})
 	if err != nil {
@@ -177,21 +176,15 @@ func isFatal(err error) bool {
 	return errors.As(err, &f) || errors.Is(err, wire.ErrAuth)
 }
 
-// batchRef is one PRODUCE frame awaiting its ack.
-type batchRef struct {
-	corr     uint64
-	firstSeq uint64
-	count    int
-}
-
 // session runs one connection: the reader takes acks, this goroutine sends.
+// The pipeline was Reset before it (Run), so it starts with nothing in
+// flight and everything unacknowledged unsent.
 func (p *Producer) session(ctx context.Context, conn *framed.Conn, h *health) error {
-	inflight := make(chan batchRef, p.po.MaxInFlight)
 	errc := make(chan error, 1)
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
-		errc <- p.readAcks(conn, inflight, h)
+		errc <- p.readAcks(conn, h)
 	}()
 	hbDone := make(chan struct{})
 	defer func() {
@@ -206,9 +199,9 @@ func (p *Producer) session(ctx context.Context, conn *framed.Conn, h *health) er
 		// Take the change signal before looking at the state, so a change
 		// between the look and the wait still wakes us.
 		p.mu.Lock()
-		unsent, changed := len(p.queue)-p.sent, p.changed
+		unsent, canSend, changed := p.pipe.Unsent(), p.pipe.CanSend(), p.changed
 		p.mu.Unlock()
-		if unsent > 0 && len(inflight) < cap(inflight) {
+		if canSend {
 			if unsent < p.po.MaxBatchRecords && p.po.Linger > 0 {
 				select {
 				case <-time.After(p.po.Linger):
@@ -217,8 +210,7 @@ func (p *Producer) session(ctx context.Context, conn *framed.Conn, h *health) er
 				}
 			}
 			corr++
-			f, ref := p.nextBatch(corr)
-			inflight <- ref // never blocks: checked above, and only we add
+			f := p.nextBatch(corr)
 			if err := conn.Send(f); err != nil {
 				return <-errc
 			}
@@ -235,27 +227,18 @@ func (p *Producer) session(ctx context.Context, conn *framed.Conn, h *health) er
 	}
 }
 
-// nextBatch builds the next PRODUCE frame from the unsent records.
-func (p *Producer) nextBatch(corr uint64) (wire.Frame, batchRef) {
+// nextBatch builds the next PRODUCE frame from the unsent records. Only the
+// session's goroutine takes batches, and only after CanSend said yes.
+func (p *Producer) nextBatch(corr uint64) wire.Frame {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	recs := p.queue[p.sent:]
-	n, bytes := 0, 0
-	for n < len(recs) && n < p.po.MaxBatchRecords {
-		bytes += len(recs[n].Payload) + 32
-		if n > 0 && bytes > p.po.MaxBatchBytes {
-			break
-		}
-		n++
-	}
-	m := wire.Produce{Topic: p.po.Topic, ProducerID: p.o.ClientID, Acks: 1, Records: recs[:n]}
-	f := wire.Encode(&m, corr) // encodes now, so later queue changes cannot touch the frame
-	p.sent += n
-	return f, batchRef{corr: corr, firstSeq: recs[0].Seq, count: n}
+	b, _ := p.pipe.Next(corr, 0, p.po.MaxBatchRecords, p.po.MaxBatchBytes)
+	m := wire.Produce{Topic: p.po.Topic, ProducerID: p.o.ClientID, Acks: 1, Records: b.Records}
+	return wire.Encode(&m, corr) // encodes now, so later queue changes cannot touch the frame
 }
 
 // readAcks matches PRODUCE_ACKs to the batches in flight, in order.
-func (p *Producer) readAcks(conn *framed.Conn, inflight chan batchRef, h *health) error {
+func (p *Producer) readAcks(conn *framed.Conn, h *health) error {
 	for {
 		f, err := p.o.recv(conn)
 		if err != nil {
@@ -283,27 +266,18 @@ func (p *Producer) readAcks(conn *framed.Conn, inflight chan batchRef, h *health
 		if ack.Code != wire.ErrNone {
 			return ackError(ack.Code, ack.Message, ack.Redirect)
 		}
-		var ref batchRef
-		select {
-		case ref = <-inflight:
-		default:
-			return fmt.Errorf("unexpected PRODUCE_ACK (corr %d)", f.Corr)
+		p.mu.Lock()
+		b, err := p.pipe.Ack(f.Corr, ack.FirstSeq, int(ack.Count))
+		if err == nil {
+			p.notify()
 		}
-		if ref.corr != f.Corr || ref.firstSeq != ack.FirstSeq || uint32(ref.count) != ack.Count {
-			return fmt.Errorf("PRODUCE_ACK out of order: got corr %d seq %d, want corr %d seq %d", f.Corr, ack.FirstSeq, ref.corr, ref.firstSeq)
+		p.mu.Unlock()
+		if err != nil {
+			return err
 		}
 		h.progress.Store(true)
-		p.mu.Lock()
-		p.queue = p.queue[ref.count:]
-		p.sent -= ref.count
-		p.acked += uint64(ref.count)
-		if cap(p.queue) > 2*p.po.MaxPending && len(p.queue) < p.po.MaxPending/2 {
-			p.queue = append([]record.Record(nil), p.queue...) // let the old array go
-		}
-		p.notify()
-		p.mu.Unlock()
 		if p.po.OnAck != nil {
-			p.po.OnAck(ref.firstSeq, ref.count)
+			p.po.OnAck(b.FirstSeq(), len(b.Records))
 		}
 	}
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/wire"
 )
@@ -35,7 +36,7 @@ const (
 	maxTopics   = 1 << 16
 	maxRecords  = 1 << 16
 	maxAddrSize = 256
-	maxTopicLen = 255
+	maxTopicLen = defaults.MaxTopicName
 )
 
 // Epoch says that records from Start on (up to the next entry) were appended

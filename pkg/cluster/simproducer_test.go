@@ -3,15 +3,18 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
+	"github.com/logstream/logstream/pkg/client/pipeline"
 	"github.com/logstream/logstream/pkg/record"
 )
 
-// The simulation's producers play pkg/client's Producer, because the
-// brokers' de-duplication is only as good as its worst client schedule: up
-// to maxInflight PRODUCE batches pipelined on one connection, their acks
+// The simulation's producers run pkg/client's producer core (package
+// pipeline, the state machine pkg/client's Producer runs over TCP), because
+// the brokers' de-duplication is only as good as its worst client schedule:
+// up to maxInflight PRODUCE batches pipelined on one connection, their acks
 // taken in order, and on any failure — an error ack, a redirect, an ack out
 // of order, a reset connection, no answer within simAckTimeout — the
 // connection is dropped and every unacknowledged record goes out again from
@@ -29,18 +32,16 @@ type simProducer struct {
 	name        string
 	gen         int // process restarts
 	pid, topic  string
-	maxInflight int             // pipelined batches, 1–4
-	next        uint64          // next Seq to create
-	queue       []record.Record // unacknowledged records in Seq order
-	sent        int             // queue[:sent] went out on the current connection
-	hiSent      uint64          // highest Seq ever sent (resends are below)
-	conn        simConn
-	inflight    []simBatch // sent on conn and not yet acknowledged, oldest first
-	arrive      time.Time  // arrival of the last frame sent on conn: TCP keeps order
-	target      NodeID     // where the next connection goes
-	retryAt     time.Time  // no new connection before
-	acked       uint64     // highest Seq acknowledged
-	goal        uint64     // liveness phases: the Seq that must be acknowledged
+	maxInflight int // pipelined batches, 1–4
+	// pipe holds the queue, the batches in flight on conn (their tokens
+	// as batch ids, their send times as At) and the acknowledged count.
+	pipe    *pipeline.Pipeline
+	hiSent  uint64 // highest Seq ever sent (resends are below)
+	conn    simConn
+	arrive  time.Time // arrival of the last frame sent on conn: TCP keeps order
+	target  NodeID    // where the next connection goes
+	retryAt time.Time // no new connection before
+	goal    uint64    // liveness phases: the Seq that must be acknowledged
 }
 
 // simConn is one producer connection to one incarnation of a broker.
@@ -48,12 +49,6 @@ type simConn struct {
 	id   uint64 // 0: not connected
 	node NodeID
 	inc  int
-}
-
-type simBatch struct {
-	token  uint64
-	recs   []record.Record
-	sentAt time.Time
 }
 
 // simToken ties a Propose token to the connection that sent it: acks that
@@ -69,8 +64,10 @@ func (r *simRun) newProducers(topics []string) {
 	n := len(r.s.ids)
 	for i := range 2 * len(topics) {
 		name := fmt.Sprintf("p%d", i)
-		r.producers = append(r.producers, &simProducer{name: name, pid: name, topic: topics[i%len(topics)], next: 1,
-			maxInflight: 1 + r.s.rng.IntN(4), target: NodeID(1 + i%n)})
+		p := &simProducer{name: name, pid: name, topic: topics[i%len(topics)],
+			maxInflight: 1 + r.s.rng.IntN(4), target: NodeID(1 + i%n)}
+		p.pipe = pipeline.New(simMaxPending, p.maxInflight)
+		r.producers = append(r.producers, p)
 	}
 }
 
@@ -78,14 +75,14 @@ func (r *simRun) newProducers(topics []string) {
 // records acknowledged; produce(false) creates only up to the goal.
 func (r *simRun) setGoal(extra uint64) {
 	for _, p := range r.producers {
-		p.goal = p.next - 1 + extra
+		p.goal = p.pipe.NextSeq() - 1 + extra
 	}
 }
 
 // allDone: every producer reached its goal.
 func (r *simRun) allDone() bool {
 	for _, p := range r.producers {
-		if p.acked < p.goal {
+		if p.pipe.Acked() < p.goal {
 			return false
 		}
 	}
@@ -101,29 +98,29 @@ func (r *simRun) produce(create bool) {
 		if create && s.rng.IntN(simRestart) == 0 {
 			r.restartProducer(p)
 		}
-		if (create || p.next <= p.goal) && len(p.queue) < simMaxPending && s.rng.IntN(2) == 0 {
+		if (create || p.pipe.NextSeq() <= p.goal) && !p.pipe.Full() && s.rng.IntN(2) == 0 {
 			k := 1 + s.rng.IntN(3)
 			if !create {
-				k = min(k, int(p.goal-p.next+1))
+				k = min(k, int(p.goal-p.pipe.NextSeq()+1))
 			}
 			for range k {
-				p.queue = append(p.queue, record.Record{Timestamp: s.now.UnixNano(), ProducerID: p.pid, Seq: p.next,
-					Payload: fmt.Appendf(nil, "%s-%d", p.pid, p.next)})
-				p.next++
+				p.pipe.Add(record.Record{Timestamp: s.now.UnixNano(), ProducerID: p.pid,
+					Payload: fmt.Appendf(nil, "%s-%d", p.pid, p.pipe.NextSeq())})
 			}
 		}
 		if p.conn.id != 0 {
 			sn := s.nodes[p.conn.node]
+			oldest, waiting := p.pipe.Oldest()
 			switch {
 			case !sn.up || sn.inc != p.conn.inc:
 				// The broker died: the kernel resets the connection.
 				r.disconnect(p, "connection reset", 0, 0)
-			case len(p.inflight) > 0 && s.now.Sub(p.inflight[0].sentAt) >= simAckTimeout:
+			case waiting && s.now.Sub(time.Unix(0, oldest.At)) >= simAckTimeout:
 				r.disconnect(p, "no ack", 0, 0)
 			}
 		}
 		if p.conn.id == 0 {
-			if len(p.queue) == 0 || s.now.Before(p.retryAt) {
+			if p.pipe.Pending() == 0 || s.now.Before(p.retryAt) {
 				continue
 			}
 			if r.connect(p); p.conn.id == 0 {
@@ -143,8 +140,8 @@ func (r *simRun) restartProducer(p *simProducer) {
 	p.gen++
 	old := p.pid
 	p.pid = fmt.Sprintf("%s.%d", p.name, p.gen)
-	p.conn, p.inflight, p.queue, p.sent = simConn{}, nil, nil, 0
-	p.next, p.hiSent, p.acked, p.goal = 1, 0, 0, 0
+	p.conn, p.pipe = simConn{}, pipeline.New(simMaxPending, p.maxInflight)
+	p.hiSent, p.goal = 0, 0
 	p.target = r.s.ids[r.s.rng.IntN(len(r.s.ids))]
 	r.s.logf("producer %s restarts as %s", old, p.pid)
 }
@@ -165,29 +162,29 @@ func (r *simRun) connect(p *simProducer) {
 	}
 	r.nextConn++
 	p.conn = simConn{id: r.nextConn, node: sn.id, inc: sn.inc}
-	p.arrive, p.sent, p.inflight = s.now, 0, nil
+	p.arrive = s.now
+	p.pipe.Reset()
 }
 
 // send pipelines batches of unsent records, each arriving after a random
 // network delay but never before the one sent ahead of it.
 func (r *simRun) send(p *simProducer) {
 	s := r.s
-	for len(p.inflight) < p.maxInflight && p.sent < len(p.queue) {
-		k := min(1+s.rng.IntN(simMaxBatch), len(p.queue)-p.sent)
-		recs := slices.Clone(p.queue[p.sent : p.sent+k])
-		p.sent += k
+	for p.pipe.CanSend() {
+		k := min(1+s.rng.IntN(simMaxBatch), p.pipe.Unsent())
+		if p.pipe.InFlight() > 0 {
+			r.stats.Pipelined++
+		}
+		r.nextToken++
+		token, conn, topic := r.nextToken, p.conn.id, p.topic
+		b, _ := p.pipe.Next(token, s.now.UnixNano(), k, math.MaxInt)
+		recs := b.Records
 		for _, rec := range recs {
 			if rec.Seq <= p.hiSent {
 				r.stats.Resent++
 			}
 			p.hiSent = max(p.hiSent, rec.Seq)
 		}
-		if len(p.inflight) > 0 {
-			r.stats.Pipelined++
-		}
-		r.nextToken++
-		token, conn, topic := r.nextToken, p.conn.id, p.topic
-		p.inflight = append(p.inflight, simBatch{token: token, recs: recs, sentAt: s.now})
 		r.tokens[token] = simToken{p: p, conn: conn}
 		d := s.minDelay + time.Duration(s.rng.Int64N(int64(s.maxDelay-s.minDelay)+1))
 		if at := s.now.Add(d); at.After(p.arrive) {
@@ -225,12 +222,13 @@ func (r *simRun) refused(p *simProducer, conn, token uint64, err error) {
 // client with several bootstrap addresses may).
 func (r *simRun) disconnect(p *simProducer, why string, wait time.Duration, to NodeID) {
 	s := r.s
-	s.logf("producer %s drops its connection to %d (%s) with %d batches in flight, %d records unacknowledged", p.pid, p.conn.node, why, len(p.inflight), len(p.queue))
+	s.logf("producer %s drops its connection to %d (%s) with %d batches in flight, %d records unacknowledged", p.pid, p.conn.node, why, p.pipe.InFlight(), p.pipe.Pending())
 	r.stats.Reconnects++
 	if to == 0 || (wait > 0 && s.rng.IntN(4) == 0) {
 		to = s.ids[s.rng.IntN(len(s.ids))]
 	}
-	p.conn, p.inflight, p.sent, p.target = simConn{}, nil, 0, to
+	p.conn, p.target = simConn{}, to
+	p.pipe.Reset()
 	p.retryAt = s.now.Add(wait)
 }
 
@@ -253,19 +251,25 @@ func (r *simRun) onAck(sn *simNode, a Ack) {
 		r.disconnect(p, a.Err.Error(), 20*time.Millisecond, p.conn.node)
 		return
 	}
-	if len(p.inflight) == 0 || p.inflight[0].token != a.Token {
+	// The broker's Ack carries the token only; the client's PRODUCE_ACK
+	// names the batch's first Seq and count, which the broker takes from the
+	// batch it was sent, so the oldest batch's own are what it would say.
+	oldest, ok := p.pipe.Oldest()
+	if !ok || oldest.ID != a.Token {
 		r.stats.AcksOutOfOrder++
 		r.disconnect(p, "ack out of order", 0, p.conn.node)
 		return
 	}
-	b := p.inflight[0]
-	p.inflight = p.inflight[1:]
-	if len(p.queue) < len(b.recs) || p.queue[0].Seq != b.recs[0].Seq {
-		r.failf("sim: producer %s acknowledged batch from seq %d but its oldest unacknowledged is %v", p.pid, b.recs[0].Seq, p.queue[:min(1, len(p.queue))])
+	b, err := p.pipe.Ack(a.Token, oldest.FirstSeq(), len(oldest.Records))
+	if err != nil {
+		r.failf("sim: producer %s: %v", p.pid, err)
 		return
 	}
-	r.checkAck(sn, a, b.recs)
-	p.queue = p.queue[len(b.recs):]
-	p.sent -= len(b.recs)
-	p.acked = b.recs[len(b.recs)-1].Seq
+	r.checkAck(sn, a, b.Records)
+}
+
+// String is what a failing run prints for a producer (sim_test.go).
+func (p simProducer) String() string {
+	return fmt.Sprintf("{pid:%s topic:%s conn:%+v target:%d next:%d pending:%d unsent:%d inflight:%d acked:%d goal:%d hiSent:%d}",
+		p.pid, p.topic, p.conn, p.target, p.pipe.NextSeq(), p.pipe.Pending(), p.pipe.Unsent(), p.pipe.InFlight(), p.pipe.Acked(), p.goal, p.hiSent)
 }

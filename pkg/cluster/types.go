@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/record"
 )
 
@@ -173,11 +174,11 @@ func (c *Config) setDefaults() error {
 			*d = v
 		}
 	}
-	def(&c.BrokerHBInterval, 5*time.Second)
-	def(&c.FollowerHBInterval, 2*time.Second)
-	def(&c.SuspicionTimeout, 10*time.Second)
-	def(&c.FailureTimeout, 15*time.Second)
-	def(&c.BrokerTimeout, 30*time.Second)
+	def(&c.BrokerHBInterval, defaults.BrokerHBInterval)
+	def(&c.FollowerHBInterval, defaults.FollowerHBInterval)
+	def(&c.SuspicionTimeout, defaults.SuspicionTimeout)
+	def(&c.FailureTimeout, defaults.FailureTimeout)
+	def(&c.BrokerTimeout, defaults.BrokerTimeout)
 	if c.FailureTimeout < c.SuspicionTimeout {
 		return fmt.Errorf("cluster: failure timeout %v is shorter than suspicion timeout %v", c.FailureTimeout, c.SuspicionTimeout)
 	}

@@ -9,10 +9,10 @@ import (
 )
 
 // defaultBrokerPort is where an auto-addressed broker starts looking.
-const defaultBrokerPort = 8001
+const defaultBrokerPort = netaddr.DefaultBrokerPort
 
 // brokerAddress resolves --address into NODE_ADDRESS and the address we
-// display and query. Omitted: the first port from 8001 that no managed
+// display and query. Omitted: the first port from defaultBrokerPort that no managed
 // broker claims and nothing listens on locally.
 func brokerAddress(e *env, v string, m map[string]Entry) (nodeAddr, display string, err error) {
 	claimed := map[int]string{}

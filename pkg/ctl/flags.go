@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/logstream/logstream/pkg/defaults"
 )
 
 // childOpt maps one of our flags to what the child understands: an
@@ -148,17 +150,17 @@ func commonFlags() []cli.Flag {
 
 func brokerFlags() []cli.Flag {
 	return append(commonFlags(),
-		&cli.StringFlag{Name: "address", Aliases: []string{"a"}, Usage: "IP:PORT, or PORT, or omit for auto IP and port 8001 (next free if taken)"},
-		&cli.StringFlag{Name: "multicast", Aliases: []string{"m"}, Value: "239.0.0.1:9999", Usage: "multicast group for heartbeats and replication"},
-		&cli.IntFlag{Name: "broadcast-port", Aliases: []string{"b"}, Value: 8888, Usage: "UDP broadcast port for discovery"},
-		&cli.IntFlag{Name: "max-records", Value: 10000, Usage: "max records per topic log (0 = unlimited)"},
-		&cli.IntFlag{Name: "broker-hb-interval", Value: 5, Usage: "leader->follower heartbeat interval, seconds"},
-		&cli.IntFlag{Name: "client-hb-interval", Value: 10, Usage: "leader->client heartbeat interval, seconds"},
-		&cli.IntFlag{Name: "broker-timeout", Value: 30, Usage: "dead broker removal timeout, seconds"},
-		&cli.IntFlag{Name: "client-timeout", Value: 30, Usage: "dead client removal timeout, seconds"},
-		&cli.IntFlag{Name: "follower-hb-interval", Value: 2, Usage: "follower->leader heartbeat interval, seconds"},
-		&cli.IntFlag{Name: "suspicion-timeout", Value: 10, Usage: "leader suspicion timeout, seconds"},
-		&cli.IntFlag{Name: "failure-timeout", Value: 15, Usage: "leader failure timeout, seconds"},
+		&cli.StringFlag{Name: "address", Aliases: []string{"a"}, Usage: fmt.Sprintf("IP:PORT, or PORT, or omit for auto IP and port %d (next free if taken)", defaults.BrokerPort)},
+		&cli.StringFlag{Name: "multicast", Aliases: []string{"m"}, Value: defaults.MulticastGroup, Usage: "multicast group for heartbeats and replication"},
+		&cli.IntFlag{Name: "broadcast-port", Aliases: []string{"b"}, Value: defaults.DiscoveryPort, Usage: "UDP broadcast port for discovery"},
+		&cli.IntFlag{Name: "max-records", Value: defaults.MaxRecordsPerTopic, Usage: "max records per topic log (0 = unlimited)"},
+		&cli.IntFlag{Name: "broker-hb-interval", Value: defaults.Seconds(defaults.BrokerHBInterval), Usage: "leader->follower heartbeat interval, seconds"},
+		&cli.IntFlag{Name: "client-hb-interval", Value: defaults.Seconds(defaults.ClientHBInterval), Usage: "leader->client heartbeat interval, seconds"},
+		&cli.IntFlag{Name: "broker-timeout", Value: defaults.Seconds(defaults.BrokerTimeout), Usage: "dead broker removal timeout, seconds"},
+		&cli.IntFlag{Name: "client-timeout", Value: defaults.Seconds(defaults.ClientTimeout), Usage: "dead client removal timeout, seconds"},
+		&cli.IntFlag{Name: "follower-hb-interval", Value: defaults.Seconds(defaults.FollowerHBInterval), Usage: "follower->leader heartbeat interval, seconds"},
+		&cli.IntFlag{Name: "suspicion-timeout", Value: defaults.Seconds(defaults.SuspicionTimeout), Usage: "leader suspicion timeout, seconds"},
+		&cli.IntFlag{Name: "failure-timeout", Value: defaults.Seconds(defaults.FailureTimeout), Usage: "leader failure timeout, seconds"},
 		&cli.StringFlag{Name: "monitor-address", Usage: "IP:PORT for the broker's monitoring listener (/metrics, /healthz, /readyz, /status, dashboard); default: off"},
 		&cli.BoolFlag{Name: "monitor-pprof", Usage: "also serve /debug/pprof/ on the monitoring listener"},
 	)
@@ -166,12 +168,12 @@ func brokerFlags() []cli.Flag {
 
 func clientFlags() []cli.Flag {
 	return append(commonFlags(),
-		&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: "logs", Usage: "topic name"},
+		&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: defaults.Topic, Usage: "topic name"},
 		&cli.IntFlag{Name: "port", Aliases: []string{"p"}, Usage: "client TCP port (default: auto-assign)"},
 		&cli.StringFlag{Name: "address", Aliases: []string{"a"}, Usage: "advertised IP (WSL/NAT)"},
-		&cli.IntFlag{Name: "hb-interval", Value: 2, Usage: "heartbeat interval, seconds"},
-		&cli.IntFlag{Name: "reconnect-attempts", Value: 10, Usage: "max reconnection attempts"},
-		&cli.IntFlag{Name: "reconnect-delay", Value: 5, Usage: "delay between reconnection attempts, seconds"},
+		&cli.IntFlag{Name: "hb-interval", Value: defaults.Seconds(defaults.ClientHB), Usage: "heartbeat interval, seconds"},
+		&cli.IntFlag{Name: "reconnect-attempts", Value: defaults.ReconnectAttempts, Usage: "max reconnection attempts"},
+		&cli.IntFlag{Name: "reconnect-delay", Value: defaults.Seconds(defaults.ReconnectDelay), Usage: "delay between reconnection attempts, seconds"},
 	)
 }
 
@@ -180,8 +182,8 @@ func producerFlags() []cli.Flag {
 		&cli.IntFlag{Name: "rate", Aliases: []string{"r"}, Usage: "messages per second (0 = interactive)"},
 		&cli.IntFlag{Name: "interval", Aliases: []string{"i"}, Usage: "milliseconds between messages (overrides --rate)"},
 		&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Usage: "total messages (0 = unlimited)"},
-		&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Value: "log message", Usage: "message template"},
-		&cli.IntFlag{Name: "hb-timeout", Value: 10, Usage: "leader timeout before reconnect, seconds"},
+		&cli.StringFlag{Name: "message", Aliases: []string{"m"}, Value: defaults.Message, Usage: "message template"},
+		&cli.IntFlag{Name: "hb-timeout", Value: defaults.Seconds(defaults.ClientHBTimeout), Usage: "leader timeout before reconnect, seconds"},
 	)
 }
 

@@ -6,25 +6,22 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// nameRE is what a process name may look like. Names become file names under
-// pids/ and logs/, so nothing that could climb out of those directories
-// (no '/', no leading '.') is allowed.
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	"github.com/logstream/logstream/pkg/defaults"
+)
 
 // validName returns a usage error when name cannot be a process name.
 func validName(name string) error {
 	if name == "" {
 		return usageErrorf("--name is required (a unique process name, e.g. --name node1)")
 	}
-	if !nameRE.MatchString(name) {
-		return usageErrorf("invalid process name %q: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+	// Names become file names under pids/ and logs/ (defaults.NamePattern).
+	if !defaults.ValidName(name) {
+		return usageErrorf("invalid process name %q: %s", name, defaults.NameRule)
 	}
 	return nil
 }

@@ -35,18 +35,6 @@ func TestBackoffDelay(t *testing.T) {
 	}
 }
 
-func TestBudget(t *testing.T) {
-	ms := time.Millisecond
-	// The broker's start-up configuration must decide within 2 s.
-	broker := Config{Attempts: 2, Listen: 600 * ms, Backoff: Backoff{Initial: 500 * ms}}
-	if got := broker.Budget(); got != 1700*ms {
-		t.Errorf("broker budget = %v, want 1.7s", got)
-	}
-	if got := (Config{}).Budget(); got != 5*500*ms+(1000+1500+2250+3375)*ms {
-		t.Errorf("default budget = %v", got)
-	}
-}
-
 func TestLogLimiter(t *testing.T) {
 	now := time.Unix(0, 0)
 	l := logLimiter{every: 10 * time.Second, now: func() time.Time { return now }}

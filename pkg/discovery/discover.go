@@ -2,8 +2,6 @@ package discovery
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -17,10 +15,12 @@ import (
 	"github.com/logstream/logstream/pkg/netaddr"
 	"github.com/logstream/logstream/pkg/udpnet"
 	"github.com/logstream/logstream/pkg/wire"
+
+	"github.com/logstream/logstream/pkg/defaults"
 )
 
 // DefaultPort is the UDP discovery port (--broadcast-port, BROADCAST_PORT).
-const DefaultPort = 8888
+const DefaultPort = defaults.DiscoveryPort
 
 // Errors from Discover; each is wrapped with advice for the user.
 var (
@@ -45,7 +45,7 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // Config tunes Discover. Zero fields take the defaults noted.
 //
 // Discover takes at most Attempts×Listen + Delay(1)+…+Delay(Attempts-1)
-// (see Budget). The client default is 5 × 500 ms + 1+1.5+2.25+3.375 s ≈ 10.6 s.
+// (ignoring send time). The client default is 5 × 500 ms + 1+1.5+2.25+3.375 s ≈ 10.6 s.
 // A starting broker that must lead within 2 s of start when alone uses for
 // example Attempts 2, Listen 600 ms, Backoff{Initial: 500 ms}: 1.7 s.
 type Config struct {
@@ -115,21 +115,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Budget is the longest Discover can take with c (ignoring send time).
-func (c Config) Budget() time.Duration {
-	c = c.withDefaults()
-	total := time.Duration(c.Attempts) * c.Listen
-	for i := 1; i < c.Attempts; i++ {
-		total += c.Backoff.Delay(i)
-	}
-	return total
-}
-
-func randomNonce() uint64 {
-	var b [8]byte
-	rand.Read(b[:]) // never fails on supported platforms (Go 1.24+ crashes instead)
-	return binary.LittleEndian.Uint64(b[:])
-}
+func randomNonce() uint64 { return wire.RandomID() }
 
 // Discover broadcasts JOIN to every target, collects the JOIN_RESPONSEs that
 // echo its nonce for cfg.Listen, and decides (see decide). On no answer, no

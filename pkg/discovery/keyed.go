@@ -1,8 +1,6 @@
 package discovery
 
 import (
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -25,10 +23,8 @@ func newKeyState(k *wire.Key) *keyState {
 	if k == nil {
 		return nil
 	}
-	var b [8]byte
-	rand.Read(b[:])
 	return &keyState{
-		sealer: k.NewSealer(binary.LittleEndian.Uint64(b[:])),
+		sealer: k.NewSealer(wire.RandomID()),
 		opener: k.NewOpener(),
 		replay: wire.NewReplayWindow(4096),
 	}

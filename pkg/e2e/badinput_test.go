@@ -142,7 +142,7 @@ func brokerCounters(t *testing.T, h *testnet.Host, addr netip.AddrPort) map[stri
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var err error
-		md, err = client.Metadata(ctx, addr.String(), 1<<20)
+		md, err = client.MetadataKeyed(ctx, addr.String(), 1<<20, nil)
 		return err
 	})
 	if err != nil {

@@ -351,7 +351,7 @@ func (c *cluster3) ownerIndex(t testing.TB, topic string) int {
 	err := c.net.Host(3).Do(func() error {
 		for _, b := range c.net.Hosts()[:len(c.brokers)] {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			md, err := client.Metadata(ctx, netip.AddrPortFrom(b.IP, 8001).String(), 1<<20)
+			md, err := client.MetadataKeyed(ctx, netip.AddrPortFrom(b.IP, 8001).String(), 1<<20, nil)
 			cancel()
 			if err != nil {
 				continue

@@ -140,7 +140,7 @@ func brokerMetadata(t *testing.T, h *testnet.Host, addr string) *wire.MetadataRe
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var err error
-		md, err = client.Metadata(ctx, addr, 1<<20)
+		md, err = client.MetadataKeyed(ctx, addr, 1<<20, nil)
 		return err
 	})
 	if err != nil {

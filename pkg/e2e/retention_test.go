@@ -89,7 +89,7 @@ func topicRange(h *testnet.Host, topic string) ([2]uint64, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		var err error
-		md, err = client.Metadata(ctx, "127.0.0.1:8001", 1<<20)
+		md, err = client.MetadataKeyed(ctx, "127.0.0.1:8001", 1<<20, nil)
 		return err
 	})
 	if err != nil {

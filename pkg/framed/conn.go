@@ -9,8 +9,6 @@
 package framed
 
 import (
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -80,17 +78,11 @@ func NewWith(nc net.Conn, o Options) *Conn {
 		refuse:  o.Refuse,
 	}
 	if o.Key != nil {
-		c.sealer = o.Key.NewSealer(randomID())
+		c.sealer = o.Key.NewSealer(wire.RandomID())
 		c.opener = o.Key.NewOpener()
 	}
 	go c.writeLoop()
 	return c
-}
-
-func randomID() uint64 {
-	var b [8]byte
-	rand.Read(b[:])
-	return binary.LittleEndian.Uint64(b[:])
 }
 
 // Send queues f for writing, blocking while the queue is full. f.Body must not

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/logstream/logstream/pkg/defaults"
 )
 
 // Options configure a broker's monitoring listener. Every default lives in
@@ -39,13 +41,13 @@ type Options struct {
 // DefaultOptions returns the monitor's defaults (off until Address is set).
 func DefaultOptions() Options {
 	return Options{
-		ReadHeaderTimeout: 5 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		MaxHeaderBytes:    16 << 10,
-		HealthTimeout:     2 * time.Second,
-		HealthCache:       time.Second,
-		MaxScrapes:        4,
+		ReadHeaderTimeout: defaults.MonitorReadHeaderTimeout,
+		WriteTimeout:      defaults.MonitorWriteTimeout,
+		IdleTimeout:       defaults.MonitorIdleTimeout,
+		MaxHeaderBytes:    defaults.MonitorMaxHeaderBytes,
+		HealthTimeout:     defaults.MonitorHealthTimeout,
+		HealthCache:       defaults.MonitorHealthCache,
+		MaxScrapes:        defaults.MonitorMaxScrapes,
 		Logger:            zerolog.Nop(),
 	}
 }

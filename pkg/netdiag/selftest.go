@@ -2,8 +2,6 @@ package netdiag
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
@@ -11,6 +9,8 @@ import (
 
 	"github.com/logstream/logstream/pkg/netaddr"
 	"github.com/logstream/logstream/pkg/udpnet"
+
+	"github.com/logstream/logstream/pkg/wire"
 )
 
 // Check is one self-test result.
@@ -89,9 +89,7 @@ func localPort(c *net.UDPConn) uint16 { return c.LocalAddr().(*net.UDPAddr).Addr
 // probe sends a random token and reads until it returns, other traffic on
 // the port is skipped, bounded by count and by timeout.
 func probe(ctx context.Context, name string, tx, rx *net.UDPConn, to netip.AddrPort, timeout time.Duration) Check {
-	var tok [8]byte
-	rand.Read(tok[:])
-	msg := "logstream-netdiag " + hex.EncodeToString(tok[:])
+	msg := fmt.Sprintf("logstream-netdiag %016x", wire.RandomID())
 	if err := udpnet.Send(tx, []byte(msg), to, 0); err != nil {
 		return Check{Name: name, Detail: fmt.Sprintf("send to %s failed: %v", to, err)}
 	}

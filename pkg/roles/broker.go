@@ -16,6 +16,7 @@ import (
 
 	"github.com/logstream/logstream/pkg/broker"
 	"github.com/logstream/logstream/pkg/cliutil"
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/monitor"
 	"github.com/logstream/logstream/pkg/netaddr"
 	"github.com/logstream/logstream/pkg/topiclog"
@@ -39,29 +40,29 @@ func brokerApp() *cli.App {
 			"(logstreamctl start broker --background writes it to ~/.logstream/logs/NAME.log).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "name", EnvVars: []string{"NODE_NAME"}, Usage: "broker name (names its data directory; default derived from the address)"},
-			&cli.StringFlag{Name: "address", EnvVars: []string{"NODE_ADDRESS"}, Usage: "IP:PORT, or just PORT, or empty for auto-detected IP and port 8001; the address clients are given"},
+			&cli.StringFlag{Name: "address", EnvVars: []string{"NODE_ADDRESS"}, Usage: fmt.Sprintf("IP:PORT, or just PORT, or empty for auto-detected IP and port %d; the address clients are given", defaults.BrokerPort)},
 			&cli.StringFlag{Name: "bind", EnvVars: []string{"BIND_ADDRESS"}, Usage: "IP:PORT to listen on when it differs from --address (NAT); default: --address"},
 			&cli.StringFlag{Name: "multicast", EnvVars: []string{"MULTICAST_GROUP"}, Value: d.Multicast.String(), Usage: "multicast group for heartbeats and replication"},
 			&cli.UintFlag{Name: "broadcast-port", EnvVars: []string{"BROADCAST_PORT"}, Value: uint(d.BroadcastPort), Usage: "UDP broadcast port for discovery"},
 			&cli.StringFlag{Name: "leader", EnvVars: []string{"LEADER_ADDRESS"}, Usage: "explicit leader IP:PORT (bypasses broadcast discovery)"},
 			&cli.Int64Flag{Name: "max-records", EnvVars: []string{"MAX_RECORDS_PER_TOPIC"}, Value: d.MaxRecords, Usage: "records kept per topic (0 = unlimited)"},
-			secondsFlag("analytics-window", "ANALYTICS_WINDOW_SECONDS", 60, "default analytics window"),
-			secondsFlag("broker-hb-interval", "BROKER_HB_INTERVAL", 5, "leader->follower heartbeat interval"),
-			secondsFlag("client-hb-interval", "CLIENT_HB_INTERVAL", 10, "leader->client heartbeat interval"),
-			secondsFlag("broker-timeout", "BROKER_TIMEOUT", 30, "dead broker removal timeout"),
-			secondsFlag("client-timeout", "CLIENT_TIMEOUT", 30, "dead client removal timeout"),
-			secondsFlag("follower-hb-interval", "FOLLOWER_HB_INTERVAL", 2, "follower->leader heartbeat interval"),
-			secondsFlag("suspicion-timeout", "SUSPICION_TIMEOUT", 10, "silence before the leader is suspected"),
-			secondsFlag("failure-timeout", "FAILURE_TIMEOUT", 15, "silence before the leader is declared failed"),
+			secondsFlag("analytics-window", "ANALYTICS_WINDOW_SECONDS", defaults.Seconds(d.AnalyticsWindow), "default analytics window"),
+			secondsFlag("broker-hb-interval", "BROKER_HB_INTERVAL", defaults.Seconds(d.BrokerHBInterval), "leader->follower heartbeat interval"),
+			secondsFlag("client-hb-interval", "CLIENT_HB_INTERVAL", defaults.Seconds(d.ClientHBInterval), "leader->client heartbeat interval"),
+			secondsFlag("broker-timeout", "BROKER_TIMEOUT", defaults.Seconds(d.BrokerTimeout), "dead broker removal timeout"),
+			secondsFlag("client-timeout", "CLIENT_TIMEOUT", defaults.Seconds(d.ClientTimeout), "dead client removal timeout"),
+			secondsFlag("follower-hb-interval", "FOLLOWER_HB_INTERVAL", defaults.Seconds(d.FollowerHBInterval), "follower->leader heartbeat interval"),
+			secondsFlag("suspicion-timeout", "SUSPICION_TIMEOUT", defaults.Seconds(d.SuspicionTimeout), "silence before the leader is suspected"),
+			secondsFlag("failure-timeout", "FAILURE_TIMEOUT", defaults.Seconds(d.FailureTimeout), "silence before the leader is declared failed"),
 			&cli.StringFlag{Name: "data-dir", EnvVars: []string{"DATA_DIR"}, Usage: "where topic logs live (default $LOGSTREAM_HOME/data/NAME, LOGSTREAM_HOME defaults to ~/.logstream)"},
-			&cli.StringFlag{Name: "flush", EnvVars: []string{"FLUSH_POLICY"}, Value: "none", Usage: "when acknowledged records are fsynced: none (page cache; replicas give durability), batch (before every acknowledgement), interval (every --flush-interval)"},
+			&cli.StringFlag{Name: "flush", EnvVars: []string{"FLUSH_POLICY"}, Value: defaults.FlushPolicy, Usage: "when acknowledged records are fsynced: none (page cache; replicas give durability), batch (before every acknowledgement), interval (every --flush-interval)"},
 			&cli.DurationFlag{Name: "flush-interval", EnvVars: []string{"FLUSH_INTERVAL"}, Value: d.FlushEvery, Usage: "fsync period with --flush interval"},
 			&cli.IntFlag{Name: "max-frame", EnvVars: []string{"MAX_FRAME"}, Value: d.MaxFrame, Usage: "largest accepted frame body in bytes"},
 			keyFlag(),
 			&cli.IntFlag{Name: "max-connections", EnvVars: []string{"MAX_CONNECTIONS"}, Value: d.MaxConns, Usage: "client and broker connections accepted at once; more are refused"},
 			&cli.IntFlag{Name: "max-connections-per-ip", EnvVars: []string{"MAX_CONNECTIONS_PER_IP"}, Value: d.MaxConnsPerIP, Usage: "connections accepted at once from one IP address"},
 			&cli.IntFlag{Name: "max-inflight-records", EnvVars: []string{"MAX_INFLIGHT_RECORDS"}, Value: d.MaxInFlightRecords, Usage: "records one producer connection may have unacknowledged before the broker stops reading it"},
-			secondsFlag("handshake-timeout", "HANDSHAKE_TIMEOUT", int(d.HandshakeTimeout/time.Second), "time a new connection has to send its first whole frame"),
+			secondsFlag("handshake-timeout", "HANDSHAKE_TIMEOUT", defaults.Seconds(d.HandshakeTimeout), "time a new connection has to send its first whole frame"),
 			&cli.StringFlag{Name: "monitor-address", EnvVars: []string{"MONITOR_ADDRESS"}, Usage: "IP:PORT of the monitoring listener (/metrics, /healthz, /readyz, /status, dashboard at /); default: off"},
 			&cli.BoolFlag{Name: "monitor-pprof", EnvVars: []string{"MONITOR_PPROF"}, Value: md.Pprof, Usage: "also serve /debug/pprof/ on the monitoring listener"},
 		},
@@ -162,7 +163,7 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 	}
 	choice, chooseErr := autoChoice()
 	auto := func() (netip.Addr, error) { return choice.IP, chooseErr }
-	adv, err := netaddr.ParseBrokerAddress(c.String("address"), 8001, auto)
+	adv, err := netaddr.ParseBrokerAddress(c.String("address"), netaddr.DefaultBrokerPort, auto)
 	if err != nil {
 		return cfg, cliutil.UsageError("--address (NODE_ADDRESS)", c.String("address"), err.Error())
 	}
@@ -202,8 +203,8 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 		{"handshake-timeout", &cfg.HandshakeTimeout},
 	} {
 		v := c.Int(s.flag)
-		if v <= 0 || v > 86400 {
-			return cfg, cliutil.UsageError("--"+s.flag, fmt.Sprint(v), "want whole seconds from 1 to 86400")
+		if v <= 0 || v > defaults.MaxSeconds {
+			return cfg, cliutil.UsageError("--"+s.flag, fmt.Sprint(v), fmt.Sprintf("want whole seconds from 1 to %d", defaults.MaxSeconds))
 		}
 		*s.dst = time.Duration(v) * time.Second
 	}
@@ -212,8 +213,8 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 	}
 	cfg.FlushEvery = c.Duration("flush-interval")
 	cfg.MaxFrame = c.Int("max-frame")
-	if cfg.MaxFrame < 4096 || cfg.MaxFrame > 1<<30 {
-		return cfg, cliutil.UsageError("--max-frame (MAX_FRAME)", fmt.Sprint(cfg.MaxFrame), "want 4096 to 1073741824 bytes")
+	if cfg.MaxFrame < defaults.MinFrame || cfg.MaxFrame > defaults.MaxFrameLimit {
+		return cfg, cliutil.UsageError("--max-frame (MAX_FRAME)", fmt.Sprint(cfg.MaxFrame), frameRange)
 	}
 	for _, s := range []struct {
 		flag, env string
@@ -224,8 +225,8 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 		{"max-inflight-records", "MAX_INFLIGHT_RECORDS", &cfg.MaxInFlightRecords},
 	} {
 		v := c.Int(s.flag)
-		if v < 1 || v > 1<<24 {
-			return cfg, cliutil.UsageError("--"+s.flag+" ("+s.env+")", fmt.Sprint(v), "want 1 to 16777216")
+		if v < 1 || v > defaults.MaxCountSetting {
+			return cfg, cliutil.UsageError("--"+s.flag+" ("+s.env+")", fmt.Sprint(v), fmt.Sprintf("want 1 to %d", defaults.MaxCountSetting))
 		}
 		*s.dst = v
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/logstream/logstream/pkg/client"
 	"github.com/logstream/logstream/pkg/cliutil"
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/topiclog"
 	"github.com/logstream/logstream/pkg/wire"
 )
@@ -17,15 +18,15 @@ func clientFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "name", Usage: "client name (prefix of its producer/consumer id)"},
 		&cli.StringFlag{Name: "leader", EnvVars: []string{"LEADER_ADDRESS"}, Usage: "broker IP:PORT (default: discover by UDP broadcast)"},
-		&cli.StringFlag{Name: "topic", EnvVars: []string{"TOPIC"}, Value: "logs", Usage: "topic name"},
+		&cli.StringFlag{Name: "topic", EnvVars: []string{"TOPIC"}, Value: defaults.Topic, Usage: "topic name"},
 		&cli.UintFlag{Name: "port", Usage: "local TCP port of the client's connection (NAT/firewall port forwarding; default any)"},
 		&cli.StringFlag{Name: "address", Usage: "advertised IP (WSL/NAT: the host's LAN IP)"},
-		&cli.UintFlag{Name: "broadcast-port", EnvVars: []string{"BROADCAST_PORT"}, Value: 8888, Usage: "UDP broadcast port for discovery"},
-		&cli.IntFlag{Name: "hb-interval", Value: 2, Usage: "heartbeat interval (seconds)"},
-		&cli.IntFlag{Name: "hb-timeout", Value: 10, Usage: "broker silence before reconnecting (seconds)"},
-		&cli.IntFlag{Name: "reconnect-attempts", Value: 10, Usage: "reconnection attempts before giving up"},
-		&cli.IntFlag{Name: "reconnect-delay", Value: 5, Usage: "longest pause between reconnection attempts (seconds; pauses grow from 100 ms)"},
-		&cli.IntFlag{Name: "max-frame", EnvVars: []string{"MAX_FRAME"}, Value: wire.DefaultMaxFrame, Usage: "largest frame body in bytes"},
+		&cli.UintFlag{Name: "broadcast-port", EnvVars: []string{"BROADCAST_PORT"}, Value: defaults.DiscoveryPort, Usage: "UDP broadcast port for discovery"},
+		&cli.IntFlag{Name: "hb-interval", Value: defaults.Seconds(defaults.ClientHB), Usage: "heartbeat interval (seconds)"},
+		&cli.IntFlag{Name: "hb-timeout", Value: defaults.Seconds(defaults.ClientHBTimeout), Usage: "broker silence before reconnecting (seconds)"},
+		&cli.IntFlag{Name: "reconnect-attempts", Value: defaults.ReconnectAttempts, Usage: "reconnection attempts before giving up"},
+		&cli.IntFlag{Name: "reconnect-delay", Value: defaults.Seconds(defaults.ReconnectDelay), Usage: "longest pause between reconnection attempts (seconds; pauses grow from 100 ms)"},
+		&cli.IntFlag{Name: "max-frame", EnvVars: []string{"MAX_FRAME"}, Value: defaults.MaxFrame, Usage: "largest frame body in bytes"},
 		keyFlag(),
 	}
 }
@@ -63,8 +64,8 @@ func clientOptions(c *cli.Context, role wire.Role, component string) (client.Opt
 		dst  *time.Duration
 	}{{"hb-interval", &o.HBInterval}, {"hb-timeout", &o.HBTimeout}, {"reconnect-delay", &o.ReconnectDelay}} {
 		v := c.Int(s.flag)
-		if v <= 0 || v > 86400 {
-			return o, cliutil.UsageError("-"+s.flag, fmt.Sprint(v), "want whole seconds from 1 to 86400")
+		if v <= 0 || v > defaults.MaxSeconds {
+			return o, cliutil.UsageError("-"+s.flag, fmt.Sprint(v), fmt.Sprintf("want whole seconds from 1 to %d", defaults.MaxSeconds))
 		}
 		*s.dst = time.Duration(v) * time.Second
 	}
@@ -79,8 +80,8 @@ func clientOptions(c *cli.Context, role wire.Role, component string) (client.Opt
 		return o, cliutil.UsageError("-reconnect-attempts", fmt.Sprint(o.ReconnectAttempts), "want 1 or more")
 	}
 	o.MaxFrame = c.Int("max-frame")
-	if o.MaxFrame < 4096 || o.MaxFrame > 1<<30 {
-		return o, cliutil.UsageError("-max-frame", fmt.Sprint(o.MaxFrame), "want 4096 to 1073741824 bytes")
+	if o.MaxFrame < defaults.MinFrame || o.MaxFrame > defaults.MaxFrameLimit {
+		return o, cliutil.UsageError("-max-frame", fmt.Sprint(o.MaxFrame), frameRange)
 	}
 	if o.Key, err = clusterKey(c); err != nil {
 		return o, err

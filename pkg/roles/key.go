@@ -2,11 +2,12 @@ package roles
 
 import (
 	"errors"
+	"fmt"
 	"os"
-	"regexp"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -29,13 +30,14 @@ func clusterKey(c *cli.Context) (*wire.Key, error) {
 	return k, nil
 }
 
-// nameRE is what a process name may look like: it names a data directory and
-// prefixes client ids, so nothing that could climb out of a directory.
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-
+// validName checks a process name against defaults.NamePattern: it names a
+// data directory and prefixes client ids.
 func validName(name string) error {
-	if !nameRE.MatchString(name) {
-		return errors.New("use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
+	if !defaults.ValidName(name) {
+		return errors.New(defaults.NameRule)
 	}
 	return nil
 }
+
+// frameRange is the usage error's wording of the MAX_FRAME bounds.
+var frameRange = fmt.Sprintf("want %d to %d bytes", defaults.MinFrame, defaults.MaxFrameLimit)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/logstream/logstream/pkg/client"
 	"github.com/logstream/logstream/pkg/cliutil"
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -34,7 +35,7 @@ func producerApp(stdin io.Reader) *cli.App {
 			&cli.Float64Flag{Name: "rate", Value: 0, Usage: "messages per second (0 = interactive: read standard input)"},
 			&cli.IntFlag{Name: "interval", Value: 0, Usage: "milliseconds between messages (overrides -rate)"},
 			&cli.Uint64Flag{Name: "count", Value: 0, Usage: "stop after this many acknowledged messages (0 = unlimited)"},
-			&cli.StringFlag{Name: "message", Value: "log message", Usage: "message template; {n} is replaced by the message number, {time} by the time (else \" #n\" is appended)"},
+			&cli.StringFlag{Name: "message", Value: defaults.Message, Usage: "message template; {n} is replaced by the message number, {time} by the time (else \" #n\" is appended)"},
 			&cli.StringFlag{Name: "long-lines", Value: longLinesWords[longSkip], Usage: "a line of standard input longer than the largest record: skip it, split it into records of at most that size, or truncate it to that size"},
 		),
 		Action: func(c *cli.Context) error { return runProducer(c, stdin) },

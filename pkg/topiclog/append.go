@@ -151,8 +151,6 @@ func (l *Log) commit(seg *segment, buf []byte, pend []indexEntry, next uint64, m
 	seg.size += int64(len(buf))
 	seg.index = append(seg.index, pend...)
 	seg.next, seg.maxTs, l.next = next, maxTs, next
-	close(l.notify)
-	l.notify = make(chan struct{})
 	victims := l.retainLocked()
 	l.mu.Unlock()
 	if err := l.afterRetain(victims); err != nil {

@@ -1,7 +1,6 @@
 package topiclog
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -47,9 +46,7 @@ type Log struct {
 	segs   []*segment // ascending base; never empty
 	start  uint64     // logical start offset: segs[0].base <= start <= next
 	next   uint64
-	notify chan struct{} // closed and replaced on every append
 	closed bool
-	done   chan struct{} // closed by Close, wakes Wait
 	meta   []byte
 
 	// dmu guards the damage reports, and serialises readers that found
@@ -69,8 +66,6 @@ func openLog(dir, name string, opts Options) (*Log, error) {
 		dir:    dir,
 		opts:   opts,
 		logger: opts.Logger.With().Str("topic", name).Logger(),
-		notify: make(chan struct{}),
-		done:   make(chan struct{}),
 		floor:  math.MaxUint64,
 	}
 	if err := l.load(); err != nil {
@@ -225,28 +220,6 @@ func (l *Log) StartOffset() uint64 {
 	return l.start
 }
 
-// Wait returns nil once NextOffset() > after, ctx's error when ctx is done,
-// or ErrClosed when the log is closed.
-func (l *Log) Wait(ctx context.Context, after uint64) error {
-	for {
-		l.mu.RLock()
-		next, ch, closed := l.next, l.notify, l.closed
-		l.mu.RUnlock()
-		if next > after {
-			return nil
-		}
-		if closed {
-			return ErrClosed
-		}
-		select {
-		case <-ch:
-		case <-l.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
 // Sync forces appended records of the active segment to stable storage.
 // (Segments are fsynced when they are rolled, unless the policy is FlushNever.)
 func (l *Log) Sync() error {
@@ -298,7 +271,6 @@ func (l *Log) Close() error {
 	}
 	l.mu.Lock()
 	l.closed = true
-	close(l.done)
 	for _, s := range l.segs {
 		if e := s.close(); e != nil && err == nil {
 			err = e

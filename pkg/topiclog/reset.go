@@ -76,12 +76,7 @@ func (l *Log) resetLocked(base uint64) error {
 		l.mu.Unlock() // readers of the closed segments get errors until reopen
 		return fail(err)
 	}
-	grew := base > l.next
 	l.segs, l.start, l.next = []*segment{seg}, base, base
-	if grew {
-		close(l.notify) // waiters on offsets below base can go on
-		l.notify = make(chan struct{})
-	}
 	l.mu.Unlock()
 	l.dirty.Store(false)
 	// The start file goes before the marker: a crash in between redoes the

@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+
+	"github.com/logstream/logstream/pkg/defaults"
 )
 
 // Header layout and limits.
 const (
 	Magic           uint16 = 0x4C53 // "LS"
 	Version         uint8  = 1
-	HeaderSize             = 22      // magic(2) version(1) type(1) flags(2) corr(8) length(4) crc32c(4)
-	DefaultMaxFrame        = 4 << 20 // max body bytes unless a Reader or DecodeFrame call says otherwise
+	HeaderSize             = 22                // magic(2) version(1) type(1) flags(2) corr(8) length(4) crc32c(4)
+	DefaultMaxFrame        = defaults.MaxFrame // max body bytes unless a Reader or DecodeFrame call says otherwise
 
 	crcOffset = 18 // the CRC covers header[:crcOffset] and the body
 )

@@ -165,3 +165,15 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+func TestIsCluster(t *testing.T) {
+	for typ := 0; typ < 256; typ++ {
+		want := typ >= int(TypeElection) && typ < 64
+		if got := Type(typ).IsCluster(); got != want {
+			t.Errorf("Type(%d).IsCluster() = %v", typ, got)
+		}
+	}
+	if RandomID() == RandomID() {
+		t.Error("RandomID repeats")
+	}
+}

@@ -68,6 +68,14 @@ var typeNames = map[Type]string{
 	TypeElectionAck:           "ELECTION_ACK",
 }
 
+// clusterTypeEnd ends the range of broker-to-broker types (32..63).
+const clusterTypeEnd Type = 64
+
+// IsCluster reports whether t belongs to the broker-to-broker protocol of
+// package cluster (32..63) rather than to clients and discovery: such frames
+// are only accepted on broker links and are decoded by cluster.DecodeMessage.
+func (t Type) IsCluster() bool { return t >= TypeElection && t < clusterTypeEnd }
+
 // String returns the message name, e.g. "PRODUCE", or "TYPE(n)" if unknown.
 func (t Type) String() string {
 	if s, ok := typeNames[t]; ok {

@@ -1,0 +1,148 @@
+// Package pipeline is the producer's core as a pure state machine: records
+// queued in sequence order, batches in flight on the current connection,
+// acknowledgements matched in order, and after a lost connection every
+// unacknowledged record again, from the oldest, with the same sequence
+// numbers (the broker drops what it already stored, so each record is
+// stored once).
+//
+// Like pkg/discovery's decide and etcd raft's core it starts no goroutine,
+// reads no clock and does no I/O: the caller hands it records and
+// acknowledgements, takes the batches it says to send, and tells it when a
+// connection is gone. pkg/client's Producer runs it over TCP (under its own
+// lock); pkg/cluster's simulation runs the same code against simulated
+// brokers, so the simulation exercises the real client logic.
+package pipeline
+
+import (
+	"fmt"
+
+	"github.com/logstream/logstream/pkg/record"
+)
+
+// Batch is one PRODUCE request: Records (in Seq order, aliasing the queue,
+// never modified) sent under ID, the caller's correlation id or token.
+type Batch struct {
+	ID      uint64
+	Records []record.Record
+	At      int64 // when the caller sent it, as it measures time; kept for its ack timeout
+}
+
+// FirstSeq is the sequence number of the batch's first record.
+func (b Batch) FirstSeq() uint64 { return b.Records[0].Seq }
+
+// Pipeline is one producer's state. The zero value is not ready: use New.
+type Pipeline struct {
+	maxPending  int
+	maxInFlight int
+
+	queue    []record.Record // unacknowledged records in Seq order
+	sent     int             // queue[:sent] went out on the current connection
+	inflight []Batch         // sent on the current connection, not acknowledged, oldest first
+	nextSeq  uint64
+	acked    uint64 // records acknowledged; with Seq from 1, also the highest Seq acknowledged
+}
+
+// New returns an empty pipeline whose first record gets Seq 1. maxPending is
+// how many records may wait unacknowledged before Full says stop;
+// maxInFlight how many batches may await their acknowledgement at once.
+func New(maxPending, maxInFlight int) *Pipeline {
+	return &Pipeline{maxPending: max(maxPending, 1), maxInFlight: max(maxInFlight, 1), nextSeq: 1}
+}
+
+// Full reports whether maxPending records are unacknowledged: the caller
+// stops adding until acknowledgements make room (back-pressure).
+func (p *Pipeline) Full() bool { return len(p.queue) >= p.maxPending }
+
+// Add queues r under the next sequence number and returns it. It does not
+// check Full: the caller decides how much to add after looking.
+func (p *Pipeline) Add(r record.Record) uint64 {
+	r.Seq = p.nextSeq
+	p.nextSeq++
+	p.queue = append(p.queue, r)
+	return r.Seq
+}
+
+// NextSeq is the sequence number the next Add gives.
+func (p *Pipeline) NextSeq() uint64 { return p.nextSeq }
+
+// Pending is the number of records not yet acknowledged.
+func (p *Pipeline) Pending() int { return len(p.queue) }
+
+// Unsent is the number of records not yet sent on the current connection.
+func (p *Pipeline) Unsent() int { return len(p.queue) - p.sent }
+
+// InFlight is the number of batches awaiting their acknowledgement.
+func (p *Pipeline) InFlight() int { return len(p.inflight) }
+
+// Acked is the number of records acknowledged so far (sequence numbers start
+// at 1 and are acknowledged in order, so it is also the highest one).
+func (p *Pipeline) Acked() uint64 { return p.acked }
+
+// CanSend reports whether Next would return a batch: records are unsent and
+// the pipeline has room for another batch in flight.
+func (p *Pipeline) CanSend() bool { return p.Unsent() > 0 && len(p.inflight) < p.maxInFlight }
+
+// Oldest returns the batch in flight longest, if any (for an ack timeout).
+func (p *Pipeline) Oldest() (Batch, bool) {
+	if len(p.inflight) == 0 {
+		return Batch{}, false
+	}
+	return p.inflight[0], true
+}
+
+// Next takes the next batch to send under id: the oldest unsent records, at
+// most maxRecords of them and, beyond the first, at most maxBytes of payload
+// (each record counted with 32 bytes of framing). The caller must send it
+// (or call Reset). ok is false when CanSend is.
+func (p *Pipeline) Next(id uint64, at int64, maxRecords, maxBytes int) (b Batch, ok bool) {
+	if !p.CanSend() {
+		return Batch{}, false
+	}
+	recs := p.queue[p.sent:]
+	n, bytes := 0, 0
+	for n < len(recs) && n < maxRecords {
+		bytes += len(recs[n].Payload) + 32
+		if n > 0 && bytes > maxBytes {
+			break
+		}
+		n++
+	}
+	n = max(n, 1)
+	b = Batch{ID: id, Records: recs[:n:n], At: at}
+	p.sent += n
+	p.inflight = append(p.inflight, b)
+	return b, true
+}
+
+// Ack takes the acknowledgement of batch id, naming its first sequence
+// number and record count. Acknowledgements come in order: anything but the
+// oldest batch in flight is an error, after which the caller drops the
+// connection (and calls Reset). It returns the acknowledged batch.
+func (p *Pipeline) Ack(id, firstSeq uint64, count int) (Batch, error) {
+	if len(p.inflight) == 0 {
+		return Batch{}, fmt.Errorf("unexpected PRODUCE_ACK (corr %d)", id)
+	}
+	b := p.inflight[0]
+	if b.ID != id || b.FirstSeq() != firstSeq || len(b.Records) != count {
+		return Batch{}, fmt.Errorf("PRODUCE_ACK out of order: got corr %d seq %d, want corr %d seq %d", id, firstSeq, b.ID, b.FirstSeq())
+	}
+	if p.queue[0].Seq != firstSeq { // cannot happen: batches are cut from the queue's front in order
+		return Batch{}, fmt.Errorf("pipeline: batch from seq %d acknowledged but the oldest unacknowledged is %d", firstSeq, p.queue[0].Seq)
+	}
+	p.inflight = p.inflight[1:]
+	p.queue = p.queue[count:]
+	p.sent -= count
+	p.acked += uint64(count)
+	if cap(p.queue) > 2*p.maxPending && len(p.queue) < p.maxPending/2 {
+		p.queue = append([]record.Record(nil), p.queue...) // let the old array go
+	}
+	return b, nil
+}
+
+// Reset forgets the current connection: nothing in flight on it will be
+// acknowledged, and every unacknowledged record is sent again, from the
+// oldest, on the next.
+func (p *Pipeline) Reset() {
+	p.sent = 0
+	p.inflight = nil
+}

@@ -1,0 +1,132 @@
+// Package defaults is the one home of LogStream's defaults and bounds, in the
+// manner of memberlist's DefaultLANConfig: every value a flag, an environment
+// variable, a Config or Options struct, a validator or the README names is
+// written here once, with why it is what it is. Everything else refers to it;
+// defaults_test.go in pkg/roles and pkg/ctl checks that the command lines,
+// their --help and the README's tables agree.
+//
+// It imports nothing of ours and does no I/O, so any package may use it,
+// pkg/cluster's pure core included.
+package defaults
+
+import (
+	"regexp"
+	"time"
+)
+
+// Ports and groups (the manual's).
+const (
+	// BrokerPort is a broker's TCP port when NODE_ADDRESS/--address names
+	// none; logstreamctl starts its search for a free port here.
+	BrokerPort = 8001
+	// DiscoveryPort is the UDP broadcast port of discovery (BROADCAST_PORT,
+	// --broadcast-port) on every role.
+	DiscoveryPort = 8888
+	// MulticastGroup carries heartbeats and REPLICATE (MULTICAST_GROUP);
+	// 239.0.0.0/8 is administratively scoped, so it stays on the LAN.
+	MulticastGroup = "239.0.0.1:9999"
+)
+
+// Broker timing (the manual's table). The detector condemns a leader no
+// sooner than SuspicionTimeout and declares it failed after FailureTimeout;
+// FailureTimeout >= SuspicionTimeout is required. BrokerTimeout is
+// 6 x BrokerHBInterval: six missed heartbeats before a member is removed.
+const (
+	BrokerHBInterval   = 5 * time.Second  // leader -> follower HEARTBEAT (BROKER_HB_INTERVAL)
+	ClientHBInterval   = 10 * time.Second // leader -> client HEARTBEAT (CLIENT_HB_INTERVAL)
+	BrokerTimeout      = 30 * time.Second // silence before a broker is removed (BROKER_TIMEOUT)
+	ClientTimeout      = 30 * time.Second // silence before a client connection is dropped (CLIENT_TIMEOUT)
+	FollowerHBInterval = 2 * time.Second  // follower -> leader HEARTBEAT (FOLLOWER_HB_INTERVAL)
+	SuspicionTimeout   = 10 * time.Second // silence before the leader is suspected (SUSPICION_TIMEOUT)
+	FailureTimeout     = 15 * time.Second // silence before the leader is declared failed (FAILURE_TIMEOUT)
+	AnalyticsWindow    = 60 * time.Second // analytics window when a consumer names none (ANALYTICS_WINDOW_SECONDS)
+
+	// MaxSeconds bounds every whole-seconds setting (one day): longer is a
+	// typing mistake, and it keeps seconds x time.Second far from overflow.
+	MaxSeconds = 86400
+)
+
+// Broker storage and resources.
+const (
+	// MaxRecordsPerTopic is the retention: each topic keeps its newest N
+	// records (MAX_RECORDS_PER_TOPIC, --max-records; 0 = unlimited).
+	MaxRecordsPerTopic = 10000
+	// FlushPolicy is FLUSH_POLICY's default: the page cache, with replicas
+	// for durability (see README "What an acknowledgement means").
+	FlushPolicy = "none"
+	// FlushInterval is the fsync period of FLUSH_POLICY=interval.
+	FlushInterval = time.Second
+
+	// MaxFrame is the largest frame body accepted (MAX_FRAME, --max-frame,
+	// -max-frame): 4 MiB, so a record of up to about that size fits.
+	MaxFrame = 4 << 20
+	// MinFrame is the smallest MAX_FRAME accepted: a frame must carry a
+	// whole status or JOIN answer and a record of a useful size.
+	MinFrame = 4096
+	// MaxFrameLimit is the largest MAX_FRAME accepted (1 GiB): a frame is
+	// held whole in memory.
+	MaxFrameLimit = 1 << 30
+
+	MaxConnections      = 1024             // connections accepted at once (MAX_CONNECTIONS)
+	MaxConnectionsPerIP = 64               // from one IP (MAX_CONNECTIONS_PER_IP); <= MaxConnections
+	HandshakeTimeout    = 10 * time.Second // a new connection's first whole frame (HANDSHAKE_TIMEOUT)
+	// MaxInFlightRecords is how many records one producer connection may
+	// have unacknowledged before the broker stops reading it
+	// (MAX_INFLIGHT_RECORDS): 64 Ki, four full PRODUCE batches.
+	MaxInFlightRecords = 1 << 16
+	// MaxCountSetting bounds the count settings above (16 Mi): beyond it a
+	// value is a mistake, not a configuration.
+	MaxCountSetting = 1 << 24
+)
+
+// Client (producer and consumer) settings, the manual's.
+const (
+	Topic = "logs" // -topic, TOPIC
+	// ClientHB is how often a client sends HEARTBEAT (-hb-interval).
+	ClientHB = 2 * time.Second
+	// ClientHBTimeout is the broker silence after which a client reconnects
+	// (-hb-timeout). It must exceed ClientHB; when -hb-interval alone is
+	// raised to or past it, the timeout becomes 3 x the interval.
+	ClientHBTimeout   = 10 * time.Second
+	ReconnectAttempts = 10              // attempts before giving up (-reconnect-attempts)
+	ReconnectDelay    = 5 * time.Second // longest pause between attempts (-reconnect-delay); pauses grow from ReconnectFirstDelay
+	// ReconnectFirstDelay is the first pause after a failed attempt; it
+	// doubles up to ReconnectDelay.
+	ReconnectFirstDelay = 100 * time.Millisecond
+	Message             = "log message" // producer -message template
+)
+
+// Names.
+const (
+	// NamePattern is what a process name (--name, NODE_NAME) may look like:
+	// it names a data directory, a pid and a log file and prefixes client
+	// ids, so nothing that could climb out of a directory (no '/', no
+	// leading '.'), 1-64 characters.
+	NamePattern = `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`
+	// NameRule says NamePattern in words, for error messages.
+	NameRule = "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+	// MaxTopicName bounds a topic name: it becomes a directory name, and
+	// 200 leaves room under NAME_MAX (255) for any suffix.
+	MaxTopicName = 200
+)
+
+// Monitoring listener (MONITOR_ADDRESS; off by default).
+const (
+	MonitorReadHeaderTimeout = 5 * time.Second  // a request's headers must arrive within this (slow-loris)
+	MonitorWriteTimeout      = 60 * time.Second // longest answer: above pprof's default 30 s CPU profile
+	MonitorIdleTimeout       = 60 * time.Second // idle keep-alive connections are closed after this
+	MonitorMaxHeaderBytes    = 16 << 10         // request headers
+	MonitorHealthTimeout     = 2 * time.Second  // /healthz waits this long for the cluster loop
+	// MonitorHealthCache reuses a /healthz verdict this long, so probes
+	// cannot make the broker write to its disk more often than that.
+	MonitorHealthCache = time.Second
+	MonitorMaxScrapes  = 4 // /metrics requests served at once; more get 503
+)
+
+// Seconds returns d in whole seconds, for flags that take seconds.
+func Seconds(d time.Duration) int { return int(d / time.Second) }
+
+var nameRE = regexp.MustCompile(NamePattern)
+
+// ValidName reports whether name matches NamePattern.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
