@@ -70,13 +70,6 @@ func (d *phiDetector) Reset(id cluster.NodeID, now time.Time) {
 	d.hist[id] = h
 }
 
-func (d *phiDetector) Forget(id cluster.NodeID) {
-	delete(d.hist, id)
-	d.mu.Lock()
-	delete(d.last, id)
-	d.mu.Unlock()
-}
-
 func (d *phiDetector) Status(id cluster.NodeID, now time.Time) cluster.Liveness {
 	h, ok := d.hist[id]
 	if !ok {

@@ -35,8 +35,6 @@ type Detector interface {
 	Status(id NodeID, now time.Time) Liveness
 	// Reset starts judging id afresh from now (a new view, a new leader).
 	Reset(id NodeID, now time.Time)
-	// Forget drops all state about id.
-	Forget(id NodeID)
 }
 
 // TimeoutDetector is the plain detector: suspected after the suspicion
@@ -59,7 +57,6 @@ func (d *TimeoutDetector) Heard(id NodeID, now time.Time) {
 
 func (d *TimeoutDetector) Reset(id NodeID, now time.Time) { d.last[id] = now }
 
-func (d *TimeoutDetector) Forget(id NodeID) { delete(d.last, id) }
 
 func (d *TimeoutDetector) Status(id NodeID, now time.Time) Liveness {
 	t, ok := d.last[id]
