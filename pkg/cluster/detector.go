@@ -57,7 +57,6 @@ func (d *TimeoutDetector) Heard(id NodeID, now time.Time) {
 
 func (d *TimeoutDetector) Reset(id NodeID, now time.Time) { d.last[id] = now }
 
-
 func (d *TimeoutDetector) Status(id NodeID, now time.Time) Liveness {
 	t, ok := d.last[id]
 	if !ok {
