@@ -264,6 +264,12 @@ func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce) error 
 		c.reply(corr, &wire.ProduceAck{Topic: m.Topic, Code: wire.ErrBadRequest, Message: err.Error()})
 		return nil
 	}
+	if m.Topic == cluster.OffsetsTopic {
+		if err := checkOffsetsRecords(m.Records); err != nil {
+			c.reply(corr, &wire.ProduceAck{Topic: m.Topic, Code: wire.ErrBadRequest, Message: err.Error()})
+			return nil
+		}
+	}
 	c.identify(m.ProducerID, wire.RoleProducer)
 	n := len(m.Records)
 	if n > 0 {
