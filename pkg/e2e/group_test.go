@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"syscall"
@@ -160,4 +161,57 @@ func waitSome(p *proc, n int, d time.Duration) bool {
 		time.Sleep(5 * time.Millisecond) // polling output, bounded above
 	}
 	return true
+}
+
+// TestGroupsVisibleAndDeletable: logstreamctl status --json and groups show
+// a group's position and lag; groups delete forgets it, so the group's next
+// consumer starts at the beginning again.
+func TestGroupsVisibleAndDeletable(t *testing.T) {
+	c := startCluster(t, 3, 1)
+	env := []string{"LOGSTREAM_HOME=" + c.home}
+	broker := []string{"--broker", c.net.Host(0).IP.String() + ":8001"}
+	prod := start(t, c.net.Host(1), env, "producer", append(groupFlags, "-rate", "1000", "-count", "300")...)
+	if err := prod.wait(60 * time.Second); err != nil {
+		t.Fatalf("producer: %v", err)
+	}
+	cons := start(t, c.net.Host(2), env, "consumer", append(groupFlags, "-group", "billing", "-analytics=false", "-format", "json", "-count", "120")...)
+	if err := cons.wait(60 * time.Second); err != nil {
+		t.Fatalf("consumer: %v", err)
+	}
+	ctl := func(args ...string) string {
+		t.Helper()
+		p := start(t, c.net.Host(2), env, "logstreamctl", args...)
+		if err := p.wait(30 * time.Second); err != nil {
+			t.Fatalf("logstreamctl %v: %v\n%s", args, err, p.stderr.String())
+		}
+		return p.stdout.String()
+	}
+	var st struct {
+		Groups []struct {
+			Group, Topic  string
+			Position, Lag uint64
+		} `json:"groups"`
+	}
+	if err := json.Unmarshal([]byte(ctl(append([]string{"status", "--json"}, broker...)...)), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Groups) != 1 || st.Groups[0].Group != "billing" || st.Groups[0].Topic != "logs" || st.Groups[0].Position != 120 || st.Groups[0].Lag != 180 {
+		t.Fatalf("status groups = %+v, want billing/logs at 120 with lag 180", st.Groups)
+	}
+	if out := ctl(append([]string{"groups"}, broker...)...); !strings.Contains(out, "billing") || !strings.Contains(out, "180") {
+		t.Fatalf("groups:\n%s", out)
+	}
+	if out := ctl(append([]string{"groups", "delete", "billing"}, broker...)...); !strings.Contains(out, "deleted") {
+		t.Fatalf("groups delete: %s", out)
+	}
+	if out := ctl(append([]string{"groups"}, broker...)...); strings.Contains(out, "billing") {
+		t.Fatalf("deleted group still listed:\n%s", out)
+	}
+	again := start(t, c.net.Host(2), env, "consumer", append(groupFlags, "-group", "billing", "-analytics=false", "-format", "json", "-count", "1")...)
+	if err := again.wait(60 * time.Second); err != nil {
+		t.Fatalf("consumer: %v", err)
+	}
+	if recs := records(t, again.stdout.String()); len(recs) != 1 || recs[0].Offset != 0 {
+		t.Fatalf("after deletion the group starts at %+v, want offset 0", recs)
+	}
 }
