@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/logstream/logstream/pkg/client"
 	"github.com/logstream/logstream/pkg/cluster"
+	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -83,5 +85,73 @@ func TestOffsetsCompactionKeepsIdlePositions(t *testing.T) {
 	}
 	if e, ok := tbl.Position("busy", "logs"); !ok || e.Next != 5*keep-1 {
 		t.Fatalf("busy group's position = %+v %v, want %d", e, ok, 5*keep-1)
+	}
+}
+
+// countingHandler counts records until want, acknowledging each batch to
+// ack (nil: ungrouped).
+type countingHandler struct {
+	n, want uint64
+	ack     func(uint64)
+}
+
+func (h *countingHandler) Start(next, committed uint64) error { return nil }
+func (h *countingHandler) Records(recs []record.Record) error {
+	h.n += uint64(len(recs))
+	if h.ack != nil {
+		h.ack(recs[len(recs)-1].Offset + 1)
+	}
+	if h.n >= h.want {
+		return client.ErrStop
+	}
+	return nil
+}
+func (h *countingHandler) Stats(*wire.Stats) {}
+
+// BenchmarkGroupedRead compares reading a topic with and without a group
+// (positions acknowledged after every batch, written to __offsets by a
+// GroupCommitter): records/s of each, one broker on 127.0.0.1.
+func BenchmarkGroupedRead(b *testing.B) {
+	const n = 200000
+	tb := startBroker(b, b.TempDir(), nil)
+	o := clientOpts(b, tb.addr(), "bench")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	p := client.NewProducer(o, client.ProducerOptions{Topic: "logs"})
+	go p.Run(ctx)
+	payload := bytes.Repeat([]byte("x"), 100)
+	for range n {
+		if err := p.Send(ctx, payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := p.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for _, grouped := range []bool{false, true} {
+		name := "ungrouped"
+		if grouped {
+			name = "grouped"
+		}
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				h := &countingHandler{want: n}
+				var gc *client.GroupCommitter
+				if grouped {
+					gc = client.NewGroupCommitter(o, "bench", "logs", nil)
+					h.ack = gc.Ack
+				}
+				c := client.NewConsumer(o, client.ConsumerOptions{Topic: "logs", From: wire.FromBeginning})
+				if err := c.Run(ctx, h); err != nil {
+					b.Fatal(err)
+				}
+				if gc != nil {
+					if err := gc.Close(5 * time.Second); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+		})
 	}
 }
