@@ -144,7 +144,7 @@ func (b *Broker) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	run := func(name string, fn func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -167,6 +167,7 @@ func (b *Broker) Run(ctx context.Context) error {
 	run("cluster", b.cluster.run)
 	run("discovery", b.serveDiscovery)
 	run("accept", b.acceptLoop)
+	run("offsets", b.compactOffsets)
 	<-ctx.Done()
 	b.ln.Close()
 	b.closeClients()

@@ -24,7 +24,7 @@ type testBroker struct {
 	done   chan error
 }
 
-func startBroker(t *testing.T, dir string, tweak func(*Config)) *testBroker {
+func startBroker(t testing.TB, dir string, tweak func(*Config)) *testBroker {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Name = "test"
@@ -56,7 +56,7 @@ func (tb *testBroker) stop() {
 
 func (tb *testBroker) addr() string { return tb.cfg.Advertise.String() }
 
-func clientOpts(t *testing.T, addr, name string) client.Options {
+func clientOpts(t testing.TB, addr, name string) client.Options {
 	return client.Options{
 		ClientID: client.NewClientID(name), Leader: addr,
 		HBInterval: 100 * time.Millisecond, HBTimeout: 5 * time.Second,

@@ -262,6 +262,12 @@ func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce) error 
 	if err := validTopic(m.Topic); err != nil {
 		return &refusal{code: wire.ErrBadRequest, msg: err.Error(), topic: m.Topic}
 	}
+	if m.Topic == cluster.OffsetsTopic {
+		if err := checkOffsetsRecords(m.Records); err != nil {
+			c.reply(corr, &wire.ProduceAck{Topic: m.Topic, Code: wire.ErrBadRequest, Message: err.Error()})
+			return nil
+		}
+	}
 	c.identify(m.ProducerID, wire.RoleProducer)
 	n := len(m.Records)
 	if n > 0 {

@@ -15,9 +15,10 @@ import (
 )
 
 // validTopic checks a client's topic name; names starting with "__" are the
-// cluster's own.
+// cluster's own, but for the offsets topic, which consumers in a group read
+// and write (its records are checked: checkOffsetsRecords).
 func validTopic(name string) error {
-	if strings.HasPrefix(name, "__") {
+	if strings.HasPrefix(name, "__") && name != cluster.OffsetsTopic {
 		return fmt.Errorf("topic %q: names starting with __ are reserved", name)
 	}
 	return topiclog.ValidTopicName(name)

@@ -31,6 +31,10 @@ type ConsumerOptions struct {
 	WindowSec  uint32
 	IntervalMs uint32
 	MaxBatch   uint32
+	// Resume marks Offset (with FromOffset) as a stored position, such as a
+	// consumer group's: if retention has removed it, start at the oldest
+	// retained record with a warning instead of failing.
+	Resume bool
 }
 
 // Consumer reads one topic. Run owns the connection and calls the handler
@@ -155,8 +159,13 @@ func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler, hl
 				return err
 			}
 			if m.Code == wire.ErrOffsetOutOfRange {
-				if !c.have {
+				if !c.have && !c.co.Resume {
 					return fatalError{fmt.Errorf("cannot start there: %s", m.Message)}
+				}
+				if !c.have {
+					c.o.Logger.Warn().Uint64("resume_at", c.co.Offset).Msg(m.Message + "; the stored position is no longer retained: resuming at the oldest retained record")
+					c.co.From, c.co.Resume = wire.FromBeginning, false
+					return &retryError{msg: "stored position no longer retained"}
 				}
 				// Our resume point fell out of retention while we were away.
 				c.o.Logger.Warn().Uint64("resume_at", c.next).Msg(m.Message + "; resuming at the oldest retained record")

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/logstream/logstream/pkg/record"
@@ -103,11 +102,11 @@ func (n *Node) noteGap(now time.Time, topic string, firsts []producerSeq) {
 	}
 }
 
-// topicNames lists the store's topics (reserved names excluded).
+// topicNames lists the store's topics (the node's local reserved names excluded).
 func (n *Node) topicNames() []string {
 	var names []string
 	for _, name := range n.cfg.Store.Topics() {
-		if !strings.HasPrefix(name, "__") {
+		if !localTopic(name) {
 			names = append(names, name)
 		}
 	}
@@ -123,7 +122,7 @@ func (n *Node) topic(name string) *topic {
 	if t, ok := n.topics[name]; ok {
 		return t
 	}
-	if strings.HasPrefix(name, "__") {
+	if localTopic(name) {
 		return nil
 	}
 	l, err := n.cfg.Store.Topic(name)

@@ -183,7 +183,7 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 			r.commitAt(id, topic, off, recKey{rec.ProducerID, rec.Seq})
 		}
 	}
-	r.newProducers([]string{"logs", "metrics", "sensors"}[:2+int(seed%2)])
+	r.newProducers(simTopicList(seed))
 
 	// Form the cluster: node 1 bootstraps, the others join it.
 	s.nodes[1].node.Bootstrap(s.now)

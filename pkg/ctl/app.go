@@ -180,6 +180,7 @@ func newApp(e *env) *cli.App {
 			listCommand(e),
 			logsCommand(e),
 			statusCommand(e),
+			groupsCommand(e),
 			electionCommand(e),
 			monitorTokenCommand(e),
 			configCommand(e),

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logstream/logstream/pkg/defaults"
+	"github.com/logstream/logstream/pkg/wire"
 )
 
 // childOpt maps one of our flags to what the child understands: an
@@ -134,10 +135,19 @@ var consumerOpts = []childOpt{
 	{"port", "port", portRange("port", true)},
 	{"address", "address", ipOnly("address")},
 	{"window", "window", nonNeg("window")},
+	{"group", "group", groupName},
+	{"from", "from", nil},
 	{"interval", "interval", nonNeg("interval")},
 	{"hb-interval", "hb-interval", positive("hb-interval")},
 	{"reconnect-attempts", "reconnect-attempts", nonNeg("reconnect-attempts")},
 	{"reconnect-delay", "reconnect-delay", nonNeg("reconnect-delay")},
+}
+
+func groupName(v string) error {
+	if err := wire.ValidGroupName(v); err != nil {
+		return usageErrorf("invalid value %q for --group: want 1-200 characters of A-Z a-z 0-9 . _ -", v)
+	}
+	return nil
 }
 
 func commonFlags() []cli.Flag {
@@ -192,5 +202,7 @@ func consumerFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "no-analytics", Usage: "receive raw records only"},
 		&cli.IntFlag{Name: "window", Aliases: []string{"w"}, Usage: "analytics window, seconds (0 = broker default)"},
 		&cli.IntFlag{Name: "interval", Usage: "analytics update interval, ms (0 = broker default)"},
+		&cli.StringFlag{Name: "group", Aliases: []string{"g"}, Usage: "consumer group: resume where the group left off; its position is stored in the cluster"},
+		&cli.StringFlag{Name: "from", Usage: "where to start: beginning, latest, an offset or an RFC3339 time (with --group: moves the group's position)"},
 	)
 }

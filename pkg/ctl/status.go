@@ -57,6 +57,10 @@ type StatusReport struct {
 	// FoundBy says how the brokers asked were found when none is managed
 	// here: "broadcast" (the leader answered a JOIN), or why not.
 	FoundBy string `json:"found_by,omitempty"`
+	// Groups: the consumer groups' positions (groups.go); GroupsError
+	// says why they could not be read.
+	Groups      []GroupStatus `json:"groups,omitempty"`
+	GroupsError string        `json:"groups_error,omitempty"`
 }
 
 func statusCommand(e *env) *cli.Command {
@@ -217,6 +221,7 @@ func buildStatus(ctx context.Context, e *env, opts StatusOptions) (StatusReport,
 	if best != nil {
 		rep.Cluster, rep.ClusterFrom = nameBrokers(best.Meta, names), best.Addr
 	}
+	e.readGroups(ctx, opts, &rep)
 	return rep, nil
 }
 
@@ -336,7 +341,15 @@ func renderStatus(w io.Writer, rep StatusReport, asJSON bool) error {
 		return err
 	}
 	if rep.Cluster != nil {
-		return renderCluster(w, rep.Cluster, rep.ClusterFrom)
+		if err := renderCluster(w, rep.Cluster, rep.ClusterFrom); err != nil {
+			return err
+		}
+		fmt.Fprintln(w, "\nCONSUMER GROUPS")
+		if rep.GroupsError != "" {
+			fmt.Fprintf(w, "  not read: %s\n", rep.GroupsError)
+			return nil
+		}
+		return renderGroups(w, rep.Groups, rep.Time)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package roles
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -21,8 +22,10 @@ func consumerApp() *cli.App {
 	return &cli.App{
 		Name:  "consumer",
 		Usage: "read a LogStream topic: records on standard output, with live analytics by default",
-		UsageText: "consumer [-leader IP:PORT] [-topic T] [-analytics=false] [-window S] [-interval MS] [-from beginning|latest|OFFSET|RFC3339]\n" +
-			"   records go to standard output (one line each, or JSON with -format json); logs go to standard error",
+		UsageText: "consumer [-leader IP:PORT] [-topic T] [-group NAME] [-analytics=false] [-window S] [-interval MS] [-from beginning|latest|OFFSET|RFC3339]\n" +
+			"   records go to standard output (one line each, or JSON with -format json); logs go to standard error\n" +
+			"   with -group the group's position is stored in the cluster: a consumer started again with the same group\n" +
+			"   continues after the last record the group acknowledged (a record is acknowledged once written to standard output)",
 		Flags: append(clientFlags(),
 			&cli.BoolFlag{Name: "analytics", Value: true, Usage: "receive live statistics computed on the broker (-analytics=false: raw records only)"},
 			&cli.BoolFlag{Name: "no-analytics", Usage: "same as -analytics=false"},
@@ -32,6 +35,7 @@ func consumerApp() *cli.App {
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text (one line per record) or json (one object per record and per statistics update)"},
 			&cli.BoolFlag{Name: "exit-at-end", Usage: "read what is committed now, then exit 0 (for scripts)"},
 			&cli.Uint64Flag{Name: "count", Usage: "exit 0 after this many records (0 = unlimited)"},
+			&cli.StringFlag{Name: "group", EnvVars: []string{"CONSUMER_GROUP"}, Usage: "consumer group: resume at the group's stored position, store it as records are written (-from, if given, moves it)"},
 		),
 		Action: runConsumer,
 	}
@@ -71,6 +75,8 @@ type consumerConfig struct {
 	Format    string
 	ExitAtEnd bool
 	Count     uint64
+	Group     string // consumer group ("" none)
+	FromSet   bool   // -from was given: with a group, it moves the group's position
 }
 
 func parseConsumer(c *cli.Context) (consumerConfig, error) {
@@ -93,7 +99,12 @@ func parseConsumer(c *cli.Context) (consumerConfig, error) {
 	}
 	co.WindowSec, co.IntervalMs = uint32(w), uint32(iv)
 	cc := consumerConfig{Options: o, ConsumerOptions: co, Format: c.String("format"),
-		ExitAtEnd: c.Bool("exit-at-end"), Count: c.Uint64("count")}
+		ExitAtEnd: c.Bool("exit-at-end"), Count: c.Uint64("count"), Group: c.String("group"), FromSet: c.IsSet("from")}
+	if cc.Group != "" || c.IsSet("group") {
+		if err := wire.ValidGroupName(cc.Group); err != nil {
+			return cc, cliutil.UsageError("-group", cc.Group, "want 1-200 characters of A-Z a-z 0-9 . _ -")
+		}
+	}
 	if cc.Format != "text" && cc.Format != "json" {
 		return cc, cliutil.UsageError("-format", cc.Format, "want text or json")
 	}
@@ -110,15 +121,58 @@ func runConsumer(c *cli.Context) error {
 	defer stop()
 	out := newPrinter(c.App.Writer, cc.Format, co.Topic)
 	h := &consumerHandler{out: out, exitAtEnd: cc.ExitAtEnd, limit: cc.Count}
+	var gc *client.GroupCommitter
+	var groupErr error
+	if cc.Group != "" {
+		if !cc.FromSet {
+			e, ok, err := client.LoadGroupPosition(ctx, o, cc.Group, co.Topic)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return cli.Exit("reading the position of group "+cc.Group+": "+err.Error(), 1)
+			}
+			if ok {
+				co.From, co.Offset, co.Resume = wire.FromOffset, e.Next, true
+				o.Logger.Info().Str("group", cc.Group).Str("topic", co.Topic).Uint64("offset", e.Next).Msg("group position found: resuming there")
+			} else {
+				o.Logger.Info().Str("group", cc.Group).Str("topic", co.Topic).Msg("group has no position in this topic yet: starting at -from")
+			}
+		}
+		gctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		ctx = gctx
+		gc = client.NewGroupCommitter(o, cc.Group, co.Topic, func(err error) {
+			groupErr = err
+			cancel()
+		})
+		h.ack, h.moveOnStart = gc.Ack, cc.FromSet
+	}
 	cons := client.NewConsumer(o, co)
-	o.Logger.Info().Str("consumer", o.ClientID).Str("topic", co.Topic).Bool("analytics", co.Analytics).Msg("consumer started")
+	o.Logger.Info().Str("consumer", o.ClientID).Str("topic", co.Topic).Str("group", cc.Group).Bool("analytics", co.Analytics).Msg("consumer started")
 	err = cons.Run(ctx, h)
 	out.finish()
+	if gc != nil {
+		// Everything printed is acknowledged: stop-and-start delivers each
+		// record once.
+		if cerr := gc.Close(groupCloseTimeout); cerr != nil {
+			o.Logger.Warn().Err(cerr).Str("group", cc.Group).Msg("the group's last position may not be stored: its last records may be delivered again")
+		} else if next, ok := gc.Written(); ok {
+			o.Logger.Info().Str("group", cc.Group).Str("topic", co.Topic).Uint64("offset", next).Msg("group position stored")
+		}
+		if err == nil && groupErr != nil {
+			err = fmt.Errorf("storing the position of group %s: %w", cc.Group, groupErr)
+		}
+	}
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
 	return nil
 }
+
+// groupCloseTimeout bounds how long a stopping grouped consumer waits for
+// its last position to be stored.
+const groupCloseTimeout = 3 * time.Second
 
 // consumerHandler prints what arrives and decides when a bounded read ends.
 type consumerHandler struct {
@@ -128,9 +182,18 @@ type consumerHandler struct {
 	endKnown  bool
 	limit     uint64
 	seen      uint64
+	// With a group: ack is told the offset after the last record written
+	// to the output, once it is flushed; moveOnStart stores the start
+	// position given by -from at once.
+	ack         func(next uint64)
+	moveOnStart bool
 }
 
 func (h *consumerHandler) Start(next, committed uint64) error {
+	if h.ack != nil && h.moveOnStart {
+		h.moveOnStart = false
+		h.ack(next)
+	}
 	if h.exitAtEnd && !h.endKnown {
 		h.end, h.endKnown = committed, true
 	}
@@ -141,23 +204,36 @@ func (h *consumerHandler) Start(next, committed uint64) error {
 }
 
 // Records prints a batch and flushes it, so a human sees each record at
-// once and a pipe still gets one write per batch.
+// once and a pipe still gets one write per batch; only then is it
+// acknowledged.
 func (h *consumerHandler) Records(recs []record.Record) error {
-	defer h.out.flush()
+	n, stop := h.print(recs)
+	if err := h.out.flush(); err != nil {
+		return fmt.Errorf("writing records: %w", err)
+	}
+	if h.ack != nil && n > 0 {
+		h.ack(recs[n-1].Offset + 1)
+	}
+	return stop
+}
+
+// print writes records until the batch ends or a bound is reached; it
+// returns how many it wrote and ErrStop at a bound.
+func (h *consumerHandler) print(recs []record.Record) (int, error) {
 	for i := range recs {
 		if h.endKnown && recs[i].Offset >= h.end {
-			return client.ErrStop
+			return i, client.ErrStop
 		}
 		h.out.record(&recs[i])
 		h.seen++
 		if h.limit > 0 && h.seen >= h.limit {
-			return client.ErrStop
+			return i + 1, client.ErrStop
 		}
 		if h.endKnown && recs[i].Offset+1 >= h.end {
-			return client.ErrStop
+			return i + 1, client.ErrStop
 		}
 	}
-	return nil
+	return len(recs), nil
 }
 
 func (h *consumerHandler) Stats(s *wire.Stats) { h.out.stats(s) }

@@ -135,8 +135,10 @@ func (p *printer) redrawStats() {
 	}
 }
 
-func (p *printer) flush() {
-	p.w.Flush()
+// flush writes what is buffered; its error (a closed pipe, a full disk)
+// is sticky, so a grouped consumer never acknowledges what it lost.
+func (p *printer) flush() error {
+	return p.w.Flush()
 }
 
 func (p *printer) finish() {

@@ -1,0 +1,230 @@
+package ctl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+
+	"github.com/logstream/logstream/pkg/client"
+	"github.com/logstream/logstream/pkg/cluster"
+	"github.com/logstream/logstream/pkg/discovery"
+	"github.com/logstream/logstream/pkg/groups"
+	"github.com/logstream/logstream/pkg/wire"
+)
+
+// GroupReader reads and deletes consumer groups (WireQuerier does; the
+// groups' positions are records of the cluster's offsets topic).
+type GroupReader interface {
+	Groups(ctx context.Context, addr string) ([]groups.Position, error)
+	DeleteGroup(ctx context.Context, addr, group string) error
+}
+
+// GroupStatus is a consumer group's position in one topic.
+type GroupStatus struct {
+	Group      string    `json:"group"`
+	Topic      string    `json:"topic"`
+	Position   uint64    `json:"position"`    // next offset the group will read
+	Lag        uint64    `json:"lag"`         // committed records after it
+	LastMember string    `json:"last_member"` // the consumer that acknowledged last
+	AckedAt    time.Time `json:"acked_at"`    // when (that consumer's clock)
+	ExpiresAt  time.Time `json:"expires_at"`  // when it is forgotten if nothing is acknowledged
+}
+
+func (q WireQuerier) groupClient(addr string) client.Options {
+	return client.Options{ClientID: client.NewClientID("logstreamctl"), Leader: addr, Key: q.Key, MaxFrame: q.MaxFrame,
+		ReconnectAttempts: 3, ReconnectDelay: 300 * time.Millisecond, HBInterval: time.Second, HBTimeout: 5 * time.Second,
+		Logger: zerolog.Nop()}
+}
+
+// Groups reads the offsets topic through the broker at addr (following it
+// to the topic's owner) up to its committed end.
+func (q WireQuerier) Groups(ctx context.Context, addr string) ([]groups.Position, error) {
+	t, err := client.LoadGroupPositions(ctx, q.groupClient(addr))
+	if err != nil {
+		return nil, err
+	}
+	return t.Positions(time.Now(), groups.DefaultExpiry), nil
+}
+
+// DeleteGroup writes the group's deletion to the offsets topic and waits
+// for the cluster to acknowledge it.
+func (q WireQuerier) DeleteGroup(ctx context.Context, addr, group string) error {
+	o := q.groupClient(addr)
+	o.Role = wire.RoleProducer
+	p := client.NewProducer(o, client.ProducerOptions{Topic: cluster.OffsetsTopic})
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- p.Run(pctx) }()
+	del := wire.GroupPosition{Kind: wire.GroupDelete, Group: group, At: time.Now().UnixNano()}
+	if err := p.Send(ctx, del.Marshal()); err != nil {
+		return err
+	}
+	err := p.Flush(ctx)
+	cancel()
+	<-done
+	return err
+}
+
+// groupStatuses joins the positions with the topics' committed ends.
+func groupStatuses(ps []groups.Position, topics []TopicStatus) []GroupStatus {
+	out := make([]GroupStatus, 0, len(ps))
+	for _, p := range ps {
+		g := GroupStatus{Group: p.Group, Topic: p.Topic, Position: p.Next, LastMember: p.Member,
+			AckedAt: time.Unix(0, p.At).UTC(), ExpiresAt: time.Unix(0, p.At).Add(groups.DefaultExpiry).UTC()}
+		if i := slices.IndexFunc(topics, func(t TopicStatus) bool { return t.Name == p.Topic }); i >= 0 && topics[i].Committed > p.Next {
+			g.Lag = topics[i].Committed - p.Next
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// readGroups fills the report's groups from the cluster it found (nothing
+// when the cluster has no offsets topic yet: no group ever acknowledged).
+func (e *env) readGroups(ctx context.Context, opts StatusOptions, rep *StatusReport) {
+	gr, ok := e.querier.(GroupReader)
+	if !ok || rep.Cluster == nil || !slices.ContainsFunc(rep.Cluster.Topics, func(t TopicStatus) bool { return t.Name == cluster.OffsetsTopic }) {
+		return
+	}
+	qctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	ps, err := gr.Groups(qctx, rep.ClusterFrom)
+	if err != nil {
+		rep.GroupsError = err.Error()
+		return
+	}
+	rep.Groups = groupStatuses(ps, rep.Cluster.Topics)
+}
+
+func renderGroups(w io.Writer, gs []GroupStatus, now time.Time) error {
+	if len(gs) == 0 {
+		fmt.Fprintln(w, "  none")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tTOPIC\tPOSITION\tLAG\tLAST MEMBER\tACKNOWLEDGED")
+	for _, g := range gs {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s ago\n", g.Group, g.Topic, g.Position, g.Lag, dash(g.LastMember),
+			now.Sub(g.AckedAt).Round(time.Second))
+	}
+	return tw.Flush()
+}
+
+func groupsCommand(e *env) *cli.Command {
+	flags := func() []cli.Flag {
+		return []cli.Flag{
+			&cli.StringSliceFlag{Name: "broker", Usage: "broker IP:PORT to ask (default: the running managed brokers, else found by broadcast)"},
+			&cli.DurationFlag{Name: "timeout", Value: 5 * time.Second, Usage: "how long to wait for the cluster"},
+			&cli.UintFlag{Name: "broadcast-port", EnvVars: []string{"BROADCAST_PORT"}, Value: uint(discovery.DefaultPort),
+				Usage: "UDP port to look for the cluster on by broadcast"},
+			keyFileFlag(),
+		}
+	}
+	parse := func(c *cli.Context) (StatusOptions, error) {
+		opts := StatusOptions{Brokers: c.StringSlice("broker"), Timeout: c.Duration("timeout"), BroadcastPort: uint16(c.Uint("broadcast-port"))}
+		if c.Uint("broadcast-port") < 1 || c.Uint("broadcast-port") > 65535 {
+			return opts, usageErrorf("invalid value %d for --broadcast-port: want 1-65535", c.Uint("broadcast-port"))
+		}
+		if opts.Timeout <= 0 || opts.Timeout > time.Minute {
+			return opts, usageErrorf("invalid value %s for --timeout: want up to 1m", opts.Timeout)
+		}
+		for _, b := range opts.Brokers {
+			if err := hostPort("broker")(b); err != nil {
+				return opts, err
+			}
+		}
+		q, err := e.keyedQuerier(c)
+		if err != nil {
+			return opts, err
+		}
+		e.querier = q
+		return opts, nil
+	}
+	// cluster finds a broker of the cluster to go through.
+	cluster := func(ctx context.Context, opts StatusOptions) (StatusReport, error) {
+		rep, err := buildStatus(ctx, e, opts)
+		if err != nil {
+			return rep, err
+		}
+		if rep.Cluster == nil {
+			if err := keyRefusal(rep); err != nil {
+				return rep, err
+			}
+			return rep, errors.New("no broker of the cluster answered (start one, or name one with --broker IP:PORT)")
+		}
+		return rep, nil
+	}
+	return &cli.Command{
+		Name:      "groups",
+		Usage:     "list consumer groups (position and lag per topic), or delete one",
+		UsageText: "logstreamctl groups [--json] [--broker IP:PORT]\n   logstreamctl groups delete NAME [--broker IP:PORT]",
+		Description: "A consumer group's position in each topic is stored in the cluster (consumer -group NAME). A group\n" +
+			"that acknowledges nothing for 7 days expires. Deleting a group forgets every position it has: its next\n" +
+			"consumer starts where -from says (default: the oldest retained record).",
+		Flags: append(flags(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}),
+		Action: func(c *cli.Context) error {
+			if err := noArgs(c); err != nil {
+				return err
+			}
+			opts, err := parse(c)
+			if err != nil {
+				return err
+			}
+			rep, err := cluster(c.Context, opts)
+			if err != nil {
+				return cli.Exit("groups: "+err.Error(), 1)
+			}
+			if rep.GroupsError != "" {
+				return cli.Exit("groups: reading the positions: "+rep.GroupsError, 1)
+			}
+			if c.Bool("json") {
+				return writeJSON(e.stdout, struct {
+					Groups []GroupStatus `json:"groups"`
+				}{append([]GroupStatus{}, rep.Groups...)})
+			}
+			return renderGroups(e.stdout, rep.Groups, e.now())
+		},
+		Subcommands: []*cli.Command{{
+			Name:      "delete",
+			Usage:     "delete a consumer group: forget its positions in every topic",
+			UsageText: "logstreamctl groups delete NAME [--broker IP:PORT]",
+			Flags:     flags(),
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					return usageErrorf("groups delete: want one group name")
+				}
+				name := c.Args().First()
+				if err := wire.ValidGroupName(name); err != nil {
+					return usageErrorf("groups delete: %v", err)
+				}
+				opts, err := parse(c)
+				if err != nil {
+					return err
+				}
+				rep, err := cluster(c.Context, opts)
+				if err != nil {
+					return cli.Exit("groups delete: "+err.Error(), 1)
+				}
+				gr, ok := e.querier.(GroupReader)
+				if !ok {
+					return cli.Exit("groups delete: this querier cannot write to the cluster", 1)
+				}
+				ctx, cancel := context.WithTimeout(c.Context, opts.Timeout)
+				defer cancel()
+				if err := gr.DeleteGroup(ctx, rep.ClusterFrom, name); err != nil {
+					return cli.Exit("groups delete: "+err.Error(), 1)
+				}
+				fmt.Fprintf(e.stdout, "group %s deleted\n", name)
+				return nil
+			},
+		}},
+	}
+}
