@@ -423,10 +423,9 @@ func (r *simRun) wholeRestart() {
 	}
 }
 
-// wipeOne replaces one node's disk, once every node holds the committed
-// logs (so the others still hold a majority's copy): it comes back empty,
-// with a new id, as a broker with a new data directory does.
-func (r *simRun) wipeOne() {
+// calmAndSettle ends every fault and runs the cluster (bounded) until every
+// node holds the committed logs; it reports whether they do.
+func (r *simRun) calmAndSettle() bool {
 	s := r.s
 	s.heal()
 	s.drop = 0
@@ -441,7 +440,15 @@ func (r *simRun) wipeOne() {
 		}
 		s.step(10 * time.Millisecond)
 	}
-	if !r.settled() {
+	return r.settled()
+}
+
+// wipeOne replaces one node's disk, once every node holds the committed
+// logs (so the others still hold a majority's copy): it comes back empty,
+// with a new id, as a broker with a new data directory does.
+func (r *simRun) wipeOne() {
+	s := r.s
+	if !r.calmAndSettle() {
 		return // the liveness phase reports it
 	}
 	old := s.ids[s.rng.IntN(len(s.ids))]
@@ -458,20 +465,7 @@ func (r *simRun) wipeOne() {
 // hold it intact, so it must be repaired (finalCheck reads every record).
 func (r *simRun) damageOne() {
 	s := r.s
-	s.heal()
-	s.drop = 0
-	for _, id := range s.ids {
-		s.resume(id)
-		s.restart(id)
-	}
-	for i := 0; i < 1000 && !r.settled(); i++ {
-		r.produce(false)
-		if s.now.UnixMilli()%100 == 0 {
-			s.discover()
-		}
-		s.step(10 * time.Millisecond)
-	}
-	if !r.settled() {
+	if !r.calmAndSettle() {
 		return
 	}
 	sn := s.nodes[s.ids[s.rng.IntN(len(s.ids))]]
