@@ -30,9 +30,15 @@ const (
 	maxDatagram = 60000
 )
 
-// clusterRepl is the replicator of a clustered broker. One goroutine (loop)
-// owns the cluster.Node and everything marked loop-owned; other goroutines
-// hand it work through inbox and read the snapshots it publishes.
+// clusterRepl is the replicator of a clustered broker. The cluster.Node and
+// everything marked loop-owned are owned by whoever holds mu: work runs
+// under it one piece at a time, as on one goroutine. A goroutine with work
+// (a connection with a PRODUCE, a peer's message) runs it itself when mu is
+// free and nothing is queued, so a record on an idle broker is stored,
+// committed and acknowledged by the connection's own goroutine, with no
+// hand-off to another goroutine; otherwise the work waits in inbox for the
+// loop goroutine, which also keeps the clock (ticks) and takes what queued
+// up in bursts. Other goroutines read the snapshots it publishes.
 type clusterRepl struct {
 	b     *Broker
 	id    cluster.NodeID
@@ -41,6 +47,9 @@ type clusterRepl struct {
 	inbox chan func(now time.Time)
 	quit  chan struct{} // closed when the loop has stopped taking work
 	fatal chan error    // join's reason to stop the broker (a key mismatch)
+
+	mu     sync.Mutex   // held while loop-owned state is used
+	queued atomic.Int64 // work handed to inbox and not yet run: while > 0, newer work queues behind it
 
 	// loop-owned
 	node    *cluster.Node
@@ -151,41 +160,80 @@ func (r *clusterRepl) run(ctx context.Context) error {
 		case err := <-r.fatal:
 			return err
 		case fn := <-r.inbox:
-			fn(time.Now())
+			r.mu.Lock()
+			r.runQueued(fn)
 			// Take what else is queued before draining output, so a burst
 			// of proposals leaves as few REPLICATE batches as possible.
 			for i := 0; i < 256; i++ {
 				select {
 				case fn = <-r.inbox:
-					fn(time.Now())
+					r.runQueued(fn)
 					continue
 				default:
 				}
 				break
 			}
+			r.drain()
+			r.mu.Unlock()
 		case now := <-tick.C:
+			r.mu.Lock()
 			r.node.Tick(now)
 			r.publish()
 			r.hb.tick(now, r.status.Load())
+			r.drain()
+			r.mu.Unlock()
 		case why := <-r.b.elect:
+			r.mu.Lock()
 			r.log.Info().Str("trigger", why).Msg("ELECTION requested")
 			r.node.StartElection(time.Now())
+			r.drain()
+			r.mu.Unlock()
 		}
-		r.drain()
 	}
 }
 
-// do runs fn on the loop; it blocks while the inbox is full and reports
-// false if the loop has stopped.
+// runQueued runs work taken from inbox. Caller holds mu.
+func (r *clusterRepl) runQueued(fn func(now time.Time)) {
+	fn(time.Now())
+	r.queued.Add(-1)
+}
+
+// do runs fn under mu: at once on the caller's goroutine when mu is free and
+// no earlier work is queued (so one goroutine's work keeps its order), else
+// on the loop, blocking while the inbox is full. It reports false if the
+// loop has stopped. fn must not call do.
 func (r *clusterRepl) do(ctx context.Context, fn func(now time.Time)) bool {
+	return r.doUnless(ctx.Done(), fn)
+}
+
+// doUnless is do, giving up when stop closes.
+func (r *clusterRepl) doUnless(stop <-chan struct{}, fn func(now time.Time)) bool {
+	if r.queued.Load() == 0 && r.mu.TryLock() {
+		// queued is only lowered under mu, after the work ran: zero
+		// here means everything handed to inbox before has run.
+		if r.queued.Load() == 0 {
+			select {
+			case <-r.quit:
+				r.mu.Unlock()
+				return false
+			default:
+			}
+			fn(time.Now())
+			r.drain()
+			r.mu.Unlock()
+			return true
+		}
+		r.mu.Unlock()
+	}
+	r.queued.Add(1)
 	select {
 	case r.inbox <- fn:
 		return true
-	case <-ctx.Done():
-		return false
+	case <-stop:
 	case <-r.quit:
-		return false
 	}
+	r.queued.Add(-1)
+	return false
 }
 
 // call runs fn on the loop and waits for it; false if the loop has stopped.
@@ -425,6 +473,8 @@ func (r *clusterRepl) dropLinks(v *cluster.View) {
 
 func (r *clusterRepl) shutdown() {
 	close(r.quit)
+	r.mu.Lock() // work already running inline finishes first; no more starts
+	defer r.mu.Unlock()
 	for id, l := range r.links {
 		l.stop()
 		delete(r.links, id)
