@@ -415,6 +415,13 @@ func (r *clusterRepl) learn(id cluster.NodeID, addr string) {
 // send delivers one envelope: multicast when it fits a datagram, else TCP to
 // every member; unicast over the member's TCP link.
 func (r *clusterRepl) send(env cluster.Envelope) {
+	if _, ok := env.Msg.(*cluster.Replicate); ok && env.To == 0 && r.alone() {
+		// A view of one has nobody to replicate to: a broker outside the
+		// view ignores REPLICATE and catches up by STATE_EXCHANGE when it
+		// joins. Skipping it saves a lone broker two datagrams sent and
+		// two read back (its own, looped back) per acknowledged batch.
+		return
+	}
 	r.sentHeartbeat(env, time.Now())
 	f := wire.Frame{Type: env.Msg.Type(), Body: env.Msg.AppendTo(nil)}
 	if env.To != 0 {
@@ -437,6 +444,12 @@ func (r *clusterRepl) send(env cluster.Envelope) {
 			r.unicast(m.ID, f)
 		}
 	}
+}
+
+// alone says the installed view has no member but this broker.
+func (r *clusterRepl) alone() bool {
+	ms := r.status.Load().View.Members
+	return len(ms) == 1 && ms[0].ID == r.id
 }
 
 func (r *clusterRepl) unicast(to cluster.NodeID, f wire.Frame) {
