@@ -10,7 +10,7 @@ CHAOS_SEEDS    ?= 1
 CHAOS_DURATION ?= 5m
 CHAOS_FLAGS    ?=
 
-.PHONY: all build demo test vet fmt-check unit fuzz fuzz-smoke sim chaos bench clean docker-image docker-test
+.PHONY: all build demo test vet fmt-check unit fuzz fuzz-smoke sim chaos bench bench-peers clean docker-image docker-test
 
 all: build
 
@@ -68,6 +68,10 @@ docker-test:
 ## bench: Go benchmarks of the hot paths
 bench:
 	$(GO) test -run XXX -bench . -benchmem ./pkg/...
+
+## bench-peers: LogStream vs NATS JetStream and Redis Streams, servers in a private namespace (root; not part of test)
+bench-peers: build
+	./scripts/bench-peers.sh ./$(BIN)/logstream
 
 clean:
 	rm -rf $(BIN)

@@ -103,9 +103,5 @@ func (l *link) pump(conn *framed.Conn) bool {
 
 func (l *link) unreachable(err error) {
 	l.r.log.Debug().Err(err).Str("peer", cluster.Display(l.id, "", l.addr)).Msg("peer link down")
-	select {
-	case l.r.inbox <- func(now time.Time) { l.r.node.Unreachable(now, l.id) }:
-	case <-l.quit:
-	case <-l.r.quit:
-	}
+	l.r.doUnless(l.quit, func(now time.Time) { l.r.node.Unreachable(now, l.id) })
 }

@@ -1,11 +1,17 @@
 // Package framed runs a long-lived TCP connection that carries wire frames
 // both ways: one reader (the caller of Recv) and any number of senders.
 //
-// Sends go through a bounded queue drained by one writer goroutine, which
-// coalesces whatever is queued into one write, so pipelined requests and
-// responses cost few system calls. A full queue blocks the sender: that is the
-// back-pressure a slow peer exerts, and the queue bound is what keeps a slow
-// peer from growing our memory.
+// A Send finding the connection idle (nothing queued, no write under way)
+// writes its frame itself: no hand-off to another goroutine on the path of a
+// request or its answer, which on a loaded machine costs more than the write.
+// Otherwise sends go through a bounded queue drained by one writer goroutine,
+// which coalesces whatever is queued into one write, so pipelined requests
+// and responses cost few system calls. A full queue blocks the sender: that
+// is the back-pressure a slow peer exerts, and the queue bound is what keeps
+// a slow peer from growing our memory. Frames of one goroutine go out in the
+// order it sent them either way: the writer takes frames off the queue only
+// while it holds the write lock, and a Send writes directly only while
+// holding that lock with the queue empty.
 package framed
 
 import (
@@ -30,6 +36,10 @@ type Conn struct {
 	nc      net.Conn
 	r       *wire.Reader
 	out     chan wire.Frame
+	kick    chan struct{} // a frame was queued: the writer looks at out
+	direct  bool          // a socket with a kernel buffer: Send may write itself
+	wmu     sync.Mutex    // held while taking frames off out and writing nc
+	wbuf    []byte        // wmu-owned: the bytes of a direct write
 	done    chan struct{}
 	once    sync.Once
 	wdone   chan struct{}
@@ -37,7 +47,7 @@ type Conn struct {
 	mu      sync.Mutex
 	err     error
 
-	sealer  *wire.Sealer // writer-owned; nil without a key
+	sealer  *wire.Sealer // wmu-owned; nil without a key
 	opener  *wire.Opener // reader-owned; nil without a key
 	lastSeq uint64       // reader-owned: the peer's sealed frames count up
 	refuse  bool
@@ -72,6 +82,8 @@ func NewWith(nc net.Conn, o Options) *Conn {
 		nc:      nc,
 		r:       wire.NewReader(nc, o.MaxBody),
 		out:     make(chan wire.Frame, max(o.Queue, 1)),
+		kick:    make(chan struct{}, 1),
+		direct:  hasSendBuffer(nc),
 		done:    make(chan struct{}),
 		wdone:   make(chan struct{}),
 		timeout: o.WriteTimeout,
@@ -85,28 +97,88 @@ func NewWith(nc net.Conn, o Options) *Conn {
 	return c
 }
 
-// Send queues f for writing, blocking while the queue is full. f.Body must not
-// be modified afterwards.
+// hasSendBuffer says a write to nc returns once the kernel has the bytes.
+// Not so on net.Pipe (tests), where a write waits for the reader: a
+// goroutine that sends and then receives would wait for itself.
+func hasSendBuffer(nc net.Conn) bool {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn:
+		return true
+	}
+	return false
+}
+
+// Send writes f at once when the connection is idle, else queues it for the
+// writer, blocking while the queue is full (a direct write blocks while the
+// socket's buffer is full, bounded by the write timeout). f.Body must not be
+// modified afterwards.
 func (c *Conn) Send(f wire.Frame) error {
 	select {
 	case <-c.done:
 		return c.closedErr()
 	default:
 	}
+	if c.direct && c.wmu.TryLock() {
+		if len(c.out) == 0 {
+			// Everything sent before us is written: the writer empties
+			// the queue only while it holds wmu.
+			err := c.writeDirect(f)
+			c.wmu.Unlock()
+			return err
+		}
+		c.wmu.Unlock()
+	}
 	select {
 	case c.out <- f:
+		c.wake()
 		return nil
 	case <-c.done:
 		return c.closedErr()
 	}
 }
 
-// TrySend queues f if there is room and reports whether it did. Callers that
-// must never block (the cluster loop answering many clients) use it and treat
-// a full queue as a client too slow to keep.
+// writeDirect writes f from the caller's goroutine. Caller holds wmu.
+func (c *Conn) writeDirect(f wire.Frame) error {
+	select {
+	case <-c.done:
+		return c.closedErr()
+	default:
+	}
+	c.wbuf = c.appendFrame(c.wbuf[:0], f)
+	err := c.write(c.wbuf)
+	if cap(c.wbuf) > coalesce {
+		c.wbuf = nil // do not keep one huge frame's buffer
+	}
+	if err != nil {
+		c.fail(err)
+		return c.closedErr()
+	}
+	return nil
+}
+
+func (c *Conn) write(b []byte) error {
+	if c.timeout > 0 {
+		c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
+	}
+	_, err := c.nc.Write(b)
+	return err
+}
+
+func (c *Conn) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+}
+
+// TrySend queues f if there is room and reports whether it did; it never
+// writes itself, since a write may block. Callers that must never block (the
+// cluster loop answering many clients) use it and treat a full queue as a
+// client too slow to keep.
 func (c *Conn) TrySend(f wire.Frame) bool {
 	select {
 	case c.out <- f:
+		c.wake()
 		return true
 	default:
 		return false
@@ -216,40 +288,50 @@ func (c *Conn) writeLoop() {
 	}()
 	var buf []byte // allocated on first use: idle connections cost no buffer
 	for {
-		var f wire.Frame
-		select {
-		case <-c.done:
-		case f = <-c.out:
-		}
 		select {
 		case <-c.done:
 			// Closing: what is queued is dropped; a refusal goes out.
 			if c.last != nil {
+				c.wmu.Lock()
 				c.nc.SetWriteDeadline(time.Now().Add(refusalTimeout))
 				c.nc.Write(c.last)
+				c.wmu.Unlock()
 			}
 			return
-		default:
+		case <-c.kick:
 		}
-		buf = c.appendFrame(buf[:0], f)
-	gather:
-		for len(buf) < coalesce {
+		// Write until the queue is empty; frames leave it only under wmu.
+		for {
+			c.wmu.Lock()
+			buf = buf[:0]
+		gather:
+			for len(buf) < coalesce {
+				select {
+				case f := <-c.out:
+					buf = c.appendFrame(buf, f)
+				default:
+					break gather
+				}
+			}
+			closing := false
 			select {
-			case f = <-c.out:
-				buf = c.appendFrame(buf, f)
+			case <-c.done:
+				closing = true // what is queued is dropped
 			default:
-				break gather
 			}
-		}
-		if c.timeout > 0 {
-			c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
-		}
-		if _, err := c.nc.Write(buf); err != nil {
-			c.fail(err)
-			return
-		}
-		if cap(buf) > 4*coalesce {
-			buf = nil // do not keep one huge frame's buffer forever
+			if len(buf) == 0 || closing {
+				c.wmu.Unlock()
+				break
+			}
+			err := c.write(buf)
+			c.wmu.Unlock()
+			if err != nil {
+				c.fail(err)
+				return
+			}
+			if cap(buf) > 4*coalesce {
+				buf = nil // do not keep one huge frame's buffer forever
+			}
 		}
 	}
 }

@@ -31,8 +31,11 @@ func benchApp() *cli.App {
 		Name:  "bench",
 		Usage: "load generator: N producers and M consumers, throughput and latency percentiles",
 		UsageText: "logstream bench [--leader IP:PORT | --embedded] [--producers N] [--consumers M] [--size B] [--count N] [--rate R]\n" +
-			"   e.g. logstream bench --embedded --count 2000000          (throughput, one broker on loopback)\n" +
-			"        logstream bench --embedded --sync --count 20000       (one-at-a-time acknowledged latency)",
+			"   e.g. MAX_RECORDS_PER_TOPIC=0 logstream broker --address 127.0.0.1:8001 &   (a broker of its own, keeping every record)\n" +
+			"        logstream bench --leader 127.0.0.1:8001 --count 2000000        (throughput)\n" +
+			"        logstream bench --leader 127.0.0.1:8001 --sync --count 20000   (one-at-a-time acknowledged latency)\n" +
+			"        logstream bench --leader 127.0.0.1:8001 --rate 10000 --count 50000  (ack latency under a fixed rate)\n" +
+			"        logstream bench --embedded --count 2000000                     (a broker inside this process)",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "leader", EnvVars: []string{"LEADER_ADDRESS"}, Usage: "broker IP:PORT (default: discover by UDP broadcast)"},
 			&cli.BoolFlag{Name: "embedded", Usage: "run a broker inside this process on 127.0.0.1 (temporary data directory)"},
@@ -104,6 +107,9 @@ func (l *latencies) percentiles() map[string]float64 {
 }
 
 type benchResult struct {
+	Broker         string             `json:"broker"` // --leader, or the embedded broker's address
+	Sync           bool               `json:"sync"`
+	Rate           float64            `json:"rate_per_producer,omitempty"`
 	Producers      int                `json:"producers"`
 	Consumers      int                `json:"consumers"`
 	Topics         int                `json:"topics"`
@@ -194,7 +200,7 @@ func runBench(c *cli.Context) error {
 			if idx := slices.Index(topics, t); idx < nProd%nTopics {
 				want += uint64(count)
 			}
-			h := &benchConsumer{want: want, lat: e2eLat, consumed: &consumed, done: consDone}
+			h := &benchConsumer{topic: t, want: want, lat: e2eLat, consumed: &consumed, done: consDone}
 			cons := client.NewConsumer(opts("bench-cons"), client.ConsumerOptions{Topic: t, MaxBatch: 5000})
 			wg.Add(1)
 			go func() {
@@ -256,7 +262,7 @@ func runBench(c *cli.Context) error {
 	}
 
 	mb := float64(size) / 1e6
-	res := benchResult{Producers: nProd, Consumers: nCons, Topics: nTopics, RecordBytes: size,
+	res := benchResult{Broker: leader, Sync: c.Bool("sync"), Rate: c.Float64("rate"), Producers: nProd, Consumers: nCons, Topics: nTopics, RecordBytes: size,
 		Records: acked.Load(), ProduceSeconds: produceTime.Seconds(),
 		ProduceRate: float64(acked.Load()) / produceTime.Seconds(), AckLatencyUs: ackLat.percentiles(),
 		Consumed: consumed.Load(), E2ELatencyUs: e2eLat.percentiles()}
@@ -270,7 +276,17 @@ func runBench(c *cli.Context) error {
 		return enc.Encode(res)
 	}
 	w := c.App.Writer
-	fmt.Fprintf(w, "producers=%d consumers=%d topics=%d record=%dB batch=%d inflight=%d\n", nProd, nCons, nTopics, size, c.Int("batch"), c.Int("inflight"))
+	mode := fmt.Sprintf("batch=%d inflight=%d", c.Int("batch"), c.Int("inflight"))
+	if c.Bool("sync") {
+		mode = "one at a time (--sync)"
+	}
+	if r := c.Float64("rate"); r > 0 {
+		mode += fmt.Sprintf(" rate=%.0f/s per producer", r)
+	}
+	if res.Broker == "" {
+		res.Broker = "(discovered)"
+	}
+	fmt.Fprintf(w, "broker=%s producers=%d consumers=%d topics=%d record=%dB %s\n", res.Broker, nProd, nCons, nTopics, size, mode)
 	fmt.Fprintf(w, "produce: %d records acknowledged in %.3fs = %.0f records/s, %.1f MB/s\n", res.Records, res.ProduceSeconds, res.ProduceRate, res.ProduceMBps)
 	fmt.Fprintf(w, "  ack latency (µs):        %s\n", fmtPct(res.AckLatencyUs))
 	if nCons > 0 {
@@ -357,6 +373,8 @@ func benchProduce(ctx context.Context, p *client.Producer, payload []byte, count
 // benchConsumer counts records and end-to-end latency (the record's producer
 // timestamp to its arrival here).
 type benchConsumer struct {
+	topic    string
+	next     uint64 // offset expected next
 	want     uint64
 	got      uint64
 	lat      *latencies
@@ -364,9 +382,33 @@ type benchConsumer struct {
 	done     chan time.Time
 }
 
-func (b *benchConsumer) Start(next, committed uint64) error { return nil }
-func (b *benchConsumer) Stats(*wire.Stats)                  {}
+// errBenchLost ends a bench whose consumer cannot get every record: the
+// broker removed some (retention) before it read them, so waiting would
+// only run into --timeout.
+var errBenchLost = errors.New("records lost")
+
+func (b *benchConsumer) lost(from, to uint64) error {
+	return fmt.Errorf("%w: the consumer of %s missed offsets %d to %d, removed by the broker's retention before it read them; "+
+		"run the broker with MAX_RECORDS_PER_TOPIC=0 (or above --count × producers per topic) to measure consumers",
+		errBenchLost, b.topic, from, to)
+}
+
+// Start checks that the subscription begins where the consumer left off
+// (offset 0 of a fresh topic at first).
+func (b *benchConsumer) Start(next, committed uint64) error {
+	if next > b.next {
+		return b.lost(b.next, next-1)
+	}
+	return nil
+}
+func (b *benchConsumer) Stats(*wire.Stats) {}
 func (b *benchConsumer) Records(recs []record.Record) error {
+	if len(recs) > 0 && recs[0].Offset > b.next {
+		return b.lost(b.next, recs[0].Offset-1)
+	}
+	if len(recs) > 0 {
+		b.next = recs[len(recs)-1].Offset + 1
+	}
 	now := time.Now().UnixNano()
 	for i := range recs {
 		b.lat.add(time.Duration(now - recs[i].Timestamp))
@@ -386,15 +428,19 @@ func benchProgress(w io.Writer, acked, consumed *atomic.Uint64, wantAcked, wantC
 	}
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
+	last, lastAcked, lastConsumed := time.Now(), acked.Load(), consumed.Load()
 	for {
 		select {
 		case <-done:
 			fmt.Fprint(w, "\r\033[K")
 			return
-		case <-t.C:
-			a := acked.Load()
+		case now := <-t.C:
+			a, cons := acked.Load(), consumed.Load()
+			secs := now.Sub(last).Seconds()
 			bar := int(40 * a / max(wantAcked, 1))
-			fmt.Fprintf(w, "\r\033[K[%-40s] acked %d/%d consumed %d/%d", string(slices.Repeat([]byte("#"), bar)), a, wantAcked, consumed.Load(), wantConsumed)
+			fmt.Fprintf(w, "\r\033[K[%-40s] acked %d/%d (%.0f/s) consumed %d/%d (%.0f/s)", string(slices.Repeat([]byte("#"), bar)),
+				a, wantAcked, float64(a-lastAcked)/secs, cons, wantConsumed, float64(cons-lastConsumed)/secs)
+			last, lastAcked, lastConsumed = now, a, cons
 		}
 	}
 }
