@@ -17,7 +17,7 @@ all: build
 # The revision for `logstream version` where Go cannot stamp one (a git
 # worktree); Go's own stamp (-buildvcs=auto, even if GOFLAGS turns it off) wins.
 REVISION  := $(shell r=$$(git rev-parse HEAD 2>/dev/null) && { git diff --quiet HEAD 2>/dev/null && echo $$r || echo $$r+modified; })
-LDFLAGS   := -X github.com/logstream/logstream/pkg/buildinfo.Revision=$(REVISION)
+LDFLAGS   := -X github.com/logstream/logstream/pkg/internal/buildinfo.Revision=$(REVISION)
 
 ## build: bin/logstream and its symlinks (logstreamctl, producer, consumer)
 build:

@@ -8,7 +8,7 @@
 #
 # The network is namespaces this script creates and always deletes: a bridge
 # in its own namespace and one veth per host, born with one end in the host
-# namespace and the other in the switch namespace (as pkg/testnet does), so
+# namespace and the other in the switch namespace (as pkg/internal/testnet does), so
 # no broadcast or multicast ever reaches the machine's own network.
 # Needs root (ip netns); without it the demo says so and skips.
 # Usage: scripts/demo.sh path/to/logstream

@@ -22,8 +22,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/logstream/logstream/pkg/client"
-	"github.com/logstream/logstream/pkg/proctest"
-	"github.com/logstream/logstream/pkg/testnet"
+	"github.com/logstream/logstream/pkg/internal/proctest"
+	"github.com/logstream/logstream/pkg/internal/testnet"
 	"github.com/logstream/logstream/pkg/topiclog"
 )
 

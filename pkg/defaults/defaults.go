@@ -2,7 +2,7 @@
 // manner of memberlist's DefaultLANConfig: every value a flag, an environment
 // variable, a Config or Options struct, a validator or the README names is
 // written here once, with why it is what it is. Everything else refers to it;
-// defaults_test.go in pkg/roles and pkg/ctl checks that the command lines,
+// defaults_test.go in pkg/roles and pkg/internal/ctl checks that the command lines,
 // their --help and the README's tables agree.
 //
 // It imports nothing of ours and does no I/O, so any package may use it,

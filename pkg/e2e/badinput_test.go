@@ -18,8 +18,8 @@ import (
 
 	"github.com/logstream/logstream/pkg/client"
 	"github.com/logstream/logstream/pkg/cluster"
+	"github.com/logstream/logstream/pkg/internal/testnet"
 	"github.com/logstream/logstream/pkg/record"
-	"github.com/logstream/logstream/pkg/testnet"
 	"github.com/logstream/logstream/pkg/udpnet"
 	"github.com/logstream/logstream/pkg/wire"
 )

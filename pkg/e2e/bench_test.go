@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logstream/logstream/pkg/proctest"
-	"github.com/logstream/logstream/pkg/testnet"
+	"github.com/logstream/logstream/pkg/internal/proctest"
+	"github.com/logstream/logstream/pkg/internal/testnet"
 )
 
 // BenchmarkCluster3 measures the cluster targets: three brokers on

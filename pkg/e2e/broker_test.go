@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logstream/logstream/pkg/testnet"
+	"github.com/logstream/logstream/pkg/internal/testnet"
 )
 
 // A broker, a producer and a consumer on three hosts find each other by UDP

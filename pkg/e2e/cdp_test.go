@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logstream/logstream/pkg/testnet"
+	"github.com/logstream/logstream/pkg/internal/testnet"
 )
 
 // browser is headless Chromium driven over the DevTools protocol on a pipe

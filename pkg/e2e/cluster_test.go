@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/logstream/logstream/pkg/client"
-	"github.com/logstream/logstream/pkg/proctest"
-	"github.com/logstream/logstream/pkg/testnet"
+	"github.com/logstream/logstream/pkg/internal/proctest"
+	"github.com/logstream/logstream/pkg/internal/testnet"
 )
 
 // fastTiming makes failure detection take seconds, not the manual's 15.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/logstream/logstream/pkg/client"
-	"github.com/logstream/logstream/pkg/testnet"
+	"github.com/logstream/logstream/pkg/internal/testnet"
 	"github.com/logstream/logstream/pkg/wire"
 )
 

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logstream/logstream/pkg/ctl"
-	"github.com/logstream/logstream/pkg/proctest"
-	"github.com/logstream/logstream/pkg/testnet"
+	"github.com/logstream/logstream/pkg/internal/ctl"
+	"github.com/logstream/logstream/pkg/internal/proctest"
+	"github.com/logstream/logstream/pkg/internal/testnet"
 )
 
 // artifactDir is where browser screenshots are kept after the test:

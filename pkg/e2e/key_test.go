@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logstream/logstream/pkg/testnet"
+	"github.com/logstream/logstream/pkg/internal/testnet"
 )
 
 const (

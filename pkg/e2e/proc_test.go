@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logstream/logstream/pkg/proctest"
-	"github.com/logstream/logstream/pkg/testnet"
+	"github.com/logstream/logstream/pkg/internal/proctest"
+	"github.com/logstream/logstream/pkg/internal/testnet"
 )
 
 // binary builds the logstream binary and its symlinks once per test run

@@ -25,7 +25,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/logstream/logstream/pkg/broker"
-	"github.com/logstream/logstream/pkg/ctl"
+	"github.com/logstream/logstream/pkg/internal/ctl"
 )
 
 // Source is what the monitor reads; *broker.Broker is one.

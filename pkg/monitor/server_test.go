@@ -23,7 +23,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/logstream/logstream/pkg/broker"
-	"github.com/logstream/logstream/pkg/ctl"
+	"github.com/logstream/logstream/pkg/internal/ctl"
 	"github.com/logstream/logstream/pkg/wire"
 )
 

@@ -21,7 +21,7 @@ import (
 
 	"github.com/logstream/logstream/pkg/broker"
 	"github.com/logstream/logstream/pkg/client"
-	"github.com/logstream/logstream/pkg/cliutil"
+	"github.com/logstream/logstream/pkg/internal/cliutil"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/wire"
 )

@@ -13,7 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/logstream/logstream/pkg/broker"
-	"github.com/logstream/logstream/pkg/cliutil"
+	"github.com/logstream/logstream/pkg/internal/cliutil"
 	"github.com/logstream/logstream/pkg/record"
 )
 

@@ -15,8 +15,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logstream/logstream/pkg/broker"
-	"github.com/logstream/logstream/pkg/cliutil"
 	"github.com/logstream/logstream/pkg/defaults"
+	"github.com/logstream/logstream/pkg/internal/cliutil"
 	"github.com/logstream/logstream/pkg/monitor"
 	"github.com/logstream/logstream/pkg/netaddr"
 	"github.com/logstream/logstream/pkg/topiclog"

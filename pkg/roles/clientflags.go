@@ -7,8 +7,8 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logstream/logstream/pkg/client"
-	"github.com/logstream/logstream/pkg/cliutil"
 	"github.com/logstream/logstream/pkg/defaults"
+	"github.com/logstream/logstream/pkg/internal/cliutil"
 	"github.com/logstream/logstream/pkg/topiclog"
 	"github.com/logstream/logstream/pkg/wire"
 )

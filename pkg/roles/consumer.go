@@ -13,7 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logstream/logstream/pkg/client"
-	"github.com/logstream/logstream/pkg/cliutil"
+	"github.com/logstream/logstream/pkg/internal/cliutil"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/wire"
 )

@@ -9,8 +9,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/logstream/logstream/pkg/cliutil"
 	"github.com/logstream/logstream/pkg/framed"
+	"github.com/logstream/logstream/pkg/internal/cliutil"
 	"github.com/logstream/logstream/pkg/wire"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logstream/logstream/pkg/broker"
-	"github.com/logstream/logstream/pkg/cliutil"
+	"github.com/logstream/logstream/pkg/internal/cliutil"
 )
 
 // manualLines returns every shell line in the manual's code blocks, with

@@ -10,7 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/logstream/logstream/pkg/analytics"
-	"github.com/logstream/logstream/pkg/cliutil"
+	"github.com/logstream/logstream/pkg/internal/cliutil"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/wire"
 )

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/logstream/logstream/pkg/client"
-	"github.com/logstream/logstream/pkg/cliutil"
 	"github.com/logstream/logstream/pkg/framed"
+	"github.com/logstream/logstream/pkg/internal/cliutil"
 	"github.com/logstream/logstream/pkg/wire"
 	"github.com/rs/zerolog"
 )

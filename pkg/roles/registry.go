@@ -8,9 +8,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/logstream/logstream/pkg/buildinfo"
-	"github.com/logstream/logstream/pkg/ctl"
-	"github.com/logstream/logstream/pkg/multicall"
+	"github.com/logstream/logstream/pkg/internal/buildinfo"
+	"github.com/logstream/logstream/pkg/internal/ctl"
+	"github.com/logstream/logstream/pkg/internal/multicall"
 	"github.com/logstream/logstream/pkg/netdiag"
 )
 

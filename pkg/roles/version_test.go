@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/logstream/logstream/pkg/buildinfo"
-	"github.com/logstream/logstream/pkg/ctl"
+	"github.com/logstream/logstream/pkg/internal/buildinfo"
+	"github.com/logstream/logstream/pkg/internal/ctl"
 )
 
 // Every role answers --version (and the manual's single-dash -version) with

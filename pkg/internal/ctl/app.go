@@ -15,7 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/logstream/logstream/pkg/buildinfo"
+	"github.com/logstream/logstream/pkg/internal/buildinfo"
 	"github.com/logstream/logstream/pkg/wire"
 )
 

@@ -12,7 +12,7 @@ import (
 )
 
 // Override, when set at link time (-ldflags "-X
-// github.com/logstream/logstream/pkg/buildinfo.Override=v1.2.3"), replaces
+// github.com/logstream/logstream/pkg/internal/buildinfo.Override=v1.2.3"), replaces
 // the module version (a release build outside a VCS checkout).
 var Override = ""
 

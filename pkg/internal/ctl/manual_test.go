@@ -15,7 +15,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/manual_lines.txt from the manual")
 
-const manualPath = "/work/shared/CLI_MANUAL.md"
+const manualPath = "../../../testdata/CLI_MANUAL.md" // the manual, as the repository carries it
 
 var inlineCmdRE = regexp.MustCompile("`(\\./logstreamctl[^`]*)`")
 

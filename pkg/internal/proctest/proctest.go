@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logstream/logstream/pkg/testnet"
+	"github.com/logstream/logstream/pkg/internal/testnet"
 )
 
 var (

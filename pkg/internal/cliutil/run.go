@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/logstream/logstream/pkg/buildinfo"
+	"github.com/logstream/logstream/pkg/internal/buildinfo"
 )
 
 // Prepare sets what every role's App shares: output writers, the log
