@@ -619,6 +619,12 @@ func (r *simRun) checkAck(sn *simNode, a Ack, recs []record.Record) {
 			r.ackedAt[a.Topic][key] = off
 			continue
 		}
+		if l != nil && len(l.lost) > 0 {
+			// A damaged copy, acknowledged again as a duplicate of the
+			// record it held: the others hold it intact, the repair
+			// brings it back, and finalCheck re-reads every record.
+			continue
+		}
 		// Only retention may have removed it, and only from the front.
 		if l == nil || l.start == 0 || (a.Duplicates == 0 && l.holds(a.BaseOffset+uint64(i))) {
 			start, next := uint64(0), uint64(0)

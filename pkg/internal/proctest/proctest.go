@@ -61,7 +61,7 @@ func Binary(t testing.TB) string {
 // repoRoot is the module root, found from this source file.
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..") // pkg/internal/proctest → the module root
 }
 
 func copyExecutable(from, to string) error {
