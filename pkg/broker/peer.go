@@ -294,8 +294,7 @@ func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce) error 
 	// Propose, on this goroutine: then the answer is written from here too
 	// (reply), not queued for the connection's writer from the cluster
 	// loop (replyNow) — one hand-off fewer per acknowledgement.
-	var inline atomic.Int32 // 0: in Propose; 1: Propose returned; 2: acknowledged in Propose
-	var inlineAck wire.ProduceAck
+	var inline handoff
 	c.b.cluster.Propose(m.Topic, m.ProducerID, m.Records, func(ack wire.ProduceAck) {
 		c.flight.release(n)
 		if ack.Code == wire.ErrNone {
@@ -317,16 +316,12 @@ func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce) error 
 			}
 			obs.ProduceAcked(m.Topic, fresh, bytes, time.Since(proposed), ack.Code)
 		}
-		if m.Acks != 0 {
-			if inline.CompareAndSwap(0, 2) {
-				inlineAck = ack
-				return
-			}
+		if m.Acks != 0 && !inline.give(ack) {
 			c.replyNow(corr, &ack)
 		}
 	})
-	if !inline.CompareAndSwap(0, 1) && inline.Load() == 2 {
-		c.reply(corr, &inlineAck)
+	if ack, ok := inline.take(); ok {
+		c.reply(corr, &ack)
 	}
 	return nil
 }
