@@ -115,3 +115,20 @@ func TestDoubleFaultElectionLosesNoToken(t *testing.T) {
 		})
 	}
 }
+
+// A stream of COORDINATOR messages naming a broker outside our view (stale,
+// or hostile: the bad-input test sends such frames) must not freeze a
+// leader: before, each one made it a candidate and restarted its wait.
+func TestForeignCoordinatorDoesNotFreeze(t *testing.T) {
+	c := newCluster(t, 1)
+	sn := c.s.nodes[1]
+	for i := 0; i < 100; i++ {
+		sn.node.Step(c.s.now, &Coordinator{From: 9999, View: sn.node.view.Number + 5, Leader: 9999})
+		c.s.flush(sn)
+		c.s.step(10 * time.Millisecond)
+		if sn.node.role != RoleLeader || !sn.node.canCommit() {
+			t.Fatalf("after %d foreign COORDINATORs the lone leader is %v (frozen %v)", i+1, sn.node.role, !sn.node.canCommit())
+		}
+	}
+	c.commitSome(1, 2)
+}

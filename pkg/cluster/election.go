@@ -137,6 +137,13 @@ func (n *Node) onCoordinator(now time.Time, m *Coordinator) {
 	if m.View < n.view.Number && n.installed {
 		return
 	}
+	if !n.view.Has(m.Leader) || !n.view.Has(m.From) {
+		// Only a member of our view can win an election over it. A
+		// COORDINATOR naming anyone else (a stale or hostile sender) would
+		// freeze us, and each copy would restart the wait — the new
+		// leader's STATE_EXCHANGE is what binds us anyway.
+		return
+	}
 	n.log.Info().Str("leader", n.who(m.Leader)).Msg("COORDINATOR received")
 	n.elec.participating = false
 	n.elec.coordinator = m.Leader
