@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -351,6 +352,9 @@ func (o *Options) dial(ctx context.Context, addr string) (*framed.Conn, error) {
 		d.LocalAddr = &net.TCPAddr{Port: int(o.LocalPort)}
 	}
 	nc, err := d.DialContext(ctx, "tcp", addr)
+	if o.LocalPort != 0 && localPortBusy(err) {
+		nc, err = o.dialWhenPortFree(ctx, &d, addr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -359,6 +363,35 @@ func (o *Options) dial(ctx context.Context, addr string) (*framed.Conn, error) {
 	}
 	o.Logger.Info().Str("broker", addr).Msg("connected")
 	return framed.NewWith(nc, framed.Options{MaxBody: o.MaxFrame, Queue: 256, WriteTimeout: 30 * time.Second, Key: o.Key}), nil
+}
+
+// localPortTimeWait bounds the wait for a fixed local port: the kernel keeps
+// a closed connection's port in TIME_WAIT for 60 s on Linux.
+const localPortTimeWait = 75 * time.Second
+
+// localPortBusy reports a dial that failed only because our fixed local
+// port (-local-port) is still held by the connection we just closed.
+func localPortBusy(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EADDRNOTAVAIL)
+}
+
+// dialWhenPortFree retries a dial from a fixed local port until the port is
+// free (TIME_WAIT of the previous connection) or localPortTimeWait passes.
+// These waits are not failed attempts: with -local-port every reconnect
+// after we closed a connection would otherwise spend the attempts in a row
+// on a port that frees itself within a minute.
+func (o *Options) dialWhenPortFree(ctx context.Context, d *net.Dialer, addr string) (net.Conn, error) {
+	o.Logger.Warn().Uint16("local_port", o.LocalPort).Msg("local port still held by the previous connection (TIME_WAIT); waiting for it")
+	deadline := time.Now().Add(localPortTimeWait)
+	for {
+		if !o.pause(ctx, 500*time.Millisecond) {
+			return nil, ctx.Err()
+		}
+		nc, err := d.DialContext(ctx, "tcp", addr)
+		if !localPortBusy(err) || time.Now().After(deadline) {
+			return nc, err
+		}
+	}
 }
 
 // heartbeat sends HEARTBEAT every HBInterval until done closes.
