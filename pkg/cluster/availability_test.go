@@ -132,3 +132,19 @@ func TestForeignCoordinatorDoesNotFreeze(t *testing.T) {
 	}
 	c.commitSome(1, 2)
 }
+
+// Heartbeats of a "leader" that has no cluster identity (a stranger: the
+// bad-input test sends them) must not make a leader step down.
+func TestStrangerLeaderHeartbeatIsIgnored(t *testing.T) {
+	c := newCluster(t, 1)
+	sn := c.s.nodes[1]
+	for i := 0; i < 20; i++ {
+		sn.node.Step(c.s.now, &Heartbeat{From: 0x7eeeeeee, View: sn.node.view.Number + 1, Leader: 0x7eeeeeee, IsLeader: true, Addr: "10.0.0.1:8001"})
+		c.s.flush(sn)
+		c.s.step(10 * time.Millisecond)
+		if sn.node.role != RoleLeader || !sn.node.canCommit() {
+			t.Fatalf("after %d stranger heartbeats the lone leader is %v (frozen %v)", i+1, sn.node.role, !sn.node.canCommit())
+		}
+	}
+	c.commitSome(1, 2)
+}

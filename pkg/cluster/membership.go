@@ -254,6 +254,13 @@ func (n *Node) onHeartbeat(now time.Time, m *Heartbeat) {
 		}
 		return
 	}
+	if m.Cluster == 0 && n.cluster != 0 {
+		// Every bootstrap draws an identity and every member adopts it, so
+		// a "leader" without one leads no cluster: a stale or hostile
+		// sender. Stepping down for it would stop a healthy leader (the
+		// bad-input test's stranger heartbeats did exactly that).
+		return
+	}
 	mine := n.view.Number
 	switch {
 	case m.View == mine && m.From == n.view.Leader && n.member:
