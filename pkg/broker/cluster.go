@@ -584,7 +584,7 @@ func (r *clusterRepl) openDatagram(b []byte, opener *wire.Opener, replay *wire.R
 // (heartbeats of a newer leader, redirects, refusals).
 func (r *clusterRepl) join(ctx context.Context) {
 	for attempt := 0; ctx.Err() == nil; attempt++ {
-		if st := r.status.Load(); st.Role != cluster.RoleJoining && st.View.Has(r.id) {
+		if r.isMember(r.status.Load()) {
 			return
 		}
 		res, leader, err := r.findLeader(ctx)
@@ -621,11 +621,15 @@ func (r *clusterRepl) join(ctx context.Context) {
 		if act != actWait {
 			wait = max(wait, r.b.cfg.FailureTimeout)
 		}
-		if !r.waitMember(ctx, wait) {
-			continue
+		if r.waitMember(ctx, wait) {
+			return
 		}
-		return
 	}
+}
+
+// isMember reports whether st shows this broker in a view it belongs to.
+func (r *clusterRepl) isMember(st *cluster.Status) bool {
+	return st.Role != cluster.RoleJoining && st.View.Has(r.id)
 }
 
 // waitMember waits up to d for the node to become a member of a view.
@@ -635,7 +639,7 @@ func (r *clusterRepl) waitMember(ctx context.Context, d time.Duration) bool {
 	poll := time.NewTicker(50 * time.Millisecond)
 	defer poll.Stop()
 	for {
-		if st := r.status.Load(); st.Role != cluster.RoleJoining && st.View.Has(r.id) && !st.Frozen {
+		if st := r.status.Load(); r.isMember(st) && !st.Frozen {
 			return true
 		}
 		select {
