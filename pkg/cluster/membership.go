@@ -188,8 +188,10 @@ func (n *Node) tickFollower(now time.Time) {
 			n.suspectLogged = true
 			n.log.Info().Str("leader", n.who(n.view.Leader)).Msg("Leader suspected")
 		}
+		n.takeHeld(now)
 	case Failed:
 		n.leaderFailure(now)
+		n.takeHeld(now)
 	case Alive:
 		n.suspectLogged = false
 	}
@@ -209,10 +211,28 @@ func (n *Node) leaderFailure(now time.Time) {
 		// better token to the leader before we knew the leader was gone:
 		// pass it on past the leader. A round of our own would be swallowed
 		// by that candidate, and its token is lost with the leader.
-		n.startRound(now, n.elec.lastCandidate)
+		n.startRound(now, n.elec.lastCandidate, n.elec.forced)
 		return
 	}
 	n.startElection(now)
+}
+
+// abandonOwnRecovery drops a view change of ours once the leader of an
+// active view (ours, or a newer one) is heard: we started it when we lost
+// the leader alone (cut off, paused), and it would only freeze a healthy
+// view. The promise we made ourselves for it goes too — no one acts on a
+// proposal whose proposer never installs it. Reports whether one was
+// dropped.
+func (n *Node) abandonOwnRecovery(leader NodeID) bool {
+	if n.rec == nil || n.promisedTo != n.id {
+		return false
+	}
+	n.log.Info().Str("leader", n.who(leader)).Uint64("proposal", n.rec.proposal).
+		Msg("a leader is alive and its view active: our view change abandoned")
+	n.rec = nil
+	n.promised, n.promisedTo = n.view.Number, n.view.Leader
+	n.saveState()
+	return true
 }
 
 func (n *Node) tickJoining(now time.Time) {
@@ -265,11 +285,15 @@ func (n *Node) onHeartbeat(now time.Time, m *Heartbeat) {
 	switch {
 	case m.View == mine && m.From == n.view.Leader && n.member:
 		n.leaderHolds = m.Holds
+		n.elec.held = nil // the leader is alive: a token held for it is moot
 		if m.Active && n.active < m.View {
 			n.active = m.View
 			n.saveState()
 			n.log.Info().Uint64("view", m.View).Msg("view active")
 			n.recomputeOwned(now)
+		}
+		if m.Active && n.abandonOwnRecovery(m.From) {
+			n.becomeFollower(now)
 		}
 		if n.frozen() {
 			// We promised a view that never came; ask the leader for a new one.
@@ -292,6 +316,9 @@ func (n *Node) onHeartbeat(now time.Time, m *Heartbeat) {
 		}
 	case m.View > mine || (m.View == mine && !n.member):
 		// A leader of a newer view: we missed it, or were removed. Ask in.
+		if m.Active && m.View > mine {
+			n.abandonOwnRecovery(m.From)
+		}
 		if n.rec == nil && (!now.Before(n.nextJoin) || n.joinTarget != m.From) {
 			n.askToJoin(now, m.From, m.Addr)
 		}
