@@ -208,3 +208,29 @@ func TestReturningFollowerDoesNotDisruptTheView(t *testing.T) {
 		})
 	}
 }
+
+// Each failure verdict is kept for status with the part the peer played
+// and how long it had been silent: the leader's failure at a follower, a
+// silent owner at the leader.
+func TestDetectionsAreReported(t *testing.T) {
+	c := newCluster(t, 3)
+	leader := c.leader(1)
+	c.s.pause(leader)
+	var follower NodeID
+	for _, id := range c.s.ids {
+		if id != leader {
+			follower = id
+		}
+	}
+	c.waitFor("the leader's failure detected", 2*time.Second, func() bool {
+		return len(c.s.nodes[follower].node.Status().Detections) > 0
+	})
+	d := c.s.nodes[follower].node.Status().Detections[0]
+	if d.Peer.ID != leader || d.Role != "leader" || d.Verdict != "failed" || d.Peer.Addr == "" {
+		t.Fatalf("detection %+v; want the leader %d failed, with its address", d, leader)
+	}
+	if d.Silent < c.s.cfg.SuspicionTimeout || d.Silent > c.s.cfg.FailureTimeout+100*time.Millisecond {
+		t.Errorf("judged after %v of silence; want between the suspicion (%v) and failure (%v) timeouts",
+			d.Silent, c.s.cfg.SuspicionTimeout, c.s.cfg.FailureTimeout)
+	}
+}

@@ -114,7 +114,9 @@ func (n *Node) tickLeader(now time.Time) {
 		}
 		switch {
 		case n.isUnreachable(id) || now.Sub(n.lastHeard[id]) >= n.cfg.BrokerTimeout:
-			n.log.Info().Str("peer", n.who(id)).Msg("broker timed out: removing it from the view")
+			n.log.Info().Str("peer", n.who(id)).Dur("silent_for", now.Sub(n.lastHeard[id])).
+				Msgf("broker timed out (after %v of silence): removing it from the view", now.Sub(n.lastHeard[id]).Round(time.Millisecond))
+			n.detected(now, id, n.partOf(id), "timed out")
 			change = true
 		case n.det.Status(id, now) == Failed && n.holdsUp(id):
 			// Its producers and consumers are redirected to it and stall:
@@ -122,12 +124,24 @@ func (n *Node) tickLeader(now time.Time) {
 			// until the broker timeout (see finishRecovery).
 			n.log.Info().Str("peer", n.who(id)).Dur("silent_for", now.Sub(n.lastHeard[id])).
 				Msgf("broker FAILED while owning topics (detected after %v of silence): moving them to live members", now.Sub(n.lastHeard[id]).Round(time.Millisecond))
+			n.detected(now, id, "owner", "failed")
 			change = true
 		}
 	}
 	if change {
 		n.startRecovery(now)
 	}
+}
+
+// partOf names the part id plays in the view, for a detection.
+func (n *Node) partOf(id NodeID) string {
+	switch {
+	case id == n.view.Leader:
+		return "leader"
+	case n.holdsUp(id):
+		return "owner"
+	}
+	return "member"
 }
 
 // holdsUp reports whether id owns a topic of the view, or is the source of
@@ -206,6 +220,7 @@ func (n *Node) leaderFailure(now time.Time) {
 	n.log.Info().Str("leader", n.who(n.view.Leader)).Uint64("view", n.view.Number).Dur("silent_for", silent).
 		Msgf("LEADER FAILURE (detected after %v of silence)", silent.Round(time.Millisecond))
 	n.leaderFailed = true
+	n.detected(now, n.view.Leader, "leader", "failed")
 	if n.elec.participating && n.elec.next == n.view.Leader && n.elec.lastCandidate > n.id {
 		// A broker that noticed first started a round, and we passed its
 		// better token to the leader before we knew the leader was gone:

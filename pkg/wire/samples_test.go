@@ -44,7 +44,9 @@ func samples() []Message {
 			Consumers: []ConsumerInfo{{ConsumerID: "cons1", Topic: "logs", Offset: 40, Lag: 9}},
 			Counters:  map[string]uint64{"frames_dropped": 3, "bad_checksum": 1, "": 0},
 			Damage: []DamageInfo{{Topic: "logs", File: "00000000000000000000.log", Kind: "data", From: 10, To: 12,
-				Pos: 400, End: 912, Action: "cut out"}}},
+				Pos: 400, End: 912, Action: "cut out"}},
+			Detections: []DetectionInfo{{PeerID: "node2", PeerAddr: "10.0.0.2:8001", Role: "leader", Verdict: "failed",
+				SilentMs: 2150, AtUnixMs: 1796000000000}}},
 		&ElectionTrigger{},
 	}
 }
