@@ -52,12 +52,19 @@ func (n *Node) startRound(now time.Time, candidate NodeID, forced bool) {
 	n.rec = nil
 	n.becomeCandidate()
 	n.elec.forced = forced
+	held := n.elec.held
 	n.elec.held = nil
 	n.elec.participating = true
 	n.elec.started = now
 	n.elec.coordinator = 0
 	n.log.Info().Uint64("view", n.view.Number).Msg("ELECTION started")
 	n.forwardElection(now, candidate)
+	if held != nil && held.View >= n.view.Number {
+		// A token that reached us while the leader still seemed alive: we
+		// now know better (however we learnt it), and it may carry a
+		// better candidate than ours.
+		n.takeToken(now, held)
+	}
 }
 
 // ringNext returns our live successor on the ring, or 0 if we are alone.
