@@ -185,7 +185,10 @@ func (s *Share) Trim(member string, from, to uint64) {
 		} else {
 			s.giveBack(rest)
 		}
-		if l.Len() == 0 {
+		if l.To <= s.acked || s.done.covers(Range{max(l.From, s.acked), l.To}) {
+			// Nothing left to acknowledge (empty, or its head was
+			// acknowledged as lost): it no longer takes a place in
+			// the member's window.
 			m.leases = slices.Delete(m.leases, i, i+1)
 		}
 		return

@@ -303,3 +303,17 @@ func TestShareRandomized(t *testing.T) {
 		}
 	}
 }
+
+func TestShareTrimOfAckedHeadFreesTheWindow(t *testing.T) {
+	// Retention removed the head of a lease (acknowledged as lost) and
+	// nothing else could be read: the rest goes back and the lease must
+	// stop taking a place in the member's window.
+	s := NewShare(0, timeout, 1)
+	s.Join("a", 0)
+	l := grant(t, s, "a", 100, 10, t0)
+	s.Ack("a", Range{0, 4}, t0)
+	s.Trim("a", l.From, 4)
+	if g := grant(t, s, "a", 100, 10, t0); g.Range != (Range{4, 14}) {
+		t.Fatalf("lease %v, want [4,14) at once", g.Range)
+	}
+}
