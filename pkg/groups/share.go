@@ -45,6 +45,10 @@ type Share struct {
 type shareMember struct {
 	leases []Lease
 	acked  uint64 // records this member acknowledged (for status)
+	// late is set when a lease of the member expired, until it
+	// acknowledges something: it may be gone without its connection
+	// closing, so fairness does not wait for it.
+	late bool
 }
 
 // Lease is a range of offsets given to one member until Deadline.
@@ -119,6 +123,7 @@ func (s *Share) Expire(now time.Time) []Lease {
 			}
 			out = append(out, l)
 			s.giveBack(l.Range)
+			m.late = true
 		}
 		m.leases = kept
 	}
@@ -141,13 +146,30 @@ func (s *Share) NextDeadline() (time.Time, bool) {
 // Grant gives member its next lease of at most max records below
 // committed (the topic's committed end): a range to redeliver if there is
 // one, else the next records from the cursor. It gives nothing to a member
-// that is not joined or already holds its window of leases, or when there
-// is nothing to read. Expired leases are taken back first.
+// that is not joined, already holds its window of leases or more leases
+// than another member, or when there is nothing to read. Expired leases
+// are taken back first.
 func (s *Share) Grant(member string, committed, max uint64, now time.Time) (Lease, bool) {
 	s.Expire(now)
 	m, ok := s.members[member]
 	if !ok || len(m.leases) >= s.window || max == 0 {
 		return Lease{}, false
+	}
+	// Fairness: the members' goroutines race for leases, so whoever wakes
+	// first would take everything. A member takes its next lease only
+	// when no other member holds fewer (the others catch up first; a
+	// member whose lease expired is not waited for), and
+	// new records are split among the members level with it, so a trickle
+	// of records is spread rather than taken whole by the first.
+	level := 0
+	for id, o := range s.members {
+		switch {
+		case id == member || o.late:
+		case len(o.leases) < len(m.leases):
+			return Lease{}, false
+		case len(o.leases) == len(m.leases):
+			level++
+		}
 	}
 	l := Lease{Member: member, Deadline: now.Add(s.timeout)}
 	switch {
@@ -156,7 +178,8 @@ func (s *Share) Grant(member string, committed, max uint64, now time.Time) (Leas
 		l.Range, l.Redelivery = Range{r.From, min(r.To, r.From+max)}, true
 		s.redo = s.redo.sub(l.Range)
 	case s.cursor < committed:
-		l.Range = Range{s.cursor, min(committed, s.cursor+max)}
+		share := (committed - s.cursor + uint64(level)) / uint64(level+1) // ceil(available / members level with this one)
+		l.Range = Range{s.cursor, s.cursor + min(share, max)}
 		s.cursor = l.To
 	default:
 		return Lease{}, false
@@ -202,6 +225,7 @@ func (s *Share) Trim(member string, from, to uint64) {
 func (s *Share) Ack(member string, r Range, now time.Time) {
 	r = Range{max(r.From, s.acked), min(r.To, s.cursor)}
 	if m, ok := s.members[member]; ok {
+		m.late = false
 		if r.Len() > 0 {
 			m.acked += r.Len() - s.doneIn(r)
 		}

@@ -75,8 +75,9 @@ func TestSharePositionIsContiguousAckedPrefix(t *testing.T) {
 		t.Fatalf("position %d, acked a %d b %d after a repeated ack; want 20, 10, 10", s.Position(), s.Acked("a"), s.Acked("b"))
 	}
 	s.Ack("a", Range{50, 60}, t0) // never leased: beyond the cursor, ignored
-	if l := grant(t, s, "a", 100, 100, t0); l.Range != (Range{20, 100}) {
-		t.Fatalf("lease %v, want [20,100)", l.Range)
+	// Both members are idle: a takes half of what is there.
+	if l := grant(t, s, "a", 100, 100, t0); l.Range != (Range{20, 60}) {
+		t.Fatalf("lease %v, want [20,60)", l.Range)
 	}
 }
 
@@ -113,7 +114,6 @@ func TestShareRedeliversAfterLeaseTimeout(t *testing.T) {
 func TestShareAckRenewsLeases(t *testing.T) {
 	s := NewShare(0, timeout, 2)
 	s.Join("a", 0)
-	s.Join("b", 0)
 	a1 := grant(t, s, "a", 100, 10, t0)
 	a2 := grant(t, s, "a", 100, 10, t0)
 	// a is slow but working: it acknowledges its first lease just
@@ -316,4 +316,50 @@ func TestShareTrimOfAckedHeadFreesTheWindow(t *testing.T) {
 	if g := grant(t, s, "a", 100, 10, t0); g.Range != (Range{4, 14}) {
 		t.Fatalf("lease %v, want [4,14) at once", g.Range)
 	}
+}
+
+func TestShareIsFair(t *testing.T) {
+	s := NewShare(0, timeout, 4)
+	for _, m := range []string{"a", "b", "c"} {
+		s.Join(m, 0)
+	}
+	// A trickle of 30 records is split three ways even if a asks first
+	// and keeps asking.
+	if l := grant(t, s, "a", 30, 100, t0); l.Range != (Range{0, 10}) {
+		t.Fatalf("a's lease %v, want [0,10)", l.Range)
+	}
+	noGrant(t, s, "a", 30, t0) // b and c hold fewer leases
+	if l := grant(t, s, "b", 30, 100, t0); l.Range != (Range{10, 20}) {
+		t.Fatalf("b's lease %v, want [10,20)", l.Range)
+	}
+	if l := grant(t, s, "c", 30, 100, t0); l.Range != (Range{20, 30}) {
+		t.Fatalf("c's lease %v, want [20,30)", l.Range)
+	}
+	// A backlog: full leases, taken in turns.
+	for i := 0; i < 3; i++ {
+		for _, m := range []string{"c", "a", "b"} {
+			if l := grant(t, s, m, 100000, 100, t0); l.Len() != 100 {
+				t.Fatalf("%s's lease %v, want 100 records", m, l.Range)
+			}
+		}
+	}
+	noGrant(t, s, "a", 100000, t0) // window of 4 full
+}
+
+func TestShareFairnessDoesNotWaitForALateMember(t *testing.T) {
+	// A member cut off without its connection closing holds nothing once
+	// its lease expired, and asks for nothing: the others must not wait
+	// for it to catch up.
+	s := NewShare(0, timeout, 4)
+	s.Join("gone", 0)
+	s.Join("a", 0)
+	grant(t, s, "gone", 1000, 10, t0)
+	l := grant(t, s, "a", 1000, 10, t0)
+	s.Ack("a", l.Range, t0)
+	now := t0.Add(timeout)
+	r := grant(t, s, "a", 1000, 10, now) // the expired lease, redelivered
+	if !r.Redelivery {
+		t.Fatalf("got %+v, want the expired lease", r)
+	}
+	grant(t, s, "a", 1000, 10, now) // and more, though "gone" holds none
 }
