@@ -126,10 +126,10 @@ func (c *Consumer) groupSession(ctx context.Context, conn *framed.Conn, h Handle
 				started = true
 				c.o.Logger.Info().Str("topic", c.co.Topic).Str("group", c.co.Group).Uint64("position", m.StartOffset).
 					Uint64("committed", m.Committed).Msg("joined the group")
-				if err := c.notePosition(m.StartOffset); err != nil {
+				if err := h.Start(m.StartOffset, m.Committed); err != nil {
 					return c.leave(conn, err)
 				}
-				if err := h.Start(m.StartOffset, m.Committed); err != nil {
+				if err := c.notePosition(m.StartOffset); err != nil {
 					return c.leave(conn, err)
 				}
 			}

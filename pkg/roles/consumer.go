@@ -146,9 +146,16 @@ func runConsumer(c *cli.Context) error {
 			groupErr = err
 			cancel()
 		})
-		h.ack, h.moveOnStart = gc.Ack, cc.FromSet
+		// The group is shared: the topic's owner splits the records among
+		// its members and tells each the group's position (the end of what
+		// all of them acknowledged), which is what gets stored.
+		co.Group = cc.Group
+		co.OnPosition = h.position(gc.Ack)
 	}
 	cons := client.NewConsumer(o, co)
+	if cc.Group != "" {
+		h.ack = cons.Ack
+	}
 	o.Logger.Info().Str("consumer", o.ClientID).Str("topic", co.Topic).Str("group", cc.Group).Bool("analytics", co.Analytics).Msg("consumer started")
 	err = cons.Run(ctx, h)
 	out.finish()
@@ -182,18 +189,26 @@ type consumerHandler struct {
 	endKnown  bool
 	limit     uint64
 	seen      uint64
-	// With a group: ack is told the offset after the last record written
-	// to the output, once it is flushed; moveOnStart stores the start
-	// position given by -from at once.
-	ack         func(next uint64)
-	moveOnStart bool
+	// With a group: ack is given the records written to the output, once
+	// they are flushed.
+	ack func(recs []record.Record)
+}
+
+// position returns the group's OnPosition: it stores the position and,
+// with -exit-at-end, ends the run once the group acknowledged everything
+// committed at the start (another member may have printed the last
+// records).
+func (h *consumerHandler) position(store func(uint64)) func(uint64) error {
+	return func(p uint64) error {
+		store(p)
+		if h.endKnown && p >= h.end {
+			return client.ErrStop
+		}
+		return nil
+	}
 }
 
 func (h *consumerHandler) Start(next, committed uint64) error {
-	if h.ack != nil && h.moveOnStart {
-		h.moveOnStart = false
-		h.ack(next)
-	}
 	if h.exitAtEnd && !h.endKnown {
 		h.end, h.endKnown = committed, true
 	}
@@ -212,7 +227,7 @@ func (h *consumerHandler) Records(recs []record.Record) error {
 		return fmt.Errorf("writing records: %w", err)
 	}
 	if h.ack != nil && n > 0 {
-		h.ack(recs[n-1].Offset + 1)
+		h.ack(recs[:n])
 	}
 	return stop
 }

@@ -35,6 +35,10 @@ type ClusterMeta struct {
 	Consumers  []ConsumerStatus  `json:"consumers"`
 	Counters   map[string]uint64 `json:"counters,omitempty"`
 	Damage     []DamageStatus    `json:"damage,omitempty"`
+	// LiveGroups are the shared consumer groups the answering broker
+	// coordinates (it owns their topics), with their live members; status
+	// shows them under "groups" (groups.go).
+	LiveGroups []wire.GroupInfo `json:"-"`
 }
 
 // DamageStatus is a damaged range of a topic's log on the reporting broker:
@@ -177,5 +181,6 @@ func fromWire(r *wire.MetadataResponse) *ClusterMeta {
 	for _, d := range r.Damage {
 		m.Damage = append(m.Damage, DamageStatus(d))
 	}
+	m.LiveGroups = r.Groups
 	return m
 }
