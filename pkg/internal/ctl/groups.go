@@ -156,7 +156,28 @@ func (e *env) readGroups(ctx context.Context, opts StatusOptions, rep *StatusRep
 			gs = groupStatuses(ps, rep.Cluster.Topics)
 		}
 	}
-	rep.Groups = withLive(gs, rep.Brokers, rep.Cluster.Topics)
+	rep.Groups = withLive(gs, append(slices.Clone(rep.Brokers), e.askOwners(ctx, opts, rep)...), rep.Cluster.Topics)
+}
+
+// askOwners asks the owners of the cluster's topics that were not asked
+// (with --broker only the brokers named are): a shared group's live
+// members are known to its topic's owner alone.
+func (e *env) askOwners(ctx context.Context, opts StatusOptions, rep *StatusReport) []BrokerStatus {
+	asked := map[string]bool{}
+	for _, b := range rep.Brokers {
+		asked[b.Addr] = true
+	}
+	var more []string
+	for _, t := range rep.Cluster.Topics {
+		if t.OwnerAddr != "" && !asked[t.OwnerAddr] && t.Name != cluster.OffsetsTopic {
+			asked[t.OwnerAddr] = true
+			more = append(more, t.OwnerAddr)
+		}
+	}
+	if len(more) == 0 {
+		return nil
+	}
+	return e.askBrokers(ctx, opts, more, nil)
 }
 
 // memberList is the MEMBERS column: how many, and who.
