@@ -25,7 +25,8 @@ func consumerApp() *cli.App {
 		UsageText: "consumer [-leader IP:PORT] [-topic T] [-group NAME] [-analytics=false] [-window S] [-interval MS] [-from beginning|latest|OFFSET|RFC3339]\n" +
 			"   records go to standard output (one line each, or JSON with -format json); logs go to standard error\n" +
 			"   with -group the group's position is stored in the cluster: a consumer started again with the same group\n" +
-			"   continues after the last record the group acknowledged (a record is acknowledged once written to standard output)",
+			"   continues after the last record the group acknowledged (a record is acknowledged once written to standard output);\n" +
+			"   consumers started with the same group split the topic's records among them",
 		Flags: append(clientFlags(),
 			&cli.BoolFlag{Name: "analytics", Value: true, Usage: "receive live statistics computed on the broker (-analytics=false: raw records only)"},
 			&cli.BoolFlag{Name: "no-analytics", Usage: "same as -analytics=false"},
@@ -35,7 +36,7 @@ func consumerApp() *cli.App {
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text (one line per record) or json (one object per record and per statistics update)"},
 			&cli.BoolFlag{Name: "exit-at-end", Usage: "read what is committed now, then exit 0 (for scripts)"},
 			&cli.Uint64Flag{Name: "count", Usage: "exit 0 after this many records (0 = unlimited)"},
-			&cli.StringFlag{Name: "group", EnvVars: []string{"CONSUMER_GROUP"}, Usage: "consumer group: resume at the group's stored position, store it as records are written (-from, if given, moves it)"},
+			&cli.StringFlag{Name: "group", EnvVars: []string{"CONSUMER_GROUP"}, Usage: "consumer group: resume at the group's stored position, store it as records are written (-from, if given, moves it); consumers of one group split the topic"},
 		),
 		Action: runConsumer,
 	}
