@@ -153,13 +153,14 @@ func TestSharedGroupThreeMembers(t *testing.T) {
 
 // TestSharedGroupTwoMembers: two members split the topic and logstreamctl
 // shows both; a third joins and one leaves (SIGTERM) mid-stream, then the
-// topic's owner is killed -9: nothing is lost, and a clean leave hands its
-// records over without duplicates.
+// topic's owner is killed -9, then every broker at once (restarted with its
+// data): nothing is lost, and a clean leave hands its records over without
+// duplicates.
 func TestSharedGroupTwoMembers(t *testing.T) {
 	c := startCluster(t, 6, 3)
 	ms := startMembers(t, c, "pair", 3, 4)
-	const n = 5000
-	produced := pacedProducer(t, c, n, 100*time.Millisecond)
+	const n = 8000
+	produced := pacedProducer(t, c, n, 150*time.Millisecond)
 	waitCovered(t, n/5, 60*time.Second, ms...)
 	checkSplit(t, tally(t, ms...), ms)
 
@@ -204,6 +205,20 @@ func TestSharedGroupTwoMembers(t *testing.T) {
 	t.Logf("kill -9 broker %d (owner of logs)", o)
 	c.brokers[o].signal(syscall.SIGKILL)
 	midStream(t, n, ms...)
+	c.brokers[o].wait(10 * time.Second)
+	c.brokers[o] = c.startBroker(t, o)
+	waitCovered(t, n*6/10, 60*time.Second, ms...)
+	t.Log("kill -9 every broker, then restart them all")
+	for _, b := range c.brokers {
+		b.signal(syscall.SIGKILL)
+	}
+	for i := range c.brokers {
+		c.brokers[i].wait(10 * time.Second)
+	}
+	midStream(t, n, ms...)
+	for i := range c.brokers {
+		c.brokers[i] = c.startBroker(t, i)
+	}
 	if err := <-produced; err != nil {
 		t.Fatalf("producer: %v", err)
 	}
@@ -212,5 +227,5 @@ func TestSharedGroupTwoMembers(t *testing.T) {
 	for _, k := range seen {
 		again += k - 1
 	}
-	t.Logf("all %d records printed; %d printed again after the owner's failover", n, again)
+	t.Logf("all %d records printed; %d printed again after the owner's failover and the whole cluster's restart", n, again)
 }
