@@ -301,4 +301,23 @@ type Status struct {
 	Leader  NodeID
 	Members []MemberStatus
 	Topics  []TopicStatus
+	// Detections are this node's latest failure verdicts, oldest first (at
+	// most maxDetections): whom, in what part, after how much silence.
+	Detections []Detection
 }
+
+// Detection is one failure verdict: Peer, which was the leader, a topic's
+// owner or a plain member, was judged failed (or timed out of the view)
+// after Silent without a message from it.
+type Detection struct {
+	Peer   Member
+	Role   string // "leader", "owner" or "member"
+	Silent time.Duration
+	At     time.Time
+	// Verdict is "failed" (the failure detector: the leader's failure, or
+	// an owner whose topics move) or "timed out" (BROKER_TIMEOUT: removed).
+	Verdict string
+}
+
+// maxDetections bounds Status.Detections.
+const maxDetections = 8

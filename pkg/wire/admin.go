@@ -188,6 +188,19 @@ type DamageInfo struct {
 	Action string
 }
 
+// DetectionInfo is one failure verdict of the answering broker
+// (cluster.Detection): the peer (id and address), the part it played
+// ("leader", "owner", "member"), the verdict ("failed", "timed out"), the
+// silence that led to it and when it was given (Unix milliseconds).
+type DetectionInfo struct {
+	PeerID   string
+	PeerAddr string
+	Role     string
+	Verdict  string
+	SilentMs uint64
+	AtUnixMs uint64
+}
+
 // ConsumerInfo describes one registered consumer's progress.
 type ConsumerInfo struct {
 	ConsumerID string
@@ -212,6 +225,8 @@ type MetadataResponse struct {
 	// per topic; the damaged_ranges counter counts them all).
 	Damage  []DamageInfo
 	Cluster string // the cluster's identity, 16 hex digits ("none" before the first view)
+	// Detections are the answering broker's latest failure verdicts.
+	Detections []DetectionInfo
 	// Name is the answering broker's NODE_NAME. The cluster protocol
 	// carries only ids and addresses, so this is how logstreamctl shows
 	// every member by name.
@@ -289,6 +304,15 @@ func (m MetadataResponse) AppendTo(dst []byte) []byte {
 	}
 	e.String(m.Cluster)
 	e.String(m.Name)
+	e.Count(len(m.Detections))
+	for _, x := range m.Detections {
+		e.String(x.PeerID)
+		e.String(x.PeerAddr)
+		e.String(x.Role)
+		e.String(x.Verdict)
+		e.U64(x.SilentMs)
+		e.U64(x.AtUnixMs)
+	}
 	e.Count(len(m.Groups))
 	for _, g := range m.Groups {
 		e.String(g.Group)
@@ -350,6 +374,13 @@ func (m *MetadataResponse) Unmarshal(b []byte) error {
 	}
 	x.Cluster = d.String()
 	x.Name = d.String()
+	if n := d.Count(4 + 2*8); n > 0 {
+		x.Detections = make([]DetectionInfo, n)
+		for i := range x.Detections {
+			x.Detections[i] = DetectionInfo{PeerID: d.String(), PeerAddr: d.String(), Role: d.String(), Verdict: d.String(),
+				SilentMs: d.U64(), AtUnixMs: d.U64()}
+		}
+	}
 	if n := d.Count(2 + 8 + 1); n > 0 {
 		x.Groups = make([]GroupInfo, n)
 		for i := range x.Groups {

@@ -49,6 +49,8 @@ func samples() []Message {
 			Counters:  map[string]uint64{"frames_dropped": 3, "bad_checksum": 1, "": 0},
 			Damage: []DamageInfo{{Topic: "logs", File: "00000000000000000000.log", Kind: "data", From: 10, To: 12,
 				Pos: 400, End: 912, Action: "cut out"}},
+			Detections: []DetectionInfo{{PeerID: "node2", PeerAddr: "10.0.0.2:8001", Role: "leader", Verdict: "failed",
+				SilentMs: 2150, AtUnixMs: 1796000000000}},
 			Groups: []GroupInfo{{Group: "g1", Topic: "logs", Position: 30, Members: []GroupMemberInfo{
 				{ConsumerID: "cons1", Addr: "10.0.0.5:40000", Leased: 10, Acked: 20}, {ConsumerID: "cons2", Addr: "10.0.0.6:40000"}}},
 				{Group: "g2", Topic: "logs"}}},

@@ -1,6 +1,8 @@
 package ctl
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -35,10 +37,22 @@ type ClusterMeta struct {
 	Consumers  []ConsumerStatus  `json:"consumers"`
 	Counters   map[string]uint64 `json:"counters,omitempty"`
 	Damage     []DamageStatus    `json:"damage,omitempty"`
+	Detections []Detection       `json:"detections,omitempty"`
 	// LiveGroups are the shared consumer groups the answering broker
 	// coordinates (it owns their topics), with their live members; status
 	// shows them under "groups" (groups.go).
 	LiveGroups []wire.GroupInfo `json:"-"`
+}
+
+// Detection is one failure verdict of the answering broker: how long the
+// peer had been silent when it was judged.
+type Detection struct {
+	PeerID   string  `json:"peer_id"`
+	PeerAddr string  `json:"peer_addr"`
+	Role     string  `json:"role"`
+	Verdict  string  `json:"verdict"`
+	SilentS  float64 `json:"silent_seconds"`
+	At       string  `json:"at"` // RFC 3339, milliseconds
 }
 
 // DamageStatus is a damaged range of a topic's log on the reporting broker:
@@ -180,6 +194,10 @@ func fromWire(r *wire.MetadataResponse) *ClusterMeta {
 	}
 	for _, d := range r.Damage {
 		m.Damage = append(m.Damage, DamageStatus(d))
+	}
+	for _, x := range r.Detections {
+		m.Detections = append(m.Detections, Detection{PeerID: x.PeerID, PeerAddr: x.PeerAddr, Role: x.Role, Verdict: x.Verdict,
+			SilentS: float64(x.SilentMs) / 1000, At: time.UnixMilli(int64(x.AtUnixMs)).UTC().Format("2006-01-02T15:04:05.000Z07:00")})
 	}
 	m.LiveGroups = r.Groups
 	return m

@@ -400,6 +400,16 @@ func renderCluster(w io.Writer, m *ClusterMeta, from string) error {
 			return err
 		}
 	}
+	if len(m.Detections) > 0 {
+		fmt.Fprintln(w, "\nFAILURE DETECTIONS (by the reporting broker, latest last)")
+		fmt.Fprintln(tw, "AT\tPEER\tPART\tVERDICT\tSILENT FOR")
+		for _, x := range m.Detections {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2fs\n", x.At, x.PeerAddr, x.Role, x.Verdict, x.SilentS)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	if len(m.Counters) > 0 {
 		fmt.Fprintln(w, "\nCOUNTERS")
 		keys := make([]string, 0, len(m.Counters))
