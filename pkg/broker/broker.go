@@ -34,6 +34,7 @@ type Broker struct {
 	mu      sync.Mutex
 	clients map[*peer]struct{}
 	subs    map[*subscription]struct{}
+	shares  shareRegistry // shared consumer groups coordinated here (groupshare.go)
 
 	counters  counters
 	conns     *connLimiter

@@ -82,6 +82,7 @@ func (b *Broker) metadata() wire.MetadataResponse {
 			Offset: pos, Lag: committed - min(pos, committed)})
 	}
 	b.mu.Unlock()
+	resp.Groups = b.shares.snapshot()
 	sort.Slice(resp.Consumers, func(i, j int) bool { return resp.Consumers[i].ConsumerID < resp.Consumers[j].ConsumerID })
 	return resp
 }

@@ -35,6 +35,15 @@ type ConsumerOptions struct {
 	// consumer group's: if retention has removed it, start at the oldest
 	// retained record with a warning instead of failing.
 	Resume bool
+	// Group makes the consumer a member of a shared consumer group: the
+	// topic's records are split among the group's members (see
+	// groupconsumer.go). The handler must acknowledge what it processed
+	// with Consumer.Ack; unacknowledged records go to another member.
+	Group string
+	// OnPosition, with Group, is told the group's position (the end of its
+	// contiguous acknowledged prefix) whenever it moves, on the consumer's
+	// goroutine; ErrStop ends Run (after leaving the group).
+	OnPosition func(position uint64) error
 }
 
 // Consumer reads one topic. Run owns the connection and calls the handler
@@ -44,6 +53,7 @@ type Consumer struct {
 	co   ConsumerOptions
 	next uint64
 	have bool // next is known: resume there after a reconnect
+	grp  groupState
 }
 
 // NewConsumer returns a consumer; call Run.
@@ -70,12 +80,15 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 func (c *Consumer) subscribeMsg() wire.Subscribe {
 	m := wire.Subscribe{Topic: c.co.Topic, ConsumerID: c.o.ClientID, From: c.co.From, Offset: c.co.Offset,
 		Analytics: c.co.Analytics, Raw: !c.co.Analytics, WindowSec: c.co.WindowSec, IntervalMs: c.co.IntervalMs,
-		MaxBatch: c.co.MaxBatch}
+		MaxBatch: c.co.MaxBatch, Group: c.co.Group}
 	if c.co.From == wire.FromTime {
 		m.TimeUnixNano = c.co.Time.UnixNano()
 	}
 	if c.have {
 		m.From, m.Offset = wire.FromOffset, c.next
+	}
+	if c.grp.known {
+		m.From, m.Offset = wire.FromOffset, c.grp.position
 	}
 	return m
 }
@@ -95,6 +108,9 @@ func (c *Consumer) reportGap(resume uint64, why wire.Gap) {
 }
 
 func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler, hl *health) error {
+	if c.co.Group != "" {
+		return c.groupSession(ctx, conn, h, hl)
+	}
 	hbDone := make(chan struct{})
 	defer close(hbDone)
 	go c.o.heartbeat(conn, hbDone)

@@ -231,6 +231,26 @@ type MetadataResponse struct {
 	// carries only ids and addresses, so this is how logstreamctl shows
 	// every member by name.
 	Name string
+	// Groups lists the shared consumer groups this broker coordinates (it
+	// owns their topics) with their live members.
+	Groups []GroupInfo
+}
+
+// GroupInfo is a shared consumer group on one topic as its coordinator (the
+// topic's owner) sees it.
+type GroupInfo struct {
+	Group    string
+	Topic    string
+	Position uint64 // end of the contiguous acknowledged prefix
+	Members  []GroupMemberInfo
+}
+
+// GroupMemberInfo is one live member of a shared group.
+type GroupMemberInfo struct {
+	ConsumerID string
+	Addr       string
+	Leased     uint64 // records it holds unacknowledged
+	Acked      uint64 // records it acknowledged since it joined
 }
 
 func (MetadataResponse) Type() Type { return TypeMetadataResponse }
@@ -293,6 +313,19 @@ func (m MetadataResponse) AppendTo(dst []byte) []byte {
 		e.U64(x.SilentMs)
 		e.U64(x.AtUnixMs)
 	}
+	e.Count(len(m.Groups))
+	for _, g := range m.Groups {
+		e.String(g.Group)
+		e.String(g.Topic)
+		e.U64(g.Position)
+		e.Count(len(g.Members))
+		for _, mb := range g.Members {
+			e.String(mb.ConsumerID)
+			e.String(mb.Addr)
+			e.U64(mb.Leased)
+			e.U64(mb.Acked)
+		}
+	}
 	return e.B
 }
 
@@ -346,6 +379,19 @@ func (m *MetadataResponse) Unmarshal(b []byte) error {
 		for i := range x.Detections {
 			x.Detections[i] = DetectionInfo{PeerID: d.String(), PeerAddr: d.String(), Role: d.String(), Verdict: d.String(),
 				SilentMs: d.U64(), AtUnixMs: d.U64()}
+		}
+	}
+	if n := d.Count(2 + 8 + 1); n > 0 {
+		x.Groups = make([]GroupInfo, n)
+		for i := range x.Groups {
+			g := GroupInfo{Group: d.String(), Topic: d.String(), Position: d.U64()}
+			if k := d.Count(2 + 2*8); k > 0 {
+				g.Members = make([]GroupMemberInfo, k)
+				for j := range g.Members {
+					g.Members[j] = GroupMemberInfo{ConsumerID: d.String(), Addr: d.String(), Leased: d.U64(), Acked: d.U64()}
+				}
+			}
+			x.Groups[i] = g
 		}
 	}
 	if err := d.Finish(); err != nil {

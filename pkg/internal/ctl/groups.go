@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -35,6 +36,19 @@ type GroupStatus struct {
 	LastMember string    `json:"last_member"` // the consumer that acknowledged last
 	AckedAt    time.Time `json:"acked_at"`    // when (that consumer's clock)
 	ExpiresAt  time.Time `json:"expires_at"`  // when it is forgotten if nothing is acknowledged
+	// Members are the group's live consumers on the topic, as the
+	// topic's owner sees them (none when nobody reads it now). While
+	// there are some, Position is the owner's live one (the stored one
+	// follows it within the acknowledgement interval).
+	Members []GroupMemberStatus `json:"members"`
+}
+
+// GroupMemberStatus is one live consumer of a shared group.
+type GroupMemberStatus struct {
+	ID     string `json:"id"`     // consumer id, with the owner's member number after '#'
+	Addr   string `json:"addr"`   // its address as the owner sees it
+	Leased uint64 `json:"leased"` // records it holds unacknowledged
+	Acked  uint64 `json:"acked"`  // records it acknowledged since it joined
 }
 
 func (q WireQuerier) groupClient(addr string) client.Options {
@@ -87,21 +101,95 @@ func groupStatuses(ps []groups.Position, topics []TopicStatus) []GroupStatus {
 	return out
 }
 
-// readGroups fills the report's groups from the cluster it found (nothing
-// when the cluster has no offsets topic yet: no group ever acknowledged).
+// withLive adds the live members the brokers reported to the stored
+// positions: a live group's position is its owner's, and a group live but
+// with nothing stored yet is listed too.
+func withLive(gs []GroupStatus, brokers []BrokerStatus, topics []TopicStatus) []GroupStatus {
+	for _, b := range brokers {
+		if !b.Reachable || b.Meta == nil {
+			continue
+		}
+		for _, lg := range b.Meta.LiveGroups {
+			i := slices.IndexFunc(gs, func(g GroupStatus) bool { return g.Group == lg.Group && g.Topic == lg.Topic })
+			if i < 0 {
+				gs = append(gs, GroupStatus{Group: lg.Group, Topic: lg.Topic})
+				i = len(gs) - 1
+			}
+			g := &gs[i]
+			g.Position = lg.Position
+			g.Lag = 0
+			if j := slices.IndexFunc(topics, func(t TopicStatus) bool { return t.Name == lg.Topic }); j >= 0 && topics[j].Committed > lg.Position {
+				g.Lag = topics[j].Committed - lg.Position
+			}
+			for _, m := range lg.Members {
+				g.Members = append(g.Members, GroupMemberStatus{ID: m.ConsumerID, Addr: m.Addr, Leased: m.Leased, Acked: m.Acked})
+			}
+		}
+	}
+	for i := range gs {
+		if gs[i].Members == nil {
+			gs[i].Members = []GroupMemberStatus{}
+		}
+	}
+	slices.SortFunc(gs, func(a, b GroupStatus) int {
+		return strings.Compare(a.Group+"\x00"+a.Topic, b.Group+"\x00"+b.Topic)
+	})
+	return gs
+}
+
+// readGroups fills the report's groups from the cluster it found: the
+// positions stored in the offsets topic (if it exists: some group
+// acknowledged something) and the live members the brokers reported.
 func (e *env) readGroups(ctx context.Context, opts StatusOptions, rep *StatusReport) {
+	if rep.Cluster == nil {
+		return
+	}
+	var gs []GroupStatus
 	gr, ok := e.querier.(GroupReader)
-	if !ok || rep.Cluster == nil || !slices.ContainsFunc(rep.Cluster.Topics, func(t TopicStatus) bool { return t.Name == cluster.OffsetsTopic }) {
-		return
+	if ok && slices.ContainsFunc(rep.Cluster.Topics, func(t TopicStatus) bool { return t.Name == cluster.OffsetsTopic }) {
+		qctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+		ps, err := gr.Groups(qctx, rep.ClusterFrom)
+		if err != nil {
+			rep.GroupsError = err.Error()
+		} else {
+			gs = groupStatuses(ps, rep.Cluster.Topics)
+		}
 	}
-	qctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-	defer cancel()
-	ps, err := gr.Groups(qctx, rep.ClusterFrom)
-	if err != nil {
-		rep.GroupsError = err.Error()
-		return
+	rep.Groups = withLive(gs, append(slices.Clone(rep.Brokers), e.askOwners(ctx, opts, rep)...), rep.Cluster.Topics)
+}
+
+// askOwners asks the owners of the cluster's topics that were not asked
+// (with --broker only the brokers named are): a shared group's live
+// members are known to its topic's owner alone.
+func (e *env) askOwners(ctx context.Context, opts StatusOptions, rep *StatusReport) []BrokerStatus {
+	asked := map[string]bool{}
+	for _, b := range rep.Brokers {
+		asked[b.Addr] = true
 	}
-	rep.Groups = groupStatuses(ps, rep.Cluster.Topics)
+	var more []string
+	for _, t := range rep.Cluster.Topics {
+		if t.OwnerAddr != "" && !asked[t.OwnerAddr] && t.Name != cluster.OffsetsTopic {
+			asked[t.OwnerAddr] = true
+			more = append(more, t.OwnerAddr)
+		}
+	}
+	if len(more) == 0 {
+		return nil
+	}
+	return e.askBrokers(ctx, opts, more, nil)
+}
+
+// memberList is the MEMBERS column: how many, and who.
+func memberList(ms []GroupMemberStatus) string {
+	if len(ms) == 0 {
+		return "-"
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID + "@" + m.Addr
+	}
+	return fmt.Sprintf("%d: %s", len(ms), strings.Join(ids, ", "))
 }
 
 func renderGroups(w io.Writer, gs []GroupStatus, now time.Time) error {
@@ -110,10 +198,14 @@ func renderGroups(w io.Writer, gs []GroupStatus, now time.Time) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tTOPIC\tPOSITION\tLAG\tLAST MEMBER\tACKNOWLEDGED")
+	fmt.Fprintln(tw, "GROUP\tTOPIC\tPOSITION\tLAG\tLAST MEMBER\tACKNOWLEDGED\tMEMBERS")
 	for _, g := range gs {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s ago\n", g.Group, g.Topic, g.Position, g.Lag, dash(g.LastMember),
-			now.Sub(g.AckedAt).Round(time.Second))
+		acked := "-"
+		if !g.AckedAt.IsZero() {
+			acked = now.Sub(g.AckedAt).Round(time.Second).String() + " ago"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", g.Group, g.Topic, g.Position, g.Lag, dash(g.LastMember),
+			acked, memberList(g.Members))
 	}
 	return tw.Flush()
 }

@@ -38,6 +38,10 @@ type ClusterMeta struct {
 	Counters   map[string]uint64 `json:"counters,omitempty"`
 	Damage     []DamageStatus    `json:"damage,omitempty"`
 	Detections []Detection       `json:"detections,omitempty"`
+	// LiveGroups are the shared consumer groups the answering broker
+	// coordinates (it owns their topics), with their live members; status
+	// shows them under "groups" (groups.go).
+	LiveGroups []wire.GroupInfo `json:"-"`
 }
 
 // Detection is one failure verdict of the answering broker: how long the
@@ -195,5 +199,6 @@ func fromWire(r *wire.MetadataResponse) *ClusterMeta {
 		m.Detections = append(m.Detections, Detection{PeerID: x.PeerID, PeerAddr: x.PeerAddr, Role: x.Role, Verdict: x.Verdict,
 			SilentS: float64(x.SilentMs) / 1000, At: time.UnixMilli(int64(x.AtUnixMs)).UTC().Format("2006-01-02T15:04:05.000Z07:00")})
 	}
+	m.LiveGroups = r.Groups
 	return m
 }
