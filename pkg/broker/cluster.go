@@ -55,7 +55,7 @@ type clusterRepl struct {
 
 	// loop-owned
 	node    *cluster.Node
-	det     *phiDetector // loop-owned but for its judged() snapshot
+	det     *watchedDetector // loop-owned but for its judged() snapshot
 	pending map[uint64]pendingProduce
 	parked  parkLot // batches refused only because a view change is under way (park.go)
 	token   uint64
@@ -104,7 +104,7 @@ func newClusterRepl(b *Broker, store *topiclog.Store) (*clusterRepl, error) {
 		committed: map[string]*commitState{},
 	}
 	r.parked.limit = b.cfg.FailureTimeout
-	r.det = newPhiDetector(max(b.cfg.BrokerHBInterval, b.cfg.FollowerHBInterval), b.cfg.SuspicionTimeout, b.cfg.FailureTimeout)
+	r.det = newWatchedDetector(cluster.NewPhiDetector(b.cfg.BrokerHBInterval, b.cfg.FollowerHBInterval, b.cfg.SuspicionTimeout, b.cfg.FailureTimeout))
 	r.node, err = cluster.NewNode(cluster.Config{
 		ID: id, Addr: b.cfg.Advertise.String(), Name: b.cfg.Name, Logger: r.log,
 		BrokerHBInterval: b.cfg.BrokerHBInterval, FollowerHBInterval: b.cfg.FollowerHBInterval,
