@@ -87,16 +87,16 @@ func (a *attempts) giveUp(why error, addr string) error {
 	var r *refusal
 	if !a.reached && !errors.As(why, &r) {
 		return fmt.Errorf("%w after %d attempts: %v (is a broker running? `logstream netdiag` shows what discovery sees; --leader IP:PORT skips it)",
-			ErrGaveUp, a.failed, why)
+			errGaveUp, a.failed, why)
 	}
 	if !a.reached {
-		return fmt.Errorf("%w after %d attempts: %v", ErrGaveUp, a.failed, why) // why names the broker
+		return fmt.Errorf("%w after %d attempts: %v", errGaveUp, a.failed, why) // why names the broker
 	}
-	return fmt.Errorf("%w: %d attempts in a row failed, the last at %s: %v (-reconnect-attempts sets how many)", ErrGaveUp, a.failed, addr, why)
+	return fmt.Errorf("%w: %d attempts in a row failed, the last at %s: %v (-reconnect-attempts sets how many)", errGaveUp, a.failed, addr, why)
 }
 
-// ErrGaveUp is returned when ReconnectAttempts attempts in a row failed.
-var ErrGaveUp = errors.New("giving up")
+// errGaveUp is returned when ReconnectAttempts attempts in a row failed.
+var errGaveUp = errors.New("giving up")
 
 // sleep is link.pause's default: it waits d, or until ctx ends (false).
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -117,7 +117,7 @@ func TestRefusedConsumerBacksOffAndGivesUp(t *testing.T) {
 	p := &pauses{}
 	c := p.consumer(testOptions(addr, 5), ConsumerOptions{Topic: "t"})
 	err := runBounded(t, p, func(ctx context.Context) error { return c.Run(ctx, nopHandler{}) })
-	if !errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), "5 attempts") {
+	if !errors.Is(err, errGaveUp) || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), "5 attempts") {
 		t.Errorf("Run: %v, want a give-up after 5 attempts naming the broker's error", err)
 	}
 	if n := subscribes.Load(); n != 5 {
@@ -142,7 +142,7 @@ func TestBusyProducerBacksOffAndGivesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := runBounded(t, p, prod.Run)
-	if !errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "view change in progress") {
+	if !errors.Is(err, errGaveUp) || !strings.Contains(err.Error(), "view change in progress") {
 		t.Errorf("Run: %v, want a give-up naming the refusal", err)
 	}
 	if ferr := prod.Flush(context.Background()); ferr == nil {
@@ -206,7 +206,7 @@ func TestUnreachableBrokerBacksOffAndGivesUp(t *testing.T) {
 	p := &pauses{}
 	c := p.consumer(testOptions(closedAddr(t), 3), ConsumerOptions{Topic: "t"})
 	err := runBounded(t, p, func(ctx context.Context) error { return c.Run(ctx, nopHandler{}) })
-	if !errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "is a broker running") {
+	if !errors.Is(err, errGaveUp) || !strings.Contains(err.Error(), "is a broker running") {
 		t.Errorf("Run: %v, want a give-up after 3 attempts with the discovery hint", err)
 	}
 	checkSchedule(t, p.list(), 2)
@@ -260,7 +260,7 @@ func TestPermanentRefusalEndsAtOnce(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.code.String()+": refused for the test") {
 				t.Fatalf("Run: %v, want the refusal named", err)
 			}
-			if got := errors.Is(err, ErrGaveUp); got != (tc.pauses > 0) {
+			if got := errors.Is(err, errGaveUp); got != (tc.pauses > 0) {
 				t.Errorf("Run: %v: gave up after retries = %v, want %v", err, got, tc.pauses > 0)
 			}
 			if n := len(p.list()); n != tc.pauses {

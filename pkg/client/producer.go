@@ -28,8 +28,8 @@ type ProducerOptions struct {
 	OnAck func(firstSeq uint64, count int)
 }
 
-// ErrRecordTooLarge is returned by Send for a record that cannot fit a frame.
-var ErrRecordTooLarge = errors.New("record larger than the frame limit")
+// errRecordTooLarge is returned by Send for a record that cannot fit a frame.
+var errRecordTooLarge = errors.New("record larger than the frame limit")
 
 // Producer sends records to one topic and gets each acknowledged exactly
 // once. Every record gets the next sequence number; after a reconnect all
@@ -76,7 +76,7 @@ func (p *Producer) MaxRecordBytes() int {
 // Send queues one record, blocking while MaxPending records are unacknowledged.
 func (p *Producer) Send(ctx context.Context, payload []byte) error {
 	if len(payload) > p.MaxRecordBytes() {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrRecordTooLarge, len(payload), p.MaxRecordBytes())
+		return fmt.Errorf("%w: %d bytes, limit %d", errRecordTooLarge, len(payload), p.MaxRecordBytes())
 	}
 	for {
 		p.mu.Lock()
