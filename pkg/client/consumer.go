@@ -63,9 +63,6 @@ func NewConsumer(o Options, co ConsumerOptions) *Consumer {
 	return &Consumer{o: o, l: newLink(o), co: co}
 }
 
-// Next is the offset of the next record the consumer expects.
-func (c *Consumer) Next() uint64 { return c.next }
-
 // ErrStop may be returned by Handler.Records to end Run without error.
 var ErrStop = errors.New("stop consuming")
 
