@@ -60,7 +60,9 @@ type Consumer struct {
 // NewConsumer returns a consumer; call Run.
 func NewConsumer(o Options, co ConsumerOptions) *Consumer {
 	o.Defaults()
-	return &Consumer{o: o, l: newLink(o), co: co}
+	l := newLink(o)
+	l.topic = co.Topic
+	return &Consumer{o: o, l: l, co: co}
 }
 
 // ErrStop may be returned by Handler.Records to end Run without error.

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/discovery"
 	"github.com/logstream/logstream/pkg/framed"
 	"github.com/logstream/logstream/pkg/wire"
@@ -24,11 +25,23 @@ import (
 // its goroutines (the session, the reader, the heartbeat) share it, and
 // only the book changes after newLink, under its own lock.
 type link struct {
-	o    Options
-	book brokerBook // brokers heard of
+	o     Options
+	topic string     // the topic the client works on ("" for none): watched while its broker is silent
+	book  brokerBook // brokers heard of
+	// last is the broker of the previous session, tried last when the
+	// client reconnects; silent, one that fell silent (-hb-timeout), and
+	// when (the loop's goroutine only).
+	last     string
+	silent   string
+	silentAt time.Time
+	// heard is when the current session's broker last sent a frame (Unix
+	// nanoseconds; recv sets it, the owner watch reads it).
+	heard atomic.Int64
 	// rand jitters the pauses between attempts and pause waits them.
 	rand  func() float64
 	pause func(ctx context.Context, d time.Duration) bool
+	// dialTimeout bounds a dial (the loop's goroutine only); 0: dialTimeout's default.
+	dialTimeout time.Duration
 }
 
 // newLink returns the link for o, with o's zero fields defaulted.
@@ -90,6 +103,22 @@ func (l *link) connectOnce(ctx context.Context, redirect string, lastErr *error)
 			return nil, "", fatalError{final}
 		}
 	}
+	if known := l.reconnectOrder(); len(known) > 0 && l.o.Leader == "" {
+		// Reconnecting: a broker we know answers (or redirects) in a round
+		// trip, where discovery listens a whole window first. Each dial is
+		// bounded: one that is cut off must not hold us long.
+		tryQuick := func(addr string) (*framed.Conn, string, error) {
+			saved := l.dialTimeout
+			l.dialTimeout = defaults.ClientRedialTimeout
+			defer func() { l.dialTimeout = saved }()
+			return try(addr)
+		}
+		for _, addr := range known {
+			if conn, a, err := tryQuick(addr); conn != nil || err != nil {
+				return conn, a, err
+			}
+		}
+	}
 	var candidates []string
 	if addr, err := l.locate(ctx); err == nil {
 		candidates = append(candidates, addr)
@@ -103,6 +132,22 @@ func (l *link) connectOnce(ctx context.Context, redirect string, lastErr *error)
 		return nil, "", fatalError{final}
 	}
 	return conn, addr, err
+}
+
+// reconnectOrder lists the brokers heard of, the previous session's next to
+// last and one that fell silent lately last of all.
+func (l *link) reconnectOrder() []string {
+	known := l.book.list()
+	back := func(addr string) {
+		if i := slices.Index(known, addr); i >= 0 {
+			known = append(append(known[:i:i], known[i+1:]...), addr)
+		}
+	}
+	back(l.last)
+	if l.silent != "" && time.Since(l.silentAt) < l.o.HBTimeout {
+		back(l.silent)
+	}
+	return known
 }
 
 // health is what one session learned about its broker, set from the
@@ -148,8 +193,13 @@ func (l *link) loop(ctx context.Context, resume string, session sessionFunc, res
 			continue
 		}
 		var h health
+		l.last = addr
+		w := l.watchOwner(conn, addr)
 		err = session(ctx, conn, &h)
 		conn.Close()
+		if to := w.stop(); to != "" && ctx.Err() == nil && !errors.Is(err, ErrStop) && !isFatal(err) {
+			err = &redirectError{to: to}
+		}
 		if reset != nil {
 			reset()
 		}
@@ -162,7 +212,21 @@ func (l *link) loop(ctx context.Context, resume string, session sessionFunc, res
 		if served(&h, err) {
 			tries.reset()
 		}
+		var se *silentError
+		if errors.As(err, &se) {
+			l.silent, l.silentAt = addr, time.Now()
+		}
 		var rd *redirectError
+		if errors.As(err, &rd) && l.silent != "" && sameBroker(rd.to, l.silent) && time.Since(l.silentAt) < l.o.HBTimeout {
+			// The cluster still names the broker we just found silent: it
+			// has not judged it yet (it will, and move the topic). Ask
+			// again shortly rather than wait on a broker that does not
+			// answer.
+			if !l.pause(ctx, max(min(l.o.HBInterval/4, 100*time.Millisecond), 10*time.Millisecond)) {
+				return nil
+			}
+			continue
+		}
 		if errors.As(err, &rd) {
 			l.o.Logger.Info().Str("from", addr).Str("to", rd.to).Msg("topic lives on another broker; following the redirect")
 			redirect = rd.to
@@ -177,6 +241,11 @@ func (l *link) loop(ctx context.Context, resume string, session sessionFunc, res
 			redirect = addr // the broker is there: ask it again first
 		} else {
 			l.o.Logger.Warn().Err(err).Str("broker", addr).Msg("connection lost; reconnecting and " + resume)
+			if served(&h, err) {
+				// The broker served us until it went: reconnect at once
+				// (to another broker first); only a failed attempt waits.
+				continue
+			}
 		}
 		if err := tries.fail(ctx, err, addr); err != nil {
 			return ctxNil(ctx, err)
@@ -279,6 +348,9 @@ func (l *link) locate(ctx context.Context) (string, error) {
 
 func (l *link) dial(ctx context.Context, addr string) (*framed.Conn, error) {
 	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}
+	if l.dialTimeout > 0 {
+		d.Timeout = l.dialTimeout
+	}
 	if l.o.LocalPort != 0 {
 		d.LocalAddr = &net.TCPAddr{Port: int(l.o.LocalPort)}
 	}
@@ -349,9 +421,17 @@ func (l *link) heartbeat(conn *framed.Conn, done <-chan struct{}) {
 func (l *link) recv(conn *framed.Conn) (wire.Frame, error) {
 	conn.SetReadDeadline(time.Now().Add(l.o.HBTimeout))
 	f, err := conn.Recv()
+	if err == nil {
+		l.heard.Store(time.Now().UnixNano())
+	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return f, fmt.Errorf("broker silent for %s (hb-timeout)", l.o.HBTimeout)
+		return f, &silentError{l.o.HBTimeout}
 	}
 	return f, err
 }
+
+// silentError ends a session whose broker sent nothing for -hb-timeout.
+type silentError struct{ d time.Duration }
+
+func (e *silentError) Error() string { return fmt.Sprintf("broker silent for %s (hb-timeout)", e.d) }

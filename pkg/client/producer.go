@@ -64,7 +64,9 @@ func NewProducer(o Options, po ProducerOptions) *Producer {
 	if po.MaxPending <= 0 {
 		po.MaxPending = 100000
 	}
-	return &Producer{o: o, l: newLink(o), po: po, pipe: pipeline.New(po.MaxPending, po.MaxInFlight),
+	l := newLink(o)
+	l.topic = po.Topic
+	return &Producer{o: o, l: l, po: po, pipe: pipeline.New(po.MaxPending, po.MaxInFlight),
 		changed: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 

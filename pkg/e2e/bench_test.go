@@ -91,29 +91,25 @@ func BenchmarkFailover(b *testing.B) {
 	}
 }
 
-// BenchmarkPausedLeaderDefaults measures, with the manual's default
-// timeouts, how long deliveries stop when the leader is paused (SIGSTOP)
-// for 25 s mid-stream — as the leader alone, and when it also owns the
-// topic — and checks nothing is lost. Issue 16's target: serving again
-// within 10 s.
+// BenchmarkPausedDefaults measures, with the manual's default timeouts,
+// how long deliveries stop when the leader, or the topic's owner, is paused
+// (SIGSTOP) for 25 s mid-stream, and checks nothing is lost. Issue 16's
+// target: a paused leader serving again within 10 s.
 //
-//	go test -run XXX -bench PausedLeaderDefaults -benchtime 3x ./pkg/e2e
-func BenchmarkPausedLeaderDefaults(b *testing.B) {
-	for _, owns := range []bool{false, true} {
-		name := "leader-only"
-		if owns {
-			name = "leader-and-owner"
-		}
-		b.Run(name, func(b *testing.B) {
+//	go test -run XXX -bench PausedDefaults -benchtime 3x ./pkg/e2e
+func BenchmarkPausedDefaults(b *testing.B) {
+	for _, victim := range []string{"leader", "owner"} {
+		b.Run(victim, func(b *testing.B) {
 			var stalls []time.Duration
 			for i := 0; i < b.N; i++ {
 				c := startClusterTimed(b, 5, 3, nil)
 				var stall time.Duration
-				streamThroughFaultTimed(b, c, 12000, time.Millisecond, func() {
-					idx := c.leaderIndex(b)
-					if owner := c.ownerIndex(b, "logs"); (owner == idx) != owns {
-						b.Skipf("the leader %s the topic in this run", map[bool]string{true: "owns", false: "does not own"}[owner == idx])
+				streamThroughFaultTimed(b, c, 20000, time.Millisecond, func() {
+					idx, owner := c.leaderIndex(b), c.ownerIndex(b, "logs")
+					if victim == "owner" {
+						idx = owner
 					}
+					b.Logf("pausing broker %d (leader %v, owner %v)", idx, idx == c.leaderIndex(b), idx == owner)
 					c.brokers[idx].signal(syscall.SIGSTOP)
 					go func() {
 						time.Sleep(25 * time.Second) // the fault's length, not a synchronisation
