@@ -104,3 +104,39 @@ func DecodeAfter(b []byte, prevID string) (Record, int, error) {
 	r.Payload, n = b[n:n+int(v):n+int(v)], n+int(v)
 	return r, n, nil
 }
+
+// Peek checks that b begins with one well-formed record, as Decode would,
+// without building it: it returns the record's offset, its payload's length
+// and the bytes it takes. For callers that pass records on encoded (a
+// broker copying stored records into a frame) and need only these.
+func Peek(b []byte) (offset uint64, payload, n int, err error) {
+	offset, k := binary.Uvarint(b)
+	if k <= 0 {
+		return 0, 0, 0, ErrCorrupt
+	}
+	n = k
+	if _, k = binary.Varint(b[n:]); k <= 0 {
+		return 0, 0, 0, ErrCorrupt
+	}
+	n += k
+	if n >= len(b) {
+		return 0, 0, 0, ErrCorrupt
+	}
+	n += 1 + int(b[n])
+	if n > len(b) {
+		return 0, 0, 0, ErrCorrupt
+	}
+	if _, k = binary.Uvarint(b[n:]); k <= 0 {
+		return 0, 0, 0, ErrCorrupt
+	}
+	n += k
+	v, k := binary.Uvarint(b[n:])
+	if k <= 0 {
+		return 0, 0, 0, ErrCorrupt
+	}
+	n += k
+	if v > uint64(len(b)-n) {
+		return 0, 0, 0, fmt.Errorf("%w: payload length %d beyond %d bytes left", ErrCorrupt, v, len(b)-n)
+	}
+	return offset, int(v), n + int(v), nil
+}

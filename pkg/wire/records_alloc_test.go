@@ -33,3 +33,24 @@ func TestRecordsShareProducerID(t *testing.T) {
 		}
 	}
 }
+
+// RawRecords is Records with the records encoded beforehand: the same bytes.
+func TestRawRecordsEncodesAsRecords(t *testing.T) {
+	for _, n := range []int{0, 1, 300} {
+		recs := make([]record.Record, n)
+		var enc []byte
+		for i := range recs {
+			recs[i] = record.Record{Offset: uint64(1000 + i), Timestamp: int64(i) * 7, ProducerID: "p", Seq: uint64(i + 1), Payload: make([]byte, i%200)}
+			enc = recs[i].AppendBinary(enc)
+		}
+		want := Records{Topic: "topic", Committed: 5000, StartOffset: 17, Records: recs, Gap: GapDamaged}.AppendTo(nil)
+		got := RawRecords{Topic: "topic", Committed: 5000, StartOffset: 17, Count: n, Encoded: enc, Gap: GapDamaged}.AppendTo(nil)
+		if string(got) != string(want) {
+			t.Fatalf("%d records: RawRecords encodes %d bytes unlike Records' %d", n, len(got), len(want))
+		}
+		var back Records
+		if err := back.Unmarshal(got); err != nil || len(back.Records) != n || back.Gap != GapDamaged {
+			t.Fatalf("%d records: decoded %d, gap %v, err %v", n, len(back.Records), back.Gap, err)
+		}
+	}
+}
