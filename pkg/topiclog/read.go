@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 
 	"github.com/logstream/logstream/pkg/record"
 )
@@ -83,9 +84,23 @@ func (l *Log) ReadRaw(from uint64, maxRecords, maxBytes int, end uint64, dst []b
 	if from == l.next || from >= end {
 		return rd.batch, nil
 	}
+	rbuf := readBufs.Get().(*[]byte)
+	rd.rbuf = (*rbuf)[:0]
 	err := rd.segments()
+	if cap(rd.rbuf) <= keepReadBytes {
+		*rbuf = rd.rbuf[:0]
+		readBufs.Put(rbuf)
+	}
 	return rd.batch, err
 }
+
+// readBufs holds ReadRaw's file read buffers between calls, shared by every
+// reader of the process: a buffer per call was most of what a broker with a
+// hundred consumers allocated.
+var readBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// keepReadBytes is the largest read buffer kept for the next ReadRaw.
+const keepReadBytes = 1 << 20
 
 // segReader is one Read or ReadRaw call's progress. Caller holds l.mu for
 // reading.
@@ -99,6 +114,7 @@ type segReader struct {
 	maxBytes   int
 
 	raw   bool     // keep encodings in batch, not records in out
+	rbuf  []byte   // raw: the file read buffer, handed from scanner to scanner
 	end   uint64   // raw: read nothing at or beyond this offset
 	batch RawBatch // raw: what was kept
 }
@@ -110,6 +126,23 @@ func (rd *segReader) segments() error {
 		}
 	}
 	return nil
+}
+
+// scanner starts a scan; in raw mode it reads into the call's read buffer
+// (what it returns is copied out at once, so the buffer is reused).
+func (rd *segReader) scanner(f io.ReaderAt, start, end int64, chunk int, fresh bool) *scanner {
+	sc := newScanner(f, start, end, chunk, fresh)
+	if rd.raw {
+		sc.buf, rd.rbuf = rd.rbuf[:0], nil
+	}
+	return sc
+}
+
+// done takes back a finished scanner's read buffer (raw mode).
+func (rd *segReader) done(sc *scanner) {
+	if rd.raw && sc.buf != nil {
+		rd.rbuf, sc.buf = sc.buf[:0], nil
+	}
 }
 
 // entry is one checked entry the scanner read: the record (decoded unless
@@ -173,7 +206,8 @@ func (rd *segReader) segment(seg *segment) (done bool, err error) {
 	// Decoded records alias the buffer, so each refill takes a fresh one;
 	// raw bodies are copied out at once and the buffer is reused.
 	fresh := !rd.raw
-	sc := newScanner(seg.log, pos, seg.size, chunk, fresh)
+	sc := rd.scanner(seg.log, pos, seg.size, chunk, fresh)
+	defer func() { rd.done(sc) }()
 	hi := 0
 	for {
 		p := sc.pos()
@@ -186,7 +220,8 @@ func (rd *segReader) segment(seg *segment) (done bool, err error) {
 			}
 			h := holes[hi]
 			hi++
-			sc = newScanner(seg.log, h.end, seg.size, chunk, fresh)
+			rd.done(sc)
+			sc = rd.scanner(seg.log, h.end, seg.size, chunk, fresh)
 			expect = h.to
 			rd.from = max(rd.from, h.to)
 			continue
