@@ -19,3 +19,13 @@ func TestLatenciesSkipUnstamped(t *testing.T) {
 		t.Errorf("max = %v µs, want 4", p["max"])
 	}
 }
+
+// Two runs started within the same second use different topics (a run's
+// consumer reads its topics from the start).
+func TestBenchTopicsFreshPerRun(t *testing.T) {
+	t0 := time.Unix(1700000000, 100)
+	a, b := benchTopics("bench", t0, 2), benchTopics("bench", t0.Add(300*time.Millisecond), 2)
+	if a[0] == b[0] || a[1] == b[1] || a[0] == a[1] {
+		t.Fatalf("topics of two runs 300 ms apart: %v and %v", a, b)
+	}
+}
