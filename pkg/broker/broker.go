@@ -34,6 +34,7 @@ type Broker struct {
 	mu      sync.Mutex
 	clients map[*peer]struct{}
 	subs    map[*subscription]struct{}
+	shares  shareRegistry // shared consumer groups coordinated here (groupshare.go)
 
 	counters  counters
 	conns     *connLimiter
@@ -61,6 +62,7 @@ type counters struct {
 	udpAuthFailures   atomic.Uint64 // multicast datagrams refused for their key tag
 	udpReplayed       atomic.Uint64 // multicast datagrams seen before
 	logDropped        atomic.Uint64 // repeated log lines discarded (floodGuard)
+	parked            atomic.Uint64 // produce batches held through a view change instead of refused (park.go)
 }
 
 func (c *counters) snapshot() map[string]uint64 {
@@ -74,7 +76,7 @@ func (c *counters) snapshot() map[string]uint64 {
 		"produce_too_many_records": c.tooManyRecords.Load(), "wrong_state_frames": c.wrongState.Load(),
 		"slow_clients_dropped": c.slowClients.Load(), "multicast_bad": c.udpBad.Load(),
 		"multicast_auth_failures": c.udpAuthFailures.Load(), "multicast_replayed": c.udpReplayed.Load(),
-		"log_lines_dropped": c.logDropped.Load(),
+		"log_lines_dropped": c.logDropped.Load(), "produce_parked": c.parked.Load(),
 	}
 }
 

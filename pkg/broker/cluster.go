@@ -55,8 +55,9 @@ type clusterRepl struct {
 
 	// loop-owned
 	node    *cluster.Node
-	det     *phiDetector // loop-owned but for its judged() snapshot
+	det     *watchedDetector // loop-owned but for its judged() snapshot
 	pending map[uint64]pendingProduce
+	parked  parkLot // batches refused only because a view change is under way (park.go)
 	token   uint64
 	book    map[cluster.NodeID]string
 	links   map[cluster.NodeID]*link
@@ -77,6 +78,8 @@ type clusterRepl struct {
 type pendingProduce struct {
 	done     func(wire.ProduceAck)
 	firstSeq uint64
+	topic    string
+	recs     []record.Record // to park and propose again if a view change fails it
 }
 
 type commitState struct {
@@ -100,7 +103,8 @@ func newClusterRepl(b *Broker, store *topiclog.Store) (*clusterRepl, error) {
 		links:     map[cluster.NodeID]*link{},
 		committed: map[string]*commitState{},
 	}
-	r.det = newPhiDetector(max(b.cfg.BrokerHBInterval, b.cfg.FollowerHBInterval), b.cfg.SuspicionTimeout, b.cfg.FailureTimeout)
+	r.parked.limit = b.cfg.FailureTimeout
+	r.det = newWatchedDetector(cluster.NewPhiDetector(b.cfg.BrokerHBInterval, b.cfg.FollowerHBInterval, b.cfg.SuspicionTimeout, b.cfg.FailureTimeout))
 	r.node, err = cluster.NewNode(cluster.Config{
 		ID: id, Addr: b.cfg.Advertise.String(), Name: b.cfg.Name, Logger: r.log,
 		BrokerHBInterval: b.cfg.BrokerHBInterval, FollowerHBInterval: b.cfg.FollowerHBInterval,
@@ -176,6 +180,7 @@ func (r *clusterRepl) run(ctx context.Context) error {
 				break
 			}
 			r.drain()
+			r.retryParked(time.Now())
 			r.mu.Unlock()
 		case now := <-tick.C:
 			r.mu.Lock()
@@ -183,6 +188,7 @@ func (r *clusterRepl) run(ctx context.Context) error {
 			r.publish()
 			r.hb.tick(now, r.status.Load())
 			r.drain()
+			r.retryParked(now)
 			r.mu.Unlock()
 		case why := <-r.b.elect:
 			r.mu.Lock()
@@ -292,6 +298,10 @@ func (r *clusterRepl) drain() {
 			continue
 		}
 		delete(r.pending, a.Token)
+		if errors.Is(a.Err, cluster.ErrFrozen) {
+			r.park(parkedProduce{topic: p.topic, recs: p.recs, done: p.done, first: p.firstSeq, since: time.Now()})
+			continue
+		}
 		ack := wire.ProduceAck{Topic: a.Topic, FirstSeq: p.firstSeq, Count: a.Count, BaseOffset: a.BaseOffset, Duplicates: a.Duplicates}
 		if a.Err != nil {
 			ack.Code, ack.Message, ack.Redirect = errCode(a.Err)
@@ -367,18 +377,45 @@ func (r *clusterRepl) Propose(topic, producerID string, recs []record.Record, do
 		first = recs[0].Seq
 	}
 	ok := r.do(context.Background(), func(now time.Time) {
-		r.token++
-		tok := r.token
-		if err := r.node.Propose(now, topic, recs, tok); err != nil {
-			ack := wire.ProduceAck{Topic: topic, FirstSeq: first, Count: uint32(len(recs))}
-			ack.Code, ack.Message, ack.Redirect = errCode(err)
-			done(ack)
+		p := parkedProduce{topic: topic, recs: recs, done: done, first: first, since: now}
+		if r.parked.holds(topic) {
+			r.park(p) // behind the batches parked before it
 			return
 		}
-		r.pending[tok] = pendingProduce{done: done, firstSeq: first}
+		switch err := r.propose(now, p); {
+		case errors.Is(err, cluster.ErrFrozen):
+			r.park(p)
+		case err != nil:
+			done(parkRefusal(p, err))
+		}
 	})
 	if !ok {
 		done(wire.ProduceAck{Topic: topic, FirstSeq: first, Code: wire.ErrBusy, Message: "broker shutting down"})
+	}
+}
+
+// propose hands p to the node; on success its acknowledgement is pending.
+func (r *clusterRepl) propose(now time.Time, p parkedProduce) error {
+	r.token++
+	tok := r.token
+	if err := r.node.Propose(now, p.topic, p.recs, tok); err != nil {
+		return err
+	}
+	r.pending[tok] = pendingProduce{done: p.done, firstSeq: p.first, topic: p.topic, recs: p.recs}
+	return nil
+}
+
+// park keeps p until the node takes writes again (see park.go).
+func (r *clusterRepl) park(p parkedProduce) {
+	r.b.counters.parked.Add(1)
+	r.parked.add(p)
+}
+
+// retryParked proposes parked batches again, and drains what that produced.
+// Caller holds mu, on the loop.
+func (r *clusterRepl) retryParked(now time.Time) {
+	if r.parked.retry(now, func(p parkedProduce) error { return r.propose(now, p) }) {
+		r.drain()
 	}
 }
 
@@ -516,6 +553,10 @@ func (r *clusterRepl) shutdown() {
 		delete(r.pending, tok)
 		p.done(wire.ProduceAck{FirstSeq: p.firstSeq, Code: wire.ErrBusy, Message: "broker shutting down"})
 	}
+	for _, p := range r.parked.list {
+		p.done(wire.ProduceAck{Topic: p.topic, FirstSeq: p.first, Code: wire.ErrBusy, Message: "broker shutting down"})
+	}
+	r.parked.list = nil
 }
 
 // readMulticast feeds heartbeats and REPLICATE batches from the group to the
@@ -579,7 +620,7 @@ func (r *clusterRepl) openDatagram(b []byte, opener *wire.Opener, replay *wire.R
 }
 
 // join finds the cluster at start — an explicit leader, else a broadcast
-// JOIN — and does what decideStart says, round after round, until the node
+// JOIN — and does what cluster.DecideStart says, round after round, until the node
 // is a member of an installed view. The node itself takes over from there
 // (heartbeats of a newer leader, redirects, refusals).
 func (r *clusterRepl) join(ctx context.Context) {
@@ -598,29 +639,26 @@ func (r *clusterRepl) join(ctx context.Context) {
 			return
 		}
 		remembers := r.status.Load().View.Number > 0
-		act := decideStart(r.id, remembers, res, err)
+		act := cluster.DecideStart(r.id, remembers, found(res, err))
 		switch act {
-		case actJoin:
+		case cluster.StartJoin:
 			r.log.Info().Str("leader", cluster.Display(leader.ID, "", leader.Addr)).Msg("cluster found; joining")
 			r.do(ctx, func(now time.Time) {
 				r.book[leader.ID] = leader.Addr
 				r.node.Join(now, leader)
 			})
-		case actBootstrap:
+		case cluster.StartBootstrap:
 			r.do(ctx, func(now time.Time) { r.node.Bootstrap(now) })
-		case actElect:
+		case cluster.StartElect:
 			r.do(ctx, func(now time.Time) { r.node.NoLeader(now) })
-		case actWait:
+		case cluster.StartWait:
 			if err != nil {
 				r.log.Info().Err(err).Msg("no leader to join yet; looking again")
 			}
 		}
 		// Give what we started time to take effect (a join, an election, a
 		// recovery) before looking again.
-		wait := min(time.Duration(attempt+1)*500*time.Millisecond, 5*time.Second)
-		if act != actWait {
-			wait = max(wait, r.b.cfg.FailureTimeout)
-		}
+		wait := cluster.StartPause(attempt, act, r.b.cfg.FailureTimeout)
 		if r.waitMember(ctx, wait) {
 			return
 		}

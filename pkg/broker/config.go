@@ -53,6 +53,11 @@ type Config struct {
 	HandshakeTimeout   time.Duration // a new connection's first whole frame must arrive within this
 	MaxInFlightRecords int           // records of one connection proposed and not yet acknowledged
 
+	// GroupLeaseTimeout is how long a member of a shared consumer group may
+	// hold records without acknowledging any before they are redelivered
+	// (groups.Share); 0 means defaults.GroupLeaseTimeout.
+	GroupLeaseTimeout time.Duration
+
 	Logger zerolog.Logger
 
 	// Observer, if set, receives the measurements snapshots cannot give
@@ -82,6 +87,7 @@ func DefaultConfig() Config {
 		MaxConnsPerIP:      defaults.MaxConnectionsPerIP,
 		HandshakeTimeout:   defaults.HandshakeTimeout,
 		MaxInFlightRecords: defaults.MaxInFlightRecords,
+		GroupLeaseTimeout:  defaults.GroupLeaseTimeout,
 		Logger:             zerolog.Nop(),
 	}
 }

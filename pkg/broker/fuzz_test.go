@@ -65,6 +65,14 @@ func FuzzPeer(f *testing.F) {
 		frames(&wire.Produce{Topic: "t", ProducerID: "p", Acks: 1})...))
 	f.Add(clusterFrame(&cluster.Replicate{From: 9, View: 1, Topic: "t", Records: []record.Record{{Seq: 1}}}))
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
+	// A shared-group member: its acknowledgements and leave on its
+	// subscription's correlation id, and on another.
+	var grp []byte
+	grp = wire.AppendFrame(grp, wire.Encode(&wire.Subscribe{Topic: "t", ConsumerID: "c", Group: "g"}, 1))
+	grp = wire.AppendFrame(grp, wire.Encode(&wire.GroupAck{Topic: "t", Group: "g", Ranges: []wire.GroupRange{{From: 0, To: 1 << 62}}}, 1))
+	grp = wire.AppendFrame(grp, wire.Encode(&wire.GroupAck{Topic: "t", Group: "g", Leave: true}, 7))
+	grp = wire.AppendFrame(grp, wire.Encode(&wire.GroupAck{Topic: "t", Group: "g", Leave: true}, 1))
+	f.Add(grp)
 	b := fuzzBroker(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		client, server := net.Pipe()

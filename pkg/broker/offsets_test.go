@@ -3,9 +3,14 @@ package broker
 import (
 	"bytes"
 	"context"
+	"flag"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/logstream/logstream/pkg/client"
 	"github.com/logstream/logstream/pkg/cluster"
@@ -89,33 +94,40 @@ func TestOffsetsCompactionKeepsIdlePositions(t *testing.T) {
 }
 
 // countingHandler counts records until want, acknowledging each batch to
-// ack (nil: ungrouped).
+// ack (nil: none).
 type countingHandler struct {
 	n, want uint64
-	ack     func(uint64)
+	ack     func([]record.Record)
 }
 
 func (h *countingHandler) Start(next, committed uint64) error { return nil }
 func (h *countingHandler) Records(recs []record.Record) error {
 	h.n += uint64(len(recs))
 	if h.ack != nil {
-		h.ack(recs[len(recs)-1].Offset + 1)
+		h.ack(recs)
 	}
-	if h.n >= h.want {
+	if h.want > 0 && h.n >= h.want {
 		return client.ErrStop
 	}
 	return nil
 }
 func (h *countingHandler) Stats(*wire.Stats) {}
 
-// BenchmarkGroupedRead compares reading a topic with and without a group
-// (positions acknowledged after every batch, written to __offsets by a
-// GroupCommitter): records/s of each, one broker on 127.0.0.1.
+var benchGroupRecords = flag.Int("groups.records", 200000, "records BenchmarkGroupedRead reads")
+
+// BenchmarkGroupedRead compares reading a topic without a group, as the
+// only member of a group (each batch acknowledged, the group's position
+// written to __offsets by a GroupCommitter, as the CLI consumer does), and
+// as three members of one group (the records split among them: split% is
+// the largest member's share above an even third, in percent), in
+// records/s. One broker on 127.0.0.1: run it inside `unshare -n` (see
+// README "Benchmarks").
 func BenchmarkGroupedRead(b *testing.B) {
-	const n = 200000
-	tb := startBroker(b, b.TempDir(), nil)
+	n := *benchGroupRecords
+	tb := startBroker(b, b.TempDir(), func(c *Config) { c.Logger = zerolog.Nop() })
 	o := clientOpts(b, tb.addr(), "bench")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	o.Logger = zerolog.Nop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	p := client.NewProducer(o, client.ProducerOptions{Topic: "logs"})
 	go p.Run(ctx)
@@ -128,30 +140,76 @@ func BenchmarkGroupedRead(b *testing.B) {
 	if err := p.Flush(ctx); err != nil {
 		b.Fatal(err)
 	}
-	for _, grouped := range []bool{false, true} {
-		name := "ungrouped"
-		if grouped {
-			name = "grouped"
+	b.Run("ungrouped", func(b *testing.B) {
+		for range b.N {
+			c := client.NewConsumer(o, client.ConsumerOptions{Topic: "logs", From: wire.FromBeginning})
+			if err := c.Run(ctx, &countingHandler{want: uint64(n)}); err != nil {
+				b.Fatal(err)
+			}
 		}
-		b.Run(name, func(b *testing.B) {
-			for range b.N {
-				h := &countingHandler{want: n}
-				var gc *client.GroupCommitter
-				if grouped {
-					gc = client.NewGroupCommitter(o, "bench", "logs", nil)
-					h.ack = gc.Ack
-				}
-				c := client.NewConsumer(o, client.ConsumerOptions{Topic: "logs", From: wire.FromBeginning})
-				if err := c.Run(ctx, h); err != nil {
-					b.Fatal(err)
-				}
-				if gc != nil {
-					if err := gc.Close(5 * time.Second); err != nil {
-						b.Fatal(err)
-					}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+	for _, members := range []int{1, 3} {
+		b.Run(fmt.Sprintf("group%d", members), func(b *testing.B) {
+			var worst float64
+			for i := range b.N {
+				counts := readShared(b, ctx, o, fmt.Sprintf("bench-%d-%d", members, i), members, uint64(n))
+				for _, c := range counts {
+					worst = max(worst, 100*(float64(c)*float64(members)/float64(n)-1))
 				}
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+			if members > 1 {
+				b.ReportMetric(worst, "split%")
+			}
 		})
 	}
+}
+
+// readShared reads the topic's n records with members consumers of group
+// (each storing the group's position as the CLI does) and returns how many
+// each received.
+func readShared(b *testing.B, ctx context.Context, o client.Options, group string, members int, n uint64) []uint64 {
+	counts := make([]uint64, members)
+	var wg sync.WaitGroup
+	errs := make(chan error, members)
+	for m := range members {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mo := o
+			mo.ClientID = client.NewClientID(fmt.Sprintf("member%d", m))
+			gc := client.NewGroupCommitter(mo, group, "logs", nil)
+			h := &countingHandler{}
+			c := client.NewConsumer(mo, client.ConsumerOptions{Topic: "logs", From: wire.FromBeginning, Group: group,
+				OnPosition: func(p uint64) error {
+					gc.Ack(p)
+					if p >= n {
+						return client.ErrStop
+					}
+					return nil
+				}})
+			h.ack = c.Ack
+			if err := c.Run(ctx, h); err != nil {
+				errs <- err
+			}
+			if err := gc.Close(5 * time.Second); err != nil {
+				errs <- err
+			}
+			counts[m] = h.n
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	var total uint64
+	for _, c := range counts {
+		total += c
+	}
+	if total < n {
+		b.Fatalf("members received %d records in all, want at least %d", total, n)
+	}
+	return counts
 }

@@ -40,8 +40,9 @@ type peer struct {
 	kind     peerKind      // serve-owned: what the first meaningful frame said
 	flight   *flightWindow // records proposed and not yet acknowledged
 
-	subsMu sync.Mutex
-	subs   map[uint64]context.CancelFunc
+	subsMu    sync.Mutex
+	subs      map[uint64]context.CancelFunc
+	groupSubs map[uint64]*groupMember // shared-group subscriptions by correlation id (groupshare.go)
 
 	sessions map[string]*topicSession // serve-owned: PRODUCE/CONSUME per topic, for the log
 }
@@ -216,6 +217,12 @@ func (c *peer) handle(ctx context.Context, f wire.Frame, wg *sync.WaitGroup) (wi
 			return nil, err
 		}
 		return c.consume(&m)
+	case wire.TypeGroupAck:
+		var m wire.GroupAck
+		if err := m.Unmarshal(f.Body); err != nil {
+			return nil, err
+		}
+		return c.groupAck(f.Corr, &m), nil
 	case wire.TypeHeartbeat:
 		var m wire.Heartbeat
 		if err := m.Unmarshal(f.Body); err != nil {

@@ -54,6 +54,10 @@ func (b *Broker) metadata() wire.MetadataResponse {
 			resp.Counters["discovery_"+k] = v
 		}
 	}
+	for _, x := range st.Detections {
+		resp.Detections = append(resp.Detections, wire.DetectionInfo{PeerID: idString(x.Peer.ID), PeerAddr: x.Peer.Addr,
+			Role: x.Role, Verdict: x.Verdict, SilentMs: uint64(x.Silent.Milliseconds()), AtUnixMs: uint64(x.At.UnixMilli())})
+	}
 	damage, count := b.store.Damaged()
 	resp.Counters["damaged_ranges"] = count
 	for _, d := range damage {
@@ -78,6 +82,7 @@ func (b *Broker) metadata() wire.MetadataResponse {
 			Offset: pos, Lag: committed - min(pos, committed)})
 	}
 	b.mu.Unlock()
+	resp.Groups = b.shares.snapshot()
 	sort.Slice(resp.Consumers, func(i, j int) bool { return resp.Consumers[i].ConsumerID < resp.Consumers[j].ConsumerID })
 	return resp
 }

@@ -36,12 +36,13 @@ func (c *peer) subscribe(ctx context.Context, corr uint64, m *wire.Subscribe, wg
 		return err
 	}
 	committed, _ := c.b.cluster.Committed(m.Topic)
-	start, err := startOffset(m, log, committed)
-	if errors.Is(err, errNotYet) {
-		return refuse(wire.ErrBusy, err.Error())
-	}
-	if err != nil {
-		return refuse(wire.ErrOffsetOutOfRange, err.Error())
+	var start uint64
+	if m.Group == "" {
+		if start, err = resolveStart(m, log, committed); err != nil {
+			return err
+		}
+	} else if err := groupRequest(m); err != nil {
+		return err
 	}
 	c.subsMu.Lock()
 	if _, dup := c.subs[corr]; dup || len(c.subs) >= maxSubscriptionsPerConn {
@@ -51,6 +52,16 @@ func (c *peer) subscribe(ctx context.Context, corr uint64, m *wire.Subscribe, wg
 	sctx, cancel := context.WithCancel(ctx)
 	c.subs[corr] = cancel
 	c.subsMu.Unlock()
+	var gm *groupMember
+	if m.Group != "" {
+		if gm, start, err = c.joinGroup(corr, m, log, committed, cancel); err != nil {
+			c.subsMu.Lock()
+			delete(c.subs, corr)
+			c.subsMu.Unlock()
+			cancel()
+			return err
+		}
+	}
 	c.identify(m.ConsumerID, wire.RoleConsumer)
 	c.b.counters.subscriptions.Add(1)
 
@@ -71,9 +82,17 @@ func (c *peer) subscribe(ctx context.Context, corr uint64, m *wire.Subscribe, wg
 		s.window = analytics.NewWindow(window, 60)
 		s.windowSec = uint32(window / time.Second)
 	}
-	c.b.log.Info().Str("topic", m.Topic).Str("consumer", m.ConsumerID).Uint64("from", start).
-		Bool("analytics", m.Analytics).Stringer("peer", c.conn.RemoteAddr()).
-		Msgf("SUBSCRIBE: CONSUME started: %s on topic %s from offset %d (analytics %v)", orUnnamed(m.ConsumerID), m.Topic, start, m.Analytics)
+	if gm != nil {
+		s.group = m.Group
+		c.b.log.Info().Str("topic", m.Topic).Str("consumer", m.ConsumerID).Str("group", m.Group).Str("member", gm.id).
+			Uint64("position", start).Bool("analytics", m.Analytics).Stringer("peer", c.conn.RemoteAddr()).
+			Msgf("SUBSCRIBE: CONSUME started: %s joined group %s on topic %s at position %d (analytics %v)",
+				gm.id, m.Group, m.Topic, start, m.Analytics)
+	} else {
+		c.b.log.Info().Str("topic", m.Topic).Str("consumer", m.ConsumerID).Uint64("from", start).
+			Bool("analytics", m.Analytics).Stringer("peer", c.conn.RemoteAddr()).
+			Msgf("SUBSCRIBE: CONSUME started: %s on topic %s from offset %d (analytics %v)", orUnnamed(m.ConsumerID), m.Topic, start, m.Analytics)
+	}
 	c.b.registerSub(s)
 	wg.Add(1)
 	go func() {
@@ -81,9 +100,27 @@ func (c *peer) subscribe(ctx context.Context, corr uint64, m *wire.Subscribe, wg
 		defer cancel()
 		defer c.b.unregisterSub(s)
 		defer s.logEnd(time.Now())
+		if gm != nil {
+			defer c.leaveGroup(corr, gm)
+			s.runGroup(sctx, gm)
+			return
+		}
 		s.run(sctx)
 	}()
 	return nil
+}
+
+// resolveStart is startOffset with its errors as the refusals a client
+// acts on.
+func resolveStart(m *wire.Subscribe, log *topiclog.Log, committed uint64) (uint64, error) {
+	start, err := startOffset(m, log, committed)
+	if errors.Is(err, errNotYet) {
+		return 0, refuse(wire.ErrBusy, err.Error())
+	}
+	if err != nil {
+		return 0, refuse(wire.ErrOffsetOutOfRange, err.Error())
+	}
+	return start, nil
 }
 
 // startOffset resolves where a subscription begins. Latest means the end of
@@ -125,6 +162,7 @@ type subscription struct {
 	corr      uint64
 	topic     string
 	consumer  string
+	group     string // shared group ("" none)
 	log       *topiclog.Log
 	next      uint64
 	batch     int

@@ -355,10 +355,15 @@ func (w *world) waitView(n int, d time.Duration) {
 type recovery struct {
 	kind        Kind
 	what        string // the fault as the timeline names it
+	class       string // the targets' part when it fired: leader/owner/follower, single/double (see classify)
+	owned       map[string]bool
 	began, over time.Time
 	stall       time.Duration
 	topic       string    // where the longest stall was
 	stallFrom   time.Time // and when it began
+	// others is the longest stall of the followed topics the targets did
+	// not own: a fault should stall nothing it does not have to move.
+	others time.Duration
 }
 
 // measure sets each fault's stall: the longest pause in deliveries of any
@@ -367,8 +372,12 @@ type recovery struct {
 func measure(rs []recovery, cons map[string]*consumed) {
 	for i := range rs {
 		for topic, c := range cons {
-			if d, from := c.stallAfter(rs[i].began, rs[i].over.Add(2*time.Second), time.Time{}); d > rs[i].stall {
+			d, from := c.stallAfter(rs[i].began, rs[i].over.Add(2*time.Second), time.Time{})
+			if d > rs[i].stall {
 				rs[i].stall, rs[i].topic, rs[i].stallFrom = d, topic, from
+			}
+			if !rs[i].owned[topic] {
+				rs[i].others = max(rs[i].others, d)
 			}
 		}
 	}
@@ -376,53 +385,95 @@ func measure(rs []recovery, cons map[string]*consumed) {
 
 // resolve turns a scheduled target into a broker index now.
 func (w *world) resolve(tg Target) int {
-	switch tg.Role {
-	case "leader":
-		if i, ok := w.ask(func(md leaderOwner) string { return md.leader }); ok {
+	md, ok := w.roles()
+	switch {
+	case !ok:
+	case tg.Role == "leader":
+		if i, ok := w.index(md.leader); ok {
 			return i
 		}
-	case "owner":
-		if i, ok := w.ask(func(md leaderOwner) string { return md.owner }); ok {
+	case tg.Role == "owner":
+		if i, ok := w.index(md.owners["alpha"]); ok {
 			return i
 		}
 	}
 	return tg.Index
 }
 
-type leaderOwner struct{ leader, owner string }
+// roleMap is what the running brokers say the leader and each topic's owner
+// are (addresses).
+type roleMap struct {
+	leader string
+	owners map[string]string
+}
 
-// ask queries the running brokers (from a client host) for the leader and
-// the owner of topic alpha, and maps pick's answer to a broker index.
-func (w *world) ask(pick func(leaderOwner) string) (int, bool) {
-	var addr string
+// roles queries the running brokers (from a client host) for the leader and
+// the owner of every topic.
+func (w *world) roles() (roleMap, bool) {
+	var md roleMap
+	found := false
 	w.net.Host(nBrokers).Do(func() error {
 		for i, h := range w.net.Hosts()[:nBrokers] {
 			if w.isDown(i) {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			md, err := client.MetadataKeyed(ctx, netip.AddrPortFrom(h.IP, 8001).String(), 1<<20, nil)
+			m, err := client.MetadataKeyed(ctx, netip.AddrPortFrom(h.IP, 8001).String(), 1<<20, nil)
 			cancel()
-			if err != nil || md.LeaderAddr == "" {
+			if err != nil || m.LeaderAddr == "" {
 				continue
 			}
-			lo := leaderOwner{leader: md.LeaderAddr}
-			for _, ti := range md.Topics {
-				if ti.Name == "alpha" {
-					lo.owner = ti.OwnerAddr
-				}
+			md = roleMap{leader: m.LeaderAddr, owners: map[string]string{}}
+			for _, ti := range m.Topics {
+				md.owners[ti.Name] = ti.OwnerAddr
 			}
-			addr = pick(lo)
+			found = true
 			return nil
 		}
 		return nil
 	})
+	return md, found
+}
+
+// index maps a broker address to its index.
+func (w *world) index(addr string) (int, bool) {
 	for i, h := range w.net.Hosts()[:nBrokers] {
 		if addr == netip.AddrPortFrom(h.IP, 8001).String() {
 			return i, true
 		}
 	}
 	return 0, false
+}
+
+// classify names the part the fault's targets played when it fired: the
+// strongest of leader, owner (of a topic a consumer follows) and follower,
+// and single or double; owned lists the followed topics they owned.
+func (w *world) classify(md roleMap, known bool, targets []int, followed []string) (class string, owned map[string]bool) {
+	owned = map[string]bool{}
+	if !known {
+		return "unknown", owned
+	}
+	rank := 0 // 0 follower, 1 owner, 2 leader
+	for _, i := range targets {
+		addr := netip.AddrPortFrom(w.net.Hosts()[i].IP, 8001).String()
+		for _, topic := range followed {
+			if md.owners[topic] == addr {
+				owned[topic] = true
+				rank = max(rank, 1)
+			}
+		}
+		if md.leader == addr {
+			rank = 2
+		}
+	}
+	class = []string{"follower", "owner", "leader"}[rank]
+	if len(targets) == nBrokers {
+		return "all", owned
+	}
+	if len(targets) > 1 {
+		return class + "/double", owned
+	}
+	return class + "/single", owned
 }
 
 func (w *world) isDown(i int) bool {
@@ -446,8 +497,14 @@ func (w *world) inject(f Fault, cons map[string]*consumed) recovery {
 			targets = append(targets, i)
 		}
 	}
+	followed := make([]string, 0, len(cons))
+	for topic := range cons {
+		followed = append(followed, topic)
+	}
+	md, known := w.roles()
+	class, owned := w.classify(md, known, targets, followed)
 	began := time.Now()
-	w.logf("FAULT %s on %v (%v)", f.Kind, targets, f.Targets)
+	w.logf("FAULT %s on %v (%v): %s", f.Kind, targets, f.Targets, class)
 	for _, i := range targets {
 		switch f.Kind {
 		case KillRestart, KillAll, Wipe, Damage:
@@ -503,7 +560,8 @@ func (w *world) inject(f Fault, cons map[string]*consumed) recovery {
 		stall = max(stall, d)
 	}
 	w.logf("stall during %s: %.2fs so far", f.Kind, stall.Seconds())
-	return recovery{kind: f.Kind, what: fmt.Sprintf("%s on %v (%v)", f.Kind, targets, f.Targets), began: began, over: over}
+	return recovery{kind: f.Kind, what: fmt.Sprintf("%s on %v (%v) %s", f.Kind, targets, f.Targets, class), class: class,
+		owned: owned, began: began, over: over}
 }
 
 // wipe empties broker i's data directory: it comes back as a new member
@@ -672,26 +730,34 @@ func (w *world) keep(seed uint64, cons map[string]*consumed) {
 }
 
 // report prints each fault's recovery (stall) time, then their median and
-// worst per kind of fault.
+// worst per kind of fault, and per kind and part played (leader, owner,
+// follower; single or double), with the stall of the topics the targets did
+// not own beside it.
 func (w *world) report(rs []recovery) {
 	t := w.t
-	by := map[Kind][]time.Duration{}
+	by := map[string][]time.Duration{}
+	others := map[string][]time.Duration{}
 	for _, r := range rs {
-		by[r.kind] = append(by[r.kind], r.stall)
-		line := fmt.Sprintf("recovery of %-45s at t=%6.1fs: stall %5.2fs", r.what, r.began.Sub(w.start).Seconds(), r.stall.Seconds())
+		for _, key := range []string{string(r.kind), string(r.kind) + " " + r.class} {
+			by[key] = append(by[key], r.stall)
+			others[key] = append(others[key], r.others)
+		}
+		line := fmt.Sprintf("recovery of %-60s at t=%6.1fs: stall %5.2fs, unowned topics %5.2fs", r.what, r.began.Sub(w.start).Seconds(), r.stall.Seconds(), r.others.Seconds())
 		if r.stall > 0 {
 			line += fmt.Sprintf(" (%s, from t=%.1fs)", r.topic, r.stallFrom.Sub(w.start).Seconds())
 		}
 		t.Log(line)
 	}
-	kinds := make([]string, 0, len(by))
+	keys := make([]string, 0, len(by))
 	for k := range by {
-		kinds = append(kinds, string(k))
+		keys = append(keys, k)
 	}
-	sort.Strings(kinds)
-	for _, k := range kinds {
-		d := by[Kind(k)]
+	sort.Strings(keys)
+	for _, k := range keys {
+		d, o := by[k], others[k]
 		slices.Sort(d)
-		t.Logf("recovery %-12s n=%2d median=%.2fs worst=%.2fs", k, len(d), d[len(d)/2].Seconds(), d[len(d)-1].Seconds())
+		slices.Sort(o)
+		t.Logf("recovery %-28s n=%2d median=%.2fs worst=%.2fs  unowned topics: median=%.2fs worst=%.2fs", k, len(d),
+			d[len(d)/2].Seconds(), d[len(d)-1].Seconds(), o[len(o)/2].Seconds(), o[len(o)-1].Seconds())
 	}
 }

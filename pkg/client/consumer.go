@@ -35,25 +35,35 @@ type ConsumerOptions struct {
 	// consumer group's: if retention has removed it, start at the oldest
 	// retained record with a warning instead of failing.
 	Resume bool
+	// Group makes the consumer a member of a shared consumer group: the
+	// topic's records are split among the group's members (see
+	// groupconsumer.go). The handler must acknowledge what it processed
+	// with Consumer.Ack; unacknowledged records go to another member.
+	Group string
+	// OnPosition, with Group, is told the group's position (the end of its
+	// contiguous acknowledged prefix) whenever it moves, on the consumer's
+	// goroutine; ErrStop ends Run (after leaving the group).
+	OnPosition func(position uint64) error
 }
 
 // Consumer reads one topic. Run owns the connection and calls the handler
 // from its goroutine only.
 type Consumer struct {
-	o    Options
+	o    Options // defaulted; read-only
+	l    *link
 	co   ConsumerOptions
 	next uint64
 	have bool // next is known: resume there after a reconnect
+	grp  groupState
 }
 
 // NewConsumer returns a consumer; call Run.
 func NewConsumer(o Options, co ConsumerOptions) *Consumer {
 	o.Defaults()
-	return &Consumer{o: o, co: co}
+	l := newLink(o)
+	l.topic = co.Topic
+	return &Consumer{o: o, l: l, co: co}
 }
-
-// Next is the offset of the next record the consumer expects.
-func (c *Consumer) Next() uint64 { return c.next }
 
 // ErrStop may be returned by Handler.Records to end Run without error.
 var ErrStop = errors.New("stop consuming")
@@ -62,7 +72,7 @@ var ErrStop = errors.New("stop consuming")
 // or no broker can be reached within the reconnect attempts. Each new
 // subscription resumes at the next offset.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
-	return c.o.loop(ctx, "resubscribing at the next offset", func(ctx context.Context, conn *framed.Conn, hl *health) error {
+	return c.l.loop(ctx, "resubscribing at the next offset", func(ctx context.Context, conn *framed.Conn, hl *health) error {
 		return c.session(ctx, conn, h, hl)
 	}, nil)
 }
@@ -70,12 +80,15 @@ func (c *Consumer) Run(ctx context.Context, h Handler) error {
 func (c *Consumer) subscribeMsg() wire.Subscribe {
 	m := wire.Subscribe{Topic: c.co.Topic, ConsumerID: c.o.ClientID, From: c.co.From, Offset: c.co.Offset,
 		Analytics: c.co.Analytics, Raw: !c.co.Analytics, WindowSec: c.co.WindowSec, IntervalMs: c.co.IntervalMs,
-		MaxBatch: c.co.MaxBatch}
+		MaxBatch: c.co.MaxBatch, Group: c.co.Group}
 	if c.co.From == wire.FromTime {
 		m.TimeUnixNano = c.co.Time.UnixNano()
 	}
 	if c.have {
 		m.From, m.Offset = wire.FromOffset, c.next
+	}
+	if c.grp.known {
+		m.From, m.Offset = wire.FromOffset, c.grp.position
 	}
 	return m
 }
@@ -95,9 +108,12 @@ func (c *Consumer) reportGap(resume uint64, why wire.Gap) {
 }
 
 func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler, hl *health) error {
+	if c.co.Group != "" {
+		return c.groupSession(ctx, conn, h, hl)
+	}
 	hbDone := make(chan struct{})
 	defer close(hbDone)
-	go c.o.heartbeat(conn, hbDone)
+	go c.l.heartbeat(conn, hbDone)
 	const subCorr = 1
 	sub := c.subscribeMsg()
 	if err := conn.Send(wire.Encode(&sub, subCorr)); err != nil {
@@ -107,13 +123,13 @@ func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler, hl
 	defer stop()
 	started := false
 	for {
-		f, err := c.o.recv(conn)
+		f, err := c.l.recv(conn)
 		if err != nil {
 			return err
 		}
 		switch f.Type {
 		case wire.TypeHeartbeat:
-			c.o.noteHeartbeat(f)
+			c.l.noteHeartbeat(f)
 			hl.answered.Store(true)
 		case wire.TypeRecords:
 			var m wire.Records

@@ -148,3 +148,125 @@ func TestStrangerLeaderHeartbeatIsIgnored(t *testing.T) {
 	}
 	c.commitSome(1, 2)
 }
+
+// A follower cut off (or paused) for longer than the failure timeout but
+// less than the broker timeout judges the leader failed and starts an
+// election. When it comes back its token must not drag the healthy majority
+// into a view change (that froze every topic of the cluster for a whole
+// election and recovery): members that still hear their leader hold the
+// token, the returning follower hears the leader and abandons its round,
+// and the view stays as it was.
+func TestReturningFollowerDoesNotDisruptTheView(t *testing.T) {
+	for _, how := range []string{"pause", "partition"} {
+		t.Run(how, func(t *testing.T) {
+			c := newCluster(t, 5)
+			leader := c.leader(1)
+			topic, owner := topicOfFollower(c)
+			var victim NodeID
+			for _, id := range c.s.ids {
+				if id != leader && id != owner {
+					victim = id
+				}
+			}
+			p := &failoverProducer{c: c, topic: topic}
+			p.until("first batches committed", 2*time.Second, func() bool { return len(p.acked) >= 4 })
+			view := c.s.nodes[leader].node.view.Number
+			var rest []NodeID
+			for _, id := range c.s.ids {
+				if id != victim {
+					rest = append(rest, id)
+				}
+			}
+			if how == "pause" {
+				c.s.pause(victim)
+			} else {
+				c.s.partition([]NodeID{victim}, rest)
+			}
+			// Past the failure timeout (300 ms), short of the broker timeout (800 ms).
+			p.run(550 * time.Millisecond)
+			if how == "pause" {
+				c.s.resume(victim)
+			} else {
+				c.s.heal()
+			}
+			t0 := c.s.now
+			p.run(1500 * time.Millisecond)
+			for _, id := range c.s.ids {
+				nd := c.s.nodes[id].node
+				if nd.view.Number != view || nd.view.Leader != leader {
+					t.Fatalf("node %d is in view %d led by %d; want the undisturbed view %d led by %d\n%s",
+						id, nd.view.Number, nd.view.Leader, view, leader, c.s.trace())
+				}
+			}
+			if nd := c.s.nodes[victim].node; nd.role != RoleFollower {
+				t.Errorf("the returning follower is %v, want a follower of the view again", nd.role)
+			}
+			if gap := maxAckGap(p.ackedAt, t0, c.s.now); gap >= c.s.cfg.FailureTimeout/2 {
+				t.Errorf("acknowledgements paused %v after the follower came back", gap)
+			}
+			p.checkLog(rest...)
+		})
+	}
+}
+
+// Each failure verdict is kept for status with the part the peer played
+// and how long it had been silent: the leader's failure at a follower, a
+// silent owner at the leader.
+func TestDetectionsAreReported(t *testing.T) {
+	c := newCluster(t, 3)
+	leader := c.leader(1)
+	c.s.pause(leader)
+	var follower NodeID
+	for _, id := range c.s.ids {
+		if id != leader {
+			follower = id
+		}
+	}
+	c.waitFor("the leader's failure detected", 2*time.Second, func() bool {
+		return len(c.s.nodes[follower].node.Status().Detections) > 0
+	})
+	d := c.s.nodes[follower].node.Status().Detections[0]
+	if d.Peer.ID != leader || d.Role != "leader" || d.Verdict != "failed" || d.Peer.Addr == "" {
+		t.Fatalf("detection %+v; want the leader %d failed, with its address", d, leader)
+	}
+	if d.Silent < c.s.cfg.SuspicionTimeout || d.Silent > c.s.cfg.FailureTimeout+100*time.Millisecond {
+		t.Errorf("judged after %v of silence; want between the suspicion (%v) and failure (%v) timeouts",
+			d.Silent, c.s.cfg.SuspicionTimeout, c.s.cfg.FailureTimeout)
+	}
+}
+
+// A token held while the leader still seemed alive must be taken up when
+// this node learns of the leader's failure by another way (its connection
+// refused: the process died) — not only when its detector says so. Lost, it
+// cost a killed leader's cluster a whole election timeout (3.5 s in chaos).
+func TestHeldTokenIsTakenUpOnLeaderFailure(t *testing.T) {
+	c := newCluster(t, 3)
+	leader := c.leader(1)
+	var low, high NodeID
+	for _, id := range c.s.ids {
+		if id == leader {
+			continue
+		}
+		if low == 0 || id < low {
+			low, high = id, low
+		} else {
+			high = id
+		}
+	}
+	n := c.s.nodes[low].node
+	n.Step(c.s.now, &Election{From: high, View: n.view.Number, Candidate: high, Addr: "x"})
+	if n.elec.held == nil {
+		t.Fatalf("node %d took a token while hearing its leader", low)
+	}
+	n.out.Messages = nil
+	n.Unreachable(c.s.now, leader)
+	passed := false
+	for _, e := range n.out.Messages {
+		if el, ok := e.Msg.(*Election); ok && el.Candidate == high {
+			passed = true
+		}
+	}
+	if !passed {
+		t.Fatalf("node %d learnt the leader died but did not pass on the held token of %d: %v", low, high, n.out.Messages)
+	}
+}

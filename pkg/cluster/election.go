@@ -21,6 +21,12 @@ type election struct {
 	hopTo    NodeID
 	hopAt    time.Time
 	hopAcked bool
+	// forced: this round was asked for by an operator (see Election.Forced).
+	forced bool
+	// held is a token that reached us while we still heard our leader (see
+	// onElection); it is taken up if we stop hearing it, dropped at its next
+	// heartbeat.
+	held *Election
 }
 
 // electionTimeout bounds one round; a node's id staggers it a little so that
@@ -32,24 +38,33 @@ func (n *Node) electionTimeout() time.Duration {
 // StartElection starts an LCR election (SIGUSR1, `logstreamctl election`).
 func (n *Node) StartElection(now time.Time) {
 	n.now = now
-	n.startElection(now)
+	n.startRound(now, n.id, true)
 }
 
-func (n *Node) startElection(now time.Time) { n.startRound(now, n.id) }
+func (n *Node) startElection(now time.Time) { n.startRound(now, n.id, false) }
 
 // startRound starts a round that carries candidate (ourselves, or a better
 // candidate whose token we must pass on again).
-func (n *Node) startRound(now time.Time, candidate NodeID) {
+func (n *Node) startRound(now time.Time, candidate NodeID, forced bool) {
 	if n.view.Number == 0 {
 		return // never a member of any view: nothing to elect over
 	}
 	n.rec = nil
 	n.becomeCandidate()
+	n.elec.forced = forced
+	held := n.elec.held
+	n.elec.held = nil
 	n.elec.participating = true
 	n.elec.started = now
 	n.elec.coordinator = 0
 	n.log.Info().Uint64("view", n.view.Number).Msg("ELECTION started")
 	n.forwardElection(now, candidate)
+	if held != nil && held.View >= n.view.Number {
+		// A token that reached us while the leader still seemed alive: we
+		// now know better (however we learnt it), and it may carry a
+		// better candidate than ours.
+		n.takeToken(now, held)
+	}
 }
 
 // ringNext returns our live successor on the ring, or 0 if we are alone.
@@ -88,7 +103,7 @@ func (n *Node) forwardElection(now time.Time, candidate NodeID) {
 		return
 	}
 	n.log.Info().Str("candidate", n.who(candidate)).Str("to", n.who(next)).Msg("ELECTION forwarded")
-	n.send(next, &Election{From: n.id, View: n.view.Number, Candidate: candidate, Addr: n.cfg.Addr})
+	n.send(next, &Election{From: n.id, View: n.view.Number, Candidate: candidate, Addr: n.cfg.Addr, Forced: n.elec.forced})
 	n.elec.hopTo, n.elec.hopAt, n.elec.hopAcked = next, now, false
 }
 
@@ -99,6 +114,64 @@ func (n *Node) onElection(now time.Time, m *Election) {
 	// The token arrived, whatever we do with it (a swallowed token is an
 	// LCR decision, not a loss): the sender must not skip us.
 	n.send(m.From, &ElectionAck{From: n.id, View: n.view.Number})
+	if !m.Forced && m.From != n.view.Leader && n.hearsOwnLeader(now) {
+		// (A token from the leader itself is taken: it leads no more.)
+		// A member that lost the leader alone (it was cut off or paused)
+		// must not drag a healthy view into an election: every topic
+		// freezes for the round and the recovery after it. Hold the token:
+		// if we stop hearing the leader too we take it up (the failure is
+		// real and we are no later for it); if the leader's next heartbeat
+		// comes first, the token is dropped — the sender hears the leader
+		// too and abandons its round.
+		if n.role == RoleLeader {
+			n.send(m.From, n.heartbeat(true))
+			return
+		}
+		held := *m
+		n.elec.held = &held
+		return
+	}
+	n.takeToken(now, m)
+}
+
+// hearsOwnLeader reports whether this node is a member of an active view
+// whose leader it still judges alive (or leads it, hearing a majority).
+func (n *Node) hearsOwnLeader(now time.Time) bool {
+	if !n.installed || !n.member || n.active != n.view.Number || n.frozen() {
+		return false
+	}
+	switch n.role {
+	case RoleLeader:
+		return n.hearsMajority(now)
+	case RoleFollower:
+		return !n.leaderFailed && n.det.Status(n.view.Leader, now) == Alive
+	}
+	return false
+}
+
+// loyal reports whether this node should turn down a view change led by
+// from: it never took part in the round that made from the winner, and it
+// still hears its own leader (a broker that lost the leader alone — cut
+// off, paused — won a round by itself; its STATE_EXCHANGE, arriving when
+// the link heals, would freeze a healthy view for nothing).
+func (n *Node) loyal(now time.Time, from NodeID) bool {
+	return from != n.view.Leader && !n.elec.participating && n.elec.coordinator != from && n.hearsOwnLeader(now)
+}
+
+// takeHeld takes up a held token once we no longer hear the leader either.
+func (n *Node) takeHeld(now time.Time) {
+	if m := n.elec.held; m != nil {
+		n.elec.held = nil
+		if m.View >= n.view.Number {
+			n.log.Info().Str("from", n.who(m.From)).Msg("leader silent here too: taking up the ELECTION token held")
+			n.takeToken(now, m)
+		}
+	}
+}
+
+// takeToken is the LCR step for a token we act on.
+func (n *Node) takeToken(now time.Time, m *Election) {
+	n.elec.forced = n.elec.forced || m.Forced
 	switch {
 	case m.Candidate == n.id:
 		if n.elec.participating && n.rec == nil {
@@ -126,8 +199,8 @@ func (n *Node) onElection(now time.Time, m *Election) {
 }
 
 func (n *Node) win(now time.Time) {
-	n.log.Info().Uint64("view", n.view.Number).Msg("I WIN the ELECTION")
 	n.elec.participating = false
+	n.log.Info().Uint64("view", n.view.Number).Msg("I WIN the ELECTION")
 	n.log.Info().Msg("COORDINATOR sent")
 	n.multicast(&Coordinator{From: n.id, View: n.view.Number, Leader: n.id})
 	n.startRecovery(now)
@@ -136,6 +209,9 @@ func (n *Node) win(now time.Time) {
 func (n *Node) onCoordinator(now time.Time, m *Coordinator) {
 	if m.View < n.view.Number && n.installed {
 		return
+	}
+	if n.loyal(now, m.Leader) {
+		return // a round we took no part in, while our leader is alive
 	}
 	if !n.view.Has(m.Leader) || !n.view.Has(m.From) {
 		// Only a member of our view can win an election over it. A
@@ -176,14 +252,16 @@ func (n *Node) tickCandidate(now time.Time) {
 		n.elec.skip[n.elec.next] = true
 	}
 	n.log.Info().Msg("ELECTION timed out: retrying")
-	n.startElection(now)
+	n.startRound(now, n.id, n.elec.forced)
 }
 
 // hopTimeout is how long a hop waits for ELECTION_ACK before the sender
 // skips the silent successor: a few round trips on a LAN, well under the
-// failure timeout, and never below one tick of the runtime.
+// failure timeout, and never below a few ticks of the runtime (a skip on a
+// late acknowledgement passes the token past a live member, which then
+// runs a round of its own).
 func (n *Node) hopTimeout() time.Duration {
-	return max(n.cfg.FollowerHBInterval/2, 20*time.Millisecond)
+	return max(n.cfg.FollowerHBInterval/2, 50*time.Millisecond)
 }
 
 func (n *Node) onElectionAck(m *ElectionAck) {

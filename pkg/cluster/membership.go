@@ -114,7 +114,9 @@ func (n *Node) tickLeader(now time.Time) {
 		}
 		switch {
 		case n.isUnreachable(id) || now.Sub(n.lastHeard[id]) >= n.cfg.BrokerTimeout:
-			n.log.Info().Str("peer", n.who(id)).Msg("broker timed out: removing it from the view")
+			n.log.Info().Str("peer", n.who(id)).Dur("silent_for", now.Sub(n.lastHeard[id])).
+				Msgf("broker timed out (after %v of silence): removing it from the view", now.Sub(n.lastHeard[id]).Round(time.Millisecond))
+			n.detected(now, id, n.partOf(id), "timed out")
 			change = true
 		case n.det.Status(id, now) == Failed && n.holdsUp(id):
 			// Its producers and consumers are redirected to it and stall:
@@ -122,12 +124,24 @@ func (n *Node) tickLeader(now time.Time) {
 			// until the broker timeout (see finishRecovery).
 			n.log.Info().Str("peer", n.who(id)).Dur("silent_for", now.Sub(n.lastHeard[id])).
 				Msgf("broker FAILED while owning topics (detected after %v of silence): moving them to live members", now.Sub(n.lastHeard[id]).Round(time.Millisecond))
+			n.detected(now, id, "owner", "failed")
 			change = true
 		}
 	}
 	if change {
 		n.startRecovery(now)
 	}
+}
+
+// partOf names the part id plays in the view, for a detection.
+func (n *Node) partOf(id NodeID) string {
+	switch {
+	case id == n.view.Leader:
+		return "leader"
+	case n.holdsUp(id):
+		return "owner"
+	}
+	return "member"
 }
 
 // holdsUp reports whether id owns a topic of the view, or is the source of
@@ -188,8 +202,10 @@ func (n *Node) tickFollower(now time.Time) {
 			n.suspectLogged = true
 			n.log.Info().Str("leader", n.who(n.view.Leader)).Msg("Leader suspected")
 		}
+		n.takeHeld(now)
 	case Failed:
 		n.leaderFailure(now)
+		n.takeHeld(now)
 	case Alive:
 		n.suspectLogged = false
 	}
@@ -204,15 +220,34 @@ func (n *Node) leaderFailure(now time.Time) {
 	n.log.Info().Str("leader", n.who(n.view.Leader)).Uint64("view", n.view.Number).Dur("silent_for", silent).
 		Msgf("LEADER FAILURE (detected after %v of silence)", silent.Round(time.Millisecond))
 	n.leaderFailed = true
+	n.detected(now, n.view.Leader, "leader", "failed")
 	if n.elec.participating && n.elec.next == n.view.Leader && n.elec.lastCandidate > n.id {
 		// A broker that noticed first started a round, and we passed its
 		// better token to the leader before we knew the leader was gone:
 		// pass it on past the leader. A round of our own would be swallowed
 		// by that candidate, and its token is lost with the leader.
-		n.startRound(now, n.elec.lastCandidate)
+		n.startRound(now, n.elec.lastCandidate, n.elec.forced)
 		return
 	}
 	n.startElection(now)
+}
+
+// abandonOwnRecovery drops a view change of ours once the leader of an
+// active view (ours, or a newer one) is heard: we started it when we lost
+// the leader alone (cut off, paused), and it would only freeze a healthy
+// view. The promise we made ourselves for it goes too — no one acts on a
+// proposal whose proposer never installs it. Reports whether one was
+// dropped.
+func (n *Node) abandonOwnRecovery(leader NodeID) bool {
+	if n.rec == nil || n.promisedTo != n.id {
+		return false
+	}
+	n.log.Info().Str("leader", n.who(leader)).Uint64("proposal", n.rec.proposal).
+		Msg("a leader is alive and its view active: our view change abandoned")
+	n.rec = nil
+	n.promised, n.promisedTo = n.view.Number, n.view.Leader
+	n.saveState()
+	return true
 }
 
 func (n *Node) tickJoining(now time.Time) {
@@ -265,11 +300,15 @@ func (n *Node) onHeartbeat(now time.Time, m *Heartbeat) {
 	switch {
 	case m.View == mine && m.From == n.view.Leader && n.member:
 		n.leaderHolds = m.Holds
+		n.elec.held = nil // the leader is alive: a token held for it is moot
 		if m.Active && n.active < m.View {
 			n.active = m.View
 			n.saveState()
 			n.log.Info().Uint64("view", m.View).Msg("view active")
 			n.recomputeOwned(now)
+		}
+		if m.Active && n.abandonOwnRecovery(m.From) {
+			n.becomeFollower(now)
 		}
 		if n.frozen() {
 			// We promised a view that never came; ask the leader for a new one.
@@ -292,6 +331,9 @@ func (n *Node) onHeartbeat(now time.Time, m *Heartbeat) {
 		}
 	case m.View > mine || (m.View == mine && !n.member):
 		// A leader of a newer view: we missed it, or were removed. Ask in.
+		if m.Active && m.View > mine {
+			n.abandonOwnRecovery(m.From)
+		}
 		if n.rec == nil && (!now.Before(n.nextJoin) || n.joinTarget != m.From) {
 			n.askToJoin(now, m.From, m.Addr)
 		}

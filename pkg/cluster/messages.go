@@ -56,6 +56,10 @@ type Election struct {
 	// broker that never saw it in a view yet needs its STATE_EXCHANGE answer
 	// (a member of the anchor of a view it is recovering).
 	Addr string
+	// Forced: the round was asked for by an operator (`logstreamctl
+	// election`, SIGUSR1), not by a failure detector. Members that still hear
+	// their leader join it at once instead of holding the token.
+	Forced bool
 }
 
 // ElectionAck confirms to the sender that an ELECTION token arrived: a hop
@@ -258,6 +262,7 @@ func (m *Election) AppendTo(dst []byte) []byte {
 	e := hdr(dst, m.From, m.View, m.Tag)
 	e.U64(uint64(m.Candidate))
 	e.String(m.Addr)
+	e.Bool(m.Forced)
 	return e.B
 }
 
@@ -479,7 +484,7 @@ func DecodeMessage(t wire.Type, body []byte) (Message, error) {
 	var m Message
 	switch t {
 	case wire.TypeElection:
-		m = &Election{From: from, View: view, Candidate: d.id(), Addr: d.str(maxAddrSize, "address")}
+		m = &Election{From: from, View: view, Candidate: d.id(), Addr: d.str(maxAddrSize, "address"), Forced: d.Bool()}
 	case wire.TypeElectionAck:
 		m = &ElectionAck{From: from, View: view}
 	case wire.TypeCoordinator:

@@ -22,11 +22,12 @@ type Node struct {
 	state Log // the reserved StateTopic: persisted view and promise
 
 	role       Role
-	cluster    uint64 // identity of our cluster (persisted; 0: none yet)
-	view       View   // latest view known (installed, or loaded from disk)
-	installed  bool   // view was installed by this process
-	member     bool   // installed && view has us
-	promised   uint64 // highest proposal promised (persisted)
+	detections []Detection // latest failure verdicts, for Status
+	cluster    uint64      // identity of our cluster (persisted; 0: none yet)
+	view       View        // latest view known (installed, or loaded from disk)
+	installed  bool        // view was installed by this process
+	member     bool        // installed && view has us
+	promised   uint64      // highest proposal promised (persisted)
 	promisedTo NodeID
 	promisedAt time.Time
 	active     uint64 // latest view known to be active (may commit)
@@ -377,5 +378,17 @@ func (n *Node) Status() Status {
 		t := n.topics[name]
 		s.Topics = append(s.Topics, TopicStatus{Topic: name, Owner: n.ownerOf(name), Next: t.log.NextOffset(), Committed: t.reported, Synced: t.synced})
 	}
+	s.Detections = slices.Clone(n.detections)
 	return s
+}
+
+// detected records a failure verdict for Status (the log line is the
+// caller's).
+func (n *Node) detected(now time.Time, id NodeID, role, verdict string) {
+	m, _ := n.view.Member(id)
+	m.ID = id
+	if len(n.detections) == maxDetections {
+		n.detections = slices.Delete(n.detections, 0, 1)
+	}
+	n.detections = append(n.detections, Detection{Peer: m, Role: role, Silent: now.Sub(n.lastHeard[id]), At: now, Verdict: verdict})
 }

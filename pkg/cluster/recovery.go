@@ -171,6 +171,11 @@ func (n *Node) stateResponse(p uint64, ok bool) *StateExchangeResponse {
 
 func (n *Node) onStateExchange(now time.Time, m *StateExchange) {
 	ok := (m.Proposal > n.promised && m.Proposal > n.view.Number) || (m.Proposal == n.promised && m.From == n.promisedTo)
+	if ok && m.Proposal != n.promised && n.loyal(now, m.From) {
+		n.log.Info().Str("from", Display(m.From, "", m.Addr)).Str("leader", n.who(n.view.Leader)).
+			Msg("STATE_EXCHANGE refused: our leader is alive and we took no part in that election")
+		ok = false
+	}
 	if ok && m.Proposal != n.promised {
 		n.log.Info().Str("from", Display(m.From, "", m.Addr)).Uint64("proposal", m.Proposal).Msg("STATE_EXCHANGE: promised, frozen")
 		n.promise(now, m.Proposal, m.From)

@@ -21,7 +21,7 @@ func (n *Node) becomeFollower(now time.Time) {
 	n.role = RoleFollower
 	n.nextHB = now
 	n.joinTarget = 0
-	n.elec.participating = false
+	n.elec = election{skip: map[NodeID]bool{}} // a later round starts afresh
 	n.leaderFailed = false
 }
 

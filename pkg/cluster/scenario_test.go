@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"errors"
+	"io"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -21,7 +23,11 @@ type cluster struct {
 
 func newCluster(t *testing.T, n int) *cluster {
 	t.Helper()
-	c := &cluster{t: t, s: newSimnet(uint64(n)*7919, n, nil), acks: map[uint64]Ack{}}
+	var logw io.Writer
+	if *simLog {
+		logw = os.Stderr
+	}
+	c := &cluster{t: t, s: newSimnet(uint64(n)*7919, n, logw), acks: map[uint64]Ack{}}
 	c.s.onReady = func(_ *simNode, rd Ready) {
 		for _, a := range rd.Acks {
 			c.acks[a.Token] = a

@@ -148,8 +148,8 @@ type Config struct {
 	VirtualNodes int // consistent-hash vnodes per member (default 64)
 	Store        Store
 
-	// Detector judges other brokers' liveness; nil means timeouts
-	// (SuspicionTimeout, FailureTimeout). The runtime may plug in phi-accrual.
+	// Detector judges other brokers' liveness; nil means a PhiDetector
+	// from the intervals and timeouts above (what brokers run).
 	Detector Detector
 	// MaxBatch bounds records per REPLICATE/FETCH_RESPONSE (default 256) and
 	// MaxBatchBytes their encoded size (default 48 KiB, so a REPLICATE fits a
@@ -195,7 +195,7 @@ func (c *Config) setDefaults() error {
 		c.NewClusterID = randomClusterID
 	}
 	if c.Detector == nil {
-		c.Detector = NewTimeoutDetector(c.SuspicionTimeout, c.FailureTimeout)
+		c.Detector = NewPhiDetector(c.BrokerHBInterval, c.FollowerHBInterval, c.SuspicionTimeout, c.FailureTimeout)
 	}
 	return nil
 }
@@ -301,4 +301,23 @@ type Status struct {
 	Leader  NodeID
 	Members []MemberStatus
 	Topics  []TopicStatus
+	// Detections are this node's latest failure verdicts, oldest first (at
+	// most maxDetections): whom, in what part, after how much silence.
+	Detections []Detection
 }
+
+// Detection is one failure verdict: Peer, which was the leader, a topic's
+// owner or a plain member, was judged failed (or timed out of the view)
+// after Silent without a message from it.
+type Detection struct {
+	Peer   Member
+	Role   string // "leader", "owner" or "member"
+	Silent time.Duration
+	At     time.Time
+	// Verdict is "failed" (the failure detector: the leader's failure, or
+	// an owner whose topics move) or "timed out" (BROKER_TIMEOUT: removed).
+	Verdict string
+}
+
+// maxDetections bounds Status.Detections.
+const maxDetections = 8

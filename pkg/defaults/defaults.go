@@ -94,6 +94,15 @@ const (
 	// doubles up to ReconnectDelay.
 	ReconnectFirstDelay = 100 * time.Millisecond
 	Message             = "log message" // producer -message template
+	// ClientRedialTimeout bounds a reconnecting client's dial of a broker it
+	// already knows: a LAN answers in milliseconds, and a broker that is cut
+	// off must not hold the client for the dial's own 5 s.
+	ClientRedialTimeout = time.Second
+	// ClientProbeAfter is the broker silence, in -hb-interval beats, after
+	// which a client asks another broker whether its topic still lives on
+	// its broker (the cluster moves it away from a failed owner), rather
+	// than wait out -hb-timeout. Two beats, as the brokers' own floor.
+	ClientProbeAfter = 2
 )
 
 // Names.
@@ -130,3 +139,22 @@ var nameRE = regexp.MustCompile(NamePattern)
 
 // ValidName reports whether name matches NamePattern.
 func ValidName(name string) bool { return nameRE.MatchString(name) }
+
+// Shared consumer groups (several members of one group on one topic; see
+// pkg/groups.Share and README "Consumer groups").
+const (
+	// GroupLeaseTimeout is how long a member of a shared group may keep
+	// records it was given without acknowledging any: after it, they are
+	// redelivered to another member. A member that closes its connection
+	// (stops, is killed) gives them back at once; the timeout is for a
+	// member cut off without its connection closing. NATS JetStream's
+	// AckWait is 30 s; 10 s bounds the stall a vanished member causes while
+	// leaving a slow but working member (one that acknowledges something,
+	// which renews all its leases) alone.
+	GroupLeaseTimeout = 10 * time.Second
+	// GroupLeasesPerMember is how many batches a member may hold
+	// unacknowledged at once: enough to keep one fast member streaming
+	// (the next batch is on the wire while it writes the last), few enough
+	// that a newcomer gets work within a batch or so.
+	GroupLeasesPerMember = 4
+)

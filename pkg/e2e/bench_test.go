@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -113,6 +114,40 @@ func BenchmarkFailover(b *testing.B) {
 						idx = c.ownerIndex(b, "logs")
 					}
 					c.brokers[idx].signal(9)
+				}, &stall)
+				stalls = append(stalls, stall)
+			}
+			slices.Sort(stalls)
+			b.ReportMetric(stalls[len(stalls)/2].Seconds(), "median-stall-s")
+			b.ReportMetric(stalls[len(stalls)-1].Seconds(), "worst-stall-s")
+		})
+	}
+}
+
+// BenchmarkPausedDefaults measures, with the manual's default timeouts,
+// how long deliveries stop when the leader, or the topic's owner, is paused
+// (SIGSTOP) for 25 s mid-stream, and checks nothing is lost. Issue 16's
+// target: a paused leader serving again within 10 s.
+//
+//	go test -run XXX -bench PausedDefaults -benchtime 3x ./pkg/e2e
+func BenchmarkPausedDefaults(b *testing.B) {
+	for _, victim := range []string{"leader", "owner"} {
+		b.Run(victim, func(b *testing.B) {
+			var stalls []time.Duration
+			for i := 0; i < b.N; i++ {
+				c := startClusterTimed(b, 5, 3, nil)
+				var stall time.Duration
+				streamThroughFaultTimed(b, c, 20000, time.Millisecond, func() {
+					idx, owner := c.leaderIndex(b), c.ownerIndex(b, "logs")
+					if victim == "owner" {
+						idx = owner
+					}
+					b.Logf("pausing broker %d (leader %v, owner %v)", idx, idx == c.leaderIndex(b), idx == owner)
+					c.brokers[idx].signal(syscall.SIGSTOP)
+					go func() {
+						time.Sleep(25 * time.Second) // the fault's length, not a synchronisation
+						c.brokers[idx].signal(syscall.SIGCONT)
+					}()
 				}, &stall)
 				stalls = append(stalls, stall)
 			}

@@ -1,8 +1,15 @@
-// Package groups keeps consumer groups' positions: the pure part. A group's
-// position in a topic is a record of the reserved, replicated offsets topic
-// (cluster.OffsetsTopic) whose payload is a wire.GroupPosition; the newest
-// such record per (group, topic), in log order, is the position. A Table is
-// that rebuild: feed it the offsets topic's records in offset order.
+// Package groups is the pure part of consumer groups (no I/O; time is
+// passed in):
+//
+//   - Table: a group's position in a topic is a record of the reserved,
+//     replicated offsets topic (cluster.OffsetsTopic) whose payload is a
+//     wire.GroupPosition; the newest such record per (group, topic), in log
+//     order, is the position. A Table is that rebuild: feed it the offsets
+//     topic's records in offset order.
+//   - Share (share.go): how the members of one group split a topic — leases
+//     of offset ranges, acknowledgements, redelivery, and the position as
+//     the contiguous acknowledged prefix. The topic's owner runs one per
+//     (group, topic) with live members (pkg/broker/groupshare.go).
 package groups
 
 import (

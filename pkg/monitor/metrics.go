@@ -148,6 +148,11 @@ var (
 	dLag    = desc("logstream_consumer_lag_records", "Committed records a consumer of this broker has not yet been sent.", "consumer", "topic")
 	dOffset = desc("logstream_consumer_offset", "Next offset a consumer of this broker will be sent.", "consumer", "topic")
 
+	dGroupMembers  = desc("logstream_group_members", "Live members of a shared consumer group on a topic this broker owns (the group's coordinator).", "group", "topic")
+	dGroupPosition = desc("logstream_group_position", "The group's position: end of the prefix of the topic its members acknowledged.", "group", "topic")
+	dGroupLag      = desc("logstream_group_lag_records", "Committed records of the topic after the group's position.", "group", "topic")
+	dGroupLeased   = desc("logstream_group_leased_records", "Records handed to the group's members and not yet acknowledged.", "group", "topic")
+
 	dPeerAge   = desc("logstream_peer_heartbeat_age_seconds", "Silence since the last message from a member, when this broker last judged it (the leader judges every member, a follower its leader).", "peer", "addr")
 	dPeerPhi   = desc("logstream_peer_phi", "Phi-accrual suspicion of a member when last judged.", "peer", "addr")
 	dPeerState = desc("logstream_peer_state", "How this broker judges a member (1 for the current state).", "peer", "addr", "state")
@@ -294,6 +299,20 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	for k, cs := range worst {
 		gauge(ch, dLag, float64(cs.Lag), k.consumer, k.topic)
 		gauge(ch, dOffset, float64(cs.Offset), k.consumer, k.topic)
+	}
+	committed := map[string]uint64{}
+	for _, t := range meta.Topics {
+		committed[t.Name] = t.Committed
+	}
+	for _, g := range meta.Groups {
+		var leased uint64
+		for _, m := range g.Members {
+			leased += m.Leased
+		}
+		gauge(ch, dGroupMembers, float64(len(g.Members)), g.Group, g.Topic)
+		gauge(ch, dGroupPosition, float64(g.Position), g.Group, g.Topic)
+		gauge(ch, dGroupLag, float64(committed[g.Topic]-min(g.Position, committed[g.Topic])), g.Group, g.Topic)
+		gauge(ch, dGroupLeased, float64(leased), g.Group, g.Topic)
 	}
 	for _, p := range s.Peers {
 		for _, st := range []string{"alive", "suspected", "failed"} {

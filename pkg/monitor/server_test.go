@@ -77,6 +77,8 @@ func leaderSnapshot() broker.Snapshot {
 				{ConsumerID: "c1", Topic: "logs", Offset: 35, Lag: 5}, // same name twice: one series
 			},
 			Counters: map[string]uint64{"connections": 3, "connections_refused": 1, "discovery_joins": 2, "brand_new": 7},
+			Groups: []wire.GroupInfo{{Group: "billing", Topic: "logs", Position: 25, Members: []wire.GroupMemberInfo{
+				{ConsumerID: "c2#1", Addr: "10.0.0.5:40000", Leased: 7}, {ConsumerID: "c3#2", Addr: "10.0.0.6:40000", Leased: 3}}}},
 		},
 		Role: "leader", Member: true,
 		Topics:      []broker.TopicHealth{{Name: "logs", Owned: true, Synced: true}},
@@ -365,6 +367,10 @@ func TestMetricsValues(t *testing.T) {
 		{"logstream_topic_synced", topic, 1},
 		{"logstream_topic_retention_trimmed_records_total", topic, 0},
 		{"logstream_consumer_lag_records", map[string]string{"consumer": "c1", "topic": "logs"}, 10},
+		{"logstream_group_members", map[string]string{"group": "billing", "topic": "logs"}, 2},
+		{"logstream_group_position", map[string]string{"group": "billing", "topic": "logs"}, 25},
+		{"logstream_group_lag_records", map[string]string{"group": "billing", "topic": "logs"}, 15},
+		{"logstream_group_leased_records", map[string]string{"group": "billing", "topic": "logs"}, 10},
 		{"logstream_peer_heartbeat_age_seconds", map[string]string{"peer": "22"}, 1.5},
 		{"logstream_peer_phi", map[string]string{"peer": "22"}, 0.7},
 		{"logstream_peer_state", map[string]string{"peer": "22", "state": "alive"}, 1},

@@ -27,8 +27,8 @@ type Record struct {
 	Payload    []byte
 }
 
-// ErrCorrupt is returned for any encoding that cannot be a record.
-var ErrCorrupt = errors.New("record: corrupt encoding")
+// errCorrupt is returned for any encoding that cannot be a record.
+var errCorrupt = errors.New("record: corrupt encoding")
 
 // Size returns an upper bound of the encoded size of r.
 func (r *Record) Size() int {
@@ -66,21 +66,21 @@ func DecodeAfter(b []byte, prevID string) (Record, int, error) {
 	n := 0
 	v, k := binary.Uvarint(b)
 	if k <= 0 {
-		return r, 0, ErrCorrupt
+		return r, 0, errCorrupt
 	}
 	r.Offset, n = v, n+k
 	ts, k := binary.Varint(b[n:])
 	if k <= 0 {
-		return r, 0, ErrCorrupt
+		return r, 0, errCorrupt
 	}
 	r.Timestamp, n = ts, n+k
 	if n >= len(b) {
-		return r, 0, ErrCorrupt
+		return r, 0, errCorrupt
 	}
 	pl := int(b[n])
 	n++
 	if len(b)-n < pl {
-		return r, 0, ErrCorrupt
+		return r, 0, errCorrupt
 	}
 	if pid := b[n : n+pl]; string(pid) == prevID { // compared without a conversion
 		r.ProducerID = prevID
@@ -90,16 +90,16 @@ func DecodeAfter(b []byte, prevID string) (Record, int, error) {
 	n += pl
 	v, k = binary.Uvarint(b[n:])
 	if k <= 0 {
-		return r, 0, ErrCorrupt
+		return r, 0, errCorrupt
 	}
 	r.Seq, n = v, n+k
 	v, k = binary.Uvarint(b[n:])
 	if k <= 0 {
-		return r, 0, ErrCorrupt
+		return r, 0, errCorrupt
 	}
 	n += k
 	if v > uint64(len(b)-n) {
-		return r, 0, fmt.Errorf("%w: payload length %d beyond %d bytes left", ErrCorrupt, v, len(b)-n)
+		return r, 0, fmt.Errorf("%w: payload length %d beyond %d bytes left", errCorrupt, v, len(b)-n)
 	}
 	r.Payload, n = b[n:n+int(v):n+int(v)], n+int(v)
 	return r, n, nil
@@ -112,31 +112,31 @@ func DecodeAfter(b []byte, prevID string) (Record, int, error) {
 func Peek(b []byte) (offset uint64, payload, n int, err error) {
 	offset, k := binary.Uvarint(b)
 	if k <= 0 {
-		return 0, 0, 0, ErrCorrupt
+		return 0, 0, 0, errCorrupt
 	}
 	n = k
 	if _, k = binary.Varint(b[n:]); k <= 0 {
-		return 0, 0, 0, ErrCorrupt
+		return 0, 0, 0, errCorrupt
 	}
 	n += k
 	if n >= len(b) {
-		return 0, 0, 0, ErrCorrupt
+		return 0, 0, 0, errCorrupt
 	}
 	n += 1 + int(b[n])
 	if n > len(b) {
-		return 0, 0, 0, ErrCorrupt
+		return 0, 0, 0, errCorrupt
 	}
 	if _, k = binary.Uvarint(b[n:]); k <= 0 {
-		return 0, 0, 0, ErrCorrupt
+		return 0, 0, 0, errCorrupt
 	}
 	n += k
 	v, k := binary.Uvarint(b[n:])
 	if k <= 0 {
-		return 0, 0, 0, ErrCorrupt
+		return 0, 0, 0, errCorrupt
 	}
 	n += k
 	if v > uint64(len(b)-n) {
-		return 0, 0, 0, fmt.Errorf("%w: payload length %d beyond %d bytes left", ErrCorrupt, v, len(b)-n)
+		return 0, 0, 0, fmt.Errorf("%w: payload length %d beyond %d bytes left", errCorrupt, v, len(b)-n)
 	}
 	return offset, int(v), n + int(v), nil
 }

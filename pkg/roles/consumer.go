@@ -25,7 +25,8 @@ func consumerApp() *cli.App {
 		UsageText: "consumer [-leader IP:PORT] [-topic T] [-group NAME] [-analytics=false] [-window S] [-interval MS] [-from beginning|latest|OFFSET|RFC3339]\n" +
 			"   records go to standard output (one line each, or JSON with -format json); logs go to standard error\n" +
 			"   with -group the group's position is stored in the cluster: a consumer started again with the same group\n" +
-			"   continues after the last record the group acknowledged (a record is acknowledged once written to standard output)",
+			"   continues after the last record the group acknowledged (a record is acknowledged once written to standard output);\n" +
+			"   consumers started with the same group split the topic's records among them",
 		Flags: append(clientFlags(),
 			&cli.BoolFlag{Name: "analytics", Value: true, Usage: "receive live statistics computed on the broker (-analytics=false: raw records only)"},
 			&cli.BoolFlag{Name: "no-analytics", Usage: "same as -analytics=false"},
@@ -35,7 +36,7 @@ func consumerApp() *cli.App {
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text (one line per record) or json (one object per record and per statistics update)"},
 			&cli.BoolFlag{Name: "exit-at-end", Usage: "read what is committed now, then exit 0 (for scripts)"},
 			&cli.Uint64Flag{Name: "count", Usage: "exit 0 after this many records (0 = unlimited)"},
-			&cli.StringFlag{Name: "group", EnvVars: []string{"CONSUMER_GROUP"}, Usage: "consumer group: resume at the group's stored position, store it as records are written (-from, if given, moves it)"},
+			&cli.StringFlag{Name: "group", EnvVars: []string{"CONSUMER_GROUP"}, Usage: "consumer group: resume at the group's stored position, store it as records are written (-from, if given, moves it); consumers of one group split the topic"},
 		),
 		Action: runConsumer,
 	}
@@ -146,9 +147,16 @@ func runConsumer(c *cli.Context) error {
 			groupErr = err
 			cancel()
 		})
-		h.ack, h.moveOnStart = gc.Ack, cc.FromSet
+		// The group is shared: the topic's owner splits the records among
+		// its members and tells each the group's position (the end of what
+		// all of them acknowledged), which is what gets stored.
+		co.Group = cc.Group
+		co.OnPosition = h.position(gc.Ack)
 	}
 	cons := client.NewConsumer(o, co)
+	if cc.Group != "" {
+		h.ack = cons.Ack
+	}
 	o.Logger.Info().Str("consumer", o.ClientID).Str("topic", co.Topic).Str("group", cc.Group).Bool("analytics", co.Analytics).Msg("consumer started")
 	err = cons.Run(ctx, h)
 	out.finish()
@@ -182,18 +190,26 @@ type consumerHandler struct {
 	endKnown  bool
 	limit     uint64
 	seen      uint64
-	// With a group: ack is told the offset after the last record written
-	// to the output, once it is flushed; moveOnStart stores the start
-	// position given by -from at once.
-	ack         func(next uint64)
-	moveOnStart bool
+	// With a group: ack is given the records written to the output, once
+	// they are flushed.
+	ack func(recs []record.Record)
+}
+
+// position returns the group's OnPosition: it stores the position and,
+// with -exit-at-end, ends the run once the group acknowledged everything
+// committed at the start (another member may have printed the last
+// records).
+func (h *consumerHandler) position(store func(uint64)) func(uint64) error {
+	return func(p uint64) error {
+		store(p)
+		if h.endKnown && p >= h.end {
+			return client.ErrStop
+		}
+		return nil
+	}
 }
 
 func (h *consumerHandler) Start(next, committed uint64) error {
-	if h.ack != nil && h.moveOnStart {
-		h.moveOnStart = false
-		h.ack(next)
-	}
 	if h.exitAtEnd && !h.endKnown {
 		h.end, h.endKnown = committed, true
 	}
@@ -212,7 +228,7 @@ func (h *consumerHandler) Records(recs []record.Record) error {
 		return fmt.Errorf("writing records: %w", err)
 	}
 	if h.ack != nil && n > 0 {
-		h.ack(recs[n-1].Offset + 1)
+		h.ack(recs[:n])
 	}
 	return stop
 }

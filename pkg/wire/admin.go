@@ -188,6 +188,19 @@ type DamageInfo struct {
 	Action string
 }
 
+// DetectionInfo is one failure verdict of the answering broker
+// (cluster.Detection): the peer (id and address), the part it played
+// ("leader", "owner", "member"), the verdict ("failed", "timed out"), the
+// silence that led to it and when it was given (Unix milliseconds).
+type DetectionInfo struct {
+	PeerID   string
+	PeerAddr string
+	Role     string
+	Verdict  string
+	SilentMs uint64
+	AtUnixMs uint64
+}
+
 // ConsumerInfo describes one registered consumer's progress.
 type ConsumerInfo struct {
 	ConsumerID string
@@ -212,10 +225,32 @@ type MetadataResponse struct {
 	// per topic; the damaged_ranges counter counts them all).
 	Damage  []DamageInfo
 	Cluster string // the cluster's identity, 16 hex digits ("none" before the first view)
+	// Detections are the answering broker's latest failure verdicts.
+	Detections []DetectionInfo
 	// Name is the answering broker's NODE_NAME. The cluster protocol
 	// carries only ids and addresses, so this is how logstreamctl shows
 	// every member by name.
 	Name string
+	// Groups lists the shared consumer groups this broker coordinates (it
+	// owns their topics) with their live members.
+	Groups []GroupInfo
+}
+
+// GroupInfo is a shared consumer group on one topic as its coordinator (the
+// topic's owner) sees it.
+type GroupInfo struct {
+	Group    string
+	Topic    string
+	Position uint64 // end of the contiguous acknowledged prefix
+	Members  []GroupMemberInfo
+}
+
+// GroupMemberInfo is one live member of a shared group.
+type GroupMemberInfo struct {
+	ConsumerID string
+	Addr       string
+	Leased     uint64 // records it holds unacknowledged
+	Acked      uint64 // records it acknowledged since it joined
 }
 
 func (MetadataResponse) Type() Type { return TypeMetadataResponse }
@@ -269,6 +304,28 @@ func (m MetadataResponse) AppendTo(dst []byte) []byte {
 	}
 	e.String(m.Cluster)
 	e.String(m.Name)
+	e.Count(len(m.Detections))
+	for _, x := range m.Detections {
+		e.String(x.PeerID)
+		e.String(x.PeerAddr)
+		e.String(x.Role)
+		e.String(x.Verdict)
+		e.U64(x.SilentMs)
+		e.U64(x.AtUnixMs)
+	}
+	e.Count(len(m.Groups))
+	for _, g := range m.Groups {
+		e.String(g.Group)
+		e.String(g.Topic)
+		e.U64(g.Position)
+		e.Count(len(g.Members))
+		for _, mb := range g.Members {
+			e.String(mb.ConsumerID)
+			e.String(mb.Addr)
+			e.U64(mb.Leased)
+			e.U64(mb.Acked)
+		}
+	}
 	return e.B
 }
 
@@ -317,6 +374,26 @@ func (m *MetadataResponse) Unmarshal(b []byte) error {
 	}
 	x.Cluster = d.String()
 	x.Name = d.String()
+	if n := d.Count(4 + 2*8); n > 0 {
+		x.Detections = make([]DetectionInfo, n)
+		for i := range x.Detections {
+			x.Detections[i] = DetectionInfo{PeerID: d.String(), PeerAddr: d.String(), Role: d.String(), Verdict: d.String(),
+				SilentMs: d.U64(), AtUnixMs: d.U64()}
+		}
+	}
+	if n := d.Count(2 + 8 + 1); n > 0 {
+		x.Groups = make([]GroupInfo, n)
+		for i := range x.Groups {
+			g := GroupInfo{Group: d.String(), Topic: d.String(), Position: d.U64()}
+			if k := d.Count(2 + 2*8); k > 0 {
+				g.Members = make([]GroupMemberInfo, k)
+				for j := range g.Members {
+					g.Members[j] = GroupMemberInfo{ConsumerID: d.String(), Addr: d.String(), Leased: d.U64(), Acked: d.U64()}
+				}
+			}
+			x.Groups[i] = g
+		}
+	}
 	if err := d.Finish(); err != nil {
 		return err
 	}

@@ -2,12 +2,14 @@ package wire
 
 import (
 	"encoding/binary"
+	"fmt"
 	"slices"
 
 	"github.com/logstream/logstream/pkg/record"
 )
 
-// Data-plane messages: PRODUCE, PRODUCE_ACK, CONSUME, SUBSCRIBE, RECORDS.
+// Data-plane messages: PRODUCE, PRODUCE_ACK, CONSUME, SUBSCRIBE, RECORDS,
+// GROUP_ACK, GROUP_STATE.
 
 // Produce carries a batch of records for one topic. A record's ProducerID may
 // be empty, meaning Produce.ProducerID; its Offset is ignored (the owner
@@ -133,6 +135,12 @@ type Subscribe struct {
 	WindowSec    uint32
 	IntervalMs   uint32
 	MaxBatch     uint32
+	// Group, if set, makes the subscription a member of a shared consumer
+	// group: the records are split among the group's members (each gets
+	// leases of offset ranges to acknowledge with GroupAck), and From and
+	// Offset only say where a group nobody reads yet starts, or (with
+	// FromOffset) a position the member knows the group acknowledged.
+	Group string
 }
 
 func (Subscribe) Type() Type { return TypeSubscribe }
@@ -149,6 +157,7 @@ func (m Subscribe) AppendTo(dst []byte) []byte {
 	e.U32(m.WindowSec)
 	e.U32(m.IntervalMs)
 	e.U32(m.MaxBatch)
+	e.String(m.Group)
 	return e.B
 }
 
@@ -165,6 +174,7 @@ func (m *Subscribe) Unmarshal(b []byte) error {
 		WindowSec:    d.U32(),
 		IntervalMs:   d.U32(),
 		MaxBatch:     d.U32(),
+		Group:        d.String(),
 	}
 	if err := d.Finish(); err != nil {
 		return err
@@ -246,4 +256,93 @@ func (m RawRecords) AppendTo(dst []byte) []byte {
 	e.B = append(e.B, m.Encoded...)
 	e.U8(uint8(m.Gap))
 	return e.B
+}
+
+// GroupRange is the offsets [From, To) of a topic.
+type GroupRange struct{ From, To uint64 }
+
+// GroupAck is sent by a member of a shared group on its subscription's
+// correlation id: it processed the records in Ranges. With Leave it also
+// leaves the group (after these acknowledgements): the broker gives its
+// unacknowledged records to the other members and answers with a final
+// GroupState, then ends the subscription.
+type GroupAck struct {
+	Topic  string
+	Group  string
+	Ranges []GroupRange
+	Leave  bool
+}
+
+// MaxGroupRanges bounds the ranges of one GroupAck.
+const MaxGroupRanges = 1024
+
+func (GroupAck) Type() Type { return TypeGroupAck }
+
+func (m GroupAck) AppendTo(dst []byte) []byte {
+	e := Enc{B: dst}
+	e.String(m.Topic)
+	e.String(m.Group)
+	e.Count(len(m.Ranges))
+	for _, r := range m.Ranges {
+		e.U64(r.From)
+		e.U64(r.To)
+	}
+	e.Bool(m.Leave)
+	return e.B
+}
+
+func (m *GroupAck) Unmarshal(b []byte) error {
+	d := NewDec(b)
+	x := GroupAck{Topic: d.String(), Group: d.String()}
+	if n := d.Count(16); n > MaxGroupRanges {
+		d.Fail(fmt.Errorf("%w: %d ranges in one GROUP_ACK", ErrMalformed, n))
+	} else if n > 0 {
+		x.Ranges = make([]GroupRange, n)
+		for i := range x.Ranges {
+			x.Ranges[i] = GroupRange{From: d.U64(), To: d.U64()}
+			if x.Ranges[i].To < x.Ranges[i].From {
+				d.Fail(fmt.Errorf("%w: range [%d,%d)", ErrMalformed, x.Ranges[i].From, x.Ranges[i].To))
+			}
+		}
+	}
+	x.Leave = d.Bool()
+	if err := d.Finish(); err != nil {
+		return err
+	}
+	*m = x
+	return nil
+}
+
+// GroupState tells a member of a shared group the group's position (the
+// end of the contiguous acknowledged prefix: the member stores it in the
+// offsets topic) and how many members it has. Final answers a GroupAck
+// with Leave: the subscription ends after it.
+type GroupState struct {
+	Topic    string
+	Group    string
+	Position uint64
+	Members  uint32
+	Final    bool
+}
+
+func (GroupState) Type() Type { return TypeGroupState }
+
+func (m GroupState) AppendTo(dst []byte) []byte {
+	e := Enc{B: dst}
+	e.String(m.Topic)
+	e.String(m.Group)
+	e.U64(m.Position)
+	e.U32(m.Members)
+	e.Bool(m.Final)
+	return e.B
+}
+
+func (m *GroupState) Unmarshal(b []byte) error {
+	d := NewDec(b)
+	x := GroupState{Topic: d.String(), Group: d.String(), Position: d.U64(), Members: d.U32(), Final: d.Bool()}
+	if err := d.Finish(); err != nil {
+		return err
+	}
+	*m = x
+	return nil
 }

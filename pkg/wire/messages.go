@@ -44,11 +44,15 @@ func newMessage(t Type) unmarshaler {
 		return &MetadataResponse{}
 	case TypeElectionTrigger:
 		return &ElectionTrigger{}
+	case TypeGroupAck:
+		return &GroupAck{}
+	case TypeGroupState:
+		return &GroupState{}
 	}
 	return nil
 }
 
-// Decode unmarshals a body of type t (1..13) and returns a pointer to the
+// Decode unmarshals a body of type t (1..15) and returns a pointer to the
 // message struct, e.g. *Produce for TypeProduce. Unknown types, including the
 // cluster's 32..63, are an error wrapping ErrMalformed. Payloads alias body.
 func Decode(t Type, body []byte) (Message, error) {

@@ -22,7 +22,7 @@ func TestMessageRoundTrip(t *testing.T) {
 			t.Fatalf("%v: round trip\n got %+v\nwant %+v", m.Type(), got, m)
 		}
 	}
-	for typ := TypeJoin; typ <= TypeElectionTrigger; typ++ {
+	for typ := TypeJoin; typ <= TypeGroupState; typ++ {
 		if !seen[typ] {
 			t.Errorf("no sample of %v", typ)
 		}
@@ -160,7 +160,7 @@ func TestNames(t *testing.T) {
 		}
 	}
 	for typ := Type(1); typ < 64; typ++ {
-		if (typ <= TypeElectionTrigger || typ >= TypeElection && typ <= TypeBrokerJoinResponse) && typ.String()[0] == 'T' {
+		if (typ <= TypeGroupState || typ >= TypeElection && typ <= TypeBrokerJoinResponse) && typ.String()[0] == 'T' {
 			t.Errorf("type %d has no name", typ)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/logstream/logstream/pkg/record"
 )
 
-// samples returns at least one filled-in message of every type 1..13, plus
+// samples returns at least one filled-in message of every type 1..15, plus
 // edge cases. Record payloads are non-empty because record.Decode returns an
 // empty (non-nil) payload for an empty one.
 func samples() []Message {
@@ -30,6 +30,10 @@ func samples() []Message {
 		&Consume{Topic: "logs", Offset: 42, MaxRecords: 100, MaxBytes: 1 << 20},
 		&Subscribe{Topic: "logs", ConsumerID: "cons1", From: FromTime, Offset: 5, TimeUnixNano: math.MinInt64,
 			Analytics: true, Raw: true, WindowSec: 60, IntervalMs: 1000, MaxBatch: 500},
+		&Subscribe{Topic: "logs", ConsumerID: "cons2", From: FromOffset, Offset: 7, Group: "g1"},
+		&GroupAck{Topic: "logs", Group: "g1", Ranges: []GroupRange{{0, 10}, {20, 25}}},
+		&GroupAck{Topic: "logs", Group: "g1", Leave: true},
+		&GroupState{Topic: "logs", Group: "g1", Position: 25, Members: 3, Final: true},
 		&Records{Topic: "logs", Committed: 10, StartOffset: 2, Records: recs},
 		&Records{Topic: "logs", Committed: 10, StartOffset: 2, Records: recs, Gap: GapDamaged},
 		&Stats{Topic: "logs", UnixNano: 17, Total: 1000, WindowSec: 60, WindowCount: 600, Rate: 10.5,
@@ -44,7 +48,12 @@ func samples() []Message {
 			Consumers: []ConsumerInfo{{ConsumerID: "cons1", Topic: "logs", Offset: 40, Lag: 9}},
 			Counters:  map[string]uint64{"frames_dropped": 3, "bad_checksum": 1, "": 0},
 			Damage: []DamageInfo{{Topic: "logs", File: "00000000000000000000.log", Kind: "data", From: 10, To: 12,
-				Pos: 400, End: 912, Action: "cut out"}}},
+				Pos: 400, End: 912, Action: "cut out"}},
+			Detections: []DetectionInfo{{PeerID: "node2", PeerAddr: "10.0.0.2:8001", Role: "leader", Verdict: "failed",
+				SilentMs: 2150, AtUnixMs: 1796000000000}},
+			Groups: []GroupInfo{{Group: "g1", Topic: "logs", Position: 30, Members: []GroupMemberInfo{
+				{ConsumerID: "cons1", Addr: "10.0.0.5:40000", Leased: 10, Acked: 20}, {ConsumerID: "cons2", Addr: "10.0.0.6:40000"}}},
+				{Group: "g2", Topic: "logs"}}},
 		&ElectionTrigger{},
 	}
 }

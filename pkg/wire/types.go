@@ -22,6 +22,8 @@ const (
 	TypeMetadata         Type = 11
 	TypeMetadataResponse Type = 12
 	TypeElectionTrigger  Type = 13
+	TypeGroupAck         Type = 14
+	TypeGroupState       Type = 15
 
 	TypeElection              Type = 32
 	TypeCoordinator           Type = 33
@@ -53,6 +55,8 @@ var typeNames = map[Type]string{
 	TypeMetadata:              "METADATA",
 	TypeMetadataResponse:      "METADATA_RESPONSE",
 	TypeElectionTrigger:       "ELECTION_TRIGGER",
+	TypeGroupAck:              "GROUP_ACK",
+	TypeGroupState:            "GROUP_STATE",
 	TypeElection:              "ELECTION",
 	TypeCoordinator:           "COORDINATOR",
 	TypeStateExchange:         "STATE_EXCHANGE",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -19,9 +20,9 @@ import (
 	"github.com/logstream/logstream/pkg/wire"
 )
 
-// GroupReader reads and deletes consumer groups (WireQuerier does; the
+// GroupReader reads and deletes consumer groups (wireQuerier does; the
 // groups' positions are records of the cluster's offsets topic).
-type GroupReader interface {
+type groupReader interface {
 	Groups(ctx context.Context, addr string) ([]groups.Position, error)
 	DeleteGroup(ctx context.Context, addr, group string) error
 }
@@ -35,9 +36,22 @@ type GroupStatus struct {
 	LastMember string    `json:"last_member"` // the consumer that acknowledged last
 	AckedAt    time.Time `json:"acked_at"`    // when (that consumer's clock)
 	ExpiresAt  time.Time `json:"expires_at"`  // when it is forgotten if nothing is acknowledged
+	// Members are the group's live consumers on the topic, as the
+	// topic's owner sees them (none when nobody reads it now). While
+	// there are some, Position is the owner's live one (the stored one
+	// follows it within the acknowledgement interval).
+	Members []GroupMemberStatus `json:"members"`
 }
 
-func (q WireQuerier) groupClient(addr string) client.Options {
+// GroupMemberStatus is one live consumer of a shared group.
+type GroupMemberStatus struct {
+	ID     string `json:"id"`     // consumer id, with the owner's member number after '#'
+	Addr   string `json:"addr"`   // its address as the owner sees it
+	Leased uint64 `json:"leased"` // records it holds unacknowledged
+	Acked  uint64 `json:"acked"`  // records it acknowledged since it joined
+}
+
+func (q wireQuerier) groupClient(addr string) client.Options {
 	return client.Options{ClientID: client.NewClientID("logstreamctl"), Leader: addr, Key: q.Key, MaxFrame: q.MaxFrame,
 		ReconnectAttempts: 3, ReconnectDelay: 300 * time.Millisecond, HBInterval: time.Second, HBTimeout: 5 * time.Second,
 		Logger: zerolog.Nop()}
@@ -45,7 +59,7 @@ func (q WireQuerier) groupClient(addr string) client.Options {
 
 // Groups reads the offsets topic through the broker at addr (following it
 // to the topic's owner) up to its committed end.
-func (q WireQuerier) Groups(ctx context.Context, addr string) ([]groups.Position, error) {
+func (q wireQuerier) Groups(ctx context.Context, addr string) ([]groups.Position, error) {
 	t, err := client.LoadGroupPositions(ctx, q.groupClient(addr))
 	if err != nil {
 		return nil, err
@@ -55,7 +69,7 @@ func (q WireQuerier) Groups(ctx context.Context, addr string) ([]groups.Position
 
 // DeleteGroup writes the group's deletion to the offsets topic and waits
 // for the cluster to acknowledge it.
-func (q WireQuerier) DeleteGroup(ctx context.Context, addr, group string) error {
+func (q wireQuerier) DeleteGroup(ctx context.Context, addr, group string) error {
 	o := q.groupClient(addr)
 	o.Role = wire.RoleProducer
 	p := client.NewProducer(o, client.ProducerOptions{Topic: cluster.OffsetsTopic})
@@ -87,21 +101,95 @@ func groupStatuses(ps []groups.Position, topics []TopicStatus) []GroupStatus {
 	return out
 }
 
-// readGroups fills the report's groups from the cluster it found (nothing
-// when the cluster has no offsets topic yet: no group ever acknowledged).
-func (e *env) readGroups(ctx context.Context, opts StatusOptions, rep *StatusReport) {
-	gr, ok := e.querier.(GroupReader)
-	if !ok || rep.Cluster == nil || !slices.ContainsFunc(rep.Cluster.Topics, func(t TopicStatus) bool { return t.Name == cluster.OffsetsTopic }) {
+// withLive adds the live members the brokers reported to the stored
+// positions: a live group's position is its owner's, and a group live but
+// with nothing stored yet is listed too.
+func withLive(gs []GroupStatus, brokers []BrokerStatus, topics []TopicStatus) []GroupStatus {
+	for _, b := range brokers {
+		if !b.Reachable || b.Meta == nil {
+			continue
+		}
+		for _, lg := range b.Meta.LiveGroups {
+			i := slices.IndexFunc(gs, func(g GroupStatus) bool { return g.Group == lg.Group && g.Topic == lg.Topic })
+			if i < 0 {
+				gs = append(gs, GroupStatus{Group: lg.Group, Topic: lg.Topic})
+				i = len(gs) - 1
+			}
+			g := &gs[i]
+			g.Position = lg.Position
+			g.Lag = 0
+			if j := slices.IndexFunc(topics, func(t TopicStatus) bool { return t.Name == lg.Topic }); j >= 0 && topics[j].Committed > lg.Position {
+				g.Lag = topics[j].Committed - lg.Position
+			}
+			for _, m := range lg.Members {
+				g.Members = append(g.Members, GroupMemberStatus{ID: m.ConsumerID, Addr: m.Addr, Leased: m.Leased, Acked: m.Acked})
+			}
+		}
+	}
+	for i := range gs {
+		if gs[i].Members == nil {
+			gs[i].Members = []GroupMemberStatus{}
+		}
+	}
+	slices.SortFunc(gs, func(a, b GroupStatus) int {
+		return strings.Compare(a.Group+"\x00"+a.Topic, b.Group+"\x00"+b.Topic)
+	})
+	return gs
+}
+
+// readGroups fills the report's groups from the cluster it found: the
+// positions stored in the offsets topic (if it exists: some group
+// acknowledged something) and the live members the brokers reported.
+func (e *env) readGroups(ctx context.Context, opts statusOptions, rep *StatusReport) {
+	if rep.Cluster == nil {
 		return
 	}
-	qctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-	defer cancel()
-	ps, err := gr.Groups(qctx, rep.ClusterFrom)
-	if err != nil {
-		rep.GroupsError = err.Error()
-		return
+	var gs []GroupStatus
+	gr, ok := e.querier.(groupReader)
+	if ok && slices.ContainsFunc(rep.Cluster.Topics, func(t TopicStatus) bool { return t.Name == cluster.OffsetsTopic }) {
+		qctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+		ps, err := gr.Groups(qctx, rep.ClusterFrom)
+		if err != nil {
+			rep.GroupsError = err.Error()
+		} else {
+			gs = groupStatuses(ps, rep.Cluster.Topics)
+		}
 	}
-	rep.Groups = groupStatuses(ps, rep.Cluster.Topics)
+	rep.Groups = withLive(gs, append(slices.Clone(rep.Brokers), e.askOwners(ctx, opts, rep)...), rep.Cluster.Topics)
+}
+
+// askOwners asks the owners of the cluster's topics that were not asked
+// (with --broker only the brokers named are): a shared group's live
+// members are known to its topic's owner alone.
+func (e *env) askOwners(ctx context.Context, opts statusOptions, rep *StatusReport) []BrokerStatus {
+	asked := map[string]bool{}
+	for _, b := range rep.Brokers {
+		asked[b.Addr] = true
+	}
+	var more []string
+	for _, t := range rep.Cluster.Topics {
+		if t.OwnerAddr != "" && !asked[t.OwnerAddr] && t.Name != cluster.OffsetsTopic {
+			asked[t.OwnerAddr] = true
+			more = append(more, t.OwnerAddr)
+		}
+	}
+	if len(more) == 0 {
+		return nil
+	}
+	return e.askBrokers(ctx, opts, more, nil)
+}
+
+// memberList is the MEMBERS column: how many, and who.
+func memberList(ms []GroupMemberStatus) string {
+	if len(ms) == 0 {
+		return "-"
+	}
+	ids := make([]string, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID + "@" + m.Addr
+	}
+	return fmt.Sprintf("%d: %s", len(ms), strings.Join(ids, ", "))
 }
 
 func renderGroups(w io.Writer, gs []GroupStatus, now time.Time) error {
@@ -110,10 +198,14 @@ func renderGroups(w io.Writer, gs []GroupStatus, now time.Time) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tTOPIC\tPOSITION\tLAG\tLAST MEMBER\tACKNOWLEDGED")
+	fmt.Fprintln(tw, "GROUP\tTOPIC\tPOSITION\tLAG\tLAST MEMBER\tACKNOWLEDGED\tMEMBERS")
 	for _, g := range gs {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s ago\n", g.Group, g.Topic, g.Position, g.Lag, dash(g.LastMember),
-			now.Sub(g.AckedAt).Round(time.Second))
+		acked := "-"
+		if !g.AckedAt.IsZero() {
+			acked = now.Sub(g.AckedAt).Round(time.Second).String() + " ago"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", g.Group, g.Topic, g.Position, g.Lag, dash(g.LastMember),
+			acked, memberList(g.Members))
 	}
 	return tw.Flush()
 }
@@ -128,8 +220,8 @@ func groupsCommand(e *env) *cli.Command {
 			keyFileFlag(),
 		}
 	}
-	parse := func(c *cli.Context) (StatusOptions, error) {
-		opts := StatusOptions{Brokers: c.StringSlice("broker"), Timeout: c.Duration("timeout"), BroadcastPort: uint16(c.Uint("broadcast-port"))}
+	parse := func(c *cli.Context) (statusOptions, error) {
+		opts := statusOptions{Brokers: c.StringSlice("broker"), Timeout: c.Duration("timeout"), BroadcastPort: uint16(c.Uint("broadcast-port"))}
 		if c.Uint("broadcast-port") < 1 || c.Uint("broadcast-port") > 65535 {
 			return opts, usageErrorf("invalid value %d for --broadcast-port: want 1-65535", c.Uint("broadcast-port"))
 		}
@@ -149,7 +241,7 @@ func groupsCommand(e *env) *cli.Command {
 		return opts, nil
 	}
 	// cluster finds a broker of the cluster to go through.
-	cluster := func(ctx context.Context, opts StatusOptions) (StatusReport, error) {
+	cluster := func(ctx context.Context, opts statusOptions) (StatusReport, error) {
 		rep, err := buildStatus(ctx, e, opts)
 		if err != nil {
 			return rep, err
@@ -213,7 +305,7 @@ func groupsCommand(e *env) *cli.Command {
 				if err != nil {
 					return cli.Exit("groups delete: "+err.Error(), 1)
 				}
-				gr, ok := e.querier.(GroupReader)
+				gr, ok := e.querier.(groupReader)
 				if !ok {
 					return cli.Exit("groups delete: this querier cannot write to the cluster", 1)
 				}

@@ -64,7 +64,7 @@ func runStart(e *env, c *cli.Context, kind string) error {
 	if err != nil {
 		return fmt.Errorf("cannot find the logstream binary: %w", err)
 	}
-	spec := ChildSpec{
+	spec := childSpec{
 		Name: name, Type: kind, Path: exe, Args: []string{kind},
 		Background: c.Bool("background"),
 		Stdin:      e.stdin, Stdout: e.stdout, Stderr: e.stderr,
@@ -76,7 +76,7 @@ func runStart(e *env, c *cli.Context, kind string) error {
 	if spec.Env, err = keyEnv(c); err != nil {
 		return err
 	}
-	entry := Entry{Name: name, Type: kind, Exe: exe, Background: spec.Background}
+	entry := stateEntry{Name: name, Type: kind, Exe: exe, Background: spec.Background}
 
 	switch kind {
 	case "broker":
@@ -134,8 +134,8 @@ func runStart(e *env, c *cli.Context, kind string) error {
 		entry.LogFile = spec.LogPath
 	}
 
-	var child Child
-	err = st.Update(func(m map[string]Entry) error {
+	var child childProcess
+	err = st.Update(func(m map[string]stateEntry) error {
 		if old, ok := m[name]; ok && isOurs(old.PID, old.StartTicks) {
 			return fmt.Errorf("%s is already running (%s, PID %d); see logstreamctl list, or logstreamctl stop %s", name, old.Type, old.PID, name)
 		}
@@ -181,7 +181,7 @@ func runStart(e *env, c *cli.Context, kind string) error {
 
 // runForeground waits for an attached child, forwarding the signals that
 // would otherwise only stop logstreamctl, and removes its entry afterwards.
-func runForeground(e *env, st *Store, entry Entry, child Child) error {
+func runForeground(e *env, st *stateStore, entry stateEntry, child childProcess) error {
 	fmt.Fprintf(e.stderr, "logstreamctl: %s %s running in the foreground (PID %d); Ctrl-C stops it\n", entry.Type, entry.Name, entry.PID)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
@@ -233,7 +233,7 @@ func inTerminalForeground() bool {
 }
 
 // startLogHeader marks each start in the log, so a reader can tell runs apart.
-func startLogHeader(spec ChildSpec, now time.Time) error {
+func startLogHeader(spec childSpec, now time.Time) error {
 	f, err := os.OpenFile(spec.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("open log file: %w", err)
