@@ -45,13 +45,46 @@ type benchJSON struct {
 }
 
 func runClusterBench(b *testing.B, args []string) benchJSON {
+	return runClusterBenchN(b, 3, args)
+}
+
+// BenchmarkClusterScale is issue 15's scale series over cluster size: 3, 5
+// and 7 brokers, each on its own host of the test network, the load
+// generator on one more; acknowledged records/s (batched) and one-at-a-time
+// acknowledgement latency. scripts/bench-scale.sh runs it.
+//
+//	go test -run XXX -bench ClusterScale -benchtime 1x ./pkg/e2e
+func BenchmarkClusterScale(b *testing.B) {
+	for _, n := range []int{3, 5, 7} {
+		for _, mode := range []struct {
+			name string
+			args []string
+		}{
+			{"throughput", []string{"--count", "500000", "--consumers", "0"}},
+			{"one-at-a-time", []string{"--sync", "--count", "3000", "--consumers", "0"}},
+		} {
+			b.Run(fmt.Sprintf("brokers=%d/%s", n, mode.name), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					res := runClusterBenchN(b, n, mode.args)
+					b.ReportMetric(res.ProduceRate, "acked-rec/s")
+					b.ReportMetric(res.AckLatencyUs["p50"], "ack-p50-µs")
+					b.ReportMetric(res.AckLatencyUs["p99"], "ack-p99-µs")
+				}
+			})
+		}
+	}
+}
+
+// runClusterBenchN runs `logstream bench` against n brokers on hosts 0..n-1,
+// from host n.
+func runClusterBenchN(b *testing.B, n int, args []string) benchJSON {
 	b.StopTimer()
 	// The manual's default timeouts; no retention, so a consumer reading a
 	// million records at full speed is never overtaken by it.
-	c := startClusterTimed(b, 5, 3, []string{"MAX_RECORDS_PER_TOPIC=0"})
+	c := startClusterTimed(b, max(5, n+1), n, []string{"MAX_RECORDS_PER_TOPIC=0"})
 	leader := fmt.Sprintf("%s:8001", c.net.Host(0).IP)
 	b.StartTimer()
-	p := start(b, c.net.Host(3), []string{"LOGSTREAM_HOME=" + c.home, "LOG_LEVEL=warn"}, "logstream",
+	p := start(b, c.net.Host(n), []string{"LOGSTREAM_HOME=" + c.home, "LOG_LEVEL=warn"}, "logstream",
 		append([]string{"bench", "--leader", leader, "--format", "json", "--topic", fmt.Sprintf("b%d", time.Now().UnixNano())}, args...)...)
 	if err := p.wait(60 * time.Second); err != nil {
 		b.Fatalf("bench: %v\n%s", err, p.stderr.String())
