@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -241,9 +242,11 @@ func (l *link) loop(ctx context.Context, resume string, session sessionFunc, res
 			redirect = addr // the broker is there: ask it again first
 		} else {
 			l.o.Logger.Warn().Err(err).Str("broker", addr).Msg("connection lost; reconnecting and " + resume)
-			if served(&h, err) {
-				// The broker served us until it went: reconnect at once
-				// (to another broker first); only a failed attempt waits.
+			if served(&h, err) && connLost(err) {
+				// The broker served us until the connection went: reconnect
+				// at once (to another broker first); only a failed attempt
+				// waits. (Any other error — our own handler's — waits as
+				// before.)
 				continue
 			}
 		}
@@ -429,6 +432,15 @@ func (l *link) recv(conn *framed.Conn) (wire.Frame, error) {
 		return f, &silentError{l.o.HBTimeout}
 	}
 	return f, err
+}
+
+// connLost says err is the connection's end (closed, reset, silent), not a
+// refusal or an error of the client's own.
+func connLost(err error) bool {
+	var ne net.Error
+	var se *silentError
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.As(err, &ne) || errors.As(err, &se)
 }
 
 // silentError ends a session whose broker sent nothing for -hb-timeout.
