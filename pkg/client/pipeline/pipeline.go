@@ -30,35 +30,73 @@ type Batch struct {
 // FirstSeq is the sequence number of the batch's first record.
 func (b Batch) FirstSeq() uint64 { return b.Records[0].Seq }
 
+// DefaultBlockRecords is the size of the queue's blocks when New is not
+// told otherwise: a few full batches, so a block costs one allocation per
+// thousands of records and a batch is rarely cut short at a block's end.
+const DefaultBlockRecords = 4096
+
 // Pipeline is one producer's state. The zero value is not ready: use New.
+//
+// The queue is a list of fixed-size blocks that records are appended to and
+// never moved from: a batch aliases the block it was cut from, and a block is
+// dropped (never reused, since batches handed out may still alias it) once
+// all its records are acknowledged. So queueing a record costs no copy of
+// the others, however many wait, which a slice sliding forward did whenever
+// it had to grow.
 type Pipeline struct {
 	maxPending  int
 	maxInFlight int
+	blockSize   int
 
-	queue    []record.Record // unacknowledged records in Seq order
-	sent     int             // queue[:sent] went out on the current connection
-	inflight []Batch         // sent on the current connection, not acknowledged, oldest first
-	nextSeq  uint64
-	acked    uint64 // records acknowledged; with Seq from 1, also the highest Seq acknowledged
+	// blocks hold the unacknowledged records in Seq order: blocks[0][head:],
+	// then the other blocks. Every block but the last is full (blockSize
+	// records), so record i of the queue is at (head+i)/blockSize,
+	// (head+i)%blockSize.
+	blocks  [][]record.Record
+	head    int
+	pending int // records in the queue
+	sent    int // the queue's first sent records went out on the current connection
+
+	inflight []Batch // ring of maxInFlight: sent on the current connection, not acknowledged
+	first    int     // the oldest batch in flight is inflight[first]
+	nflight  int
+
+	nextSeq uint64
+	acked   uint64 // records acknowledged; with Seq from 1, also the highest Seq acknowledged
 }
 
 // New returns an empty pipeline whose first record gets Seq 1. maxPending is
 // how many records may wait unacknowledged before Full says stop;
 // maxInFlight how many batches may await their acknowledgement at once.
 func New(maxPending, maxInFlight int) *Pipeline {
-	return &Pipeline{maxPending: max(maxPending, 1), maxInFlight: max(maxInFlight, 1), nextSeq: 1}
+	return NewBlocks(maxPending, maxInFlight, DefaultBlockRecords)
+}
+
+// NewBlocks is New with the queue's block size: a batch never spans two
+// blocks, so a caller that cuts batches of n records does best with a
+// multiple of n.
+func NewBlocks(maxPending, maxInFlight, blockRecords int) *Pipeline {
+	maxInFlight = max(maxInFlight, 1)
+	return &Pipeline{maxPending: max(maxPending, 1), maxInFlight: maxInFlight, blockSize: max(blockRecords, 1),
+		inflight: make([]Batch, maxInFlight), nextSeq: 1}
 }
 
 // Full reports whether maxPending records are unacknowledged: the caller
 // stops adding until acknowledgements make room (back-pressure).
-func (p *Pipeline) Full() bool { return len(p.queue) >= p.maxPending }
+func (p *Pipeline) Full() bool { return p.pending >= p.maxPending }
 
 // Add queues r under the next sequence number and returns it. It does not
 // check Full: the caller decides how much to add after looking.
 func (p *Pipeline) Add(r record.Record) uint64 {
 	r.Seq = p.nextSeq
 	p.nextSeq++
-	p.queue = append(p.queue, r)
+	last := len(p.blocks) - 1
+	if last < 0 || len(p.blocks[last]) == p.blockSize {
+		p.blocks = append(p.blocks, make([]record.Record, 0, p.blockSize))
+		last++
+	}
+	p.blocks[last] = append(p.blocks[last], r)
+	p.pending++
 	return r.Seq
 }
 
@@ -66,13 +104,13 @@ func (p *Pipeline) Add(r record.Record) uint64 {
 func (p *Pipeline) NextSeq() uint64 { return p.nextSeq }
 
 // Pending is the number of records not yet acknowledged.
-func (p *Pipeline) Pending() int { return len(p.queue) }
+func (p *Pipeline) Pending() int { return p.pending }
 
 // Unsent is the number of records not yet sent on the current connection.
-func (p *Pipeline) Unsent() int { return len(p.queue) - p.sent }
+func (p *Pipeline) Unsent() int { return p.pending - p.sent }
 
 // InFlight is the number of batches awaiting their acknowledgement.
-func (p *Pipeline) InFlight() int { return len(p.inflight) }
+func (p *Pipeline) InFlight() int { return p.nflight }
 
 // Acked is the number of records acknowledged so far (sequence numbers start
 // at 1 and are acknowledged in order, so it is also the highest one).
@@ -80,25 +118,27 @@ func (p *Pipeline) Acked() uint64 { return p.acked }
 
 // CanSend reports whether Next would return a batch: records are unsent and
 // the pipeline has room for another batch in flight.
-func (p *Pipeline) CanSend() bool { return p.Unsent() > 0 && len(p.inflight) < p.maxInFlight }
+func (p *Pipeline) CanSend() bool { return p.Unsent() > 0 && p.nflight < p.maxInFlight }
 
 // Oldest returns the batch in flight longest, if any (for an ack timeout).
 func (p *Pipeline) Oldest() (Batch, bool) {
-	if len(p.inflight) == 0 {
+	if p.nflight == 0 {
 		return Batch{}, false
 	}
-	return p.inflight[0], true
+	return p.inflight[p.first], true
 }
 
 // Next takes the next batch to send under id: the oldest unsent records, at
 // most maxRecords of them and, beyond the first, at most maxBytes of payload
-// (each record counted with 32 bytes of framing). The caller must send it
-// (or call Reset). ok is false when CanSend is.
+// (each record counted with 32 bytes of framing), and never past the end of
+// a block. The caller must send it (or call Reset). ok is false when
+// CanSend is.
 func (p *Pipeline) Next(id uint64, at int64, maxRecords, maxBytes int) (b Batch, ok bool) {
 	if !p.CanSend() {
 		return Batch{}, false
 	}
-	recs := p.queue[p.sent:]
+	i := p.head + p.sent
+	recs := p.blocks[i/p.blockSize][i%p.blockSize:]
 	n, bytes := 0, 0
 	for n < len(recs) && n < maxRecords {
 		bytes += len(recs[n].Payload) + 32
@@ -110,7 +150,8 @@ func (p *Pipeline) Next(id uint64, at int64, maxRecords, maxBytes int) (b Batch,
 	n = max(n, 1)
 	b = Batch{ID: id, Records: recs[:n:n], At: at}
 	p.sent += n
-	p.inflight = append(p.inflight, b)
+	p.inflight[(p.first+p.nflight)%p.maxInFlight] = b
+	p.nflight++
 	return b, true
 }
 
@@ -119,22 +160,30 @@ func (p *Pipeline) Next(id uint64, at int64, maxRecords, maxBytes int) (b Batch,
 // oldest batch in flight is an error, after which the caller drops the
 // connection (and calls Reset). It returns the acknowledged batch.
 func (p *Pipeline) Ack(id, firstSeq uint64, count int) (Batch, error) {
-	if len(p.inflight) == 0 {
+	b, ok := p.Oldest()
+	if !ok {
 		return Batch{}, fmt.Errorf("unexpected PRODUCE_ACK (corr %d)", id)
 	}
-	b := p.inflight[0]
 	if b.ID != id || b.FirstSeq() != firstSeq || len(b.Records) != count {
 		return Batch{}, fmt.Errorf("PRODUCE_ACK out of order: got corr %d seq %d, want corr %d seq %d", id, firstSeq, b.ID, b.FirstSeq())
 	}
-	if p.queue[0].Seq != firstSeq { // cannot happen: batches are cut from the queue's front in order
-		return Batch{}, fmt.Errorf("pipeline: batch from seq %d acknowledged but the oldest unacknowledged is %d", firstSeq, p.queue[0].Seq)
+	if oldest := p.blocks[0][p.head].Seq; oldest != firstSeq { // cannot happen: batches are cut from the queue's front in order
+		return Batch{}, fmt.Errorf("pipeline: batch from seq %d acknowledged but the oldest unacknowledged is %d", firstSeq, oldest)
 	}
-	p.inflight = p.inflight[1:]
-	p.queue = p.queue[count:]
+	p.inflight[p.first] = Batch{} // let its records go with their block
+	p.first = (p.first + 1) % p.maxInFlight
+	p.nflight--
+	p.pending -= count
 	p.sent -= count
 	p.acked += uint64(count)
-	if cap(p.queue) > 2*p.maxPending && len(p.queue) < p.maxPending/2 {
-		p.queue = append([]record.Record(nil), p.queue...) // let the old array go
+	p.head += count
+	// A batch never spans blocks, so it ends at or before its block's end.
+	// A block consumed to its end is full, or the last one with nothing
+	// pending: either way the next record goes into a new block.
+	if p.head == len(p.blocks[0]) {
+		p.blocks[0] = nil
+		p.blocks = p.blocks[1:] // slides, but over one header per block, not the records
+		p.head = 0
 	}
 	return b, nil
 }
@@ -144,5 +193,6 @@ func (p *Pipeline) Ack(id, firstSeq uint64, count int) (Batch, error) {
 // oldest, on the next.
 func (p *Pipeline) Reset() {
 	p.sent = 0
-	p.inflight = nil
+	clear(p.inflight)
+	p.first, p.nflight = 0, 0
 }

@@ -1,6 +1,9 @@
 package pipeline
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/logstream/logstream/pkg/record"
@@ -66,5 +69,104 @@ func TestAckOrderAndBounds(t *testing.T) {
 	}
 	if b, _ := q.Next(2, 0, 10, 2*(10+32)); len(b.Records) != 2 {
 		t.Fatalf("batch of %d records, want 2", len(b.Records))
+	}
+}
+
+// A seeded random run of adds, batches, acknowledgements and lost
+// connections against a model of what the pipeline must do, with blocks
+// small enough that batches end at block ends often: every batch is the
+// oldest unsent records in Seq order, a lost connection resends from the
+// oldest unacknowledged, and a batch handed out never changes afterwards
+// (batches alias the queue).
+func TestModelWithSmallBlocks(t *testing.T) {
+	for seed := range uint64(50) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		block := 1 + rng.IntN(5)
+		maxPending, maxInFlight := 1+rng.IntN(20), 1+rng.IntN(4)
+		p := NewBlocks(maxPending, maxInFlight, block)
+		var acked, sentUpTo uint64 // model: highest acked Seq, highest Seq sent on this connection
+		var inflight []uint64      // model: first Seq of each batch in flight
+		type handed struct {
+			b    Batch
+			want []record.Record
+		}
+		var all []handed
+		var id uint64
+		for step := range 2000 {
+			switch op := rng.IntN(10); {
+			case op < 4 && !p.Full():
+				seq := p.NextSeq()
+				if got := p.Add(record.Record{Payload: fmt.Appendf(nil, "r%d", seq)}); got != seq {
+					t.Fatalf("seed %d step %d: Add gave %d, want %d", seed, step, got, seq)
+				}
+			case op < 7 && p.CanSend():
+				id++
+				b, ok := p.Next(id, 0, 1+rng.IntN(4), 1<<20)
+				if !ok {
+					t.Fatalf("seed %d step %d: CanSend but no batch", seed, step)
+				}
+				if b.FirstSeq() != sentUpTo+1 {
+					t.Fatalf("seed %d step %d: batch from %d, want %d", seed, step, b.FirstSeq(), sentUpTo+1)
+				}
+				for i, r := range b.Records {
+					if r.Seq != b.FirstSeq()+uint64(i) || string(r.Payload) != fmt.Sprintf("r%d", r.Seq) {
+						t.Fatalf("seed %d step %d: record %d of the batch is seq %d %q", seed, step, i, r.Seq, r.Payload)
+					}
+				}
+				sentUpTo += uint64(len(b.Records))
+				inflight = append(inflight, b.FirstSeq())
+				all = append(all, handed{b, slices.Clone(b.Records)})
+			case op < 9 && len(inflight) > 0:
+				old, _ := p.Oldest()
+				b, err := p.Ack(old.ID, old.FirstSeq(), len(old.Records))
+				if err != nil || b.FirstSeq() != acked+1 || b.FirstSeq() != inflight[0] {
+					t.Fatalf("seed %d step %d: ack of %d: %v (acked %d)", seed, step, old.FirstSeq(), err, acked)
+				}
+				acked += uint64(len(b.Records))
+				inflight = inflight[1:]
+			case op == 9:
+				p.Reset()
+				inflight, sentUpTo = nil, acked
+			}
+			if p.Acked() != acked || p.Pending() != int(p.NextSeq()-1-acked) || p.Unsent() != int(p.NextSeq()-1-sentUpTo) || p.InFlight() != len(inflight) {
+				t.Fatalf("seed %d step %d: acked %d pending %d unsent %d inflight %d; model acked %d sent %d inflight %d next %d",
+					seed, step, p.Acked(), p.Pending(), p.Unsent(), p.InFlight(), acked, sentUpTo, len(inflight), p.NextSeq())
+			}
+		}
+		for _, h := range all {
+			if !slices.EqualFunc(h.b.Records, h.want, func(a, b record.Record) bool {
+				return a.Seq == b.Seq && string(a.Payload) == string(b.Payload)
+			}) {
+				t.Fatalf("seed %d: batch %d changed after it was handed out", seed, h.b.ID)
+			}
+		}
+	}
+}
+
+// BenchmarkQueue is the producer's steady state: records added one at a
+// time while batches of 1000 go out and are acknowledged, with up to 100k
+// records waiting (the client's defaults).
+func BenchmarkQueue(b *testing.B) {
+	p := New(100000, 32)
+	payload := []byte("0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123")
+	var id uint64
+	b.ReportAllocs()
+	for b.Loop() {
+		if p.Full() {
+			for range 32 {
+				old, ok := p.Oldest()
+				if !ok {
+					break
+				}
+				if _, err := p.Ack(old.ID, old.FirstSeq(), len(old.Records)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		p.Add(record.Record{Payload: payload})
+		for p.Unsent() >= 1000 && p.CanSend() {
+			id++
+			p.Next(id, 0, 1000, 1<<20)
+		}
 	}
 }
