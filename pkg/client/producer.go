@@ -26,6 +26,9 @@ type ProducerOptions struct {
 	// OnAck, if set, is called from the connection's reader with the first
 	// sequence number and count of every acknowledged batch (load generator).
 	OnAck func(firstSeq uint64, count int)
+	// Now, if set, is the clock that stamps records (Unix nanoseconds);
+	// nil is the wall clock. Tests inject one.
+	Now func() int64
 }
 
 // errRecordTooLarge is returned by Send for a record that cannot fit a frame.
@@ -64,9 +67,15 @@ func NewProducer(o Options, po ProducerOptions) *Producer {
 	if po.MaxPending <= 0 {
 		po.MaxPending = 100000
 	}
+	if po.Now == nil {
+		po.Now = func() int64 { return time.Now().UnixNano() }
+	}
 	l := newLink(o)
 	l.topic = po.Topic
-	return &Producer{o: o, l: l, po: po, pipe: pipeline.New(po.MaxPending, po.MaxInFlight),
+	// Blocks of whole batches, so a full batch is never cut short at a
+	// block's end.
+	block := po.MaxBatchRecords * max(1, pipeline.DefaultBlockRecords/po.MaxBatchRecords)
+	return &Producer{o: o, l: l, po: po, pipe: pipeline.NewBlocks(po.MaxPending, po.MaxInFlight, block),
 		changed: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 
@@ -77,33 +86,62 @@ func (p *Producer) MaxRecordBytes() int {
 
 // Send queues one record, blocking while MaxPending records are unacknowledged.
 func (p *Producer) Send(ctx context.Context, payload []byte) error {
+	if err := p.checkSize(payload); err != nil {
+		return err
+	}
+	_, err := p.SendAll(ctx, [][]byte{payload})
+	return err
+}
+
+func (p *Producer) checkSize(payload []byte) error {
 	if len(payload) > p.MaxRecordBytes() {
 		return fmt.Errorf("%w: %d bytes, limit %d", errRecordTooLarge, len(payload), p.MaxRecordBytes())
 	}
-	for {
+	return nil
+}
+
+// SendAll queues the records in order as Send would, each stamped with the
+// time it was queued, but reading the clock, taking the lock and waking
+// the sender once for as many as there is room for (the stdin feed hands
+// over all the lines of one read at once). It blocks while MaxPending
+// records are unacknowledged and returns how many it queued: all of them,
+// or those before the error. The payloads must not change afterwards.
+func (p *Producer) SendAll(ctx context.Context, payloads [][]byte) (int, error) {
+	for _, payload := range payloads {
+		if err := p.checkSize(payload); err != nil {
+			return 0, err // checked before any is queued: all or none of them go
+		}
+	}
+	queued := 0
+	for queued < len(payloads) {
 		p.mu.Lock()
 		if p.fatal != nil {
 			err := p.fatal
 			p.mu.Unlock()
-			return err
+			return queued, err
 		}
 		if !p.pipe.Full() {
-			p.pipe.Add(record.Record{Timestamp: time.Now().UnixNano(), Payload: payload})
+			now := p.po.Now() // once for the records queued under this lock: queued together, at this time
+			for queued < len(payloads) && !p.pipe.Full() {
+				p.pipe.Add(record.Record{Timestamp: now, Payload: payloads[queued]})
+				queued++
+			}
 			p.mu.Unlock()
 			select {
 			case p.wake <- struct{}{}:
 			default:
 			}
-			return nil
+			continue
 		}
 		ch := p.changed
 		p.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return ctx.Err()
+			return queued, ctx.Err()
 		}
 	}
+	return queued, nil
 }
 
 // Flush waits until every queued record is acknowledged.

@@ -12,6 +12,15 @@ import (
 // gathered from several reads (up to the limit) or handled a chunk at a time.
 const lineChunk = 64 << 10
 
+// lineSlab is how much memory one allocation gives the lines the producer
+// queues: lines are copied one after another into a slab, so a line costs
+// a copy but no allocation of its own (nor the garbage collector's work on
+// one). A slab is freed once every record in it is acknowledged; since
+// records are acknowledged in order, the slabs alive hold at most the
+// unacknowledged lines and one slab more. Lines over lineSlab/8 get their
+// own allocation, so a slab wastes at most an eighth of itself.
+const lineSlab = 64 << 10
+
 // longLines is what the producer does with a line longer than the largest
 // record (-long-lines).
 type longLines int
@@ -45,6 +54,7 @@ type lineReader struct {
 	mode  longLines
 	num   uint64 // number of the last line returned or skipped (1-based)
 	buf   []byte // the line being gathered
+	slab  []byte // where own copies lines to; its free room is cap - len
 
 	// split mode: the current line's bytes read but not yet returned (at
 	// most limit plus a chunk), the pieces returned and their bytes.
@@ -79,6 +89,13 @@ func (lr *lineReader) next() (line []byte, long *longLine, err error) {
 	var size int64 // bytes of this line read so far, line end included
 	for {
 		frag, err := lr.r.ReadSlice('\n')
+		if size == 0 && err == nil && len(frag) <= lr.limit+1 {
+			// The common case: a whole line of at most limit bytes plus its
+			// "\n" (a "\r\n" line of limit bytes takes the long way), copied
+			// once, from the read buffer.
+			lr.num++
+			return lr.own(frag[:len(frag)-int(lineEnd(frag))]), nil, nil
+		}
 		size += int64(len(frag))
 		// Keep up to two bytes more than the limit: the line end is not
 		// counted, and truncate sends the first limit bytes.
@@ -99,9 +116,9 @@ func (lr *lineReader) next() (line []byte, long *longLine, err error) {
 		size -= lineEnd(tail)
 		switch {
 		case size <= int64(lr.limit):
-			return bytes.Clone(lr.buf[:size]), nil, nil
+			return lr.own(lr.buf[:size]), nil, nil
 		case lr.mode == longTruncate:
-			return bytes.Clone(lr.buf[:lr.limit]), &longLine{num: lr.num, size: size}, nil
+			return lr.own(lr.buf[:lr.limit]), &longLine{num: lr.num, size: size}, nil
 		}
 		return nil, &longLine{num: lr.num, size: size}, nil
 	}
@@ -124,7 +141,7 @@ func (lr *lineReader) nextPiece() ([]byte, *longLine, error) {
 			}
 		}
 		if ended || len(lr.buf) >= lr.limit+2 {
-			piece := bytes.Clone(lr.buf[:lr.limit])
+			piece := lr.own(lr.buf[:lr.limit])
 			lr.buf = append(lr.buf[:0], lr.buf[lr.limit:]...)
 			lr.pieces++
 			lr.sent += int64(lr.limit)
@@ -146,7 +163,7 @@ func (lr *lineReader) nextPiece() ([]byte, *longLine, error) {
 // lastPiece returns the current line's last content bytes and starts the
 // next line.
 func (lr *lineReader) lastPiece(content int) []byte {
-	piece := bytes.Clone(lr.buf[:content])
+	piece := lr.own(lr.buf[:content])
 	lr.buf = lr.buf[:0]
 	lr.num++
 	return piece
@@ -161,6 +178,31 @@ func (lr *lineReader) splitReport(last int) *longLine {
 	}
 	lr.pieces, lr.sent = 0, 0
 	return rep
+}
+
+// own returns a copy of b that the reader will not touch again (never
+// nil, so an empty line is not mistaken for a skipped one), cut from the
+// current slab. Its capacity ends with it: appending to it cannot reach the
+// next line.
+func (lr *lineReader) own(b []byte) []byte {
+	if len(b) > lineSlab/8 {
+		return append(make([]byte, 0, len(b)), b...)
+	}
+	if lr.slab == nil || cap(lr.slab)-len(lr.slab) < len(b) {
+		lr.slab = make([]byte, 0, lineSlab)
+	}
+	start := len(lr.slab)
+	lr.slab = append(lr.slab, b...)
+	return lr.slab[start:len(lr.slab):len(lr.slab)]
+}
+
+// ready reports whether a whole line is already buffered, so that next
+// returns without reading the input. It may say false when next would not
+// read after all (a long line being split); callers use it only to hand
+// over what they hold before next may block in a read.
+func (lr *lineReader) ready() bool {
+	buffered, _ := lr.r.Peek(lr.r.Buffered())
+	return bytes.IndexByte(buffered, '\n') >= 0
 }
 
 // lineEnd is the length of the line end that b, a line or its last piece,

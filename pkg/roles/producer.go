@@ -225,14 +225,36 @@ func feedLines(ctx context.Context, p *client.Producer, in io.Reader, long longL
 	return f
 }
 
+// feedBatch bounds how many lines the feed hands to the producer at once.
+const feedBatch = 1024
+
 // feed queues lines until the input ends, -count lines are queued, Send
-// fails or stop.
+// fails or stop. The lines already buffered from one read are handed over
+// together (one lock, one clock read and one wake-up of the sender for the
+// lot, so they share their timestamp: the time they were queued), and
+// always before next may block in a read: so a line waits for no later
+// input, and the hand is never let go with lines held back.
 func (f *lineFeed) feed(ctx context.Context, p *client.Producer, lr *lineReader, count uint64, log zerolog.Logger) error {
+	batch := make([][]byte, 0, feedBatch)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		_, err := p.SendAll(ctx, batch)
+		clear(batch) // the producer holds the lines now, not us
+		batch = batch[:0]
+		return err
+	}
 	for n := uint64(0); count == 0 || n < count; {
+		if len(batch) == feedBatch || !lr.ready() {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 		line, long, err := lr.next()
 		switch {
 		case err == io.EOF:
-			return nil
+			return flush()
 		case errors.Is(err, errStopped):
 			return err
 		case err != nil:
@@ -243,12 +265,10 @@ func (f *lineFeed) feed(ctx context.Context, p *client.Producer, lr *lineReader,
 		if line == nil {
 			continue // skipped
 		}
-		if err := p.Send(ctx, line); err != nil {
-			return err
-		}
+		batch = append(batch, line)
 		n++
 	}
-	return nil
+	return flush()
 }
 
 // reportLongLine is the one warning per line too long for one record,
