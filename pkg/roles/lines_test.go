@@ -229,3 +229,45 @@ func collectLines(t *testing.T, in []byte, limit int, mode longLines) []string {
 	t.Fatal("more calls than bytes")
 	return nil
 }
+
+// Lines share the reader's slabs: each keeps its own bytes however many
+// lines follow, empty lines stay lines (not nil, which means skipped), and
+// appending to a line cannot overwrite the next.
+func TestLineReaderLinesStayTheirOwn(t *testing.T) {
+	var in strings.Builder
+	const n = 20000 // several slabs and read chunks
+	for i := range n {
+		if i%7 == 0 {
+			in.WriteString("\n")
+			continue
+		}
+		in.WriteString(strings.Repeat(strconv.Itoa(i%10), i%97) + "\n")
+	}
+	lr := newLineReader(strings.NewReader(in.String()), 1000, longSkip)
+	lines := make([][]byte, 0, n)
+	for range n + 1 {
+		line, _, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil || line == nil {
+			t.Fatalf("line %d: %q, %v", len(lines)+1, line, err)
+		}
+		lines = append(lines, line)
+		if len(lines) >= 2 {
+			_ = append(lines[len(lines)-2], 'X') // must not reach the line after it
+		}
+	}
+	if len(lines) != n {
+		t.Fatalf("%d lines, want %d", len(lines), n)
+	}
+	for i, line := range lines {
+		want := ""
+		if i%7 != 0 {
+			want = strings.Repeat(strconv.Itoa(i%10), i%97)
+		}
+		if string(line) != want {
+			t.Fatalf("line %d is %.40q, want %.40q", i+1, line, want)
+		}
+	}
+}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -265,4 +267,72 @@ func TestProducerRejectsAnUnknownLongLinesMode(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "-long-lines") || len(lines(stderr)) != 1 {
 		t.Errorf("exit %d, stderr %q: want one line naming -long-lines and exit 2", code, stderr)
 	}
+}
+
+// The lines of one read are queued together, with one clock read for all
+// of them, before the next read begins (a line never waits for later
+// input); the lines of the next read get a clock read of their own.
+func TestLineFeedQueuesEachReadWithOneClockRead(t *testing.T) {
+	var clockReads atomic.Int64
+	now := func() int64 { return clockReads.Add(1) }
+	p := client.NewProducer(client.Options{ClientID: "test", Logger: zerolog.Nop()}, client.ProducerOptions{Topic: "t", Now: now})
+	var first, second strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&first, "line %d\n", i)
+	}
+	for i := range 300 {
+		fmt.Fprintf(&second, "line %d\n", 500+i)
+	}
+	second.WriteString("tail") // a last line without its end, queued at the end of the input
+	in := &gateReader{chunks: []string{first.String(), second.String()}, entered: make(chan int, 8), proceed: make(chan struct{})}
+	f := feedLines(context.Background(), p, in, longSkip, 0, zerolog.Nop())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, step := range []struct {
+		read          int
+		pending       int
+		clockReadsNow int64
+	}{{1, 0, 0}, {2, 500, 1}, {3, 800, 2}} {
+		select {
+		case n := <-in.entered:
+			if n != step.read {
+				t.Fatalf("read %d began, want %d", n, step.read)
+			}
+		case <-ctx.Done():
+			t.Fatalf("read %d never began", step.read)
+		}
+		if got, reads := p.Pending(), clockReads.Load(); got != step.pending || reads != step.clockReadsNow {
+			t.Fatalf("as read %d began: %d records queued with %d clock reads, want %d with %d",
+				step.read, got, reads, step.pending, step.clockReadsNow)
+		}
+		in.proceed <- struct{}{}
+	}
+	close(in.proceed) // the third read, and any after it, end the input
+	if err := f.wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, reads := p.Pending(), clockReads.Load(); got != 801 || reads != 3 {
+		t.Fatalf("at the end: %d records queued with %d clock reads, want 801 with 3", got, reads)
+	}
+}
+
+// gateReader returns its chunks, one per read, then the end of the input;
+// each read says it began on entered, then waits for proceed.
+type gateReader struct {
+	chunks  []string
+	entered chan int
+	proceed chan struct{}
+	calls   int
+}
+
+func (r *gateReader) Read(b []byte) (int, error) {
+	r.calls++
+	r.entered <- r.calls
+	<-r.proceed
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, r.chunks[0])
+	r.chunks = r.chunks[1:]
+	return n, nil
 }
