@@ -30,15 +30,21 @@ type Batch struct {
 // FirstSeq is the sequence number of the batch's first record.
 func (b Batch) FirstSeq() uint64 { return b.Records[0].Seq }
 
-// DefaultBlockRecords is the size of the queue's blocks when New is not
-// told otherwise: a few full batches, so a block costs one allocation per
-// thousands of records and a batch is rarely cut short at a block's end.
+// DefaultBlockRecords is the size the queue's blocks grow to when New is
+// not told otherwise: a few full batches, so a block costs one allocation
+// per thousands of records and a batch is rarely cut short at a block's end.
 const DefaultBlockRecords = 4096
+
+// firstBlockRecords is the size of the first block; each block after it is
+// twice its predecessor's, up to the pipeline's block size. So an idle or
+// slow producer holds a few KB of queue, a busy one reaches full blocks
+// after a few.
+const firstBlockRecords = 64
 
 // Pipeline is one producer's state. The zero value is not ready: use New.
 //
-// The queue is a list of fixed-size blocks that records are appended to and
-// never moved from: a batch aliases the block it was cut from, and a block is
+// The queue is a list of blocks that records are appended to and never
+// moved from: a batch aliases the block it was cut from, and a block is
 // dropped (never reused, since batches handed out may still alias it) once
 // all its records are acknowledged. So queueing a record costs no copy of
 // the others, however many wait, which a slice sliding forward did whenever
@@ -49,13 +55,16 @@ type Pipeline struct {
 	blockSize   int
 
 	// blocks hold the unacknowledged records in Seq order: blocks[0][head:],
-	// then the other blocks. Every block but the last is full (blockSize
-	// records), so record i of the queue is at (head+i)/blockSize,
-	// (head+i)%blockSize.
-	blocks  [][]record.Record
-	head    int
-	pending int // records in the queue
-	sent    int // the queue's first sent records went out on the current connection
+	// then the other blocks. A block is full when its length reaches its
+	// capacity; only the last may be not full. The first unsent record is
+	// blocks[sendBlock][sendAt] (sendAt may be the length of the last block:
+	// nothing unsent).
+	blocks    [][]record.Record
+	head      int
+	sendBlock int
+	sendAt    int
+	pending   int // records in the queue
+	sent      int // the queue's first sent records went out on the current connection
 
 	inflight []Batch // ring of maxInFlight: sent on the current connection, not acknowledged
 	first    int     // the oldest batch in flight is inflight[first]
@@ -72,9 +81,9 @@ func New(maxPending, maxInFlight int) *Pipeline {
 	return NewBlocks(maxPending, maxInFlight, DefaultBlockRecords)
 }
 
-// NewBlocks is New with the queue's block size: a batch never spans two
-// blocks, so a caller that cuts batches of n records does best with a
-// multiple of n.
+// NewBlocks is New with the size the queue's blocks grow to: a batch never
+// spans two blocks, so a caller that cuts batches of n records does best
+// with a multiple of n.
 func NewBlocks(maxPending, maxInFlight, blockRecords int) *Pipeline {
 	maxInFlight = max(maxInFlight, 1)
 	return &Pipeline{maxPending: max(maxPending, 1), maxInFlight: maxInFlight, blockSize: max(blockRecords, 1),
@@ -91,11 +100,15 @@ func (p *Pipeline) Add(r record.Record) uint64 {
 	r.Seq = p.nextSeq
 	p.nextSeq++
 	last := len(p.blocks) - 1
-	if last < 0 || len(p.blocks[last]) == p.blockSize {
-		p.blocks = append(p.blocks, make([]record.Record, 0, p.blockSize))
+	if last < 0 || len(p.blocks[last]) == cap(p.blocks[last]) {
+		size := firstBlockRecords
+		if last >= 0 {
+			size = 2 * cap(p.blocks[last])
+		}
+		p.blocks = append(p.blocks, make([]record.Record, 0, min(size, p.blockSize)))
 		last++
 	}
-	p.blocks[last] = append(p.blocks[last], r)
+	p.blocks[last] = append(p.blocks[last], r) // within its capacity: never moves
 	p.pending++
 	return r.Seq
 }
@@ -137,8 +150,10 @@ func (p *Pipeline) Next(id uint64, at int64, maxRecords, maxBytes int) (b Batch,
 	if !p.CanSend() {
 		return Batch{}, false
 	}
-	i := p.head + p.sent
-	recs := p.blocks[i/p.blockSize][i%p.blockSize:]
+	if blk := p.blocks[p.sendBlock]; p.sendAt == len(blk) { // a full block sent to its end: on to the next
+		p.sendBlock, p.sendAt = p.sendBlock+1, 0
+	}
+	recs := p.blocks[p.sendBlock][p.sendAt:]
 	n, bytes := 0, 0
 	for n < len(recs) && n < maxRecords {
 		bytes += len(recs[n].Payload) + 32
@@ -150,6 +165,7 @@ func (p *Pipeline) Next(id uint64, at int64, maxRecords, maxBytes int) (b Batch,
 	n = max(n, 1)
 	b = Batch{ID: id, Records: recs[:n:n], At: at}
 	p.sent += n
+	p.sendAt += n
 	p.inflight[(p.first+p.nflight)%p.maxInFlight] = b
 	p.nflight++
 	return b, true
@@ -178,12 +194,16 @@ func (p *Pipeline) Ack(id, firstSeq uint64, count int) (Batch, error) {
 	p.acked += uint64(count)
 	p.head += count
 	// A batch never spans blocks, so it ends at or before its block's end.
-	// A block consumed to its end is full, or the last one with nothing
-	// pending: either way the next record goes into a new block.
-	if p.head == len(p.blocks[0]) {
+	// A block acknowledged to its end is dropped once full; the last block,
+	// not full, stays to be filled (the send cursor may point into it).
+	if p.head == len(p.blocks[0]) && p.head == cap(p.blocks[0]) {
 		p.blocks[0] = nil
 		p.blocks = p.blocks[1:] // slides, but over one header per block, not the records
 		p.head = 0
+		p.sendBlock--
+		if p.sendBlock < 0 { // everything sent was in it and is acknowledged
+			p.sendBlock, p.sendAt = 0, 0
+		}
 	}
 	return b, nil
 }
@@ -193,6 +213,7 @@ func (p *Pipeline) Ack(id, firstSeq uint64, count int) (Batch, error) {
 // oldest, on the next.
 func (p *Pipeline) Reset() {
 	p.sent = 0
+	p.sendBlock, p.sendAt = 0, p.head
 	clear(p.inflight)
 	p.first, p.nflight = 0, 0
 }

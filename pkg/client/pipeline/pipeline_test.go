@@ -79,9 +79,9 @@ func TestAckOrderAndBounds(t *testing.T) {
 // oldest unacknowledged, and a batch handed out never changes afterwards
 // (batches alias the queue).
 func TestModelWithSmallBlocks(t *testing.T) {
-	for seed := range uint64(50) {
+	for seed := range uint64(200) {
 		rng := rand.New(rand.NewPCG(seed, 7))
-		block := 1 + rng.IntN(5)
+		block := []int{1, 2, 3, 5, 100, 300}[rng.IntN(6)] // the larger ones ramp up from firstBlockRecords
 		maxPending, maxInFlight := 1+rng.IntN(20), 1+rng.IntN(4)
 		p := NewBlocks(maxPending, maxInFlight, block)
 		var acked, sentUpTo uint64 // model: highest acked Seq, highest Seq sent on this connection
@@ -168,5 +168,25 @@ func BenchmarkQueue(b *testing.B) {
 			id++
 			p.Next(id, 0, 1000, 1<<20)
 		}
+	}
+}
+
+// A producer with few records waiting holds a small queue (the group
+// coordinator's and logstreamctl's producers send a handful), and a busy
+// one's blocks grow to the block size, not beyond.
+func TestBlocksGrowFromSmall(t *testing.T) {
+	p := NewBlocks(1<<20, 4, 4000)
+	add(p, 1)
+	if c := cap(p.blocks[0]); c != firstBlockRecords {
+		t.Fatalf("first block holds %d records, want %d", c, firstBlockRecords)
+	}
+	add(p, 20000)
+	var caps []int
+	for _, b := range p.blocks {
+		caps = append(caps, cap(b))
+	}
+	want := []int{64, 128, 256, 512, 1024, 2048, 4000, 4000, 4000, 4000} // 20001 records
+	if !slices.Equal(caps, want) {
+		t.Fatalf("block sizes %v, want %v", caps, want)
 	}
 }
