@@ -38,7 +38,7 @@ var errRecordTooLarge = errors.New("record larger than the frame limit")
 // once. Every record gets the next sequence number; after a reconnect all
 // unacknowledged records are sent again in order, and the broker drops the
 // ones it already stored. That logic is the pure state machine of package
-// pipeline; Producer runs it: Run owns the connection, Send and Flush may be
+// pipeline; Producer runs it: Run owns the connection, Send, SendAll and Flush may be
 // called from any goroutine, and mu guards the state machine.
 type Producer struct {
 	o  Options // defaulted; read-only
