@@ -47,6 +47,13 @@ type Launcher interface {
 // ExecLauncher launches real processes.
 type ExecLauncher struct{}
 
+// childArgv0 is the name every child is called by. The binary picks its role
+// from argv[0] before it looks at the role argument, so a child must not be
+// called by our own name: built from the manual's per-role line (`go build -o
+// logstreamctl cmd/logstreamctl/main.go`) the executable is named
+// logstreamctl, and `logstreamctl broker` would be an unknown ctl command.
+const childArgv0 = "logstream"
+
 type execChild struct {
 	cmd   *exec.Cmd
 	ticks uint64
@@ -80,6 +87,7 @@ func exitCode(ps *os.ProcessState, err error) (int, error) {
 // touch it, and reaps it in a goroutine in case we outlive it.
 func (ExecLauncher) Launch(spec ChildSpec) (Child, error) {
 	cmd := exec.Command(spec.Path, spec.Args...)
+	cmd.Args[0] = childArgv0
 	cmd.Env = append(os.Environ(), spec.Env...)
 	if !spec.Background {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,6 +38,7 @@ func helperChild() int {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
 	fmt.Printf("helper started: %s\n", strings.Join(os.Args[1:], " "))
+	fmt.Printf("helper argv0: %s\n", filepath.Base(os.Args[0]))
 	for _, k := range []string{"NODE_NAME", "NODE_ADDRESS", "DATA_DIR"} {
 		if v := os.Getenv(k); v != "" {
 			fmt.Printf("env %s=%s\n", k, v)

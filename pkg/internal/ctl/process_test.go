@@ -282,3 +282,20 @@ func TestRealForeground(t *testing.T) {
 		t.Fatal("entry left")
 	}
 }
+
+// A binary built from the manual's per-role line is named logstreamctl; the
+// children it starts must still run as the role they are given, so they are
+// called by the plain binary's name whatever ours is (the test binary is
+// named ctl.test here).
+func TestRealChildIsCalledLogstream(t *testing.T) {
+	r := realRig(t)
+	p := mustPaths(t, r)
+	if code := r.run("start", "producer", "--name", "prod1", "--rate", "1", "-bg"); code != 0 {
+		t.Fatalf("start: exit %d: %s", code, r.err.String())
+	}
+	waitFile(t, p.LogFile("prod1"), "helper ready")
+	b, _ := os.ReadFile(p.LogFile("prod1"))
+	if !strings.Contains(string(b), "helper argv0: logstream\n") {
+		t.Fatalf("child not called logstream:\n%s", b)
+	}
+}
