@@ -100,6 +100,8 @@ func runBroker(c *cli.Context) error {
 		}
 		return cli.Exit(err.Error(), 1)
 	}
+	// Opened, checked and listening: tell logstreamctl (if it started us).
+	cliutil.SignalReady()
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	elect := make(chan os.Signal, 1)

@@ -117,6 +117,7 @@ func runConsumer(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	cliutil.SignalReady() // the command line is good: logstreamctl may report us started
 	o, co := cc.Options, cc.ConsumerOptions
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()

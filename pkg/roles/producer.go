@@ -89,6 +89,7 @@ func runProducer(c *cli.Context, stdin io.Reader) error {
 	if err != nil {
 		return err
 	}
+	cliutil.SignalReady() // the command line is good: logstreamctl may report us started
 	o, period, count := pc.Options, pc.Period, pc.Count
 	// The first Ctrl-C or SIGTERM stops sending (ctx); what was read or
 	// sent is then delivered before we exit (see below). A second signal

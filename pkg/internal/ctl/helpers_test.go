@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logstream/logstream/pkg/internal/cliutil"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -48,6 +49,11 @@ func helperChild() int {
 		fmt.Printf("helper line %d\n", i)
 	}
 	fmt.Println("helper ready")
+	if os.Getenv("LOGSTREAM_CTL_TEST_FAIL") != "" {
+		fmt.Println("helper: invalid value \"a b\" for -topic")
+		return 2
+	}
+	cliutil.SignalReady()
 	ignore := os.Getenv("LOGSTREAM_CTL_TEST_IGNORE_TERM") == "1"
 	// Bounded: a helper never outlives a broken test by more than a minute.
 	deadline := time.After(time.Minute)

@@ -299,3 +299,25 @@ func TestRealChildIsCalledLogstream(t *testing.T) {
 		t.Fatalf("child not called logstream:\n%s", b)
 	}
 }
+
+// A daemon that fails at once (here the helper exits 2 after a one-line
+// error, as a producer given a bad topic does) is reported as a failed
+// start with its error line and status, not as "started".
+func TestRealBackgroundStartFailure(t *testing.T) {
+	r := realRig(t)
+	t.Setenv("LOGSTREAM_CTL_TEST_FAIL", "1")
+	code := r.run("start", "producer", "--name", "prod1", "--topic", "a b", "--rate", "1", "-bg")
+	if code != 2 {
+		t.Fatalf("start: exit %d, want the child's 2; stdout %q stderr %q", code, r.out.String(), r.err.String())
+	}
+	msg := r.err.String()
+	if !strings.Contains(msg, "producer prod1 exited at start (exit status 2)") || !strings.Contains(msg, `invalid value "a b" for -topic`) {
+		t.Fatalf("stderr does not report the failure: %q", msg)
+	}
+	if strings.Count(strings.TrimSpace(msg), "\n") != 0 {
+		t.Fatalf("want one line, got %q", msg)
+	}
+	if strings.Contains(r.out.String(), "started producer") {
+		t.Fatalf("a failed start was reported as started: %q", r.out.String())
+	}
+}
