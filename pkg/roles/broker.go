@@ -195,18 +195,18 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 		return cfg, cliutil.UsageError("--max-records (MAX_RECORDS_PER_TOPIC)", fmt.Sprint(cfg.MaxRecords), "must be 0 (unlimited) or more")
 	}
 	for _, s := range []struct {
-		flag string
-		dst  *time.Duration
+		flag, env string
+		dst       *time.Duration
 	}{
-		{"analytics-window", &cfg.AnalyticsWindow}, {"broker-hb-interval", &cfg.BrokerHBInterval},
-		{"client-hb-interval", &cfg.ClientHBInterval}, {"broker-timeout", &cfg.BrokerTimeout},
-		{"client-timeout", &cfg.ClientTimeout}, {"follower-hb-interval", &cfg.FollowerHBInterval},
-		{"suspicion-timeout", &cfg.SuspicionTimeout}, {"failure-timeout", &cfg.FailureTimeout},
-		{"handshake-timeout", &cfg.HandshakeTimeout},
+		{"analytics-window", "ANALYTICS_WINDOW_SECONDS", &cfg.AnalyticsWindow}, {"broker-hb-interval", "BROKER_HB_INTERVAL", &cfg.BrokerHBInterval},
+		{"client-hb-interval", "CLIENT_HB_INTERVAL", &cfg.ClientHBInterval}, {"broker-timeout", "BROKER_TIMEOUT", &cfg.BrokerTimeout},
+		{"client-timeout", "CLIENT_TIMEOUT", &cfg.ClientTimeout}, {"follower-hb-interval", "FOLLOWER_HB_INTERVAL", &cfg.FollowerHBInterval},
+		{"suspicion-timeout", "SUSPICION_TIMEOUT", &cfg.SuspicionTimeout}, {"failure-timeout", "FAILURE_TIMEOUT", &cfg.FailureTimeout},
+		{"handshake-timeout", "HANDSHAKE_TIMEOUT", &cfg.HandshakeTimeout},
 	} {
 		v := c.Int(s.flag)
 		if v <= 0 || v > defaults.MaxSeconds {
-			return cfg, cliutil.UsageError("--"+s.flag, fmt.Sprint(v), fmt.Sprintf("want whole seconds from 1 to %d", defaults.MaxSeconds))
+			return cfg, cliutil.UsageError("--"+s.flag+" ("+s.env+")", fmt.Sprint(v), fmt.Sprintf("want whole seconds from 1 to %d", defaults.MaxSeconds))
 		}
 		*s.dst = time.Duration(v) * time.Second
 	}
