@@ -234,9 +234,11 @@ func TestBadFlagsAreOneLineExitTwo(t *testing.T) {
 	// A value out of range set in the environment names the variable the
 	// user set, as the manual's broker is configured by them.
 	for _, env := range []string{"BROKER_HB_INTERVAL", "ANALYTICS_WINDOW_SECONDS", "HANDSHAKE_TIMEOUT"} {
-		_, code, stderr := parseOnly(t, []string{"logstream"}, map[string]string{env: "0"})
-		if code != 2 || !strings.Contains(stderr, env) {
-			t.Errorf("%s=0: exit %d, %q; want exit 2 naming %s", env, code, stderr, env)
-		}
+		t.Run(env, func(t *testing.T) { // a subtest: its environment ends with it
+			_, code, stderr := parseOnly(t, []string{"logstream"}, map[string]string{env: "0"})
+			if code != 2 || !strings.Contains(stderr, env) {
+				t.Errorf("%s=0: exit %d, %q; want exit 2 naming %s", env, code, stderr, env)
+			}
+		})
 	}
 }
