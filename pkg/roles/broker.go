@@ -63,6 +63,7 @@ func brokerApp() *cli.App {
 			&cli.IntFlag{Name: "max-connections-per-ip", EnvVars: []string{"MAX_CONNECTIONS_PER_IP"}, Value: d.MaxConnsPerIP, Usage: "connections accepted at once from one IP address"},
 			&cli.IntFlag{Name: "max-inflight-records", EnvVars: []string{"MAX_INFLIGHT_RECORDS"}, Value: d.MaxInFlightRecords, Usage: "records one producer connection may have unacknowledged before the broker stops reading it"},
 			secondsFlag("handshake-timeout", "HANDSHAKE_TIMEOUT", defaults.Seconds(d.HandshakeTimeout), "time a new connection has to send its first whole frame"),
+			secondsFlag("group-lease-timeout", "GROUP_LEASE_TIMEOUT", defaults.Seconds(d.GroupLeaseTimeout), "shared consumer groups: how long a member may hold records without acknowledging any before they go to another member"),
 			&cli.StringFlag{Name: "monitor-address", EnvVars: []string{"MONITOR_ADDRESS"}, Usage: "IP:PORT of the monitoring listener (/metrics, /healthz, /readyz, /status, dashboard at /); default: off"},
 			&cli.BoolFlag{Name: "monitor-pprof", EnvVars: []string{"MONITOR_PPROF"}, Value: md.Pprof, Usage: "also serve /debug/pprof/ on the monitoring listener"},
 		},
@@ -203,6 +204,7 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 		{"client-timeout", "CLIENT_TIMEOUT", &cfg.ClientTimeout}, {"follower-hb-interval", "FOLLOWER_HB_INTERVAL", &cfg.FollowerHBInterval},
 		{"suspicion-timeout", "SUSPICION_TIMEOUT", &cfg.SuspicionTimeout}, {"failure-timeout", "FAILURE_TIMEOUT", &cfg.FailureTimeout},
 		{"handshake-timeout", "HANDSHAKE_TIMEOUT", &cfg.HandshakeTimeout},
+		{"group-lease-timeout", "GROUP_LEASE_TIMEOUT", &cfg.GroupLeaseTimeout},
 	} {
 		v := c.Int(s.flag)
 		if v <= 0 || v > defaults.MaxSeconds {

@@ -43,6 +43,7 @@ func brokerSettings() []setting {
 		{"max-connections-per-ip", "MAX_CONNECTIONS_PER_IP", fmt.Sprint(defaults.MaxConnectionsPerIP)},
 		{"max-inflight-records", "MAX_INFLIGHT_RECORDS", fmt.Sprint(defaults.MaxInFlightRecords)},
 		{"handshake-timeout", "HANDSHAKE_TIMEOUT", sec(defaults.HandshakeTimeout)},
+		{"group-lease-timeout", "GROUP_LEASE_TIMEOUT", sec(defaults.GroupLeaseTimeout)},
 	}
 }
 
@@ -161,6 +162,17 @@ func TestReadmeDefaults(t *testing.T) {
 	}
 	if seen < 6 {
 		t.Errorf("README: only %d configuration rows found; has the table moved?", seen)
+	}
+	// Every broker variable is documented: in the manual's table or in the
+	// README's configuration section.
+	manual, err := os.ReadFile("../../testdata/CLI_MANUAL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range brokerSettings() {
+		if !strings.Contains(conf, "`"+s.env+"`") && !strings.Contains(string(manual), "| `"+s.env+"` |") {
+			t.Errorf("%s is documented neither in the manual nor in the README's configuration section", s.env)
+		}
 	}
 	for _, prose := range []string{
 		fmt.Sprintf("(default %d, `0` = unlimited)", defaults.MaxRecordsPerTopic),

@@ -242,3 +242,16 @@ func TestBadFlagsAreOneLineExitTwo(t *testing.T) {
 		})
 	}
 }
+
+// GROUP_LEASE_TIMEOUT (--group-lease-timeout) reaches the broker's config.
+func TestGroupLeaseTimeoutSetting(t *testing.T) {
+	t.Setenv("LOGSTREAM_HOME", t.TempDir())
+	got, code, stderr := parseOnly(t, []string{"logstream"}, map[string]string{"GROUP_LEASE_TIMEOUT": "3"})
+	if bc, ok := got.(broker.Config); code != 0 || !ok || bc.GroupLeaseTimeout != 3*time.Second {
+		t.Fatalf("GROUP_LEASE_TIMEOUT=3: exit %d %q, config %+v", code, stderr, got)
+	}
+	got, code, _ = parseOnly(t, []string{"logstream", "--group-lease-timeout", "7"}, nil)
+	if bc, ok := got.(broker.Config); code != 0 || !ok || bc.GroupLeaseTimeout != 7*time.Second {
+		t.Fatalf("--group-lease-timeout 7: exit %d, config %+v", code, got)
+	}
+}
