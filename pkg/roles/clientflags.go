@@ -19,7 +19,7 @@ func clientFlags() []cli.Flag {
 		&cli.StringFlag{Name: "name", Usage: "client name (prefix of its producer/consumer id)"},
 		&cli.StringFlag{Name: "leader", EnvVars: []string{"LEADER_ADDRESS"}, Usage: "broker IP:PORT (default: discover by UDP broadcast)"},
 		&cli.StringFlag{Name: "topic", EnvVars: []string{"TOPIC"}, Value: defaults.Topic, Usage: "topic name"},
-		&cli.UintFlag{Name: "port", Usage: "local TCP port of the client's connection (NAT/firewall port forwarding; default any)"},
+		&cli.UintFlag{Name: "port", DefaultText: "any", Usage: "local TCP port of the client's connection (NAT/firewall port forwarding)"},
 		&cli.StringFlag{Name: "address", Usage: "advertised IP (WSL/NAT: the host's LAN IP)"},
 		&cli.UintFlag{Name: "broadcast-port", EnvVars: []string{"BROADCAST_PORT"}, Value: defaults.DiscoveryPort, Usage: "UDP broadcast port for discovery"},
 		&cli.IntFlag{Name: "hb-interval", Value: defaults.Seconds(defaults.ClientHB), Usage: "heartbeat interval (seconds)"},

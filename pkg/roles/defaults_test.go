@@ -185,3 +185,28 @@ func TestReadmeDefaults(t *testing.T) {
 		}
 	}
 }
+
+// The clients' --port states its default once, in words: written into the
+// usage text as well as shown by the parser it read "(...; default any)
+// (default: 0)".
+func TestHelpStatesThePortDefaultOnce(t *testing.T) {
+	for name, app := range map[string]*cli.App{"producer": producerApp(strings.NewReader("")), "consumer": consumerApp()} {
+		var help bytes.Buffer
+		app.Writer, app.ErrWriter = &help, &help
+		if err := app.Run([]string{name, "--help"}); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, l := range strings.Split(help.String(), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "--port ") {
+				found = true
+				if strings.Count(l, "default") != 1 || !strings.Contains(l, "(default: any)") {
+					t.Errorf("%s --help: %q; want the default once, as (default: any)", name, strings.TrimSpace(l))
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s --help: no --port line", name)
+		}
+	}
+}
