@@ -266,3 +266,14 @@ func TestProducerRejectsAnUnknownLongLinesMode(t *testing.T) {
 		t.Errorf("exit %d, stderr %q: want one line naming -long-lines and exit 2", code, stderr)
 	}
 }
+
+// The wait at the end of the input or at -count does not tell the user to
+// press Ctrl-C "again" when nobody pressed it.
+func TestWaitingNote(t *testing.T) {
+	if n := waitingNote(false); strings.Contains(n, "again") {
+		t.Errorf("no signal yet: %q", n)
+	}
+	if n := waitingNote(true); !strings.Contains(n, "Ctrl-C again") {
+		t.Errorf("after a signal: %q", n)
+	}
+}
