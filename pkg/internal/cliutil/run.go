@@ -34,7 +34,7 @@ func Prepare(app *cli.App, stdout, stderr io.Writer) *cli.App {
 }
 
 func onUsageError(c *cli.Context, err error, _ bool) error {
-	if msg, ok := valueError(c, err.Error()); ok {
+	if msg, ok := ValueError(c, err.Error()); ok {
 		return cli.Exit(msg, 2)
 	}
 	return cli.Exit(strings.TrimPrefix(err.Error(), "flag provided but not defined: ")+usageHint(err), 2)
@@ -47,10 +47,11 @@ var (
 	envValueRE  = regexp.MustCompile(`^could not parse "(.*)" as \w+ value from (?:environment variable|\w+) "(\w+)" for flag ([\w-]+): `)
 )
 
-// valueError rewrites the parser's message for an unreadable value into the
+// ValueError rewrites the parser's message for an unreadable value into the
 // form every other refusal has: invalid value "V" for -flag (or ENV
-// (--flag)): want WHAT, where WHAT comes from the flag's type.
-func valueError(c *cli.Context, msg string) (string, bool) {
+// (--flag)): want WHAT, where WHAT comes from the flag's type. ok is false
+// for any other message.
+func ValueError(c *cli.Context, msg string) (string, bool) {
 	if m := flagValueRE.FindStringSubmatch(msg); m != nil {
 		return fmt.Sprintf("invalid value %q for -%s: want %s", m[1], m[2], wantFor(c, m[2])), true
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logstream/logstream/pkg/internal/buildinfo"
+	"github.com/logstream/logstream/pkg/internal/cliutil"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -208,6 +209,9 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 		help = c.Command.HelpName
 	}
 	msg := err.Error()
+	if m, ok := cliutil.ValueError(c, msg); ok { // not "parse error"
+		msg = strings.Replace(m, " for -", " for --", 1)
+	}
 	// Go's flag package says "-lines"; users type "--lines".
 	msg = strings.Replace(msg, "flag provided but not defined: -", "unknown option --", 1)
 	msg = strings.Replace(msg, " for flag -", " for --", 1)
@@ -221,7 +225,7 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 // noArgs rejects stray positional arguments on commands that take none.
 func noArgs(c *cli.Context) error {
 	if c.Args().Present() {
-		return usageErrorf("%s: unexpected argument %q", c.Command.HelpName, c.Args().First())
+		return usageErrorf("%s: unexpected argument %q", strings.TrimPrefix(c.Command.HelpName, "logstreamctl "), c.Args().First())
 	}
 	return nil
 }
