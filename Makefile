@@ -10,7 +10,7 @@ CHAOS_SEEDS    ?= 1
 CHAOS_DURATION ?= 5m
 CHAOS_FLAGS    ?=
 
-.PHONY: all build demo test vet fmt-check unit fuzz fuzz-smoke sim chaos bench bench-peers clean docker-image docker-test
+.PHONY: all build demo test vet fmt-check unit fuzz fuzz-smoke sim chaos bench bench-peers bench-scale clean docker-image docker-test
 
 all: build
 
@@ -72,6 +72,10 @@ bench:
 ## bench-peers: LogStream vs NATS JetStream and Redis Streams, servers in a private namespace (root; not part of test)
 bench-peers: build
 	./scripts/bench-peers.sh ./$(BIN)/logstream
+
+## bench-scale: records/s, memory and open files over 1-1000 topics, 1-100 clients, 3/5/7 brokers, in namespaces (root; not part of test)
+bench-scale: build
+	./scripts/bench-scale.sh ./$(BIN)/logstream
 
 clean:
 	rm -rf $(BIN)

@@ -55,7 +55,7 @@ type clusterRepl struct {
 
 	// loop-owned
 	node    *cluster.Node
-	det     *phiDetector // loop-owned but for its judged() snapshot
+	det     *watchedDetector // loop-owned but for its judged() snapshot
 	pending map[uint64]pendingProduce
 	parked  parkLot // batches refused only because a view change is under way (park.go)
 	token   uint64
@@ -104,7 +104,7 @@ func newClusterRepl(b *Broker, store *topiclog.Store) (*clusterRepl, error) {
 		committed: map[string]*commitState{},
 	}
 	r.parked.limit = b.cfg.FailureTimeout
-	r.det = newPhiDetector(max(b.cfg.BrokerHBInterval, b.cfg.FollowerHBInterval), b.cfg.SuspicionTimeout, b.cfg.FailureTimeout)
+	r.det = newWatchedDetector(cluster.NewPhiDetector(b.cfg.BrokerHBInterval, b.cfg.FollowerHBInterval, b.cfg.SuspicionTimeout, b.cfg.FailureTimeout))
 	r.node, err = cluster.NewNode(cluster.Config{
 		ID: id, Addr: b.cfg.Advertise.String(), Name: b.cfg.Name, Logger: r.log,
 		BrokerHBInterval: b.cfg.BrokerHBInterval, FollowerHBInterval: b.cfg.FollowerHBInterval,
@@ -620,7 +620,7 @@ func (r *clusterRepl) openDatagram(b []byte, opener *wire.Opener, replay *wire.R
 }
 
 // join finds the cluster at start — an explicit leader, else a broadcast
-// JOIN — and does what decideStart says, round after round, until the node
+// JOIN — and does what cluster.DecideStart says, round after round, until the node
 // is a member of an installed view. The node itself takes over from there
 // (heartbeats of a newer leader, redirects, refusals).
 func (r *clusterRepl) join(ctx context.Context) {
@@ -639,29 +639,26 @@ func (r *clusterRepl) join(ctx context.Context) {
 			return
 		}
 		remembers := r.status.Load().View.Number > 0
-		act := decideStart(r.id, remembers, res, err)
+		act := cluster.DecideStart(r.id, remembers, found(res, err))
 		switch act {
-		case actJoin:
+		case cluster.StartJoin:
 			r.log.Info().Str("leader", cluster.Display(leader.ID, "", leader.Addr)).Msg("cluster found; joining")
 			r.do(ctx, func(now time.Time) {
 				r.book[leader.ID] = leader.Addr
 				r.node.Join(now, leader)
 			})
-		case actBootstrap:
+		case cluster.StartBootstrap:
 			r.do(ctx, func(now time.Time) { r.node.Bootstrap(now) })
-		case actElect:
+		case cluster.StartElect:
 			r.do(ctx, func(now time.Time) { r.node.NoLeader(now) })
-		case actWait:
+		case cluster.StartWait:
 			if err != nil {
 				r.log.Info().Err(err).Msg("no leader to join yet; looking again")
 			}
 		}
 		// Give what we started time to take effect (a join, an election, a
 		// recovery) before looking again.
-		wait := min(time.Duration(attempt+1)*500*time.Millisecond, 5*time.Second)
-		if act != actWait {
-			wait = max(wait, r.b.cfg.FailureTimeout)
-		}
+		wait := cluster.StartPause(attempt, act, r.b.cfg.FailureTimeout)
 		if r.waitMember(ctx, wait) {
 			return
 		}

@@ -5,26 +5,15 @@ import (
 	"time"
 
 	"github.com/logstream/logstream/pkg/cluster"
-	"github.com/logstream/logstream/pkg/phi"
 )
 
-// phiDetector is cluster.Detector on phi-accrual: each peer's history of
-// message inter-arrival times decides when silence is suspicious, with the
-// manual's SUSPICION_TIMEOUT and FAILURE_TIMEOUT as the outer bounds.
-//
-// Every message counts as a sign of life, so under load a peer's mean
-// interval is a millisecond and phi alone would condemn it after a few
-// dozen milliseconds of quiet (a view change, a busy loop): chaos runs saw a
-// leader judge a live member Failed 80 ms after installing a view, again
-// and again. Heartbeats are the only traffic a live peer owes, so no silence
-// shorter than two of them (beat: the longer of the two heartbeat
-// intervals) condemns it.
-type phiDetector struct {
-	det      phi.Detector
-	interval time.Duration // expected interval, seeds a new history
-	hist     map[cluster.NodeID]*phi.History
+// watchedDetector is the node's cluster.PhiDetector (the one the simulation
+// runs too) plus the last judgement of each peer, for monitors: the
+// detector itself is loop-owned, the judgements are read by Snapshot from
+// any goroutine.
+type watchedDetector struct {
+	*cluster.PhiDetector
 
-	// The last judgement of each peer, for monitors (the rest is loop-owned).
 	mu   sync.Mutex
 	last map[cluster.NodeID]judgement
 }
@@ -35,17 +24,12 @@ type judgement struct {
 	phi float64
 }
 
-func newPhiDetector(beat, suspicion, failure time.Duration) *phiDetector {
-	return &phiDetector{
-		det:      phi.Detector{SuspicionTimeout: suspicion, FailureTimeout: failure, MinTimeout: 2 * beat},
-		interval: beat,
-		hist:     map[cluster.NodeID]*phi.History{},
-		last:     map[cluster.NodeID]judgement{},
-	}
+func newWatchedDetector(d *cluster.PhiDetector) *watchedDetector {
+	return &watchedDetector{PhiDetector: d, last: map[cluster.NodeID]judgement{}}
 }
 
 // judged returns a copy of the last judgement of every peer still judged.
-func (d *phiDetector) judged() map[cluster.NodeID]judgement {
+func (d *watchedDetector) judged() map[cluster.NodeID]judgement {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make(map[cluster.NodeID]judgement, len(d.last))
@@ -55,35 +39,14 @@ func (d *phiDetector) judged() map[cluster.NodeID]judgement {
 	return out
 }
 
-func (d *phiDetector) Heard(id cluster.NodeID, now time.Time) {
-	h, ok := d.hist[id]
-	if !ok {
-		h = phi.NewHistory(phi.DefaultSize, d.interval)
-		d.hist[id] = h
+// Status judges id as the PhiDetector does and keeps what the verdict
+// rested on. Judged once per peer per tick (node.Status): cheap enough.
+func (d *watchedDetector) Status(id cluster.NodeID, now time.Time) cluster.Liveness {
+	l, age, phi, ok := d.Judge(id, now)
+	if ok {
+		d.mu.Lock()
+		d.last[id] = judgement{age: age, phi: phi}
+		d.mu.Unlock()
 	}
-	h.Heartbeat(now)
-}
-
-func (d *phiDetector) Reset(id cluster.NodeID, now time.Time) {
-	h := phi.NewHistory(phi.DefaultSize, d.interval)
-	h.Heartbeat(now)
-	d.hist[id] = h
-}
-
-func (d *phiDetector) Status(id cluster.NodeID, now time.Time) cluster.Liveness {
-	h, ok := d.hist[id]
-	if !ok {
-		return cluster.Failed
-	}
-	// Judged once per peer per tick (node.Status): cheap enough to keep.
-	d.mu.Lock()
-	d.last[id] = judgement{age: h.Elapsed(now), phi: h.Phi(now)}
-	d.mu.Unlock()
-	switch d.det.Judge(h, now) {
-	case phi.Suspected:
-		return cluster.Suspected
-	case phi.Failed:
-		return cluster.Failed
-	}
-	return cluster.Alive
+	return l
 }

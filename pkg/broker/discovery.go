@@ -43,7 +43,7 @@ func (b *Broker) serveDiscovery(ctx context.Context) error {
 // answerJoin tells whoever broadcast JOIN who leads. While nobody does (an
 // election, a restart of the whole cluster, brokers starting together) it
 // still answers, naming no leader and giving its view (0: it has never been
-// in a cluster), so the asker waits, elects or bootstraps as startAction
+// in a cluster), so the asker waits, elects or bootstraps as cluster.DecideStart
 // says rather than founding a second cluster.
 func (b *Broker) answerJoin(j wire.Join, from netip.AddrPort) (wire.JoinResponse, bool) {
 	st := b.cluster.status.Load()

@@ -34,6 +34,10 @@ type Observer interface {
 	// for d before the new view became active; newLeader says whether it
 	// also brought a new leader (an election). Called from the cluster loop.
 	Recovered(d time.Duration, newLeader bool)
+	// Detected reports a failure verdict of this broker's: the peer's part
+	// ("leader", "owner", "member"), the verdict ("failed", "timed out")
+	// and the silence it was given after. Called from the cluster loop.
+	Detected(role, verdict string, silent time.Duration)
 }
 
 // payloadBytes is the payload size of a batch, counted only when an Observer
@@ -177,6 +181,7 @@ type clusterWatch struct {
 	next          int
 	viewChanges   uint64
 	leaderChanges uint64
+	lastDetection time.Time // the newest failure verdict already reported
 }
 
 func (w *clusterWatch) add(now time.Time, kind string, view uint64, format string, args ...any) {
@@ -210,6 +215,17 @@ func (w *clusterWatch) observe(s *cluster.Status, now time.Time) {
 	}
 	if s.Role != prev.Role {
 		w.add(now, "role", s.View.Number, "this broker is now %s", s.Role)
+	}
+	for _, d := range s.Detections {
+		if !d.At.After(w.lastDetection) {
+			continue
+		}
+		w.lastDetection = d.At
+		w.add(now, "detect", s.View.Number, "broker %d (%s), the %s, %s after %s of silence", d.Peer.ID, d.Peer.Addr, d.Role, d.Verdict,
+			d.Silent.Round(time.Millisecond))
+		if w.obs != nil {
+			w.obs.Detected(d.Role, d.Verdict, d.Silent)
+		}
 	}
 	old := map[cluster.NodeID]cluster.Liveness{}
 	for _, m := range prev.Members {

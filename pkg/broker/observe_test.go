@@ -18,7 +18,14 @@ type recordedRecovery struct {
 	newLeader bool
 }
 
-type fakeObserver struct{ recoveries []recordedRecovery }
+type fakeObserver struct {
+	recoveries []recordedRecovery
+	detections []string
+}
+
+func (o *fakeObserver) Detected(role, verdict string, silent time.Duration) {
+	o.detections = append(o.detections, fmt.Sprintf("%s %s %v", role, verdict, silent))
+}
 
 func (o *fakeObserver) ProduceAcked(string, int, int, time.Duration, wire.ErrCode) {}
 func (o *fakeObserver) Delivered(string, int, int)                                 {}
@@ -126,7 +133,8 @@ func (o *countingObserver) Delivered(_ string, records, bytes int) {
 	o.bytesOut += bytes
 }
 
-func (o *countingObserver) Recovered(time.Duration, bool) {}
+func (o *countingObserver) Recovered(time.Duration, bool)          {}
+func (o *countingObserver) Detected(string, string, time.Duration) {}
 
 // TestSnapshotOfARunningBroker: a real broker's snapshot, health check and
 // observer agree with what was produced and consumed.
@@ -192,5 +200,40 @@ func TestSnapshotOfARunningBroker(t *testing.T) {
 	defer cancel2()
 	if err := b.CheckHealth(hctx2); err == nil {
 		t.Fatal("CheckHealth of a stopped broker passed")
+	}
+}
+
+// Each failure verdict the node keeps is reported once — as an event and to
+// the observer (the detection metric) — however often the status repeats it.
+func TestClusterWatchReportsDetectionsOnce(t *testing.T) {
+	obs := &fakeObserver{}
+	w := clusterWatch{obs: obs}
+	t0 := time.Unix(1000, 0)
+	d1 := cluster.Detection{Peer: cluster.Member{ID: 3, Addr: "10.0.0.3:8001"}, Role: "leader", Verdict: "failed",
+		Silent: 2100 * time.Millisecond, At: t0.Add(time.Second)}
+	d2 := cluster.Detection{Peer: cluster.Member{ID: 4, Addr: "10.0.0.4:8001"}, Role: "member", Verdict: "timed out",
+		Silent: 8 * time.Second, At: t0.Add(9 * time.Second)}
+	s := status(1, 3, cluster.RoleFollower, false, member(1, cluster.Alive))
+	w.observe(s, t0)
+	with := func(ds ...cluster.Detection) *cluster.Status {
+		c := *s
+		c.Detections = ds
+		return &c
+	}
+	w.observe(with(d1), t0.Add(time.Second))
+	w.observe(with(d1), t0.Add(2*time.Second))
+	w.observe(with(d1, d2), t0.Add(9*time.Second))
+	want := []string{"leader failed 2.1s", "member timed out 8s"}
+	if fmt.Sprint(obs.detections) != fmt.Sprint(want) {
+		t.Fatalf("detections reported %v, want %v", obs.detections, want)
+	}
+	n := 0
+	for _, e := range w.recent() {
+		if e.Kind == "detect" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d detection events, want 2", n)
 	}
 }

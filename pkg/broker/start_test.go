@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/logstream/logstream/pkg/cluster"
 	"github.com/logstream/logstream/pkg/discovery"
 )
 
-func TestDecideStart(t *testing.T) {
+// The broker's discovery outcomes reach the start rule as it decides them.
+func TestFoundDecidesStart(t *testing.T) {
 	noLeader := fmt.Errorf("%w after 2 attempts", discovery.ErrNoLeader)
 	fresh := func(ids ...string) discovery.Result {
 		var r discovery.Result
@@ -22,23 +24,23 @@ func TestDecideStart(t *testing.T) {
 		remembers bool
 		res       discovery.Result
 		err       error
-		want      startAction
+		want      cluster.StartAction
 	}{
-		{"leader found", false, discovery.Result{LeaderID: "9"}, nil, actJoin},
-		{"leader found, restarted", true, discovery.Result{LeaderID: "9"}, nil, actJoin},
-		{"nobody, fresh", false, discovery.Result{}, errNoCluster, actBootstrap},
-		{"nobody, restarted", true, discovery.Result{}, errNoCluster, actBootstrap},
+		{"leader found", false, discovery.Result{LeaderID: "9"}, nil, cluster.StartJoin},
+		{"leader found, restarted", true, discovery.Result{LeaderID: "9"}, nil, cluster.StartJoin},
+		{"nobody, fresh", false, discovery.Result{}, errNoCluster, cluster.StartBootstrap},
+		{"nobody, restarted", true, discovery.Result{}, errNoCluster, cluster.StartBootstrap},
 		// The whole cluster restarted: everyone answers, nobody leads.
-		{"no leader, restarted", true, discovery.Result{Peers: []discovery.Peer{{ID: "3", View: 7}}}, noLeader, actElect},
+		{"no leader, restarted", true, discovery.Result{Peers: []discovery.Peer{{ID: "3", View: 7}}}, noLeader, cluster.StartElect},
 		// Fresh brokers started together: the highest id founds the cluster.
-		{"fresh together, highest", false, fresh("3", "4"), noLeader, actBootstrap},
-		{"fresh together, not highest", false, fresh("3", "6"), noLeader, actWait},
-		{"fresh beside a restarting cluster", false, discovery.Result{Peers: []discovery.Peer{{ID: "2", View: 4}}}, noLeader, actWait},
-		{"split brain", false, discovery.Result{}, discovery.ErrSplitBrain, actWait},
-		{"other error", true, discovery.Result{}, errors.New("socket"), actWait},
+		{"fresh together, highest", false, fresh("3", "4"), noLeader, cluster.StartBootstrap},
+		{"fresh together, not highest", false, fresh("3", "6"), noLeader, cluster.StartWait},
+		{"fresh beside a restarting cluster", false, discovery.Result{Peers: []discovery.Peer{{ID: "2", View: 4}}}, noLeader, cluster.StartWait},
+		{"split brain", false, discovery.Result{}, discovery.ErrSplitBrain, cluster.StartWait},
+		{"other error", true, discovery.Result{}, errors.New("socket"), cluster.StartWait},
 	}
 	for _, c := range cases {
-		if got := decideStart(5, c.remembers, c.res, c.err); got != c.want {
+		if got := cluster.DecideStart(5, c.remembers, found(c.res, c.err)); got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
 		}
 	}

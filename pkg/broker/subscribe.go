@@ -172,6 +172,7 @@ type subscription struct {
 	mu        sync.Mutex // guards next for status readers
 	holeSince time.Time  // run-owned: when a read first stopped at a damaged range at next
 	delivered uint64     // run-owned: records sent, for the CONSUME line at the end
+	scratch   []byte     // run-owned: the last raw read's buffer, reused
 }
 
 // logEnd writes the subscription's CONSUME line at its end (the connection
@@ -217,13 +218,12 @@ func (s *subscription) run(ctx context.Context) {
 				s.setNext(s.log.StartOffset())
 			}
 			n := int(min(uint64(s.batch), committed-s.next))
-			recs, err := s.log.Read(s.next, n, s.c.b.cfg.MaxFrame/2)
+			b, err := s.read(n, committed)
 			if err != nil && !errors.Is(err, topiclog.ErrOffsetOutOfRange) {
 				s.c.reply(s.corr, refuse(wire.ErrInternal, err.Error()).frame(wire.TypeSubscribe))
 				return
 			}
-			recs = committedOnly(recs, committed)
-			if len(recs) > 0 && recs[0].Offset > s.next && s.awaitRepair(time.Now()) {
+			if b.count > 0 && b.first > s.next && s.awaitRepair(time.Now()) {
 				// Another member holds these records intact and the node
 				// is asking for them (cluster repair.go): wait a little
 				// rather than skip what is not lost.
@@ -235,15 +235,15 @@ func (s *subscription) run(ctx context.Context) {
 				continue
 			}
 			gap := wire.GapRetention
-			if len(recs) > 0 && recs[0].Offset > s.next {
+			if b.count > 0 && b.first > s.next {
 				// A damaged range was cut out of the log (topiclog reports
 				// it once): the consumer moves past it, told why, so it
 				// can say which offsets it lost.
 				gap = wire.GapDamaged
 				s.c.log.Warn().Str("topic", s.topic).Str("consumer", s.consumer).Uint64("lost_from", s.next).
-					Uint64("resume_at", recs[0].Offset).Msg("consumer skipped damaged records cut out of the log")
+					Uint64("resume_at", b.first).Msg("consumer skipped damaged records cut out of the log")
 			}
-			if len(recs) == 0 {
+			if b.count == 0 {
 				// Nothing readable below the committed end (the log was
 				// reset under us, or the rest is a cut-out damaged range):
 				// wait for the next change, never spin.
@@ -259,20 +259,24 @@ func (s *subscription) run(ctx context.Context) {
 				continue
 			}
 			{
-				if err := s.c.conn.Send(wire.Encode(&wire.Records{Topic: s.topic, Committed: committed, Records: recs, Gap: gap}, s.corr)); err != nil {
+				var m wire.Message = &wire.Records{Topic: s.topic, Committed: committed, Records: b.recs, Gap: gap}
+				if b.recs == nil {
+					m = &wire.RawRecords{Topic: s.topic, Committed: committed, Count: b.count, Encoded: b.encoded, Gap: gap}
+				}
+				if err := s.c.conn.Send(wire.Encode(m, s.corr)); err != nil {
 					return
 				}
 				if s.window != nil {
-					for i := range recs {
-						s.window.Add(time.Unix(0, recs[i].Timestamp), recs[i].ProducerID, len(recs[i].Payload))
+					for i := range b.recs {
+						s.window.Add(time.Unix(0, b.recs[i].Timestamp), b.recs[i].ProducerID, len(b.recs[i].Payload))
 					}
 				}
-				s.c.b.counters.delivered.Add(uint64(len(recs)))
-				s.delivered += uint64(len(recs))
+				s.c.b.counters.delivered.Add(uint64(b.count))
+				s.delivered += uint64(b.count)
 				if obs := s.c.b.cfg.Observer; obs != nil {
-					obs.Delivered(s.topic, len(recs), payloadBytes(recs))
+					obs.Delivered(s.topic, b.count, b.payload)
 				}
-				s.setNext(recs[len(recs)-1].Offset + 1)
+				s.setNext(b.next)
 			}
 			select {
 			case <-ctx.Done():
@@ -295,6 +299,40 @@ func (s *subscription) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// batch is what one read of a subscription found: decoded records when the
+// subscription needs them (analytics), else their encodings as stored.
+type batch struct {
+	recs        []record.Record // nil when encoded is used
+	encoded     []byte
+	count       int
+	first, next uint64 // offset of the first record, and after the last
+	payload     int    // payload bytes
+}
+
+// maxKeptScratch bounds the read buffer a subscription keeps between reads.
+const maxKeptScratch = 4 << 20
+
+// read reads up to n committed records at s.next. Without analytics the
+// records go to the consumer as stored (ReadRaw): no record is decoded and
+// re-encoded on the way from the file to the frame.
+func (s *subscription) read(n int, committed uint64) (batch, error) {
+	maxBytes := s.c.b.cfg.MaxFrame / 2
+	if s.window == nil {
+		raw, err := s.log.ReadRaw(s.next, n, maxBytes, committed, s.scratch[:0])
+		if cap(raw.Encoded) <= maxKeptScratch {
+			s.scratch = raw.Encoded[:0] // copied into each frame: reused
+		}
+		return batch{encoded: raw.Encoded, count: raw.Count, first: raw.First, next: raw.Next, payload: raw.PayloadBytes}, err
+	}
+	recs, err := s.log.Read(s.next, n, maxBytes)
+	recs = committedOnly(recs, committed)
+	b := batch{recs: recs, count: len(recs), payload: payloadBytes(recs)}
+	if len(recs) > 0 {
+		b.first, b.next = recs[0].Offset, recs[len(recs)-1].Offset+1
+	}
+	return b, err
 }
 
 // repairPoll is how often a subscription stopped at a damaged range looks

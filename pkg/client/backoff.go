@@ -41,7 +41,7 @@ func (b *backoff) reset() { b.n = 0 }
 // attempts counts the attempts that failed in a row (a broker unreachable,
 // a refusal, a lost connection) and paces the next one.
 type attempts struct {
-	o      *Options
+	l      *link
 	failed int
 	back   backoff
 	// reached says whether the last failure was an answer from a broker (a
@@ -50,8 +50,8 @@ type attempts struct {
 	reached bool
 }
 
-func (o *Options) newAttempts() *attempts {
-	return &attempts{o: o, back: backoff{max: o.ReconnectDelay, rand: o.rand}}
+func (l *link) newAttempts() *attempts {
+	return &attempts{l: l, back: backoff{max: l.o.ReconnectDelay, rand: l.rand}}
 }
 
 // reset starts a new episode: the broker served us.
@@ -67,16 +67,16 @@ func (a *attempts) reset() {
 func (a *attempts) fail(ctx context.Context, why error, addr string) error {
 	a.failed++
 	a.reached = addr != ""
-	if a.failed >= a.o.ReconnectAttempts {
+	if a.failed >= a.l.o.ReconnectAttempts {
 		return a.giveUp(why, addr)
 	}
 	pause := a.back.next()
-	ev := a.o.Logger.Warn().Err(why).Dur("retry_in", pause)
+	ev := a.l.o.Logger.Warn().Err(why).Dur("retry_in", pause)
 	if addr != "" {
 		ev = ev.Str("broker", addr)
 	}
-	ev.Msgf("attempt %d/%d failed", a.failed, a.o.ReconnectAttempts)
-	if !a.o.pause(ctx, pause) {
+	ev.Msgf("attempt %d/%d failed", a.failed, a.l.o.ReconnectAttempts)
+	if !a.l.pause(ctx, pause) {
 		return ctx.Err()
 	}
 	return nil
@@ -87,18 +87,18 @@ func (a *attempts) giveUp(why error, addr string) error {
 	var r *refusal
 	if !a.reached && !errors.As(why, &r) {
 		return fmt.Errorf("%w after %d attempts: %v (is a broker running? `logstream netdiag` shows what discovery sees; --leader IP:PORT skips it)",
-			ErrGaveUp, a.failed, why)
+			errGaveUp, a.failed, why)
 	}
 	if !a.reached {
-		return fmt.Errorf("%w after %d attempts: %v", ErrGaveUp, a.failed, why) // why names the broker
+		return fmt.Errorf("%w after %d attempts: %v", errGaveUp, a.failed, why) // why names the broker
 	}
-	return fmt.Errorf("%w: %d attempts in a row failed, the last at %s: %v (-reconnect-attempts sets how many)", ErrGaveUp, a.failed, addr, why)
+	return fmt.Errorf("%w: %d attempts in a row failed, the last at %s: %v (-reconnect-attempts sets how many)", errGaveUp, a.failed, addr, why)
 }
 
-// ErrGaveUp is returned when ReconnectAttempts attempts in a row failed.
-var ErrGaveUp = errors.New("giving up")
+// errGaveUp is returned when ReconnectAttempts attempts in a row failed.
+var errGaveUp = errors.New("giving up")
 
-// sleep is Options.pause's default: it waits d, or until ctx ends (false).
+// sleep is link.pause's default: it waits d, or until ctx ends (false).
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -46,12 +46,30 @@ func (p *pauses) list() []time.Duration {
 	return append([]time.Duration(nil), p.got...)
 }
 
-// testOptions talks to addr with attempts attempts, a 1 s cap on the pause,
-// jitter fixed at the middle of its range and pauses recorded in p.
-func testOptions(addr string, attempts int, p *pauses) Options {
+// testOptions talks to addr with attempts attempts and a 1 s cap on the pause.
+func testOptions(addr string, attempts int) Options {
 	return Options{ClientID: "test-client", Leader: addr, ReconnectAttempts: attempts, ReconnectDelay: time.Second,
-		HBInterval: time.Hour, HBTimeout: time.Hour, Logger: zerolog.Nop(),
-		rand: func() float64 { return 0.5 }, pause: p.pause}
+		HBInterval: time.Hour, HBTimeout: time.Hour, Logger: zerolog.Nop()}
+}
+
+// drive makes l pause through p (recorded, not waited) with jitter fixed at
+// the middle of its range.
+func (p *pauses) drive(l *link) {
+	l.rand = func() float64 { return 0.5 }
+	l.pause = p.pause
+}
+
+// consumer and producer are NewConsumer and NewProducer paused through p.
+func (p *pauses) consumer(o Options, co ConsumerOptions) *Consumer {
+	c := NewConsumer(o, co)
+	p.drive(c.l)
+	return c
+}
+
+func (p *pauses) producer(o Options, po ProducerOptions) *Producer {
+	prod := NewProducer(o, po)
+	p.drive(prod.l)
+	return prod
 }
 
 // The schedule with jitter fixed at 0.5: 3/4 of 100 ms, 200 ms, 400 ms,
@@ -97,9 +115,9 @@ func TestRefusedConsumerBacksOffAndGivesUp(t *testing.T) {
 		}
 	})
 	p := &pauses{}
-	c := NewConsumer(testOptions(addr, 5, p), ConsumerOptions{Topic: "t"})
+	c := p.consumer(testOptions(addr, 5), ConsumerOptions{Topic: "t"})
 	err := runBounded(t, p, func(ctx context.Context) error { return c.Run(ctx, nopHandler{}) })
-	if !errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), "5 attempts") {
+	if !errors.Is(err, errGaveUp) || !strings.Contains(err.Error(), "checksum mismatch") || !strings.Contains(err.Error(), "5 attempts") {
 		t.Errorf("Run: %v, want a give-up after 5 attempts naming the broker's error", err)
 	}
 	if n := subscribes.Load(); n != 5 {
@@ -119,12 +137,12 @@ func TestBusyProducerBacksOffAndGivesUp(t *testing.T) {
 		}
 	})
 	p := &pauses{}
-	prod := NewProducer(testOptions(addr, 7, p), ProducerOptions{Topic: "t"})
+	prod := p.producer(testOptions(addr, 7), ProducerOptions{Topic: "t"})
 	if err := prod.Send(context.Background(), []byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	err := runBounded(t, p, prod.Run)
-	if !errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "view change in progress") {
+	if !errors.Is(err, errGaveUp) || !strings.Contains(err.Error(), "view change in progress") {
 		t.Errorf("Run: %v, want a give-up naming the refusal", err)
 	}
 	if ferr := prod.Flush(context.Background()); ferr == nil {
@@ -158,7 +176,7 @@ func TestBusyThenServedResetsTheBackoff(t *testing.T) {
 		conn.Send(wire.Encode(&ack, f.Corr))
 	})
 	p := &pauses{}
-	prod := NewProducer(testOptions(addr, 10, p), ProducerOptions{Topic: "t"})
+	prod := p.producer(testOptions(addr, 10), ProducerOptions{Topic: "t"})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p.cancel = cancel
@@ -186,9 +204,9 @@ func TestBusyThenServedResetsTheBackoff(t *testing.T) {
 // hint about discovery.
 func TestUnreachableBrokerBacksOffAndGivesUp(t *testing.T) {
 	p := &pauses{}
-	c := NewConsumer(testOptions(closedAddr(t), 3, p), ConsumerOptions{Topic: "t"})
+	c := p.consumer(testOptions(closedAddr(t), 3), ConsumerOptions{Topic: "t"})
 	err := runBounded(t, p, func(ctx context.Context) error { return c.Run(ctx, nopHandler{}) })
-	if !errors.Is(err, ErrGaveUp) || !strings.Contains(err.Error(), "is a broker running") {
+	if !errors.Is(err, errGaveUp) || !strings.Contains(err.Error(), "is a broker running") {
 		t.Errorf("Run: %v, want a give-up after 3 attempts with the discovery hint", err)
 	}
 	checkSchedule(t, p.list(), 2)
@@ -237,12 +255,12 @@ func TestPermanentRefusalEndsAtOnce(t *testing.T) {
 		t.Run(tc.code.String(), func(t *testing.T) {
 			addr := refusingBroker(t, tc.code)
 			p := &pauses{}
-			c := NewConsumer(testOptions(addr, 3, p), ConsumerOptions{Topic: "t"})
+			c := p.consumer(testOptions(addr, 3), ConsumerOptions{Topic: "t"})
 			err := runBounded(t, p, func(ctx context.Context) error { return c.Run(ctx, nopHandler{}) })
 			if err == nil || !strings.Contains(err.Error(), tc.code.String()+": refused for the test") {
 				t.Fatalf("Run: %v, want the refusal named", err)
 			}
-			if got := errors.Is(err, ErrGaveUp); got != (tc.pauses > 0) {
+			if got := errors.Is(err, errGaveUp); got != (tc.pauses > 0) {
 				t.Errorf("Run: %v: gave up after retries = %v, want %v", err, got, tc.pauses > 0)
 			}
 			if n := len(p.list()); n != tc.pauses {

@@ -76,14 +76,12 @@ func closedAddr(t *testing.T) string {
 	return addr
 }
 
-func countingOptions(found string, calls *atomic.Int32) *Options {
-	o := &Options{ReconnectAttempts: 1, ReconnectDelay: 10 * time.Millisecond, Logger: zerolog.Nop(),
+func countingLink(found string, calls *atomic.Int32) *link {
+	return newLink(Options{ReconnectAttempts: 1, ReconnectDelay: 10 * time.Millisecond, Logger: zerolog.Nop(),
 		Discover: func(context.Context) (string, error) {
 			calls.Add(1)
 			return found, nil
-		}}
-	o.Defaults()
-	return o
+		}})
 }
 
 // A redirect names the broker to go to: asking discovery first would add its
@@ -91,9 +89,9 @@ func countingOptions(found string, calls *atomic.Int32) *Options {
 func TestConnectTakesALiveRedirectWithoutDiscovery(t *testing.T) {
 	owner := fakeBroker(t)
 	var calls atomic.Int32
-	o := countingOptions(closedAddr(t), &calls)
+	l := countingLink(closedAddr(t), &calls)
 	var lastErr error
-	conn, addr, err := o.connectOnce(context.Background(), owner, &lastErr)
+	conn, addr, err := l.connectOnce(context.Background(), owner, &lastErr)
 	if conn == nil {
 		t.Fatal(err, lastErr)
 	}
@@ -110,9 +108,9 @@ func TestConnectTakesALiveRedirectWithoutDiscovery(t *testing.T) {
 func TestConnectFallsBackToDiscoveryWhenTheRedirectIsDead(t *testing.T) {
 	leader := fakeBroker(t)
 	var calls atomic.Int32
-	o := countingOptions(leader, &calls)
+	l := countingLink(leader, &calls)
 	var lastErr error
-	conn, addr, err := o.connectOnce(context.Background(), closedAddr(t), &lastErr)
+	conn, addr, err := l.connectOnce(context.Background(), closedAddr(t), &lastErr)
 	if conn == nil {
 		t.Fatal(err, lastErr)
 	}

@@ -49,7 +49,8 @@ type ConsumerOptions struct {
 // Consumer reads one topic. Run owns the connection and calls the handler
 // from its goroutine only.
 type Consumer struct {
-	o    Options
+	o    Options // defaulted; read-only
+	l    *link
 	co   ConsumerOptions
 	next uint64
 	have bool // next is known: resume there after a reconnect
@@ -59,11 +60,10 @@ type Consumer struct {
 // NewConsumer returns a consumer; call Run.
 func NewConsumer(o Options, co ConsumerOptions) *Consumer {
 	o.Defaults()
-	return &Consumer{o: o, co: co}
+	l := newLink(o)
+	l.topic = co.Topic
+	return &Consumer{o: o, l: l, co: co}
 }
-
-// Next is the offset of the next record the consumer expects.
-func (c *Consumer) Next() uint64 { return c.next }
 
 // ErrStop may be returned by Handler.Records to end Run without error.
 var ErrStop = errors.New("stop consuming")
@@ -72,7 +72,7 @@ var ErrStop = errors.New("stop consuming")
 // or no broker can be reached within the reconnect attempts. Each new
 // subscription resumes at the next offset.
 func (c *Consumer) Run(ctx context.Context, h Handler) error {
-	return c.o.loop(ctx, "resubscribing at the next offset", func(ctx context.Context, conn *framed.Conn, hl *health) error {
+	return c.l.loop(ctx, "resubscribing at the next offset", func(ctx context.Context, conn *framed.Conn, hl *health) error {
 		return c.session(ctx, conn, h, hl)
 	}, nil)
 }
@@ -113,7 +113,7 @@ func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler, hl
 	}
 	hbDone := make(chan struct{})
 	defer close(hbDone)
-	go c.o.heartbeat(conn, hbDone)
+	go c.l.heartbeat(conn, hbDone)
 	const subCorr = 1
 	sub := c.subscribeMsg()
 	if err := conn.Send(wire.Encode(&sub, subCorr)); err != nil {
@@ -123,13 +123,13 @@ func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler, hl
 	defer stop()
 	started := false
 	for {
-		f, err := c.o.recv(conn)
+		f, err := c.l.recv(conn)
 		if err != nil {
 			return err
 		}
 		switch f.Type {
 		case wire.TypeHeartbeat:
-			c.o.noteHeartbeat(f)
+			c.l.noteHeartbeat(f)
 			hl.answered.Store(true)
 		case wire.TypeRecords:
 			var m wire.Records

@@ -78,10 +78,10 @@ func TestConsumerReportsTheGapWithItsReason(t *testing.T) {
 		})
 		var logs syncBuffer
 		p := &pauses{}
-		o := testOptions(addr, 3, p)
+		o := testOptions(addr, 3)
 		o.Logger = zerolog.New(&logs)
 		h := &stopAfter{n: 4}
-		err := runBounded(t, p, func(ctx context.Context) error { return NewConsumer(o, ConsumerOptions{Topic: "t"}).Run(ctx, h) })
+		err := runBounded(t, p, func(ctx context.Context) error { return p.consumer(o, ConsumerOptions{Topic: "t"}).Run(ctx, h) })
 		if err != nil && !errors.Is(err, ErrStop) {
 			t.Fatal(err)
 		}

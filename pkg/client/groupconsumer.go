@@ -89,7 +89,7 @@ func (c *Consumer) notePosition(pos uint64) error {
 func (c *Consumer) groupSession(ctx context.Context, conn *framed.Conn, h Handler, hl *health) error {
 	hbDone := make(chan struct{})
 	defer close(hbDone)
-	go c.o.heartbeat(conn, hbDone)
+	go c.l.heartbeat(conn, hbDone)
 	sub := c.subscribeMsg()
 	if err := conn.Send(wire.Encode(&sub, groupCorr)); err != nil {
 		return err
@@ -109,13 +109,13 @@ func (c *Consumer) groupSession(ctx context.Context, conn *framed.Conn, h Handle
 		if ctx.Err() != nil {
 			return c.leave(conn, ctx.Err())
 		}
-		f, err := c.o.recv(conn)
+		f, err := c.l.recv(conn)
 		if err != nil {
 			return err
 		}
 		switch f.Type {
 		case wire.TypeHeartbeat:
-			c.o.noteHeartbeat(f)
+			c.l.noteHeartbeat(f)
 			hl.answered.Store(true)
 		case wire.TypeRecords:
 			var m wire.Records

@@ -33,17 +33,16 @@ func TestDialWaitsForTheLocalPort(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := uint16(holder.Addr().(*net.TCPAddr).Port)
-	o := Options{LocalPort: port, Logger: zerolog.Nop()}
-	o.Defaults()
+	l := newLink(Options{LocalPort: port, Logger: zerolog.Nop()})
 	released := false
-	o.pause = func(ctx context.Context, d time.Duration) bool {
+	l.pause = func(ctx context.Context, d time.Duration) bool {
 		if !released {
 			released = true
 			holder.Close() // the old connection's port frees itself
 		}
 		return true
 	}
-	conn, err := o.dial(context.Background(), broker.Addr().String())
+	conn, err := l.dial(context.Background(), broker.Addr().String())
 	if err != nil {
 		t.Fatalf("dial from a busy local port: %v", err)
 	}

@@ -28,8 +28,8 @@ type ProducerOptions struct {
 	OnAck func(firstSeq uint64, count int)
 }
 
-// ErrRecordTooLarge is returned by Send for a record that cannot fit a frame.
-var ErrRecordTooLarge = errors.New("record larger than the frame limit")
+// errRecordTooLarge is returned by Send for a record that cannot fit a frame.
+var errRecordTooLarge = errors.New("record larger than the frame limit")
 
 // Producer sends records to one topic and gets each acknowledged exactly
 // once. Every record gets the next sequence number; after a reconnect all
@@ -38,7 +38,8 @@ var ErrRecordTooLarge = errors.New("record larger than the frame limit")
 // pipeline; Producer runs it: Run owns the connection, Send and Flush may be
 // called from any goroutine, and mu guards the state machine.
 type Producer struct {
-	o  Options
+	o  Options // defaulted; read-only
+	l  *link
 	po ProducerOptions
 
 	mu      sync.Mutex
@@ -63,7 +64,9 @@ func NewProducer(o Options, po ProducerOptions) *Producer {
 	if po.MaxPending <= 0 {
 		po.MaxPending = 100000
 	}
-	return &Producer{o: o, po: po, pipe: pipeline.New(po.MaxPending, po.MaxInFlight),
+	l := newLink(o)
+	l.topic = po.Topic
+	return &Producer{o: o, l: l, po: po, pipe: pipeline.New(po.MaxPending, po.MaxInFlight),
 		changed: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 
@@ -75,7 +78,7 @@ func (p *Producer) MaxRecordBytes() int {
 // Send queues one record, blocking while MaxPending records are unacknowledged.
 func (p *Producer) Send(ctx context.Context, payload []byte) error {
 	if len(payload) > p.MaxRecordBytes() {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrRecordTooLarge, len(payload), p.MaxRecordBytes())
+		return fmt.Errorf("%w: %d bytes, limit %d", errRecordTooLarge, len(payload), p.MaxRecordBytes())
 	}
 	for {
 		p.mu.Lock()
@@ -156,7 +159,7 @@ func (p *Producer) setFatal(err error) error {
 // reached within the reconnect attempts (then Send and Flush fail too).
 // After every connection, everything unacknowledged goes out again.
 func (p *Producer) Run(ctx context.Context) error {
-	err := p.o.loop(ctx, "resending unacknowledged records", p.session, func() {
+	err := p.l.loop(ctx, "resending unacknowledged records", p.session, func() {
 		p.mu.Lock()
 		p.pipe.Reset()
 		p.mu.Unlock()
@@ -192,7 +195,7 @@ func (p *Producer) session(ctx context.Context, conn *framed.Conn, h *health) er
 		conn.Close()
 		<-readerDone
 	}()
-	go p.o.heartbeat(conn, hbDone)
+	go p.l.heartbeat(conn, hbDone)
 
 	var corr uint64
 	for {
@@ -240,13 +243,13 @@ func (p *Producer) nextBatch(corr uint64) wire.Frame {
 // readAcks matches PRODUCE_ACKs to the batches in flight, in order.
 func (p *Producer) readAcks(conn *framed.Conn, h *health) error {
 	for {
-		f, err := p.o.recv(conn)
+		f, err := p.l.recv(conn)
 		if err != nil {
 			return err
 		}
 		switch f.Type {
 		case wire.TypeHeartbeat:
-			p.o.noteHeartbeat(f)
+			p.l.noteHeartbeat(f)
 			h.answered.Store(true)
 			continue
 		case wire.TypeError:

@@ -5,12 +5,42 @@ import (
 	"time"
 )
 
-func TestTimeoutDetector(t *testing.T) {
-	d := NewTimeoutDetector(10*time.Second, 15*time.Second)
+// A busy peer (a message every millisecond) that falls quiet is not
+// condemned before two heartbeats are missed, however sure phi is.
+func TestPhiDetectorFloorIsTwoBeats(t *testing.T) {
+	const beat = time.Second
+	d := NewPhiDetector(beat/2, beat, 2*time.Second, 3*time.Second)
 	t0 := simEpoch
-	if d.Status(1, t0) != Failed {
-		t.Error("a peer never heard of is not failed")
+	d.Reset(7, t0)
+	now := t0
+	for range 1000 {
+		now = now.Add(time.Millisecond)
+		d.Heard(7, now)
 	}
+	for _, tc := range []struct {
+		quiet time.Duration
+		want  Liveness
+	}{
+		{80 * time.Millisecond, Alive},
+		{1900 * time.Millisecond, Alive},
+		{2100 * time.Millisecond, Failed}, // phi, past the floor
+		{3 * time.Second, Failed},         // FAILURE_TIMEOUT
+	} {
+		if got := d.Status(7, now.Add(tc.quiet)); got != tc.want {
+			t.Errorf("after %v of quiet: %v, want %v", tc.quiet, got, tc.want)
+		}
+	}
+	if got := d.Status(8, now); got != Failed {
+		t.Errorf("never heard: %v, want Failed", got)
+	}
+}
+
+// At the manual's heartbeat interval a regular peer is judged by the
+// timeouts: alive until SUSPICION_TIMEOUT, suspected until FAILURE_TIMEOUT;
+// a late message clears it.
+func TestPhiDetectorTimeouts(t *testing.T) {
+	d := NewPhiDetector(5*time.Second, 2*time.Second, 10*time.Second, 15*time.Second)
+	t0 := simEpoch
 	d.Reset(1, t0)
 	for _, c := range []struct {
 		after time.Duration
@@ -21,8 +51,18 @@ func TestTimeoutDetector(t *testing.T) {
 		}
 	}
 	d.Heard(1, t0.Add(20*time.Second))
-	d.Heard(1, t0.Add(19*time.Second)) // out of order: ignored
 	if got := d.Status(1, t0.Add(29*time.Second)); got != Alive {
 		t.Errorf("after a late message: %v", got)
+	}
+}
+
+// The node's default detector is the phi detector brokers run.
+func TestDefaultDetectorIsPhi(t *testing.T) {
+	c := Config{ID: 1, Store: newMemStore()}
+	if err := c.setDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Detector.(*PhiDetector); !ok {
+		t.Fatalf("default detector is %T", c.Detector)
 	}
 }

@@ -1,10 +1,10 @@
 package cluster
 
 import (
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"time"
+
+	"github.com/logstream/logstream/pkg/wire"
 )
 
 // A cluster gets its identity when its first broker bootstraps it: a random
@@ -19,12 +19,8 @@ import (
 
 // randomClusterID draws a non-zero identity.
 func randomClusterID() uint64 {
-	var b [8]byte
 	for {
-		if _, err := rand.Read(b[:]); err != nil {
-			panic("cluster: no randomness for a cluster id: " + err.Error())
-		}
-		if id := binary.BigEndian.Uint64(b[:]); id != 0 {
+		if id := wire.RandomID(); id != 0 {
 			return id
 		}
 	}

@@ -368,12 +368,15 @@ func (s *simnet) leaders() []*simNode {
 	return out
 }
 
-// discover plays the runtime's discovery (pkg/broker decideStart) for nodes
-// that are not members of an installed view: join a reachable leader; with
-// none, a node that remembers a view elects over it when others answer
-// (every broker restarted), a fresh node bootstraps only if it has the
-// highest id among the fresh nodes that answer; with nobody answering for
-// a while, bootstrap (a node that remembers a view recovers it).
+// discover plays one round of the runtime's discovery for every node that
+// is not a member of an installed view, and does what the start rule
+// brokers run (DecideStart) says. What the simulation models itself is the
+// round: every live, unpaused broker the node is not cut off from answers,
+// the leader with the newest view among them is the one found, and a
+// bootstrap (the rule's answer to hearing nobody, and the fresh broker
+// with the highest id's) comes only after 2·FailureTimeout without a
+// reason to wait, where the runtime listens through its discovery attempts
+// and start pauses (StartPause).
 func (s *simnet) discover() {
 	for _, sn := range s.up() {
 		if sn.paused {
@@ -387,34 +390,39 @@ func (s *simnet) discover() {
 			continue
 		}
 		var leader *simNode
-		answered, highest := false, true
+		found := Found{Heard: HeardNobody}
 		for _, o := range s.up() {
 			if o.id == sn.id || o.paused || s.cut[[2]NodeID{sn.id, o.id}] {
 				continue
 			}
-			answered = true
-			if o.node.view.Number > 0 || o.id > sn.id {
-				highest = false
-			}
 			if o.node.role == RoleLeader && (leader == nil || o.node.view.Number > leader.node.view.Number) {
 				leader = o
 			}
+			found.Peers = append(found.Peers, FoundPeer{ID: o.id, View: o.node.view.Number})
 		}
 		switch {
 		case leader != nil:
+			found = Found{Heard: HeardLeader}
+		case len(found.Peers) > 0:
+			found.Heard = HeardNoLeader
+		}
+		switch DecideStart(sn.id, sn.node.view.Number > 0, found) {
+		case StartJoin:
 			if sn.node.joinTarget != leader.id {
 				s.join(sn.id, leader.id)
 				s.flush(sn)
 			}
-		case answered && sn.node.view.Number > 0:
+		case StartElect:
 			sn.node.NoLeader(s.now)
 			s.flush(sn)
-		case answered && !highest:
+		case StartWait:
 			sn.lonelyAt = s.now
-		case s.now.Sub(sn.lonelyAt) > 2*s.cfg.FailureTimeout:
-			sn.lonelyAt = s.now
-			sn.node.Bootstrap(s.now)
-			s.flush(sn)
+		case StartBootstrap:
+			if s.now.Sub(sn.lonelyAt) > 2*s.cfg.FailureTimeout {
+				sn.lonelyAt = s.now
+				sn.node.Bootstrap(s.now)
+				s.flush(sn)
+			}
 		}
 	}
 }

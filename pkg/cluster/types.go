@@ -148,8 +148,8 @@ type Config struct {
 	VirtualNodes int // consistent-hash vnodes per member (default 64)
 	Store        Store
 
-	// Detector judges other brokers' liveness; nil means timeouts
-	// (SuspicionTimeout, FailureTimeout). The runtime may plug in phi-accrual.
+	// Detector judges other brokers' liveness; nil means a PhiDetector
+	// from the intervals and timeouts above (what brokers run).
 	Detector Detector
 	// MaxBatch bounds records per REPLICATE/FETCH_RESPONSE (default 256) and
 	// MaxBatchBytes their encoded size (default 48 KiB, so a REPLICATE fits a
@@ -195,7 +195,7 @@ func (c *Config) setDefaults() error {
 		c.NewClusterID = randomClusterID
 	}
 	if c.Detector == nil {
-		c.Detector = NewTimeoutDetector(c.SuspicionTimeout, c.FailureTimeout)
+		c.Detector = NewPhiDetector(c.BrokerHBInterval, c.FollowerHBInterval, c.SuspicionTimeout, c.FailureTimeout)
 	}
 	return nil
 }

@@ -94,6 +94,15 @@ const (
 	// doubles up to ReconnectDelay.
 	ReconnectFirstDelay = 100 * time.Millisecond
 	Message             = "log message" // producer -message template
+	// ClientRedialTimeout bounds a reconnecting client's dial of a broker it
+	// already knows: a LAN answers in milliseconds, and a broker that is cut
+	// off must not hold the client for the dial's own 5 s.
+	ClientRedialTimeout = time.Second
+	// ClientProbeAfter is the broker silence, in -hb-interval beats, after
+	// which a client asks another broker whether its topic still lives on
+	// its broker (the cluster moves it away from a failed owner), rather
+	// than wait out -hb-timeout. Two beats, as the brokers' own floor.
+	ClientProbeAfter = 2
 )
 
 // Names.

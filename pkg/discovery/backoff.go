@@ -10,8 +10,8 @@ type Backoff struct {
 	Max     time.Duration // cap (10s)
 }
 
-// DefaultBackoff is the manual's schedule.
-var DefaultBackoff = Backoff{Initial: time.Second, Factor: 1.5, Max: 10 * time.Second}
+// defaultBackoff is the manual's schedule.
+var defaultBackoff = Backoff{Initial: time.Second, Factor: 1.5, Max: 10 * time.Second}
 
 // Delay is the wait after failed attempt number attempt (1-based):
 // min(Max, Initial × Factor^(attempt-1)). Attempt 0 or less waits nothing.
@@ -20,16 +20,16 @@ func (b Backoff) Delay(attempt int) time.Duration {
 		return 0
 	}
 	if b.Initial <= 0 {
-		b.Initial = DefaultBackoff.Initial
+		b.Initial = defaultBackoff.Initial
 	}
 	if b.Factor == 0 {
-		b.Factor = DefaultBackoff.Factor
+		b.Factor = defaultBackoff.Factor
 	}
 	if b.Factor < 1 {
 		b.Factor = 1
 	}
 	if b.Max <= 0 {
-		b.Max = DefaultBackoff.Max
+		b.Max = defaultBackoff.Max
 	}
 	if b.Initial >= b.Max {
 		return b.Max

@@ -12,7 +12,7 @@ func TestBackoffDelay(t *testing.T) {
 		b    Backoff
 		want []time.Duration // Delay(0), Delay(1), ...
 	}{
-		{"manual schedule", DefaultBackoff,
+		{"manual schedule", defaultBackoff,
 			[]time.Duration{0, 1000 * ms, 1500 * ms, 2250 * ms, 3375 * ms, 5062500 * time.Microsecond, 7593750 * time.Microsecond, 10 * time.Second, 10 * time.Second}},
 		{"zero value takes defaults", Backoff{}, []time.Duration{0, 1000 * ms, 1500 * ms, 2250 * ms}},
 		{"broker start", Backoff{Initial: 500 * ms}, []time.Duration{0, 500 * ms, 750 * ms}},
@@ -27,10 +27,10 @@ func TestBackoffDelay(t *testing.T) {
 			}
 		}
 	}
-	if got := DefaultBackoff.Delay(1 << 30); got != 10*time.Second {
+	if got := defaultBackoff.Delay(1 << 30); got != 10*time.Second {
 		t.Errorf("Delay(huge) = %v", got)
 	}
-	if got := DefaultBackoff.Delay(-3); got != 0 {
+	if got := defaultBackoff.Delay(-3); got != 0 {
 		t.Errorf("Delay(-3) = %v", got)
 	}
 }

@@ -60,7 +60,7 @@ type Config struct {
 	// It also selects the multicast interface. Tests use 127.0.0.1.
 	Bind     netip.Addr
 	Attempts int           // 5
-	Backoff  Backoff       // DefaultBackoff
+	Backoff  Backoff       // defaultBackoff
 	Listen   time.Duration // how long each attempt collects answers (500 ms)
 	Clock    Clock         // real time
 	NewNonce func() uint64 // crypto/rand

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,13 +45,46 @@ type benchJSON struct {
 }
 
 func runClusterBench(b *testing.B, args []string) benchJSON {
+	return runClusterBenchN(b, 3, args)
+}
+
+// BenchmarkClusterScale is issue 15's scale series over cluster size: 3, 5
+// and 7 brokers, each on its own host of the test network, the load
+// generator on one more; acknowledged records/s (batched) and one-at-a-time
+// acknowledgement latency. scripts/bench-scale.sh runs it.
+//
+//	go test -run XXX -bench ClusterScale -benchtime 1x ./pkg/e2e
+func BenchmarkClusterScale(b *testing.B) {
+	for _, n := range []int{3, 5, 7} {
+		for _, mode := range []struct {
+			name string
+			args []string
+		}{
+			{"throughput", []string{"--count", "500000", "--consumers", "0"}},
+			{"one-at-a-time", []string{"--sync", "--count", "3000", "--consumers", "0"}},
+		} {
+			b.Run(fmt.Sprintf("brokers=%d/%s", n, mode.name), func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					res := runClusterBenchN(b, n, mode.args)
+					b.ReportMetric(res.ProduceRate, "acked-rec/s")
+					b.ReportMetric(res.AckLatencyUs["p50"], "ack-p50-µs")
+					b.ReportMetric(res.AckLatencyUs["p99"], "ack-p99-µs")
+				}
+			})
+		}
+	}
+}
+
+// runClusterBenchN runs `logstream bench` against n brokers on hosts 0..n-1,
+// from host n.
+func runClusterBenchN(b *testing.B, n int, args []string) benchJSON {
 	b.StopTimer()
 	// The manual's default timeouts; no retention, so a consumer reading a
 	// million records at full speed is never overtaken by it.
-	c := startClusterTimed(b, 5, 3, []string{"MAX_RECORDS_PER_TOPIC=0"})
+	c := startClusterTimed(b, max(5, n+1), n, []string{"MAX_RECORDS_PER_TOPIC=0"})
 	leader := fmt.Sprintf("%s:8001", c.net.Host(0).IP)
 	b.StartTimer()
-	p := start(b, c.net.Host(3), []string{"LOGSTREAM_HOME=" + c.home, "LOG_LEVEL=warn"}, "logstream",
+	p := start(b, c.net.Host(n), []string{"LOGSTREAM_HOME=" + c.home, "LOG_LEVEL=warn"}, "logstream",
 		append([]string{"bench", "--leader", leader, "--format", "json", "--topic", fmt.Sprintf("b%d", time.Now().UnixNano())}, args...)...)
 	if err := p.wait(60 * time.Second); err != nil {
 		b.Fatalf("bench: %v\n%s", err, p.stderr.String())
@@ -80,6 +114,40 @@ func BenchmarkFailover(b *testing.B) {
 						idx = c.ownerIndex(b, "logs")
 					}
 					c.brokers[idx].signal(9)
+				}, &stall)
+				stalls = append(stalls, stall)
+			}
+			slices.Sort(stalls)
+			b.ReportMetric(stalls[len(stalls)/2].Seconds(), "median-stall-s")
+			b.ReportMetric(stalls[len(stalls)-1].Seconds(), "worst-stall-s")
+		})
+	}
+}
+
+// BenchmarkPausedDefaults measures, with the manual's default timeouts,
+// how long deliveries stop when the leader, or the topic's owner, is paused
+// (SIGSTOP) for 25 s mid-stream, and checks nothing is lost. Issue 16's
+// target: a paused leader serving again within 10 s.
+//
+//	go test -run XXX -bench PausedDefaults -benchtime 3x ./pkg/e2e
+func BenchmarkPausedDefaults(b *testing.B) {
+	for _, victim := range []string{"leader", "owner"} {
+		b.Run(victim, func(b *testing.B) {
+			var stalls []time.Duration
+			for i := 0; i < b.N; i++ {
+				c := startClusterTimed(b, 5, 3, nil)
+				var stall time.Duration
+				streamThroughFaultTimed(b, c, 20000, time.Millisecond, func() {
+					idx, owner := c.leaderIndex(b), c.ownerIndex(b, "logs")
+					if victim == "owner" {
+						idx = owner
+					}
+					b.Logf("pausing broker %d (leader %v, owner %v)", idx, idx == c.leaderIndex(b), idx == owner)
+					c.brokers[idx].signal(syscall.SIGSTOP)
+					go func() {
+						time.Sleep(25 * time.Second) // the fault's length, not a synchronisation
+						c.brokers[idx].signal(syscall.SIGCONT)
+					}()
 				}, &stall)
 				stalls = append(stalls, stall)
 			}

@@ -108,7 +108,12 @@ func streamThroughFaultTimed(t testing.TB, c *cluster3, n int, perRecord time.Du
 
 func streamThroughFaultFull(t testing.TB, c *cluster3, n int, perRecord time.Duration, fault func(), stall *time.Duration, prodLog *string) {
 	t.Helper()
-	flags := []string{"-topic", "logs", "-reconnect-delay", "1", "-reconnect-attempts", "60", "-hb-interval", "1", "-hb-timeout", "3"}
+	flags := []string{"-topic", "logs", "-reconnect-delay", "1", "-reconnect-attempts", "60"}
+	if c.timing != nil {
+		// Fast broker timings, fast client ones; with the manual's
+		// defaults the clients keep theirs too.
+		flags = append(flags, "-hb-interval", "1", "-hb-timeout", "3")
+	}
 	env := []string{"LOGSTREAM_HOME=" + c.home}
 	cons := start(t, c.net.Host(4), env, "consumer", append(flags, "-analytics=false", "-format", "json", "-count", strconv.Itoa(n))...)
 	prod := start(t, c.net.Host(3), env, "producer", flags...)
@@ -140,6 +145,7 @@ func streamThroughFaultFull(t testing.TB, c *cluster3, n int, perRecord time.Dur
 	if prodLog != nil {
 		*prodLog = prod.stderr.String()
 	}
+
 	if err := cons.wait(120 * time.Second); err != nil {
 		t.Fatalf("consumer: %v", err)
 	}

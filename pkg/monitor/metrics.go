@@ -31,6 +31,7 @@ type Metrics struct {
 	produceErrors *prometheus.CounterVec
 	recovery      prometheus.Histogram
 	election      prometheus.Histogram
+	detection     *prometheus.HistogramVec
 }
 
 // traffic is one topic's records and payload bytes in (acknowledged to
@@ -53,6 +54,11 @@ func NewMetrics() *Metrics {
 			Name: "logstream_produce_errors_total",
 			Help: "PRODUCE batches answered with an error, by error code.",
 		}, []string{"code"}),
+		detection: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "logstream_failure_detection_silence_seconds",
+			Help:    "Silence of a peer when this broker judged it failed (or timed it out of the view), by the part it played (leader, owner, member) and the verdict (failed, timed out).",
+			Buckets: recoveryBuckets,
+		}, []string{"role", "verdict"}),
 		recovery: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "logstream_recovery_duration_seconds",
 			Help:    "How long each view change kept this broker frozen (no commits) until the new view was active; sampled every 20 ms tick.",
@@ -95,6 +101,11 @@ func (m *Metrics) Delivered(topic string, records, bytes int) {
 	t.bytesOut.Add(uint64(bytes))
 }
 
+// Detected implements broker.Observer.
+func (m *Metrics) Detected(role, verdict string, silent time.Duration) {
+	m.detection.WithLabelValues(role, verdict).Observe(silent.Seconds())
+}
+
 // Recovered implements broker.Observer.
 func (m *Metrics) Recovered(d time.Duration, newLeader bool) {
 	m.recovery.Observe(d.Seconds())
@@ -110,7 +121,7 @@ func (m *Metrics) Registry(src Source) *prometheus.Registry {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.ackLatency, m.produceErrors, m.recovery, m.election,
+		m.ackLatency, m.produceErrors, m.recovery, m.election, m.detection,
 		&snapshotCollector{src: src, m: m, lastStart: map[string]uint64{}, trimmed: map[string]uint64{}},
 	)
 	return reg
@@ -180,6 +191,7 @@ var counterHelp = map[string]string{
 	"multicast_auth_failures":  "Multicast datagrams refused for their cluster-key tag.",
 	"multicast_replayed":       "Multicast datagrams seen before (replay window).",
 	"log_lines_dropped":        "Repeated cluster log lines discarded (20 per 10 s bound).",
+	"produce_parked":           "PRODUCE batches held through a view change and proposed again, instead of refused BUSY.",
 	"damaged_ranges":           "Damaged stored ranges found (repaired from a replica, or cut out and reported; see logstreamctl status).",
 	"discovery_datagrams":      "Discovery datagrams received.",
 	"discovery_answered":       "Discovery requests answered.",

@@ -53,9 +53,6 @@ func Listen(opts Options, m *Metrics) (*Server, error) {
 	return &Server{opts: opts, m: m, ln: ln, log: opts.Logger.With().Str("component", "monitor").Logger()}, nil
 }
 
-// Addr is the address the listener is bound to.
-func (s *Server) Addr() net.Addr { return s.ln.Addr() }
-
 // Serve answers requests about src until ctx ends, then closes the listener
 // and waits (bounded) for requests in progress.
 func (s *Server) Serve(ctx context.Context, src Source) error {

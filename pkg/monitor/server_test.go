@@ -348,6 +348,7 @@ func TestMetricsValues(t *testing.T) {
 	m.Delivered("logs", 4, 400)
 	m.Recovered(250*time.Millisecond, true)
 	m.Recovered(40*time.Millisecond, false)
+	m.Detected("owner", "failed", 2100*time.Millisecond)
 
 	fams := scrape(t, ts.URL, "")
 	topic := map[string]string{"topic": "logs"}
@@ -379,6 +380,7 @@ func TestMetricsValues(t *testing.T) {
 		{"logstream_produce_errors_total", map[string]string{"code": "NOT_OWNER"}, 1},
 		{"logstream_recovery_duration_seconds", nil, 2},
 		{"logstream_election_duration_seconds", nil, 1},
+		{"logstream_failure_detection_silence_seconds", map[string]string{"role": "owner", "verdict": "failed"}, 1},
 		{"logstream_view_number", nil, 4},
 		{"logstream_view_members", nil, 2},
 		{"logstream_is_leader", nil, 1},
@@ -441,6 +443,7 @@ func TestDocumentedMetrics(t *testing.T) {
 	m.ProduceAcked("logs", 1, 1, time.Millisecond, wire.ErrNone)
 	m.ProduceAcked("logs", 0, 0, time.Millisecond, wire.ErrBusy)
 	m.Delivered("logs", 1, 1)
+	m.Detected("leader", "failed", time.Second)
 	fams := scrape(t, ts.URL, "")
 	var missing, undocumented []string
 	for name := range documented {

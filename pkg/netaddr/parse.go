@@ -61,7 +61,7 @@ func ParseBrokerAddress(s string, defaultPort uint16, auto func() (netip.Addr, e
 		}
 		return autoWith(port)
 	}
-	ap, err := ParseHostPort(s)
+	ap, err := parseHostPort(s)
 	if err != nil {
 		return netip.AddrPort{}, fmt.Errorf("%s: %w; or give just a PORT to auto-detect the IP", flag, err)
 	}
@@ -71,11 +71,11 @@ func ParseBrokerAddress(s string, defaultPort uint16, auto func() (netip.Addr, e
 	return ap, nil
 }
 
-// ParseHostPort parses IP:PORT as given to --leader and similar flags. Host
+// parseHostPort parses IP:PORT as given to --leader and similar flags. Host
 // names are not resolved: a cluster address must not change under DNS, and a
 // lookup at startup would hang without a resolver. The error does not name a
 // flag; callers prefix it ("--leader: ...").
-func ParseHostPort(s string) (netip.AddrPort, error) {
+func parseHostPort(s string) (netip.AddrPort, error) {
 	s = strings.TrimSpace(s)
 	if len(s) > maxInput {
 		return netip.AddrPort{}, fmt.Errorf("address is %d bytes long; want IP:PORT", len(s))

@@ -88,15 +88,15 @@ func TestParseHostPort(t *testing.T) {
 		{in: "255.255.255.255:80", want: "255.255.255.255:80"},
 	}
 	for _, tt := range tests {
-		got, err := ParseHostPort(tt.in)
+		got, err := parseHostPort(tt.in)
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("ParseHostPort(%q) = %v, %v; want error containing %q", tt.in, got, err, tt.wantErr)
+				t.Errorf("parseHostPort(%q) = %v, %v; want error containing %q", tt.in, got, err, tt.wantErr)
 			}
 			continue
 		}
 		if err != nil || got != netip.MustParseAddrPort(tt.want) {
-			t.Errorf("ParseHostPort(%q) = %v, %v; want %s", tt.in, got, err, tt.want)
+			t.Errorf("parseHostPort(%q) = %v, %v; want %s", tt.in, got, err, tt.want)
 		}
 	}
 }
@@ -108,14 +108,14 @@ func FuzzParseHostPort(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		ap, err := ParseHostPort(s)
+		ap, err := parseHostPort(s)
 		if err != nil {
 			return
 		}
 		if !ap.IsValid() || ap.Port() == 0 || ap.Addr().IsUnspecified() || ap.Addr().IsMulticast() {
-			t.Fatalf("ParseHostPort(%q) accepted %v", s, ap)
+			t.Fatalf("parseHostPort(%q) accepted %v", s, ap)
 		}
-		back, err := ParseHostPort(ap.String())
+		back, err := parseHostPort(ap.String())
 		if err != nil || back != ap {
 			t.Fatalf("round trip of %v: %v, %v", ap, back, err)
 		}

@@ -22,8 +22,8 @@ var (
 	LoopbackBroadcast = netip.AddrFrom4([4]byte{127, 255, 255, 255})
 )
 
-// ErrNoAddress is returned by Pick when not even loopback is usable.
-var ErrNoAddress = errors.New("no usable IPv4 address: no interface is up with an IPv4 address, and loopback is down")
+// errNoAddress is returned by Pick when not even loopback is usable.
+var errNoAddress = errors.New("no usable IPv4 address: no interface is up with an IPv4 address, and loopback is down")
 
 // Pick chooses the IPv4 address LogStream advertises, in this order:
 //
@@ -76,7 +76,7 @@ func Pick(ifaces []Iface) (Choice, error) {
 			}
 		}
 	}
-	return Choice{}, ErrNoAddress
+	return Choice{}, errNoAddress
 }
 
 // advertisable reports whether other hosts could reach ip.

@@ -60,8 +60,8 @@ func TestPick(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := Pick(tt.ifaces)
 			if tt.wantErr {
-				if !errors.Is(err, ErrNoAddress) {
-					t.Fatalf("Pick = %+v, %v; want ErrNoAddress", c, err)
+				if !errors.Is(err, errNoAddress) {
+					t.Fatalf("Pick = %+v, %v; want errNoAddress", c, err)
 				}
 				return
 			}

@@ -29,31 +29,31 @@ func (v Verdict) String() string {
 
 // Default phi thresholds.
 //
-// DefaultSuspectPhi = 5: the silence has under a 1-in-100,000 chance of
+// defaultSuspectPhi = 5: the silence has under a 1-in-100,000 chance of
 // being an ordinary late beat under the history's own distribution. Being
 // suspected is cheap (it starts the suspicion path, nothing is torn down), so
 // it can be raised early.
 //
-// DefaultFailPhi = 8: one in a hundred million, the threshold Akka and
+// defaultFailPhi = 8: one in a hundred million, the threshold Akka and
 // Cassandra default to. Failing a leader starts an election and a view
 // change, so a false positive is expensive. Real heartbeat delays have
 // heavier tails than the normal curve assumes, which is why the thresholds
 // are this high and why Judge also demands the floors below.
 const (
-	DefaultSuspectPhi = 5.0
-	DefaultFailPhi    = 8.0
+	defaultSuspectPhi = 5.0
+	defaultFailPhi    = 8.0
 )
 
 // Floors, in mean heartbeat intervals, below which phi alone never condemns:
-// a member is not Suspected before SuspectFloorMeans·mean of silence (a whole
-// beat missed, not merely late) nor Failed before FailFloorMeans·mean (two
+// a member is not Suspected before suspectFloorMeans·mean of silence (a whole
+// beat missed, not merely late) nor Failed before failFloorMeans·mean (two
 // beats missed). A single lost heartbeat datagram — routine on UDP — thus
 // never fails a node. With the manual's defaults (5 s beats, suspicion 10 s,
 // failure 15 s) the floors coincide with the timeouts on a regular network;
 // with larger timeouts phi decides between floor and timeout.
 const (
-	SuspectFloorMeans = 2
-	FailFloorMeans    = 3
+	suspectFloorMeans = 2
+	failFloorMeans    = 3
 )
 
 // Detector turns a History into a Verdict. Its zero value uses the default
@@ -63,8 +63,8 @@ const (
 //
 //	clamp(when phi reaches the threshold, floor, timeout)
 //
-// where floor = max(k·mean, MinTimeout) with k = SuspectFloorMeans or
-// FailFloorMeans: phi adapts to the network between a floor that tolerates a
+// where floor = max(k·mean, MinTimeout) with k = suspectFloorMeans or
+// failFloorMeans: phi adapts to the network between a floor that tolerates a
 // late or lost beat and the manual's timeout, which is always the outer
 // bound (a timeout fires whatever phi and the floors say).
 type Detector struct {
@@ -94,13 +94,13 @@ func (d Detector) Judge(h *History, now time.Time) Verdict {
 	}
 	mean, _ := h.Stats()
 	phi := h.Phi(now)
-	if phi >= orDefault(d.FailPhi, DefaultFailPhi) && elapsed >= d.floor(FailFloorMeans, mean) {
+	if phi >= orDefault(d.FailPhi, defaultFailPhi) && elapsed >= d.floor(failFloorMeans, mean) {
 		return Failed
 	}
 	if d.SuspicionTimeout > 0 && elapsed >= d.SuspicionTimeout {
 		return Suspected
 	}
-	if phi >= orDefault(d.SuspectPhi, DefaultSuspectPhi) && elapsed >= d.floor(SuspectFloorMeans, mean) {
+	if phi >= orDefault(d.SuspectPhi, defaultSuspectPhi) && elapsed >= d.floor(suspectFloorMeans, mean) {
 		return Suspected
 	}
 	return Alive
@@ -127,7 +127,7 @@ func orDefault(v, def float64) float64 {
 // Validate reports a configuration that cannot work, phrased with the
 // command-line flags a user would have set.
 func (d Detector) Validate() error {
-	s, f := orDefault(d.SuspectPhi, DefaultSuspectPhi), orDefault(d.FailPhi, DefaultFailPhi)
+	s, f := orDefault(d.SuspectPhi, defaultSuspectPhi), orDefault(d.FailPhi, defaultFailPhi)
 	switch {
 	case math.IsNaN(s) || s < 0:
 		return fmt.Errorf("suspect phi must be positive, got %v", d.SuspectPhi)

@@ -148,7 +148,7 @@ func TestLateBeatBelowFloor(t *testing.T) {
 	h := regular(time.Second, 200) // sd floored to 100 ms
 	d := Detector{}
 	now := t0.Add(1900 * time.Millisecond)
-	if p := h.Phi(now); p < DefaultFailPhi {
+	if p := h.Phi(now); p < defaultFailPhi {
 		t.Fatalf("phi %v; the case needs phi over the failure threshold", p)
 	}
 	if v := d.Judge(h, now); v != Alive {

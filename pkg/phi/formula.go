@@ -30,7 +30,7 @@ const (
 //
 // stddev <= 0 has no distribution; Phi treats it as a step: 0 while
 // elapsed <= mean, +Inf after. History.Phi never passes it, because it
-// floors the deviation (see MinStddev).
+// floors the deviation (see minStddev).
 func Phi(elapsed, mean, stddev time.Duration) float64 {
 	if stddev <= 0 {
 		if elapsed <= mean {

@@ -11,22 +11,22 @@ const (
 	// manual's 2–5 s heartbeat intervals, enough for a stable mean and
 	// deviation, short enough to follow a change of network.
 	DefaultSize = 100
-	// MaxSize bounds a History's memory whatever it is asked for.
-	MaxSize = 10_000
-	// DefaultFirstInterval seeds a History when NewHistory is given
+	// maxSize bounds a History's memory whatever it is asked for.
+	maxSize = 10_000
+	// defaultFirstInterval seeds a History when NewHistory is given
 	// firstInterval <= 0.
-	DefaultFirstInterval = time.Second
+	defaultFirstInterval = time.Second
 
-	// MinStddev and MinStddevFraction floor the deviation History.Phi
-	// uses at max(MinStddev, mean·MinStddevFraction). Heartbeats sent on
+	// minStddev and minStddevFraction floor the deviation History.Phi
+	// uses at max(minStddev, mean·minStddevFraction). Heartbeats sent on
 	// a timer over a quiet LAN (or a simulated clock) can be almost
 	// perfectly regular; without a floor the deviation tends to zero and
 	// a beat a few milliseconds late would give an enormous phi. A tenth
 	// of the interval is what Akka's defaults amount to (100 ms for 1 s
 	// beats); the absolute 10 ms covers sub-second test intervals, where
 	// scheduling and GC pauses are of that order.
-	MinStddev         = 10 * time.Millisecond
-	MinStddevFraction = 0.1
+	minStddev         = 10 * time.Millisecond
+	minStddevFraction = 0.1
 )
 
 // History is a bounded ring of the last inter-arrival intervals of one
@@ -40,13 +40,13 @@ type History struct {
 	last    time.Time
 
 	// Mean and deviation are recomputed lazily, after a heartbeat, over at
-	// most MaxSize intervals: exact, with no running sums to drift.
+	// most maxSize intervals: exact, with no running sums to drift.
 	stale          bool
 	mean, rawStdev time.Duration
 }
 
 // NewHistory returns a History holding up to size intervals (DefaultSize if
-// size <= 0, at least 2, at most MaxSize), seeded with two intervals of
+// size <= 0, at least 2, at most maxSize), seeded with two intervals of
 // firstInterval ± 25%: mean firstInterval and deviation firstInterval/4.
 // Seeding lets phi work from the first heartbeat, using the configured
 // heartbeat interval as the prior; a quarter of the interval is a cautious
@@ -56,9 +56,9 @@ func NewHistory(size int, firstInterval time.Duration) *History {
 	if size <= 0 {
 		size = DefaultSize
 	}
-	size = max(2, min(size, MaxSize))
+	size = max(2, min(size, maxSize))
 	if firstInterval <= 0 {
-		firstInterval = DefaultFirstInterval
+		firstInterval = defaultFirstInterval
 	}
 	h := &History{intervals: make([]time.Duration, size)}
 	h.push(firstInterval - firstInterval/4)
@@ -106,12 +106,12 @@ func (h *History) Elapsed(now time.Time) time.Duration {
 
 // Stats returns the mean interval and the deviation Phi uses, that is the
 // population standard deviation of the intervals raised to the floor
-// max(MinStddev, mean·MinStddevFraction).
+// max(minStddev, mean·minStddevFraction).
 func (h *History) Stats() (mean, stddev time.Duration) {
 	if h.stale {
 		h.recompute()
 	}
-	floor := max(MinStddev, time.Duration(float64(h.mean)*MinStddevFraction))
+	floor := max(minStddev, time.Duration(float64(h.mean)*minStddevFraction))
 	return h.mean, max(h.rawStdev, floor)
 }
 

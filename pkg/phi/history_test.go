@@ -19,7 +19,7 @@ func TestNewHistorySeeds(t *testing.T) {
 		{100, 4 * time.Second, 4 * time.Second, time.Second, 100},
 		{0, 0, time.Second, 250 * time.Millisecond, DefaultSize},
 		{1, 2 * time.Second, 2 * time.Second, 500 * time.Millisecond, 2},
-		{1 << 30, time.Second, time.Second, 250 * time.Millisecond, MaxSize},
+		{1 << 30, time.Second, time.Second, 250 * time.Millisecond, maxSize},
 	}
 	for _, tt := range tests {
 		h := NewHistory(tt.size, tt.first)
@@ -76,7 +76,7 @@ func TestStddevFloor(t *testing.T) {
 		wantSd   time.Duration
 	}{
 		{5 * time.Second, 500 * time.Millisecond}, // mean/10
-		{50 * time.Millisecond, MinStddev},        // absolute floor
+		{50 * time.Millisecond, minStddev},
 	}
 	for _, tt := range tests {
 		h := regular(tt.interval, 200)

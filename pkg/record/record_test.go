@@ -59,3 +59,37 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// Peek accepts exactly what Decode accepts and agrees on the offset, the
+// payload's length and the bytes taken, on valid records and on every
+// prefix and single-byte change of them.
+func TestPeekAgreesWithDecode(t *testing.T) {
+	recs := []Record{
+		{},
+		{Offset: 1 << 40, Timestamp: -5, ProducerID: "prod", Seq: 300, Payload: []byte("hello")},
+		{Offset: 7, Timestamp: 1700000000000000000, ProducerID: string(make([]byte, MaxProducerID)), Seq: 1, Payload: make([]byte, 300)},
+	}
+	check := func(b []byte) {
+		r, n, err := Decode(b)
+		off, payload, pn, perr := Peek(b)
+		if (err == nil) != (perr == nil) {
+			t.Fatalf("% x: Decode error %v, Peek error %v", b, err, perr)
+		}
+		if err == nil && (off != r.Offset || payload != len(r.Payload) || pn != n) {
+			t.Fatalf("% x: Peek (%d, %d, %d), Decode (%d, %d, %d)", b, off, payload, pn, r.Offset, len(r.Payload), n)
+		}
+	}
+	for _, r := range recs {
+		b := r.AppendBinary(nil)
+		for i := 0; i <= len(b); i++ {
+			check(b[:i])
+		}
+		for i := range b {
+			for _, v := range []byte{0, 1, 0x7f, 0x80, 0xff} {
+				c := append([]byte(nil), b...)
+				c[i] = v
+				check(c)
+			}
+		}
+	}
+}

@@ -252,7 +252,7 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 	}
 	cfg.DataDir = c.String("data-dir")
 	if cfg.DataDir == "" {
-		cfg.DataDir = filepath.Join(StateHome(), "data", cfg.Name)
+		cfg.DataDir = filepath.Join(stateHome(), "data", cfg.Name)
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, cli.Exit(err.Error(), 2)
@@ -291,8 +291,8 @@ func broadcastFor(ip netip.Addr, choice netaddr.Choice) netip.Addr {
 	return netip.IPv4Unspecified()
 }
 
-// StateHome is LogStream's state directory: $LOGSTREAM_HOME or ~/.logstream.
-func StateHome() string {
+// stateHome is LogStream's state directory: $LOGSTREAM_HOME or ~/.logstream.
+func stateHome() string {
 	if h := os.Getenv("LOGSTREAM_HOME"); h != "" {
 		return h
 	}

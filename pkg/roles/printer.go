@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/logstream/logstream/pkg/analytics"
 	"github.com/logstream/logstream/pkg/internal/cliutil"
@@ -25,6 +24,8 @@ type printer struct {
 	topic     string
 	statsLine string // what is drawn on the terminal's last line
 	enc       *json.Encoder
+	line      []byte // a record's JSON, reused
+	jsonRecs  jsonRecords
 }
 
 func newPrinter(w io.Writer, format, topic string) *printer {
@@ -34,6 +35,7 @@ func newPrinter(w io.Writer, format, topic string) *printer {
 	return p
 }
 
+// jsonRecord is a record's JSON object; jsonRecords writes it.
 type jsonRecord struct {
 	Type          string `json:"type"`
 	Topic         string `json:"topic"`
@@ -61,14 +63,8 @@ type jsonStats struct {
 
 func (p *printer) record(r *record.Record) {
 	if p.json {
-		jr := jsonRecord{Type: "record", Topic: p.topic, Offset: r.Offset, Producer: r.ProducerID, Seq: r.Seq,
-			Timestamp: time.Unix(0, r.Timestamp).UTC().Format(time.RFC3339Nano)}
-		if utf8.Valid(r.Payload) {
-			jr.Payload = string(r.Payload)
-		} else {
-			jr.PayloadBase64 = r.Payload
-		}
-		p.enc.Encode(&jr)
+		p.line = p.jsonRecs.append(p.line[:0], p.topic, r) // the bytes encoding/json makes of jsonRecord
+		p.w.Write(p.line)
 	} else {
 		p.clearStats()
 		p.w.Write(r.Payload)

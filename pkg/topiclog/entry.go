@@ -94,28 +94,72 @@ func (s *scanner) pos() int64 { return s.bpos + int64(s.off) }
 // an error wrapping ErrCorrupt. After an error the position stays at the
 // start of the offending entry.
 func (s *scanner) next() (record.Record, int64, error) {
+	e, p, err := s.entry()
+	if err != nil {
+		return record.Record{}, p, err
+	}
+	r, err := decodeEntry(e)
+	if err != nil {
+		s.badLen = len(e)
+		return r, p, err
+	}
+	s.off += len(e)
+	return r, p, nil
+}
+
+// nextRaw is next without building the record: the checked entry's body
+// (the record's encoding, aliasing the scanner's buffer until its next
+// call), offset and payload length.
+func (s *scanner) nextRaw() (body []byte, off uint64, payload int, p int64, err error) {
+	e, p, err := s.entry()
+	if err != nil {
+		return nil, 0, 0, p, err
+	}
+	body = e[entryHeader:]
+	off, payload, err = checkBody(body, binary.BigEndian.Uint32(e[4:]))
+	if err != nil {
+		s.badLen = len(e)
+		return nil, 0, 0, p, err
+	}
+	s.off += len(e)
+	return body, off, payload, p, nil
+}
+
+// checkBody is decodeEntry's check of an entry's body against its checksum
+// and the record format, without building the record.
+func checkBody(body []byte, sum uint32) (off uint64, payload int, err error) {
+	if crc32.Checksum(body, castagnoli) != sum {
+		return 0, 0, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
+	}
+	off, payload, n, err := record.Peek(body)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	if n != len(body) {
+		return 0, 0, fmt.Errorf("%w: %d trailing bytes in entry", ErrCorrupt, len(body)-n)
+	}
+	return off, payload, nil
+}
+
+// entry returns the next whole entry (header and body, aliasing the buffer)
+// and its position, checking its length but not its contents.
+func (s *scanner) entry() ([]byte, int64, error) {
 	s.badLen = 0
 	p := s.pos()
 	if p >= s.end {
-		return record.Record{}, p, io.EOF
+		return nil, p, io.EOF
 	}
 	if err := s.fill(entryHeader); err != nil {
-		return record.Record{}, p, err
+		return nil, p, err
 	}
 	n, err := entryLen(s.buf[s.off:])
 	if err != nil {
-		return record.Record{}, p, err
+		return nil, p, err
 	}
 	if err := s.fill(n); err != nil {
-		return record.Record{}, p, err
+		return nil, p, err
 	}
-	r, err := decodeEntry(s.buf[s.off : s.off+n])
-	if err != nil {
-		s.badLen = n
-		return r, p, err
-	}
-	s.off += n
-	return r, p, nil
+	return s.buf[s.off : s.off+n], p, nil
 }
 
 // skipBad steps over the entry the last next call rejected for its

@@ -29,7 +29,6 @@ type Log struct {
 	// wmu serialises writers. A writer may read the fields below without mu
 	// because only writers change them.
 	wmu    sync.Mutex
-	buf    []byte       // reused append buffer
 	idxBuf []indexEntry // reused pending index entries
 	failed error        // sticky: a write could not be undone
 	dirty  atomic.Bool  // appended since the last fsync

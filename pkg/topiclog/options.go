@@ -31,7 +31,7 @@ const (
 	// maxWriteChunk bounds the reused append buffer: a bigger batch is
 	// written in several syscalls rather than held whole in memory.
 	maxWriteChunk = 8 << 20
-	// keepBufBytes is the largest append buffer a Log keeps between batches.
+	// keepBufBytes is the largest append buffer kept for the next batch.
 	keepBufBytes = 1 << 20
 )
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 
 	"github.com/logstream/logstream/pkg/record"
 )
@@ -43,22 +44,139 @@ func (l *Log) Read(from uint64, maxRecords int, maxBytes int) ([]record.Record, 
 	if maxRecords > 0 {
 		rd.out = make([]record.Record, 0, min(maxRecords, 1024))
 	}
-	for k := l.segIndex(from); k < len(l.segs); k++ {
-		if done, err := rd.segment(l.segs[k]); done || err != nil {
-			return rd.out, err
-		}
-	}
-	return rd.out, nil
+	err := rd.segments()
+	return rd.out, err
 }
 
-// segReader is one Read call's progress. Caller holds l.mu for reading.
+// RawBatch is what ReadRaw read: records as stored, never decoded.
+type RawBatch struct {
+	// Encoded holds the records' encodings back to back
+	// (record.AppendBinary each, the form wire messages carry records in).
+	Encoded      []byte
+	Count        int    // records in Encoded
+	First        uint64 // offset of the first (meaningless when Count is 0)
+	Next         uint64 // offset after the last
+	PayloadBytes int    // their payloads' bytes
+}
+
+// ReadRaw is Read for a caller that passes the records on encoded, as a
+// broker streaming them to a consumer does: it checks every entry as Read
+// does (checksum, format, offset; damage is cut out the same way) but
+// builds no record, and appends their encodings to dst, so the bytes go
+// from the file to the frame with no decoding and no allocation per
+// record. It reads no record at or beyond end (the commit point), and
+// returns the same records Read(from, maxRecords, maxBytes) would, up to
+// end.
+func (l *Log) ReadRaw(from uint64, maxRecords, maxBytes int, end uint64, dst []byte) (RawBatch, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultReadBytes
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return RawBatch{Encoded: dst}, ErrClosed
+	}
+	if from < l.start || from > l.next {
+		return RawBatch{Encoded: dst}, &OffsetError{Offset: from, Start: l.start, Next: l.next}
+	}
+	rd := segReader{l: l, from: from, maxRecords: maxRecords, maxBytes: maxBytes, raw: true, end: end,
+		batch: RawBatch{Encoded: dst}}
+	if from == l.next || from >= end {
+		return rd.batch, nil
+	}
+	rbuf := readBufs.Get().(*[]byte)
+	rd.rbuf = (*rbuf)[:0]
+	err := rd.segments()
+	if cap(rd.rbuf) <= keepReadBytes {
+		*rbuf = rd.rbuf[:0]
+		readBufs.Put(rbuf)
+	}
+	return rd.batch, err
+}
+
+// readBufs holds ReadRaw's file read buffers between calls, shared by every
+// reader of the process: a buffer per call was most of what a broker with a
+// hundred consumers allocated.
+var readBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// keepReadBytes is the largest read buffer kept for the next ReadRaw.
+const keepReadBytes = 1 << 20
+
+// segReader is one Read or ReadRaw call's progress. Caller holds l.mu for
+// reading.
 type segReader struct {
 	l          *Log
 	from       uint64 // next offset wanted
 	out        []record.Record
-	total      int // stored bytes of out
+	n          int // records kept (in out, or in batch when raw)
+	total      int // stored bytes of what was kept
 	maxRecords int
 	maxBytes   int
+
+	raw   bool     // keep encodings in batch, not records in out
+	rbuf  []byte   // raw: the file read buffer, handed from scanner to scanner
+	end   uint64   // raw: read nothing at or beyond this offset
+	batch RawBatch // raw: what was kept
+}
+
+func (rd *segReader) segments() error {
+	for k := rd.l.segIndex(rd.from); k < len(rd.l.segs); k++ {
+		if done, err := rd.segment(rd.l.segs[k]); done || err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanner starts a scan; in raw mode it reads into the call's read buffer
+// (what it returns is copied out at once, so the buffer is reused).
+func (rd *segReader) scanner(f io.ReaderAt, start, end int64, chunk int, fresh bool) *scanner {
+	sc := newScanner(f, start, end, chunk, fresh)
+	if rd.raw {
+		sc.buf, rd.rbuf = rd.rbuf[:0], nil
+	}
+	return sc
+}
+
+// done takes back a finished scanner's read buffer (raw mode).
+func (rd *segReader) done(sc *scanner) {
+	if rd.raw && sc.buf != nil {
+		rd.rbuf, sc.buf = sc.buf[:0], nil
+	}
+}
+
+// entry is one checked entry the scanner read: the record (decoded unless
+// raw) or its encoding.
+type entry struct {
+	off     uint64
+	rec     record.Record
+	body    []byte
+	payload int
+}
+
+func (rd *segReader) next(sc *scanner) (entry, int64, error) {
+	if rd.raw {
+		body, off, payload, p, err := sc.nextRaw()
+		return entry{off: off, body: body, payload: payload}, p, err
+	}
+	r, p, err := sc.next()
+	return entry{off: r.Offset, rec: r}, p, err
+}
+
+func (rd *segReader) keep(e *entry) {
+	rd.n++
+	if rd.raw {
+		b := &rd.batch
+		if b.Count == 0 {
+			b.First = e.off
+		}
+		b.Encoded = append(b.Encoded, e.body...)
+		b.Count++
+		b.Next = e.off + 1
+		b.PayloadBytes += e.payload
+		return
+	}
+	rd.out = append(rd.out, e.rec)
 }
 
 // segment reads seg from rd.from on; done means the batch is complete (a
@@ -67,7 +185,7 @@ func (rd *segReader) segment(seg *segment) (done bool, err error) {
 	holes := seg.holeList()
 	for _, h := range holes { // a read that starts in a hole starts after it
 		if rd.from >= h.from && rd.from < h.to {
-			if len(rd.out) > 0 {
+			if rd.n > 0 {
 				return true, nil
 			}
 			rd.from = h.to
@@ -85,7 +203,11 @@ func (rd *segReader) segment(seg *segment) (done bool, err error) {
 	}
 	// Read enough in one pread for the skip to from plus maxBytes.
 	chunk := int(min(seg.size-pos, int64(rd.maxBytes)+int64(rd.maxBytes)/8+2*indexIntervalBytes))
-	sc := newScanner(seg.log, pos, seg.size, chunk, true)
+	// Decoded records alias the buffer, so each refill takes a fresh one;
+	// raw bodies are copied out at once and the buffer is reused.
+	fresh := !rd.raw
+	sc := rd.scanner(seg.log, pos, seg.size, chunk, fresh)
+	defer func() { rd.done(sc) }()
 	hi := 0
 	for {
 		p := sc.pos()
@@ -93,23 +215,24 @@ func (rd *segReader) segment(seg *segment) (done bool, err error) {
 			hi++ // behind us
 		}
 		if hi < len(holes) && holes[hi].pos <= p {
-			if len(rd.out) > 0 {
+			if rd.n > 0 {
 				return true, nil // a batch never spans a hole
 			}
 			h := holes[hi]
 			hi++
-			sc = newScanner(seg.log, h.end, seg.size, chunk, true)
+			rd.done(sc)
+			sc = rd.scanner(seg.log, h.end, seg.size, chunk, fresh)
 			expect = h.to
 			rd.from = max(rd.from, h.to)
 			continue
 		}
-		r, p, err := sc.next()
+		e, p, err := rd.next(sc)
 		if errors.Is(err, io.EOF) {
 			rd.from = max(rd.from, seg.next)
 			return false, nil
 		}
-		if err == nil && r.Offset != expect {
-			err = fmt.Errorf("%w: entry at position %d has offset %d, want %d", ErrCorrupt, p, r.Offset, expect)
+		if err == nil && e.off != expect {
+			err = fmt.Errorf("%w: entry at position %d has offset %d, want %d", ErrCorrupt, p, e.off, expect)
 		}
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, errTorn) {
@@ -122,17 +245,20 @@ func (rd *segReader) segment(seg *segment) (done bool, err error) {
 			continue
 		}
 		expect++
-		if r.Offset < rd.from {
+		if e.off < rd.from {
 			continue
 		}
-		n := int(sc.pos() - p)
-		if len(rd.out) > 0 && rd.total+n > rd.maxBytes {
+		if rd.raw && e.off >= rd.end {
 			return true, nil
 		}
-		rd.out = append(rd.out, r)
+		n := int(sc.pos() - p)
+		if rd.n > 0 && rd.total+n > rd.maxBytes {
+			return true, nil
+		}
+		rd.keep(&e)
 		rd.total += n
-		rd.from = r.Offset + 1
-		if rd.maxRecords > 0 && len(rd.out) >= rd.maxRecords {
+		rd.from = e.off + 1
+		if rd.maxRecords > 0 && rd.n >= rd.maxRecords {
 			return true, nil
 		}
 	}

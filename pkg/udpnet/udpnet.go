@@ -10,10 +10,10 @@ import (
 	"time"
 )
 
-// DefaultWriteTimeout bounds one datagram send. A UDP send only blocks when
+// defaultWriteTimeout bounds one datagram send. A UDP send only blocks when
 // the socket buffer is full; a second is far beyond normal and means the
 // host is in trouble.
-const DefaultWriteTimeout = time.Second
+const defaultWriteTimeout = time.Second
 
 // MaxDatagram is the largest UDP payload over IPv4; read buffers of this
 // size never truncate.
@@ -119,12 +119,12 @@ func listen(ctx context.Context, lc net.ListenConfig, addr netip.AddrPort) (*net
 	return uc, nil
 }
 
-// Send writes one datagram to to, giving up after timeout (DefaultWriteTimeout
+// Send writes one datagram to to, giving up after timeout (defaultWriteTimeout
 // if timeout <= 0). The deadline is per conn, so concurrent senders on one
 // conn each extend it; that is harmless since each sets its own bound.
 func Send(conn *net.UDPConn, b []byte, to netip.AddrPort, timeout time.Duration) error {
 	if timeout <= 0 {
-		timeout = DefaultWriteTimeout
+		timeout = defaultWriteTimeout
 	}
 	if err := conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
 		return err

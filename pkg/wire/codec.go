@@ -264,11 +264,15 @@ func (d *Dec) Count(minElem int) int {
 }
 
 // Record reads one record; its payload aliases the input.
-func (d *Dec) Record() record.Record {
+func (d *Dec) Record() record.Record { return d.recordAfter("") }
+
+// recordAfter is Record sharing prevID's string when the record has that
+// producer id (see record.DecodeAfter).
+func (d *Dec) recordAfter(prevID string) record.Record {
 	if d.err != nil {
 		return record.Record{}
 	}
-	r, n, err := record.Decode(d.b[d.off:])
+	r, n, err := record.DecodeAfter(d.b[d.off:], prevID)
 	if err != nil {
 		d.err = fmt.Errorf("%w: %w", ErrMalformed, err)
 		return record.Record{}
@@ -292,8 +296,10 @@ func (d *Dec) RecordsUpTo(max int) []record.Record {
 		return nil
 	}
 	rs := make([]record.Record, n)
+	prev := ""
 	for i := range rs {
-		rs[i] = d.Record()
+		rs[i] = d.recordAfter(prev)
+		prev = rs[i].ProducerID
 	}
 	if d.err != nil {
 		return nil

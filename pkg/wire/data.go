@@ -1,7 +1,9 @@
 package wire
 
 import (
+	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/logstream/logstream/pkg/record"
 )
@@ -227,6 +229,33 @@ func (m *Records) Unmarshal(b []byte) error {
 	}
 	*m = x
 	return nil
+}
+
+// RawRecords is a RECORDS message whose records are already encoded:
+// Encoded holds Count records' encodings (record.AppendBinary) back to back,
+// as a topic log stores them, so a broker copies stored records into the
+// frame without decoding them. It encodes exactly as Records does and is
+// decoded as Records.
+type RawRecords struct {
+	Topic       string
+	Committed   uint64
+	StartOffset uint64
+	Count       int
+	Encoded     []byte
+	Gap         Gap
+}
+
+func (RawRecords) Type() Type { return TypeRecords }
+
+func (m RawRecords) AppendTo(dst []byte) []byte {
+	e := Enc{B: slices.Grow(dst, len(m.Topic)+3*binary.MaxVarintLen64+len(m.Encoded)+8)}
+	e.String(m.Topic)
+	e.U64(m.Committed)
+	e.U64(m.StartOffset)
+	e.Count(m.Count)
+	e.B = append(e.B, m.Encoded...)
+	e.U8(uint8(m.Gap))
+	return e.B
 }
 
 // GroupRange is the offsets [From, To) of a topic.

@@ -233,3 +233,21 @@ func ExampleReader() {
 	// ELECTION_TRIGGER 5 true <nil>
 	// EOF
 }
+
+// A body of up to two chunks (a batch of 1000 small records) is read into
+// one buffer of its size: it used to be read in chunks and joined, twice
+// its size allocated and all of it copied once more.
+func TestReaderBodyOneBuffer(t *testing.T) {
+	body := bytes.Repeat([]byte{7}, 2*readChunk-100)
+	stream := AppendFrame(nil, Frame{Type: TypeRecords, Corr: 1, Body: body})
+	r := NewReader(bytes.NewReader(stream), 0)
+	var f Frame
+	var err error
+	n := allocated(func() { f, err = r.Next() })
+	if err != nil || !bytes.Equal(f.Body, body) {
+		t.Fatalf("Next: %v", err)
+	}
+	if n > uint64(len(body))+readBufSize+16<<10 {
+		t.Fatalf("reading a %d-byte body allocated %d bytes", len(body), n)
+	}
+}

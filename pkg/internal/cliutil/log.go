@@ -15,8 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// LogFlags are accepted by every role.
-func LogFlags() []cli.Flag {
+// logFlags are accepted by every role.
+func logFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "log-level", Value: "info", EnvVars: []string{"LOG_LEVEL"},
 			Usage: "trace, debug, info, warn or error"},
@@ -39,11 +39,11 @@ func IsTerminal(w io.Writer) bool {
 // to w (stderr): stdout is reserved for data such as consumed records. An
 // empty component leaves the field to sub-loggers (a broker names several).
 func NewLogger(c *cli.Context, w io.Writer, component string) (zerolog.Logger, error) {
-	return BuildLogger(c.String("log-level"), c.String("log-format"), w, component)
+	return buildLogger(c.String("log-level"), c.String("log-format"), w, component)
 }
 
-// BuildLogger is NewLogger without a cli.Context.
-func BuildLogger(level, format string, w io.Writer, component string) (zerolog.Logger, error) {
+// buildLogger is NewLogger without a cli.Context.
+func buildLogger(level, format string, w io.Writer, component string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(strings.ToLower(strings.TrimSpace(level)))
 	if err != nil || level == "" {
 		return zerolog.Nop(), UsageError("--log-level", level, "want trace, debug, info, warn or error")

@@ -18,7 +18,7 @@ import (
 func Prepare(app *cli.App, stdout, stderr io.Writer) *cli.App {
 	app.Writer, app.ErrWriter = stdout, stderr
 	app.Version = buildinfo.String() // --version on every role
-	app.Flags = append(app.Flags, LogFlags()...)
+	app.Flags = append(app.Flags, logFlags()...)
 	app.OnUsageError = onUsageError
 	app.ExitErrHandler = func(*cli.Context, error) {} // Run decides the exit status
 	app.HideHelpCommand = len(app.Commands) == 0
@@ -105,12 +105,12 @@ func usageHint(err error) string {
 // into an exit status, printing at most one line on stderr: "name: message".
 func Run(app *cli.App, args []string) int {
 	err := app.Run(args)
-	return ExitStatus(app.Name, app.ErrWriter, err)
+	return exitStatus(app.Name, app.ErrWriter, err)
 }
 
-// ExitStatus prints err as one line prefixed by the program name and returns
+// exitStatus prints err as one line prefixed by the program name and returns
 // the exit status it stands for (0 for nil, the ExitCoder's code, else 1).
-func ExitStatus(name string, stderr io.Writer, err error) int {
+func exitStatus(name string, stderr io.Writer, err error) int {
 	if err == nil {
 		return 0
 	}

@@ -14,7 +14,7 @@ const defaultBrokerPort = netaddr.DefaultBrokerPort
 // brokerAddress resolves --address into NODE_ADDRESS and the address we
 // display and query. Omitted: the first port from defaultBrokerPort that no managed
 // broker claims and nothing listens on locally.
-func brokerAddress(e *env, v string, m map[string]Entry) (nodeAddr, display string, err error) {
+func brokerAddress(e *env, v string, m map[string]stateEntry) (nodeAddr, display string, err error) {
 	claimed := map[int]string{}
 	for _, en := range m {
 		if en.Type == "broker" && isOurs(en.PID, en.StartTicks) {

@@ -27,8 +27,8 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
-	launcher       Launcher
-	querier        Querier
+	launcher       processLauncher
+	querier        brokerQuerier
 	// discover finds the cluster's leader by broadcast, as clients do
 	// (`status` with no broker managed here); tests fake it.
 	discover func(ctx context.Context, port uint16, key *wire.Key) (string, error)
@@ -51,8 +51,8 @@ func defaultEnv(stdout, stderr io.Writer) *env {
 		stdout:   stdout,
 		stderr:   stderr,
 		getenv:   os.Getenv,
-		launcher: ExecLauncher{},
-		querier:  WireQuerier{},
+		launcher: execLauncher{},
+		querier:  wireQuerier{},
 		discover: discoverLeader,
 		now:      time.Now,
 		portFree: portFreeLocally,
@@ -72,10 +72,10 @@ func defaultEnv(stdout, stderr io.Writer) *env {
 	return e
 }
 
-func (e *env) store() (*Store, Paths, error) {
+func (e *env) store() (*stateStore, statePaths, error) {
 	p, err := resolvePaths(e.getenv)
 	if err != nil {
-		return nil, Paths{}, err
+		return nil, statePaths{}, err
 	}
 	return newStore(p), p, nil
 }
@@ -102,12 +102,6 @@ type exitStatus struct{ code int }
 
 func (e *exitStatus) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-// NewApp builds the logstreamctl command line. Output goes to stdout (data)
-// and stderr (diagnostics).
-func NewApp(stdout, stderr io.Writer) *cli.App {
-	return newApp(defaultEnv(stdout, stderr))
-}
-
 // Run parses args (args[0] is the program name), runs the command and
 // returns the exit status: 0 ok, 1 operational failure, 2 usage error, or a
 // foreground child's own status. Errors are printed as one line on stderr.
@@ -127,7 +121,7 @@ func runWith(ctx context.Context, e *env, args []string) (code int) {
 	if len(args) == 0 {
 		args = []string{app.Name}
 	}
-	args = NormalizeArgs(args, AppLookup(app))
+	args = normalizeArgs(args, appLookup(app))
 	return report(e.stderr, app.RunContext(ctx, args))
 }
 
@@ -244,8 +238,8 @@ func versionCommand(e *env) *cli.Command {
 	}
 }
 
-// ConfigOptions are the parsed options of `config init|show`.
-type ConfigOptions struct {
+// configOptions are the parsed options of `config init|show`.
+type configOptions struct {
 	Action string // init or show
 	JSON   bool
 }
@@ -256,7 +250,7 @@ func configCommand(e *env) *cli.Command {
 			if err := noArgs(c); err != nil {
 				return err
 			}
-			opts := ConfigOptions{Action: action, JSON: c.Bool("json")}
+			opts := configOptions{Action: action, JSON: c.Bool("json")}
 			if h, err := e.intercepted(opts); h {
 				return err
 			}
@@ -280,14 +274,14 @@ func configCommand(e *env) *cli.Command {
 	}
 }
 
-func runConfig(e *env, opts ConfigOptions) error {
+func runConfig(e *env, opts configOptions) error {
 	st, p, err := e.store()
 	if err != nil {
 		return err
 	}
 	if opts.Action == "init" {
 		// An empty update creates the directories and processes.json.
-		if err := st.Update(func(map[string]Entry) error { return nil }); err != nil {
+		if err := st.Update(func(map[string]stateEntry) error { return nil }); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "initialized %s\n", p.Home)

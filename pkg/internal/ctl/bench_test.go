@@ -6,11 +6,11 @@ import (
 )
 
 func BenchmarkNormalizeArgs(b *testing.B) {
-	lookup := AppLookup(newApp(defaultEnv(nil, nil)))
+	lookup := appLookup(newApp(defaultEnv(nil, nil)))
 	args := splitWords("logstreamctl start producer --name prod1 --leader 172.28.226.255:8001 --topic logs --port 8002 --rate 10 --count 1000 --message log-entry --background")
 	b.ReportAllocs()
 	for b.Loop() {
-		NormalizeArgs(args, lookup)
+		normalizeArgs(args, lookup)
 	}
 }
 
@@ -25,18 +25,18 @@ func BenchmarkStoreUpdate(b *testing.B) {
 		return ""
 	})
 	st := newStore(p)
-	_ = st.Update(func(m map[string]Entry) error {
+	_ = st.Update(func(m map[string]stateEntry) error {
 		for i := 0; i < 50; i++ {
 			n := fmt.Sprintf("p%d", i)
-			m[n] = Entry{Name: n, Type: "producer", PID: 1<<22 + i}
+			m[n] = stateEntry{Name: n, Type: "producer", PID: 1<<22 + i}
 		}
 		return nil
 	})
 	i := 0
 	for b.Loop() {
 		i++
-		if err := st.Update(func(m map[string]Entry) error {
-			m["p0"] = Entry{Name: "p0", PID: i}
+		if err := st.Update(func(m map[string]stateEntry) error {
+			m["p0"] = stateEntry{Name: "p0", PID: i}
 			return nil
 		}); err != nil {
 			b.Fatal(err)

@@ -12,8 +12,8 @@ import (
 	"github.com/logstream/logstream/pkg/internal/cliutil"
 )
 
-// ChildSpec is everything needed to run one managed process.
-type ChildSpec struct {
+// childSpec is everything needed to run one managed process.
+type childSpec struct {
 	Name string
 	Type string   // broker, producer or consumer
 	Path string   // executable
@@ -29,8 +29,8 @@ type ChildSpec struct {
 	Stderr     io.Writer
 }
 
-// Child is a launched process.
-type Child interface {
+// childProcess is a launched process.
+type childProcess interface {
 	PID() int
 	// StartTicks is the child's start time from /proc (0 if unknown); it is
 	// read before the child can be reaped, so it is really this child's.
@@ -41,14 +41,14 @@ type Child interface {
 	Wait() (int, error)
 }
 
-// Launcher starts children. The real one uses os/exec; tests use a fake
+// processLauncher starts children. The real one uses os/exec; tests use a fake
 // that records specs.
-type Launcher interface {
-	Launch(ChildSpec) (Child, error)
+type processLauncher interface {
+	Launch(childSpec) (childProcess, error)
 }
 
-// ExecLauncher launches real processes.
-type ExecLauncher struct{}
+// execLauncher launches real processes.
+type execLauncher struct{}
 
 // childArgv0 is the name every child is called by. The binary picks its role
 // from argv[0] before it looks at the role argument, so a child must not be
@@ -88,7 +88,7 @@ func exitCode(ps *os.ProcessState, err error) (int, error) {
 // Launch starts spec. For a background child it detaches it from our
 // session (Setsid), so closing the terminal or logstreamctl exiting does not
 // touch it, and reaps it in a goroutine in case we outlive it.
-func (ExecLauncher) Launch(spec ChildSpec) (Child, error) {
+func (execLauncher) Launch(spec childSpec) (childProcess, error) {
 	cmd := exec.Command(spec.Path, spec.Args...)
 	cmd.Args[0] = childArgv0
 	cmd.Env = append(os.Environ(), spec.Env...)

@@ -10,8 +10,8 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// ElectionOptions are the parsed options of `election`.
-type ElectionOptions struct {
+// electionOptions are the parsed options of `election`.
+type electionOptions struct {
 	Name    string // a managed broker: signalled with SIGUSR1
 	Address string // any broker: sent an ElectionTrigger frame
 	Timeout time.Duration
@@ -28,7 +28,7 @@ func electionCommand(e *env) *cli.Command {
 			keyFileFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			opts := ElectionOptions{Name: c.Args().First(), Address: c.String("address"), Timeout: c.Duration("timeout")}
+			opts := electionOptions{Name: c.Args().First(), Address: c.String("address"), Timeout: c.Duration("timeout")}
 			if c.NArg() > 1 || (opts.Name == "") == (opts.Address == "") {
 				return usageErrorf("election: give one broker NAME or --address IP:PORT")
 			}
@@ -55,7 +55,7 @@ func electionCommand(e *env) *cli.Command {
 	}
 }
 
-func runElection(ctx context.Context, e *env, opts ElectionOptions) error {
+func runElection(ctx context.Context, e *env, opts electionOptions) error {
 	if opts.Address != "" {
 		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()

@@ -20,9 +20,9 @@ import (
 	"github.com/logstream/logstream/pkg/wire"
 )
 
-// GroupReader reads and deletes consumer groups (WireQuerier does; the
+// GroupReader reads and deletes consumer groups (wireQuerier does; the
 // groups' positions are records of the cluster's offsets topic).
-type GroupReader interface {
+type groupReader interface {
 	Groups(ctx context.Context, addr string) ([]groups.Position, error)
 	DeleteGroup(ctx context.Context, addr, group string) error
 }
@@ -51,7 +51,7 @@ type GroupMemberStatus struct {
 	Acked  uint64 `json:"acked"`  // records it acknowledged since it joined
 }
 
-func (q WireQuerier) groupClient(addr string) client.Options {
+func (q wireQuerier) groupClient(addr string) client.Options {
 	return client.Options{ClientID: client.NewClientID("logstreamctl"), Leader: addr, Key: q.Key, MaxFrame: q.MaxFrame,
 		ReconnectAttempts: 3, ReconnectDelay: 300 * time.Millisecond, HBInterval: time.Second, HBTimeout: 5 * time.Second,
 		Logger: zerolog.Nop()}
@@ -59,7 +59,7 @@ func (q WireQuerier) groupClient(addr string) client.Options {
 
 // Groups reads the offsets topic through the broker at addr (following it
 // to the topic's owner) up to its committed end.
-func (q WireQuerier) Groups(ctx context.Context, addr string) ([]groups.Position, error) {
+func (q wireQuerier) Groups(ctx context.Context, addr string) ([]groups.Position, error) {
 	t, err := client.LoadGroupPositions(ctx, q.groupClient(addr))
 	if err != nil {
 		return nil, err
@@ -69,7 +69,7 @@ func (q WireQuerier) Groups(ctx context.Context, addr string) ([]groups.Position
 
 // DeleteGroup writes the group's deletion to the offsets topic and waits
 // for the cluster to acknowledge it.
-func (q WireQuerier) DeleteGroup(ctx context.Context, addr, group string) error {
+func (q wireQuerier) DeleteGroup(ctx context.Context, addr, group string) error {
 	o := q.groupClient(addr)
 	o.Role = wire.RoleProducer
 	p := client.NewProducer(o, client.ProducerOptions{Topic: cluster.OffsetsTopic})
@@ -140,12 +140,12 @@ func withLive(gs []GroupStatus, brokers []BrokerStatus, topics []TopicStatus) []
 // readGroups fills the report's groups from the cluster it found: the
 // positions stored in the offsets topic (if it exists: some group
 // acknowledged something) and the live members the brokers reported.
-func (e *env) readGroups(ctx context.Context, opts StatusOptions, rep *StatusReport) {
+func (e *env) readGroups(ctx context.Context, opts statusOptions, rep *StatusReport) {
 	if rep.Cluster == nil {
 		return
 	}
 	var gs []GroupStatus
-	gr, ok := e.querier.(GroupReader)
+	gr, ok := e.querier.(groupReader)
 	if ok && slices.ContainsFunc(rep.Cluster.Topics, func(t TopicStatus) bool { return t.Name == cluster.OffsetsTopic }) {
 		qctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
@@ -162,7 +162,7 @@ func (e *env) readGroups(ctx context.Context, opts StatusOptions, rep *StatusRep
 // askOwners asks the owners of the cluster's topics that were not asked
 // (with --broker only the brokers named are): a shared group's live
 // members are known to its topic's owner alone.
-func (e *env) askOwners(ctx context.Context, opts StatusOptions, rep *StatusReport) []BrokerStatus {
+func (e *env) askOwners(ctx context.Context, opts statusOptions, rep *StatusReport) []BrokerStatus {
 	asked := map[string]bool{}
 	for _, b := range rep.Brokers {
 		asked[b.Addr] = true
@@ -220,8 +220,8 @@ func groupsCommand(e *env) *cli.Command {
 			keyFileFlag(),
 		}
 	}
-	parse := func(c *cli.Context) (StatusOptions, error) {
-		opts := StatusOptions{Brokers: c.StringSlice("broker"), Timeout: c.Duration("timeout"), BroadcastPort: uint16(c.Uint("broadcast-port"))}
+	parse := func(c *cli.Context) (statusOptions, error) {
+		opts := statusOptions{Brokers: c.StringSlice("broker"), Timeout: c.Duration("timeout"), BroadcastPort: uint16(c.Uint("broadcast-port"))}
 		if c.Uint("broadcast-port") < 1 || c.Uint("broadcast-port") > 65535 {
 			return opts, usageErrorf("invalid value %d for --broadcast-port: want 1-65535", c.Uint("broadcast-port"))
 		}
@@ -241,7 +241,7 @@ func groupsCommand(e *env) *cli.Command {
 		return opts, nil
 	}
 	// cluster finds a broker of the cluster to go through.
-	cluster := func(ctx context.Context, opts StatusOptions) (StatusReport, error) {
+	cluster := func(ctx context.Context, opts statusOptions) (StatusReport, error) {
 		rep, err := buildStatus(ctx, e, opts)
 		if err != nil {
 			return rep, err
@@ -310,7 +310,7 @@ func groupsCommand(e *env) *cli.Command {
 				if rep.GroupsError == "" && !hasGroup(rep.Groups, name) {
 					return cli.Exit(fmt.Sprintf("groups delete: no consumer group named %q (logstreamctl groups lists them)", name), 1)
 				}
-				gr, ok := e.querier.(GroupReader)
+				gr, ok := e.querier.(groupReader)
 				if !ok {
 					return cli.Exit("groups delete: this querier cannot write to the cluster", 1)
 				}

@@ -87,8 +87,8 @@ func helperStateWriter() int {
 	prefix := os.Getenv("LOGSTREAM_CTL_TEST_PREFIX")
 	for i := 0; i < 20; i++ {
 		name := fmt.Sprintf("%s-%d", prefix, i)
-		if err := st.Update(func(m map[string]Entry) error {
-			m[name] = Entry{Name: name, Type: "producer", PID: 4194304 + i}
+		if err := st.Update(func(m map[string]stateEntry) error {
+			m[name] = stateEntry{Name: name, Type: "producer", PID: 4194304 + i}
 			return nil
 		}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -148,7 +148,7 @@ func (s *syncBuffer) waitCount(t *testing.T, want string, n int, d time.Duration
 // kernel's PID_MAX_LIMIT (2^22), which can never name a real process.
 type fakeLauncher struct {
 	mu    sync.Mutex
-	specs []ChildSpec
+	specs []childSpec
 }
 
 type fakeChild struct{ pid int }
@@ -158,18 +158,18 @@ func (c fakeChild) StartTicks() uint64     { return 0 }
 func (c fakeChild) Signal(os.Signal) error { return nil }
 func (c fakeChild) Wait() (int, error)     { return 0, nil }
 
-func (f *fakeLauncher) Launch(s ChildSpec) (Child, error) {
+func (f *fakeLauncher) Launch(s childSpec) (childProcess, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.specs = append(f.specs, s)
 	return fakeChild{pid: 1<<22 + len(f.specs)}, nil
 }
 
-func (f *fakeLauncher) last() ChildSpec {
+func (f *fakeLauncher) last() childSpec {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.specs) == 0 {
-		return ChildSpec{}
+		return childSpec{}
 	}
 	return f.specs[len(f.specs)-1]
 }

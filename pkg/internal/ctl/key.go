@@ -28,12 +28,12 @@ func (e *env) clusterKey(c *cli.Context) (*wire.Key, error) {
 }
 
 // keyedQuerier is the command's querier with key k.
-func (e *env) keyedQuerier(c *cli.Context) (Querier, error) {
+func (e *env) keyedQuerier(c *cli.Context) (brokerQuerier, error) {
 	k, err := e.clusterKey(c)
 	if err != nil {
 		return nil, err
 	}
-	if q, ok := e.querier.(WireQuerier); ok {
+	if q, ok := e.querier.(wireQuerier); ok {
 		q.Key = k
 		return q, nil
 	}

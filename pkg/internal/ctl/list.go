@@ -11,8 +11,8 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// ListOptions are the parsed options of `list`.
-type ListOptions struct {
+// listOptions are the parsed options of `list`.
+type listOptions struct {
 	JSON  bool
 	Names bool // names only, one a line (for shell completion)
 }
@@ -43,7 +43,7 @@ func listCommand(e *env) *cli.Command {
 			if err := noArgs(c); err != nil {
 				return err
 			}
-			opts := ListOptions{JSON: c.Bool("json"), Names: c.Bool("names")}
+			opts := listOptions{JSON: c.Bool("json"), Names: c.Bool("names")}
 			if h, err := e.intercepted(opts); h {
 				return err
 			}

@@ -13,8 +13,8 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// LogsOptions are the parsed options of `logs`.
-type LogsOptions struct {
+// logsOptions are the parsed options of `logs`.
+type logsOptions struct {
 	Name   string
 	Lines  int
 	Follow bool
@@ -37,7 +37,7 @@ func logsCommand(e *env) *cli.Command {
 			if c.NArg() != 1 {
 				return usageErrorf("logs: give exactly one process NAME (see logstreamctl list)")
 			}
-			opts := LogsOptions{Name: c.Args().First(), Lines: c.Int("lines"), Follow: c.Bool("follow")}
+			opts := logsOptions{Name: c.Args().First(), Lines: c.Int("lines"), Follow: c.Bool("follow")}
 			if err := validName(opts.Name); err != nil {
 				return err
 			}
@@ -52,7 +52,7 @@ func logsCommand(e *env) *cli.Command {
 	}
 }
 
-func runLogs(ctx context.Context, e *env, opts LogsOptions) error {
+func runLogs(ctx context.Context, e *env, opts logsOptions) error {
 	st, paths, err := e.store()
 	if err != nil {
 		return err

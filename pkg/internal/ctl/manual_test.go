@@ -160,7 +160,7 @@ var clientArgFlags = map[string]bool{
 	"reconnect-attempts": true, "reconnect-delay": true, "window": true,
 }
 
-func checkStart(t *testing.T, line string, kind string, flags map[string]string, spec ChildSpec) {
+func checkStart(t *testing.T, line string, kind string, flags map[string]string, spec childSpec) {
 	t.Helper()
 	if spec.Type != kind || len(spec.Args) == 0 || spec.Args[0] != kind || spec.Path != "/opt/logstream/logstream" {
 		t.Errorf("%s: spec %+v", line, spec)
@@ -264,34 +264,34 @@ func TestManualCommandLines(t *testing.T) {
 		switch pos[0] {
 		case "stop":
 			_, all := flags["all"]
-			want = StopOptions{Names: pos[1:], All: all, Grace: 5 * time.Second}
+			want = stopOptions{Names: pos[1:], All: all, Grace: 5 * time.Second}
 			if all {
-				want = StopOptions{All: true, Grace: 5 * time.Second}
+				want = stopOptions{All: true, Grace: 5 * time.Second}
 			}
 		case "list":
-			want = ListOptions{}
+			want = listOptions{}
 		case "logs":
-			lo := LogsOptions{Name: pos[1], Lines: 50}
+			lo := logsOptions{Name: pos[1], Lines: 50}
 			if v, ok := flags["lines"]; ok {
 				lo.Lines = atoi(t, v)
 			}
 			_, lo.Follow = flags["follow"]
 			want = lo
 		case "status":
-			want = StatusOptions{Interval: 2 * time.Second, Timeout: 2 * time.Second, BroadcastPort: discovery.DefaultPort}
+			want = statusOptions{Interval: 2 * time.Second, Timeout: 2 * time.Second, BroadcastPort: discovery.DefaultPort}
 		case "election":
-			want = ElectionOptions{Name: pos[1], Timeout: 3 * time.Second}
+			want = electionOptions{Name: pos[1], Timeout: 3 * time.Second}
 		case "config":
-			want = ConfigOptions{Action: pos[1]}
+			want = configOptions{Action: pos[1]}
 		default:
 			t.Errorf("%s: test does not know command %q", line, pos[0])
 			continue
 		}
-		if so, ok := got.(StopOptions); ok && len(so.Names) == 0 {
+		if so, ok := got.(stopOptions); ok && len(so.Names) == 0 {
 			so.Names = nil
 			got = so
 		}
-		if w, ok := want.(StopOptions); ok && len(w.Names) == 0 {
+		if w, ok := want.(stopOptions); ok && len(w.Names) == 0 {
 			w.Names = nil
 			want = w
 		}

@@ -9,12 +9,12 @@ import (
 // urfave/cli v2 parses each command's flags with Go's flag package, which
 // stops at the first positional argument: `logs node1 --follow` would take
 // "--follow" as a second argument and silently not follow (urfave/cli issues
-// #1177, #1733, #2058). NormalizeArgs reorders the command line so that, at
+// #1177, #1733, #2058). normalizeArgs reorders the command line so that, at
 // every (sub)command level, flags (with their values) come before the
 // positional arguments. Everything after "--" stays positional.
 
-// CommandSpec is what the normaliser needs to know about one command level.
-type CommandSpec struct {
+// commandSpec is what the normaliser needs to know about one command level.
+type commandSpec struct {
 	// Flags maps every flag name and alias to whether it takes a value
 	// (as "-lines 100" does; bool flags take none).
 	Flags map[string]bool
@@ -22,13 +22,13 @@ type CommandSpec struct {
 	Subcommands map[string]bool
 }
 
-// CommandLookup returns the spec of the command at path (nil path = root).
-type CommandLookup func(path []string) (CommandSpec, bool)
+// commandLookup returns the spec of the command at path (nil path = root).
+type commandLookup func(path []string) (commandSpec, bool)
 
-// AppLookup derives specs from the App's own flag definitions, so which
+// appLookup derives specs from the App's own flag definitions, so which
 // flags take values is never listed twice.
-func AppLookup(app *cli.App) CommandLookup {
-	return func(path []string) (CommandSpec, bool) {
+func appLookup(app *cli.App) commandLookup {
+	return func(path []string) (commandSpec, bool) {
 		flags, cmds := app.Flags, app.Commands
 		for _, name := range path {
 			var next *cli.Command
@@ -39,11 +39,11 @@ func AppLookup(app *cli.App) CommandLookup {
 				}
 			}
 			if next == nil {
-				return CommandSpec{}, false
+				return commandSpec{}, false
 			}
 			flags, cmds = next.Flags, next.Subcommands
 		}
-		spec := CommandSpec{Flags: map[string]bool{}, Subcommands: map[string]bool{}}
+		spec := commandSpec{Flags: map[string]bool{}, Subcommands: map[string]bool{}}
 		for _, f := range flags {
 			takes := true
 			if tv, ok := f.(interface{ TakesValue() bool }); ok {
@@ -62,10 +62,10 @@ func AppLookup(app *cli.App) CommandLookup {
 	}
 }
 
-// NormalizeArgs returns args (args[0] is the program name) with flags moved
+// normalizeArgs returns args (args[0] is the program name) with flags moved
 // before positional arguments at each command level. Unknown flags are
 // moved too (as flags without a value) so the parser still reports them.
-func NormalizeArgs(args []string, lookup CommandLookup) []string {
+func normalizeArgs(args []string, lookup commandLookup) []string {
 	if len(args) == 0 {
 		return args
 	}
@@ -74,7 +74,7 @@ func NormalizeArgs(args []string, lookup CommandLookup) []string {
 	return append(out, normalizeLevel(nil, args[1:], lookup)...)
 }
 
-func normalizeLevel(path, args []string, lookup CommandLookup) []string {
+func normalizeLevel(path, args []string, lookup commandLookup) []string {
 	spec, _ := lookup(path)
 	var flags, pos []string
 	for i := 0; i < len(args); i++ {

@@ -9,7 +9,7 @@ import (
 )
 
 func TestNormalizeArgs(t *testing.T) {
-	lookup := AppLookup(newApp(newRig(t).env))
+	lookup := appLookup(newApp(newRig(t).env))
 	cases := []struct{ in, want string }{
 		{"logs node1 --follow", "logs --follow node1"},
 		{"logs node1 --lines 100", "logs --lines 100 node1"},
@@ -31,16 +31,16 @@ func TestNormalizeArgs(t *testing.T) {
 	for _, c := range cases {
 		in := append([]string{"logstreamctl"}, strings.Fields(c.in)...)
 		want := append([]string{"logstreamctl"}, strings.Fields(c.want)...)
-		if got := NormalizeArgs(in, lookup); !reflect.DeepEqual(got, want) {
+		if got := normalizeArgs(in, lookup); !reflect.DeepEqual(got, want) {
 			t.Errorf("%q: got %q, want %q", c.in, got, want)
 		}
 	}
-	if got := NormalizeArgs(nil, lookup); got != nil {
+	if got := normalizeArgs(nil, lookup); got != nil {
 		t.Errorf("nil args: %q", got)
 	}
 }
 
-// TestParserTrapWithoutNormalize documents why NormalizeArgs exists: cli v2
+// TestParserTrapWithoutNormalize documents why normalizeArgs exists: cli v2
 // alone ignores a flag after the positional argument.
 func TestParserTrapWithoutNormalize(t *testing.T) {
 	r := newRig(t)
@@ -48,13 +48,13 @@ func TestParserTrapWithoutNormalize(t *testing.T) {
 	r.env.intercept = func(o any) (bool, error) { got = o; return true, nil }
 	app := newApp(r.env)
 	_ = app.RunContext(context.Background(), []string{"logstreamctl", "logs", "node1", "--follow"})
-	if lo, ok := got.(LogsOptions); ok && lo.Follow {
-		t.Skip("cli no longer stops at the first positional; NormalizeArgs is harmless but unneeded")
+	if lo, ok := got.(logsOptions); ok && lo.Follow {
+		t.Skip("cli no longer stops at the first positional; normalizeArgs is harmless but unneeded")
 	}
 	if code := r.run("logs", "node1", "--follow"); code != 0 {
 		t.Fatalf("exit %d: %s", code, r.err.String())
 	}
-	if lo := got.(LogsOptions); !lo.Follow {
+	if lo := got.(logsOptions); !lo.Follow {
 		t.Fatalf("normalised run did not follow: %+v", lo)
 	}
 }
@@ -102,7 +102,7 @@ func TestShortFlags(t *testing.T) {
 	if code := r.run("logs", "-n", "10", "-f", "node1"); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	if lo := got.(LogsOptions); lo.Lines != 10 || !lo.Follow {
+	if lo := got.(logsOptions); lo.Lines != 10 || !lo.Follow {
 		t.Errorf("logs: %+v", lo)
 	}
 }
@@ -129,7 +129,7 @@ func TestBrokerAutoAddress(t *testing.T) {
 	}
 }
 
-func mustPaths(t *testing.T, r *testRig) Paths {
+func mustPaths(t *testing.T, r *testRig) statePaths {
 	t.Helper()
 	p, err := resolvePaths(r.env.getenv)
 	if err != nil {

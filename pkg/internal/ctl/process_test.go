@@ -27,7 +27,7 @@ func realRig(t *testing.T) *testRig {
 	// Race-enabled helpers would otherwise sleep a second at exit.
 	t.Setenv("GORACE", "atexit_sleep_ms=0")
 	r := newRig(t)
-	r.env.launcher = ExecLauncher{}
+	r.env.launcher = execLauncher{}
 	r.env.childExe = defaultEnv(nil, nil).childExe // reads LOGSTREAM_CTL_CHILD via os.Getenv
 	t.Setenv("LOGSTREAM_CTL_CHILD", exe)
 	r.env.now = time.Now
@@ -35,7 +35,7 @@ func realRig(t *testing.T) *testRig {
 		// Whatever happened, leave no helper behind.
 		st, _, _ := r.env.store()
 		m, _ := st.Load()
-		_ = runStop(r.env, StopOptions{All: true, Grace: 100 * time.Millisecond})
+		_ = runStop(r.env, stopOptions{All: true, Grace: 100 * time.Millisecond})
 		for _, en := range m {
 			_ = signalOurs(en.PID, en.StartTicks, syscall.SIGKILL)
 		}
@@ -59,7 +59,7 @@ func waitFile(t *testing.T, path, want string) {
 	}
 }
 
-func loadEntries(t *testing.T, r *testRig) map[string]Entry {
+func loadEntries(t *testing.T, r *testRig) map[string]stateEntry {
 	t.Helper()
 	st, _, err := r.env.store()
 	if err != nil {
@@ -257,7 +257,7 @@ func TestRealForeground(t *testing.T) {
 		t.Errorf("child args: %s", r.out.String())
 	}
 	// The child may print before logstreamctl has recorded it.
-	var en Entry
+	var en stateEntry
 	for deadline := time.Now().Add(10 * time.Second); en.PID == 0 && time.Now().Before(deadline); {
 		if en = loadEntries(t, r)["fg1"]; en.PID == 0 {
 			time.Sleep(5 * time.Millisecond)

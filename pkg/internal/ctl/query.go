@@ -16,8 +16,8 @@ import (
 // for metadata and triggers elections, and converts the answers into the
 // package's own types so the rest of logstreamctl does not depend on wire.
 
-// Querier asks running brokers about the cluster.
-type Querier interface {
+// brokerQuerier asks running brokers about the cluster.
+type brokerQuerier interface {
 	Metadata(ctx context.Context, addr string) (*ClusterMeta, error)
 	TriggerElection(ctx context.Context, addr string) error
 }
@@ -106,8 +106,8 @@ func discoverLeader(ctx context.Context, port uint16, key *wire.Key) (string, er
 	return res.LeaderAddr, nil
 }
 
-// WireQuerier talks to brokers over TCP with pkg/wire frames.
-type WireQuerier struct {
+// wireQuerier talks to brokers over TCP with pkg/wire frames.
+type wireQuerier struct {
 	// MaxFrame bounds a reply body; 0 means wire.DefaultMaxFrame.
 	MaxFrame int
 	// Key is the cluster key (nil: an open cluster). A broker with another
@@ -118,7 +118,7 @@ type WireQuerier struct {
 // roundTrip sends one request and returns the frame answering it
 // (client.Request: sealed with the key when there is one; a silent broker is
 // bounded by ctx).
-func (q WireQuerier) roundTrip(ctx context.Context, addr string, m wire.Message) (wire.Frame, error) {
+func (q wireQuerier) roundTrip(ctx context.Context, addr string, m wire.Message) (wire.Frame, error) {
 	f, err := client.Request(ctx, addr, q.MaxFrame, q.Key, m)
 	if err != nil {
 		return wire.Frame{}, fmt.Errorf("broker %s: %w", addr, err)
@@ -139,7 +139,7 @@ func replyError(f wire.Frame) error {
 }
 
 // Metadata asks the broker at addr for its view of the cluster.
-func (q WireQuerier) Metadata(ctx context.Context, addr string) (*ClusterMeta, error) {
+func (q wireQuerier) Metadata(ctx context.Context, addr string) (*ClusterMeta, error) {
 	f, err := q.roundTrip(ctx, addr, &wire.Metadata{})
 	if err != nil {
 		return nil, err
@@ -163,7 +163,7 @@ func (q WireQuerier) Metadata(ctx context.Context, addr string) (*ClusterMeta, e
 
 // TriggerElection asks the broker at addr to start an election; the broker
 // acknowledges with an Error frame carrying ErrNone.
-func (q WireQuerier) TriggerElection(ctx context.Context, addr string) error {
+func (q wireQuerier) TriggerElection(ctx context.Context, addr string) error {
 	f, err := q.roundTrip(ctx, addr, &wire.ElectionTrigger{})
 	if err != nil {
 		return err

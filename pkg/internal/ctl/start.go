@@ -66,7 +66,7 @@ func runStart(e *env, c *cli.Context, kind string) error {
 	if err != nil {
 		return fmt.Errorf("cannot find the logstream binary: %w", err)
 	}
-	spec := ChildSpec{
+	spec := childSpec{
 		Name: name, Type: kind, Path: exe, Args: []string{kind},
 		Background: c.Bool("background"),
 		Stdin:      e.stdin, Stdout: e.stdout, Stderr: e.stderr,
@@ -78,7 +78,7 @@ func runStart(e *env, c *cli.Context, kind string) error {
 	if spec.Env, err = keyEnv(c); err != nil {
 		return err
 	}
-	entry := Entry{Name: name, Type: kind, Exe: exe, Background: spec.Background}
+	entry := stateEntry{Name: name, Type: kind, Exe: exe, Background: spec.Background}
 
 	switch kind {
 	case "broker":
@@ -136,8 +136,8 @@ func runStart(e *env, c *cli.Context, kind string) error {
 		entry.LogFile = spec.LogPath
 	}
 
-	var child Child
-	err = st.Update(func(m map[string]Entry) error {
+	var child childProcess
+	err = st.Update(func(m map[string]stateEntry) error {
 		if old, ok := m[name]; ok && isOurs(old.PID, old.StartTicks) {
 			return fmt.Errorf("%s is already running (%s, PID %d); see logstreamctl list, or logstreamctl stop %s", name, old.Type, old.PID, name)
 		}
@@ -195,7 +195,7 @@ type starter interface {
 // startFailed reports a background child that exited at once, with the last
 // line it logged (its one-line error), and its exit status (1 if it had none).
 // The entry stays, so `logstreamctl logs NAME` shows the whole log.
-func startFailed(en Entry, code int) error {
+func startFailed(en stateEntry, code int) error {
 	why := "see logstreamctl logs " + en.Name
 	if f, err := os.Open(en.LogFile); err == nil {
 		if off, err := tailOffset(f, 1); err == nil {
@@ -215,7 +215,7 @@ func startFailed(en Entry, code int) error {
 
 // runForeground waits for an attached child, forwarding the signals that
 // would otherwise only stop logstreamctl, and removes its entry afterwards.
-func runForeground(e *env, st *Store, entry Entry, child Child) error {
+func runForeground(e *env, st *stateStore, entry stateEntry, child childProcess) error {
 	fmt.Fprintf(e.stderr, "logstreamctl: %s %s running in the foreground (PID %d); Ctrl-C stops it\n", entry.Type, entry.Name, entry.PID)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
@@ -267,7 +267,7 @@ func inTerminalForeground() bool {
 }
 
 // startLogHeader marks each start in the log, so a reader can tell runs apart.
-func startLogHeader(spec ChildSpec, now time.Time) error {
+func startLogHeader(spec childSpec, now time.Time) error {
 	f, err := os.OpenFile(spec.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("open log file: %w", err)

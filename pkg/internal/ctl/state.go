@@ -26,8 +26,8 @@ func validName(name string) error {
 	return nil
 }
 
-// Paths are the files of the state directory (~/.logstream or $LOGSTREAM_HOME).
-type Paths struct {
+// statePaths are the files of the state directory (~/.logstream or $LOGSTREAM_HOME).
+type statePaths struct {
 	Home      string `json:"home"`
 	PidDir    string `json:"pids"`
 	LogDir    string `json:"logs"`
@@ -38,23 +38,23 @@ type Paths struct {
 
 // resolvePaths finds the state directory: LOGSTREAM_HOME if set, else
 // ~/.logstream.
-func resolvePaths(getenv func(string) string) (Paths, error) {
+func resolvePaths(getenv func(string) string) (statePaths, error) {
 	home := getenv("LOGSTREAM_HOME")
 	if home == "" {
 		h := getenv("HOME")
 		if h == "" {
 			var err error
 			if h, err = os.UserHomeDir(); err != nil {
-				return Paths{}, fmt.Errorf("cannot find the home directory; set LOGSTREAM_HOME: %w", err)
+				return statePaths{}, fmt.Errorf("cannot find the home directory; set LOGSTREAM_HOME: %w", err)
 			}
 		}
 		home = filepath.Join(h, ".logstream")
 	}
 	home, err := filepath.Abs(home)
 	if err != nil {
-		return Paths{}, err
+		return statePaths{}, err
 	}
-	return Paths{
+	return statePaths{
 		Home:      home,
 		PidDir:    filepath.Join(home, "pids"),
 		LogDir:    filepath.Join(home, "logs"),
@@ -65,11 +65,11 @@ func resolvePaths(getenv func(string) string) (Paths, error) {
 }
 
 // PidFile and LogFile are the per-process files; name must be valid.
-func (p Paths) PidFile(name string) string { return filepath.Join(p.PidDir, name+".pid") }
-func (p Paths) LogFile(name string) string { return filepath.Join(p.LogDir, name+".log") }
+func (p statePaths) PidFile(name string) string { return filepath.Join(p.PidDir, name+".pid") }
+func (p statePaths) LogFile(name string) string { return filepath.Join(p.LogDir, name+".log") }
 
 // ensure creates the directories.
-func (p Paths) ensure() error {
+func (p statePaths) ensure() error {
 	for _, d := range []string{p.Home, p.PidDir, p.LogDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("create state directory: %w", err)
@@ -78,8 +78,8 @@ func (p Paths) ensure() error {
 	return nil
 }
 
-// Entry is one managed process in processes.json.
-type Entry struct {
+// stateEntry is one managed process in processes.json.
+type stateEntry struct {
 	Name string `json:"name"`
 	Type string `json:"type"` // broker, producer or consumer
 	PID  int    `json:"pid"`
@@ -98,26 +98,26 @@ type Entry struct {
 }
 
 type stateDoc struct {
-	Version   int              `json:"version"`
-	Processes map[string]Entry `json:"processes"`
+	Version   int                   `json:"version"`
+	Processes map[string]stateEntry `json:"processes"`
 }
 
-// Store is processes.json. Reads need no lock (the file is only ever
+// stateStore is processes.json. Reads need no lock (the file is only ever
 // replaced by rename); every change runs under an exclusive flock so
 // concurrent logstreamctl runs never lose an entry.
-type Store struct {
-	paths Paths
+type stateStore struct {
+	paths statePaths
 	// lockWait bounds how long a change waits for another logstreamctl.
 	lockWait time.Duration
 }
 
-func newStore(p Paths) *Store { return &Store{paths: p, lockWait: 10 * time.Second} }
+func newStore(p statePaths) *stateStore { return &stateStore{paths: p, lockWait: 10 * time.Second} }
 
 // Load returns the entries; a missing file is an empty state.
-func (s *Store) Load() (map[string]Entry, error) {
+func (s *stateStore) Load() (map[string]stateEntry, error) {
 	b, err := os.ReadFile(s.paths.StateFile)
 	if errors.Is(err, os.ErrNotExist) {
-		return map[string]Entry{}, nil
+		return map[string]stateEntry{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)
@@ -129,14 +129,14 @@ func (s *Store) Load() (map[string]Entry, error) {
 		}
 	}
 	if doc.Processes == nil {
-		doc.Processes = map[string]Entry{}
+		doc.Processes = map[string]stateEntry{}
 	}
 	return doc.Processes, nil
 }
 
 // Sorted returns the entries ordered by name.
-func sortedEntries(m map[string]Entry) []Entry {
-	out := make([]Entry, 0, len(m))
+func sortedEntries(m map[string]stateEntry) []stateEntry {
+	out := make([]stateEntry, 0, len(m))
 	for _, e := range m {
 		out = append(out, e)
 	}
@@ -147,7 +147,7 @@ func sortedEntries(m map[string]Entry) []Entry {
 // Update runs fn on the current entries under the exclusive lock and writes
 // the result atomically if fn succeeds. fn may do short work that must be
 // atomic with the check (launching a child after "is the name free?").
-func (s *Store) Update(fn func(m map[string]Entry) error) error {
+func (s *stateStore) Update(fn func(m map[string]stateEntry) error) error {
 	if err := s.paths.ensure(); err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (s *Store) Update(fn func(m map[string]Entry) error) error {
 
 // lock takes the flock on processes.lock, retrying for lockWait. The lock
 // fd is close-on-exec, so launched children never inherit it.
-func (s *Store) lock() (func(), error) {
+func (s *stateStore) lock() (func(), error) {
 	f, err := os.OpenFile(s.paths.LockFile, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file: %w", err)
@@ -200,7 +200,7 @@ func (s *Store) lock() (func(), error) {
 
 // write replaces processes.json atomically: temp file, fsync, rename, fsync
 // of the directory. A crash leaves either the old or the new file.
-func (s *Store) write(m map[string]Entry) error {
+func (s *stateStore) write(m map[string]stateEntry) error {
 	b, err := json.MarshalIndent(stateDoc{Version: 1, Processes: m}, "", "  ")
 	if err != nil {
 		return err
@@ -251,8 +251,8 @@ func writeFileAtomic(path string, b []byte) error {
 // removeIfSame deletes name's entry and pid file only if it still records
 // pid: a foreground logstreamctl and a concurrent `stop` may both clean up,
 // and neither may remove a newer process that reused the name.
-func (s *Store) removeIfSame(name string, pid int) error {
-	return s.Update(func(m map[string]Entry) error {
+func (s *stateStore) removeIfSame(name string, pid int) error {
+	return s.Update(func(m map[string]stateEntry) error {
 		if e, ok := m[name]; ok && e.PID == pid {
 			delete(m, name)
 			removePidFile(s.paths.PidFile(name), pid)

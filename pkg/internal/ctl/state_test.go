@@ -30,7 +30,7 @@ func make64(c byte) []byte {
 	return b
 }
 
-func testStore(t *testing.T) *Store {
+func testStore(t *testing.T) *stateStore {
 	t.Helper()
 	home := t.TempDir()
 	p, err := resolvePaths(func(k string) string {
@@ -58,8 +58,8 @@ func TestStoreConcurrentGoroutines(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
 				name := fmt.Sprintf("g%d-%d", w, i)
-				errs <- st.Update(func(m map[string]Entry) error {
-					m[name] = Entry{Name: name, Type: "consumer", PID: 1<<22 + i}
+				errs <- st.Update(func(m map[string]stateEntry) error {
+					m[name] = stateEntry{Name: name, Type: "consumer", PID: 1<<22 + i}
 					return nil
 				})
 			}
@@ -104,8 +104,8 @@ func TestStoreConcurrentProcesses(t *testing.T) {
 	// Meanwhile this process writes too.
 	for i := 0; i < 20; i++ {
 		name := fmt.Sprintf("self-%d", i)
-		if err := st.Update(func(m map[string]Entry) error {
-			m[name] = Entry{Name: name}
+		if err := st.Update(func(m map[string]stateEntry) error {
+			m[name] = stateEntry{Name: name}
 			return nil
 		}); err != nil {
 			t.Fatal(err)
@@ -130,11 +130,11 @@ func TestStoreAtomicAndCorrupt(t *testing.T) {
 	if m, err := st.Load(); err != nil || len(m) != 0 {
 		t.Fatalf("empty load: %v %v", m, err)
 	}
-	if err := st.Update(func(m map[string]Entry) error { m["a"] = Entry{Name: "a", PID: 7}; return nil }); err != nil {
+	if err := st.Update(func(m map[string]stateEntry) error { m["a"] = stateEntry{Name: "a", PID: 7}; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	// A failing update writes nothing.
-	if err := st.Update(func(m map[string]Entry) error { delete(m, "a"); return fmt.Errorf("no") }); err == nil {
+	if err := st.Update(func(m map[string]stateEntry) error { delete(m, "a"); return fmt.Errorf("no") }); err == nil {
 		t.Fatal("error lost")
 	}
 	if m, _ := st.Load(); len(m) != 1 {
@@ -198,13 +198,13 @@ func FuzzParseProcStat(f *testing.F) {
 }
 
 func FuzzNormalizeArgs(f *testing.F) {
-	lookup := AppLookup(newApp(defaultEnv(nil, nil)))
+	lookup := appLookup(newApp(defaultEnv(nil, nil)))
 	f.Add("logs node1 --follow --lines 5")
 	f.Add("start broker --name n -- --x")
 	f.Add("stop --grace")
 	f.Fuzz(func(t *testing.T, s string) {
 		in := append([]string{"logstreamctl"}, splitWords(s)...)
-		out := NormalizeArgs(in, lookup)
+		out := normalizeArgs(in, lookup)
 		if len(out) != len(in) {
 			t.Fatalf("%q -> %q: length changed", in, out)
 		}

@@ -22,8 +22,8 @@ import (
 	"github.com/logstream/logstream/pkg/wire"
 )
 
-// StatusOptions are the parsed options of `status`.
-type StatusOptions struct {
+// statusOptions are the parsed options of `status`.
+type statusOptions struct {
 	JSON     bool
 	Watch    bool
 	Interval time.Duration
@@ -81,7 +81,7 @@ func statusCommand(e *env) *cli.Command {
 			if err := noArgs(c); err != nil {
 				return err
 			}
-			opts := StatusOptions{JSON: c.Bool("json"), Watch: c.Bool("watch"), Interval: c.Duration("interval"),
+			opts := statusOptions{JSON: c.Bool("json"), Watch: c.Bool("watch"), Interval: c.Duration("interval"),
 				Brokers: c.StringSlice("broker"), Timeout: c.Duration("timeout"), BroadcastPort: uint16(c.Uint("broadcast-port"))}
 			if c.Uint("broadcast-port") < 1 || c.Uint("broadcast-port") > 65535 {
 				return usageErrorf("invalid value %d for --broadcast-port: want 1-65535", c.Uint("broadcast-port"))
@@ -115,7 +115,7 @@ func statusCommand(e *env) *cli.Command {
 	}
 }
 
-func runStatus(ctx context.Context, e *env, opts StatusOptions) error {
+func runStatus(ctx context.Context, e *env, opts statusOptions) error {
 	if !opts.Watch {
 		rep, err := buildStatus(ctx, e, opts)
 		if err != nil {
@@ -169,7 +169,7 @@ func keyRefusal(rep StatusReport) error {
 }
 
 // buildStatus collects the local processes and asks every broker at once.
-func buildStatus(ctx context.Context, e *env, opts StatusOptions) (StatusReport, error) {
+func buildStatus(ctx context.Context, e *env, opts statusOptions) (StatusReport, error) {
 	procs, err := localStatus(e)
 	if err != nil {
 		return StatusReport{}, err
@@ -227,7 +227,7 @@ func buildStatus(ctx context.Context, e *env, opts StatusOptions) (StatusReport,
 
 // findCluster looks for the cluster by broadcast, as clients do, and
 // returns the leader's address to ask, and how it was found (or why not).
-func (e *env) findCluster(ctx context.Context, opts StatusOptions) ([]string, string) {
+func (e *env) findCluster(ctx context.Context, opts statusOptions) ([]string, string) {
 	leader, err := e.discover(ctx, opts.BroadcastPort, nil)
 	if err != nil {
 		return nil, "not found by broadcast: " + err.Error()
@@ -236,7 +236,7 @@ func (e *env) findCluster(ctx context.Context, opts StatusOptions) ([]string, st
 }
 
 // askBrokers asks every address for its metadata at once.
-func (e *env) askBrokers(ctx context.Context, opts StatusOptions, addrs []string, names map[string]string) []BrokerStatus {
+func (e *env) askBrokers(ctx context.Context, opts statusOptions, addrs []string, names map[string]string) []BrokerStatus {
 	out := make([]BrokerStatus, len(addrs))
 	var wg sync.WaitGroup
 	for i, a := range addrs {

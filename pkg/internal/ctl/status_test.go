@@ -152,7 +152,7 @@ func TestWireQuerier(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	q := WireQuerier{}
+	q := wireQuerier{}
 	m, err := q.Metadata(ctx, addr)
 	if err != nil {
 		t.Fatal(err)

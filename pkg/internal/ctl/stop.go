@@ -12,8 +12,8 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// StopOptions are the parsed options of `stop`.
-type StopOptions struct {
+// stopOptions are the parsed options of `stop`.
+type stopOptions struct {
 	Names []string
 	All   bool
 	Grace time.Duration
@@ -29,7 +29,7 @@ func stopCommand(e *env) *cli.Command {
 			&cli.DurationFlag{Name: "grace", Aliases: []string{"g"}, Value: 5 * time.Second, Usage: "how long to wait after SIGTERM before SIGKILL"},
 		},
 		Action: func(c *cli.Context) error {
-			opts := StopOptions{Names: c.Args().Slice(), All: c.Bool("all"), Grace: c.Duration("grace")}
+			opts := stopOptions{Names: c.Args().Slice(), All: c.Bool("all"), Grace: c.Duration("grace")}
 			if opts.All == (len(opts.Names) > 0) {
 				return usageErrorf("stop: give a process NAME or --all (see logstreamctl list)")
 			}
@@ -49,7 +49,7 @@ func stopCommand(e *env) *cli.Command {
 	}
 }
 
-func runStop(e *env, opts StopOptions) error {
+func runStop(e *env, opts stopOptions) error {
 	st, paths, err := e.store()
 	if err != nil {
 		return err
@@ -58,7 +58,7 @@ func runStop(e *env, opts StopOptions) error {
 	if err != nil {
 		return err
 	}
-	var targets []Entry
+	var targets []stateEntry
 	var failures []string
 	if opts.All {
 		targets = sortedEntries(m)
@@ -78,7 +78,7 @@ func runStop(e *env, opts StopOptions) error {
 	}
 	// Clients first, then brokers, so clients do not spend their last
 	// seconds reconnecting to brokers that are going away.
-	var clients, brokers []Entry
+	var clients, brokers []stateEntry
 	for _, t := range targets {
 		if t.Type == "broker" {
 			brokers = append(brokers, t)
@@ -87,11 +87,11 @@ func runStop(e *env, opts StopOptions) error {
 		}
 	}
 	var mu sync.Mutex
-	for _, group := range [][]Entry{clients, brokers} {
+	for _, group := range [][]stateEntry{clients, brokers} {
 		var wg sync.WaitGroup
 		for _, t := range group {
 			wg.Add(1)
-			go func(t Entry) {
+			go func(t stateEntry) {
 				defer wg.Done()
 				msg, err := stopOne(t, opts.Grace)
 				mu.Lock()
@@ -107,7 +107,7 @@ func runStop(e *env, opts StopOptions) error {
 	}
 	// Forget everything that is gone, by PID, so an entry re-created by a
 	// concurrent start under the same name survives.
-	err = st.Update(func(cur map[string]Entry) error {
+	err = st.Update(func(cur map[string]stateEntry) error {
 		for _, t := range targets {
 			if en, ok := cur[t.Name]; ok && en.PID == t.PID && !isOurs(en.PID, en.StartTicks) {
 				delete(cur, t.Name)
@@ -131,7 +131,7 @@ const pollDeath = 20 * time.Millisecond
 
 // stopOne sends SIGTERM, waits up to grace, then SIGKILL. It re-checks the
 // process identity before every signal.
-func stopOne(t Entry, grace time.Duration) (string, error) {
+func stopOne(t stateEntry, grace time.Duration) (string, error) {
 	if !isOurs(t.PID, t.StartTicks) {
 		return fmt.Sprintf("%s was not running (stale entry removed)", t.Name), nil
 	}
@@ -154,7 +154,7 @@ func stopOne(t Entry, grace time.Duration) (string, error) {
 }
 
 // waitGone waits until the process is no longer ours or d has passed.
-func waitGone(t Entry, d time.Duration) bool {
+func waitGone(t stateEntry, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for {
 		if !isOurs(t.PID, t.StartTicks) {

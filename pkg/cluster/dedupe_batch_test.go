@@ -1,0 +1,81 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/logstream/logstream/pkg/record"
+)
+
+// proposeRecs proposes records of several producers ("A3" is producer A's
+// Seq 3) on the topic's owner.
+func (c *cluster) proposeRecs(token uint64, ids ...string) error {
+	var recs []record.Record
+	for _, id := range ids {
+		var q uint64
+		fmt.Sscanf(id[1:], "%d", &q)
+		recs = append(recs, record.Record{ProducerID: id[:1], Seq: q, Payload: []byte(id)})
+	}
+	owner, _ := c.s.nodes[1].node.Owner("logs")
+	nd := c.s.nodes[owner.ID]
+	err := nd.node.Propose(c.s.now, "logs", recs, token)
+	c.s.flush(nd)
+	return err
+}
+
+// Batches mixing producers, runs of one and resends: each (producer, Seq) is
+// stored once, duplicates are counted per producer, and a gap in one
+// producer's numbers is refused while another's go on. (propose keeps one
+// producer's state aside and looks the others up: this holds it to the
+// per-record rules.)
+func TestBatchOfSeveralProducersDeduplicates(t *testing.T) {
+	c := newCluster(t, 3)
+	steps := []struct {
+		ids  []string
+		dups uint32
+		err  error
+	}{
+		{[]string{"A1", "B1", "A2", "B2", "A3"}, 0, nil},
+		{[]string{"A2", "B2", "B3", "A3", "A4"}, 3, nil},
+		{[]string{"B4", "A5", "A4", "B4"}, 2, nil},
+		{[]string{"B5", "A7"}, 0, ErrOutOfOrder},
+		{[]string{"B5", "B6", "A6", "C1", "C2", "A7"}, 0, nil},
+	}
+	for i, st := range steps {
+		tok := uint64(i + 1)
+		err := c.proposeRecs(tok, st.ids...)
+		if !errors.Is(err, st.err) {
+			t.Fatalf("batch %d %v: got %v, want %v", tok, st.ids, err, st.err)
+		}
+		if err != nil {
+			continue
+		}
+		c.waitFor(fmt.Sprintf("batch %d committed", tok), 5*time.Second, func() bool { return c.acked(tok) })
+		if a := c.acks[tok]; a.Duplicates != st.dups {
+			t.Fatalf("batch %d %v: %d duplicates, want %d", tok, st.ids, a.Duplicates, st.dups)
+		}
+	}
+	owner, _ := c.s.nodes[1].node.Owner("logs")
+	log, _ := c.s.nodes[owner.ID].node.cfg.Store.Topic("logs")
+	recs, err := log.Read(0, 100, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, string(r.Payload))
+	}
+	want := []string{"A1", "B1", "A2", "B2", "A3", "B3", "A4", "B4", "A5", "B5", "B6", "A6", "C1", "C2", "A7"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("log holds %v, want %v", got, want)
+	}
+	table := c.s.nodes[owner.ID].node.topics["logs"].dedupe
+	for id, seq := range map[string]uint64{"A": 7, "B": 6, "C": 2} {
+		if table[id].seq != seq {
+			t.Errorf("producer table: %s at Seq %d, want %d", id, table[id].seq, seq)
+		}
+	}
+}

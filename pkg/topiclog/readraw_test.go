@@ -1,0 +1,83 @@
+package topiclog
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/logstream/logstream/pkg/record"
+)
+
+// rawOf is what ReadRaw should return for records read by Read: their
+// encodings back to back, those at or beyond end left out.
+func rawOf(recs []record.Record, end uint64) (enc []byte, n, payload int) {
+	for i := range recs {
+		if recs[i].Offset >= end {
+			break
+		}
+		enc = recs[i].AppendBinary(enc)
+		n++
+		payload += len(recs[i].Payload)
+	}
+	return enc, n, payload
+}
+
+// ReadRaw returns exactly the records Read returns, encoded, from every
+// offset, under record and byte limits and a commit bound, on a log with two
+// damaged ranges cut out (a batch never spans one), and on a log of many
+// segments.
+func TestReadRawMatchesRead(t *testing.T) {
+	const n = 400
+	src, ends := writeFixture(t, n)
+	s, l, _ := reopenDamaged(t, src, func(p string) {
+		overwrite(t, p, ends[50]+3, 100, 3)
+		overwrite(t, p, ends[300]+9, 700, 4)
+	})
+	defer mustClose(t, s)
+	checkReadRaw(t, l, n)
+
+	opts := testOpts(t)
+	opts.SegmentBytes = 4096
+	s2 := openStore(t, t.TempDir(), opts)
+	defer mustClose(t, s2)
+	l2 := topic(t, s2, "y")
+	for i := uint64(0); i < n; i += 10 {
+		if _, err := l2.Append(genBatch(i, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if segs := len(l2.segs); segs < 3 {
+		t.Fatalf("want several segments, have %d", segs)
+	}
+	checkReadRaw(t, l2, n)
+}
+
+func checkReadRaw(t *testing.T, l *Log, n uint64) {
+	t.Helper()
+	limits := []struct{ recs, bytes int }{{1, 0}, {7, 0}, {1000, 0}, {0, 300}, {50, 2000}}
+	for _, lim := range limits {
+		for _, end := range []uint64{n, n / 2, 3} {
+			for from := uint64(0); from <= n; from++ {
+				want, err := l.Read(from, lim.recs, lim.bytes)
+				if err != nil {
+					t.Fatalf("Read(%d): %v", from, err)
+				}
+				wantEnc, wantN, wantPayload := rawOf(want, end)
+				scratch := []byte("kept")
+				got, err := l.ReadRaw(from, lim.recs, lim.bytes, end, scratch[:0])
+				if err != nil {
+					t.Fatalf("ReadRaw(%d): %v", from, err)
+				}
+				if got.Count != wantN || !bytes.Equal(got.Encoded, wantEnc) || got.PayloadBytes != wantPayload {
+					t.Fatalf("from %d, limits %+v, end %d: ReadRaw gave %d records (%d bytes, %d payload), Read %d (%d bytes, %d payload)",
+						from, lim, end, got.Count, len(got.Encoded), got.PayloadBytes, wantN, len(wantEnc), wantPayload)
+				}
+				if wantN > 0 && (got.First != want[0].Offset || got.Next != want[wantN-1].Offset+1) {
+					t.Fatalf("from %d: ReadRaw offsets [%d, %d), want [%d, %d)", from, got.First, got.Next, want[0].Offset, want[wantN-1].Offset+1)
+				}
+			}
+		}
+	}
+	if _, err := l.ReadRaw(n+1, 10, 0, n+5, nil); err == nil {
+		t.Error("ReadRaw past the log's end: no error")
+	}
+}

@@ -1,0 +1,56 @@
+package wire
+
+import (
+	"testing"
+
+	"github.com/logstream/logstream/pkg/record"
+)
+
+// A batch of one producer's records decodes with one producer-id string,
+// not one per record (the catch-up read decodes millions of them), and
+// records of other producers still get their own id.
+func TestRecordsShareProducerID(t *testing.T) {
+	recs := make([]record.Record, 500)
+	for i := range recs {
+		recs[i] = record.Record{Offset: uint64(i), ProducerID: "producer-0123456789", Seq: uint64(i + 1), Payload: []byte("x")}
+	}
+	recs[250].ProducerID = "another-producer-42"
+	body := Records{Topic: "t", Records: recs}.AppendTo(nil)
+	var got Records
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := got.Unmarshal(body); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The record slice, the topic and three distinct id runs (before, at
+	// and after record 250): 5; one per record would be over 500.
+	if allocs > 8 {
+		t.Errorf("decoding 500 records of 2 producers took %.0f allocations, want at most 8", allocs)
+	}
+	for i, r := range got.Records {
+		if r.ProducerID != recs[i].ProducerID || r.Seq != recs[i].Seq || string(r.Payload) != "x" {
+			t.Fatalf("record %d: got %+v, want %+v", i, r, recs[i])
+		}
+	}
+}
+
+// RawRecords is Records with the records encoded beforehand: the same bytes.
+func TestRawRecordsEncodesAsRecords(t *testing.T) {
+	for _, n := range []int{0, 1, 300} {
+		recs := make([]record.Record, n)
+		var enc []byte
+		for i := range recs {
+			recs[i] = record.Record{Offset: uint64(1000 + i), Timestamp: int64(i) * 7, ProducerID: "p", Seq: uint64(i + 1), Payload: make([]byte, i%200)}
+			enc = recs[i].AppendBinary(enc)
+		}
+		want := Records{Topic: "topic", Committed: 5000, StartOffset: 17, Records: recs, Gap: GapDamaged}.AppendTo(nil)
+		got := RawRecords{Topic: "topic", Committed: 5000, StartOffset: 17, Count: n, Encoded: enc, Gap: GapDamaged}.AppendTo(nil)
+		if string(got) != string(want) {
+			t.Fatalf("%d records: RawRecords encodes %d bytes unlike Records' %d", n, len(got), len(want))
+		}
+		var back Records
+		if err := back.Unmarshal(got); err != nil || len(back.Records) != n || back.Gap != GapDamaged {
+			t.Fatalf("%d records: decoded %d, gap %v, err %v", n, len(back.Records), back.Gap, err)
+		}
+	}
+}
