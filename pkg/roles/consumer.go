@@ -103,7 +103,7 @@ func parseConsumer(c *cli.Context) (consumerConfig, error) {
 		ExitAtEnd: c.Bool("exit-at-end"), Count: c.Uint64("count"), Group: c.String("group"), FromSet: c.IsSet("from")}
 	if cc.Group != "" || c.IsSet("group") {
 		if err := wire.ValidGroupName(cc.Group); err != nil {
-			return cc, cliutil.UsageError("-group", cc.Group, "want 1-200 characters of A-Z a-z 0-9 . _ -")
+			return cc, cliutil.UsageError("-group (CONSUMER_GROUP)", cc.Group, "want 1-200 characters of A-Z a-z 0-9 . _ -")
 		}
 	}
 	if cc.Format != "text" && cc.Format != "json" {
