@@ -15,6 +15,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/internal/buildinfo"
 	"github.com/logstream/logstream/pkg/internal/cliutil"
 	"github.com/logstream/logstream/pkg/wire"
@@ -40,6 +41,8 @@ type env struct {
 	// handle them itself (tests check parsing without side effects).
 	intercept func(opts any) (handled bool, err error)
 	poll      time.Duration // logs --follow poll interval
+	// startWait bounds the wait for a background child to say it runs.
+	startWait time.Duration
 	// ttyForeground reports whether our process group is the foreground
 	// job of a terminal (so a Ctrl-C there already reached our child).
 	ttyForeground func() bool
@@ -47,17 +50,18 @@ type env struct {
 
 func defaultEnv(stdout, stderr io.Writer) *env {
 	e := &env{
-		stdin:    os.Stdin,
-		stdout:   stdout,
-		stderr:   stderr,
-		getenv:   os.Getenv,
-		launcher: execLauncher{},
-		querier:  wireQuerier{},
-		discover: discoverLeader,
-		now:      time.Now,
-		portFree: portFreeLocally,
-		localIP:  primaryIPv4,
-		poll:     250 * time.Millisecond,
+		stdin:     os.Stdin,
+		stdout:    stdout,
+		stderr:    stderr,
+		getenv:    os.Getenv,
+		launcher:  execLauncher{},
+		querier:   wireQuerier{},
+		discover:  discoverLeader,
+		now:       time.Now,
+		portFree:  portFreeLocally,
+		localIP:   primaryIPv4,
+		poll:      250 * time.Millisecond,
+		startWait: defaults.CtlStartWait,
 
 		ttyForeground: inTerminalForeground,
 	}

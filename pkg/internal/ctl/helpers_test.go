@@ -53,7 +53,9 @@ func helperChild() int {
 		fmt.Println("helper: invalid value \"a b\" for -topic")
 		return 2
 	}
-	cliutil.SignalReady()
+	if os.Getenv("LOGSTREAM_CTL_TEST_SILENT") == "" {
+		cliutil.SignalReady()
+	}
 	ignore := os.Getenv("LOGSTREAM_CTL_TEST_IGNORE_TERM") == "1"
 	// Bounded: a helper never outlives a broken test by more than a minute.
 	deadline := time.After(time.Minute)

@@ -321,3 +321,19 @@ func TestRealBackgroundStartFailure(t *testing.T) {
 		t.Fatalf("a failed start was reported as started: %q", r.out.String())
 	}
 }
+
+// A daemon that neither says it runs nor exits within the wait (a broker
+// still reading large logs) is reported started, not failed; one that runs
+// is reported as soon as it says so.
+func TestRealBackgroundStartSilent(t *testing.T) {
+	r := realRig(t)
+	r.env.startWait = 200 * time.Millisecond
+	t.Setenv("LOGSTREAM_CTL_TEST_SILENT", "1")
+	if code := r.run("start", "producer", "--name", "prod1", "--rate", "1", "-bg"); code != 0 || !strings.Contains(r.out.String(), "started producer prod1") {
+		t.Fatalf("start: exit %d; stdout %q stderr %q", code, r.out.String(), r.err.String())
+	}
+	en := loadEntries(t, r)["prod1"]
+	if !isOurs(en.PID, en.StartTicks) {
+		t.Fatalf("the silent daemon is not running: %+v", en)
+	}
+}

@@ -12,8 +12,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
-
-	"github.com/logstream/logstream/pkg/defaults"
 )
 
 func startCommand(e *env) *cli.Command {
@@ -172,7 +170,7 @@ func runStart(e *env, c *cli.Context, kind string) error {
 	}
 	if spec.Background {
 		if s, ok := child.(starter); ok {
-			if running, code := s.Started(defaults.CtlStartWait); !running {
+			if running, code := s.Started(e.startWait); !running {
 				return startFailed(entry, code)
 			}
 		}
