@@ -27,6 +27,7 @@ type Broker struct {
 	cfg   Config
 	log   zerolog.Logger
 	store *topiclog.Store
+	lock  *dirLock // held on cfg.DataDir from New until Run returns
 
 	ln      net.Listener
 	started time.Time
@@ -89,6 +90,16 @@ func New(cfg Config) (*Broker, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	made := false
+	defer func() {
+		if !made {
+			lock.release()
+		}
+	}()
 	store, err := topiclog.OpenStore(cfg.DataDir, topiclog.Options{
 		MaxRecords: cfg.MaxRecords, Flush: cfg.Flush, FlushEvery: cfg.FlushEvery,
 		Logger: cfg.Logger.With().Str("component", "topiclog").Logger(),
@@ -102,7 +113,7 @@ func New(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
 	b := &Broker{
-		cfg: cfg, log: cfg.Logger.With().Str("component", "broker").Logger(), store: store, ln: ln,
+		cfg: cfg, log: cfg.Logger.With().Str("component", "broker").Logger(), store: store, ln: ln, lock: lock,
 		clients: map[*peer]struct{}{},
 		elect:   make(chan string, 1),
 		conns:   newConnLimiter(cfg.MaxConns, cfg.MaxConnsPerIP),
@@ -126,6 +137,7 @@ func New(cfg Config) (*Broker, error) {
 		store.Close()
 		return nil, err
 	}
+	made = true
 	return b, nil
 }
 
@@ -179,6 +191,7 @@ func (b *Broker) Run(ctx context.Context) error {
 	if cerr := b.store.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
+	b.lock.release()
 	b.log.Info().Msg("broker stopped")
 	return err
 }

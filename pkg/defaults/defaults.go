@@ -158,3 +158,10 @@ const (
 	// that a newcomer gets work within a batch or so.
 	GroupLeasesPerMember = 4
 )
+
+// CtlStartWait bounds how long `logstreamctl start ... --background` waits
+// for the daemon to say it is running (or to exit, which is then reported as
+// a failed start). A broker says so once it has opened and checked its logs
+// and listens, which takes milliseconds unless its logs are large; past the
+// bound logstreamctl reports it started and still starting up.
+const CtlStartWait = 10 * time.Second

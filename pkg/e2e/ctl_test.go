@@ -34,6 +34,7 @@ type ctlHost struct {
 	home  string // HOME
 	state string // the state directory (~/.logstream)
 	env   []string
+	dir   string // where ./logstreamctl is; "" for the built binary's directory
 }
 
 // ctlResult is what one logstreamctl run printed and its exit status.
@@ -85,7 +86,10 @@ func (c *ctlHost) run(line string) ctlResult {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := c.h.Command(ctx, words[0], words[1:]...)
-	cmd.Dir = binary(c.t) // the manual runs ./logstreamctl beside the binaries
+	cmd.Dir = c.dir // the manual runs ./logstreamctl beside the binaries
+	if cmd.Dir == "" {
+		cmd.Dir = binary(c.t)
+	}
 	cmd.Env = c.env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -201,6 +201,12 @@ func TestGroupsVisibleAndDeletable(t *testing.T) {
 	if out := ctl(append([]string{"groups"}, broker...)...); !strings.Contains(out, "billing") || !strings.Contains(out, "180") {
 		t.Fatalf("groups:\n%s", out)
 	}
+	// A group that does not exist is refused in one line, not reported deleted.
+	nosuch := start(t, c.net.Host(2), env, "logstreamctl", append([]string{"groups", "delete", "nosuch"}, broker...)...)
+	if err := nosuch.wait(30 * time.Second); err == nil || strings.Contains(nosuch.stdout.String(), "deleted") ||
+		!strings.Contains(nosuch.stderr.String(), `no consumer group named "nosuch"`) || strings.Count(strings.TrimSpace(nosuch.stderr.String()), "\n") != 0 {
+		t.Fatalf("groups delete nosuch: %v\nstdout: %s\nstderr: %s", err, nosuch.stdout.String(), nosuch.stderr.String())
+	}
 	if out := ctl(append([]string{"groups", "delete", "billing"}, broker...)...); !strings.Contains(out, "deleted") {
 		t.Fatalf("groups delete: %s", out)
 	}

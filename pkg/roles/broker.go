@@ -63,6 +63,7 @@ func brokerApp() *cli.App {
 			&cli.IntFlag{Name: "max-connections-per-ip", EnvVars: []string{"MAX_CONNECTIONS_PER_IP"}, Value: d.MaxConnsPerIP, Usage: "connections accepted at once from one IP address"},
 			&cli.IntFlag{Name: "max-inflight-records", EnvVars: []string{"MAX_INFLIGHT_RECORDS"}, Value: d.MaxInFlightRecords, Usage: "records one producer connection may have unacknowledged before the broker stops reading it"},
 			secondsFlag("handshake-timeout", "HANDSHAKE_TIMEOUT", defaults.Seconds(d.HandshakeTimeout), "time a new connection has to send its first whole frame"),
+			secondsFlag("group-lease-timeout", "GROUP_LEASE_TIMEOUT", defaults.Seconds(d.GroupLeaseTimeout), "shared consumer groups: how long a member may hold records without acknowledging any before they go to another member"),
 			&cli.StringFlag{Name: "monitor-address", EnvVars: []string{"MONITOR_ADDRESS"}, Usage: "IP:PORT of the monitoring listener (/metrics, /healthz, /readyz, /status, dashboard at /); default: off"},
 			&cli.BoolFlag{Name: "monitor-pprof", EnvVars: []string{"MONITOR_PPROF"}, Value: md.Pprof, Usage: "also serve /debug/pprof/ on the monitoring listener"},
 		},
@@ -100,6 +101,8 @@ func runBroker(c *cli.Context) error {
 		}
 		return cli.Exit(err.Error(), 1)
 	}
+	// Opened, checked and listening: tell logstreamctl (if it started us).
+	cliutil.SignalReady()
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	elect := make(chan os.Signal, 1)
@@ -193,18 +196,19 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 		return cfg, cliutil.UsageError("--max-records (MAX_RECORDS_PER_TOPIC)", fmt.Sprint(cfg.MaxRecords), "must be 0 (unlimited) or more")
 	}
 	for _, s := range []struct {
-		flag string
-		dst  *time.Duration
+		flag, env string
+		dst       *time.Duration
 	}{
-		{"analytics-window", &cfg.AnalyticsWindow}, {"broker-hb-interval", &cfg.BrokerHBInterval},
-		{"client-hb-interval", &cfg.ClientHBInterval}, {"broker-timeout", &cfg.BrokerTimeout},
-		{"client-timeout", &cfg.ClientTimeout}, {"follower-hb-interval", &cfg.FollowerHBInterval},
-		{"suspicion-timeout", &cfg.SuspicionTimeout}, {"failure-timeout", &cfg.FailureTimeout},
-		{"handshake-timeout", &cfg.HandshakeTimeout},
+		{"analytics-window", "ANALYTICS_WINDOW_SECONDS", &cfg.AnalyticsWindow}, {"broker-hb-interval", "BROKER_HB_INTERVAL", &cfg.BrokerHBInterval},
+		{"client-hb-interval", "CLIENT_HB_INTERVAL", &cfg.ClientHBInterval}, {"broker-timeout", "BROKER_TIMEOUT", &cfg.BrokerTimeout},
+		{"client-timeout", "CLIENT_TIMEOUT", &cfg.ClientTimeout}, {"follower-hb-interval", "FOLLOWER_HB_INTERVAL", &cfg.FollowerHBInterval},
+		{"suspicion-timeout", "SUSPICION_TIMEOUT", &cfg.SuspicionTimeout}, {"failure-timeout", "FAILURE_TIMEOUT", &cfg.FailureTimeout},
+		{"handshake-timeout", "HANDSHAKE_TIMEOUT", &cfg.HandshakeTimeout},
+		{"group-lease-timeout", "GROUP_LEASE_TIMEOUT", &cfg.GroupLeaseTimeout},
 	} {
 		v := c.Int(s.flag)
 		if v <= 0 || v > defaults.MaxSeconds {
-			return cfg, cliutil.UsageError("--"+s.flag, fmt.Sprint(v), fmt.Sprintf("want whole seconds from 1 to %d", defaults.MaxSeconds))
+			return cfg, cliutil.UsageError("--"+s.flag+" ("+s.env+")", fmt.Sprint(v), fmt.Sprintf("want whole seconds from 1 to %d", defaults.MaxSeconds))
 		}
 		*s.dst = time.Duration(v) * time.Second
 	}

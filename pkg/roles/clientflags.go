@@ -19,7 +19,7 @@ func clientFlags() []cli.Flag {
 		&cli.StringFlag{Name: "name", Usage: "client name (prefix of its producer/consumer id)"},
 		&cli.StringFlag{Name: "leader", EnvVars: []string{"LEADER_ADDRESS"}, Usage: "broker IP:PORT (default: discover by UDP broadcast)"},
 		&cli.StringFlag{Name: "topic", EnvVars: []string{"TOPIC"}, Value: defaults.Topic, Usage: "topic name"},
-		&cli.UintFlag{Name: "port", Usage: "local TCP port of the client's connection (NAT/firewall port forwarding; default any)"},
+		&cli.UintFlag{Name: "port", DefaultText: "any", Usage: "local TCP port of the client's connection (NAT/firewall port forwarding)"},
 		&cli.StringFlag{Name: "address", Usage: "advertised IP (WSL/NAT: the host's LAN IP)"},
 		&cli.UintFlag{Name: "broadcast-port", EnvVars: []string{"BROADCAST_PORT"}, Value: defaults.DiscoveryPort, Usage: "UDP broadcast port for discovery"},
 		&cli.IntFlag{Name: "hb-interval", Value: defaults.Seconds(defaults.ClientHB), Usage: "heartbeat interval (seconds)"},
@@ -42,12 +42,12 @@ func clientOptions(c *cli.Context, role wire.Role, component string) (client.Opt
 	}
 	o := client.Options{Role: role, Logger: log, Leader: c.String("leader"), Advertise: c.String("address")}
 	if o.Leader != "" {
-		if err := client.ParseAddr("-leader", o.Leader); err != nil {
+		if err := client.ParseAddr("-leader (LEADER_ADDRESS)", o.Leader); err != nil {
 			return o, cli.Exit(err.Error(), 2)
 		}
 	}
 	if err := topiclog.ValidTopicName(c.String("topic")); err != nil {
-		return o, cliutil.UsageError("-topic", c.String("topic"), err.Error())
+		return o, cliutil.UsageError("-topic (TOPIC)", c.String("topic"), err.Error())
 	}
 	port := c.Uint("port")
 	if port > 65535 {
@@ -56,7 +56,7 @@ func clientOptions(c *cli.Context, role wire.Role, component string) (client.Opt
 	o.LocalPort = uint16(port)
 	bp := c.Uint("broadcast-port")
 	if bp == 0 || bp > 65535 {
-		return o, cliutil.UsageError("-broadcast-port", fmt.Sprint(bp), "want a port 1-65535")
+		return o, cliutil.UsageError("-broadcast-port (BROADCAST_PORT)", fmt.Sprint(bp), "want a port 1-65535")
 	}
 	o.BroadcastPort = uint16(bp)
 	for _, s := range []struct {
@@ -81,7 +81,7 @@ func clientOptions(c *cli.Context, role wire.Role, component string) (client.Opt
 	}
 	o.MaxFrame = c.Int("max-frame")
 	if o.MaxFrame < defaults.MinFrame || o.MaxFrame > defaults.MaxFrameLimit {
-		return o, cliutil.UsageError("-max-frame", fmt.Sprint(o.MaxFrame), frameRange)
+		return o, cliutil.UsageError("-max-frame (MAX_FRAME)", fmt.Sprint(o.MaxFrame), frameRange)
 	}
 	if o.Key, err = clusterKey(c); err != nil {
 		return o, err

@@ -31,7 +31,7 @@ func consumerApp() *cli.App {
 			&cli.BoolFlag{Name: "analytics", Value: true, Usage: "receive live statistics computed on the broker (-analytics=false: raw records only)"},
 			&cli.BoolFlag{Name: "no-analytics", Usage: "same as -analytics=false"},
 			&cli.IntFlag{Name: "window", Value: 0, Usage: "analytics window in seconds (0 = broker default, ANALYTICS_WINDOW_SECONDS)"},
-			&cli.IntFlag{Name: "interval", Value: 0, Usage: "analytics update interval in ms (0 = 1000)"},
+			&cli.IntFlag{Name: "interval", Value: 0, Usage: "analytics update interval in ms (0 = broker default, 1000 ms)"},
 			&cli.StringFlag{Name: "from", Value: "beginning", Usage: "where to start: beginning (oldest retained record), latest (only new records), an offset, or an RFC3339 time"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text (one line per record) or json (one object per record and per statistics update)"},
 			&cli.BoolFlag{Name: "exit-at-end", Usage: "read what is committed now, then exit 0 (for scripts)"},
@@ -103,7 +103,7 @@ func parseConsumer(c *cli.Context) (consumerConfig, error) {
 		ExitAtEnd: c.Bool("exit-at-end"), Count: c.Uint64("count"), Group: c.String("group"), FromSet: c.IsSet("from")}
 	if cc.Group != "" || c.IsSet("group") {
 		if err := wire.ValidGroupName(cc.Group); err != nil {
-			return cc, cliutil.UsageError("-group", cc.Group, "want 1-200 characters of A-Z a-z 0-9 . _ -")
+			return cc, cliutil.UsageError("-group (CONSUMER_GROUP)", cc.Group, "want 1-200 characters of A-Z a-z 0-9 . _ -")
 		}
 	}
 	if cc.Format != "text" && cc.Format != "json" {
@@ -117,6 +117,7 @@ func runConsumer(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	cliutil.SignalReady() // the command line is good: logstreamctl may report us started
 	o, co := cc.Options, cc.ConsumerOptions
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -43,6 +43,7 @@ func brokerSettings() []setting {
 		{"max-connections-per-ip", "MAX_CONNECTIONS_PER_IP", fmt.Sprint(defaults.MaxConnectionsPerIP)},
 		{"max-inflight-records", "MAX_INFLIGHT_RECORDS", fmt.Sprint(defaults.MaxInFlightRecords)},
 		{"handshake-timeout", "HANDSHAKE_TIMEOUT", sec(defaults.HandshakeTimeout)},
+		{"group-lease-timeout", "GROUP_LEASE_TIMEOUT", sec(defaults.GroupLeaseTimeout)},
 	}
 }
 
@@ -162,6 +163,17 @@ func TestReadmeDefaults(t *testing.T) {
 	if seen < 6 {
 		t.Errorf("README: only %d configuration rows found; has the table moved?", seen)
 	}
+	// Every broker variable is documented: in the manual's table or in the
+	// README's configuration section.
+	manual, err := os.ReadFile("../../testdata/CLI_MANUAL.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range brokerSettings() {
+		if !strings.Contains(conf, "`"+s.env+"`") && !strings.Contains(string(manual), "| `"+s.env+"` |") {
+			t.Errorf("%s is documented neither in the manual nor in the README's configuration section", s.env)
+		}
+	}
 	for _, prose := range []string{
 		fmt.Sprintf("(default %d, `0` = unlimited)", defaults.MaxRecordsPerTopic),
 		fmt.Sprintf("Topic names are 1–%d characters", defaults.MaxTopicName),
@@ -170,6 +182,31 @@ func TestReadmeDefaults(t *testing.T) {
 	} {
 		if !strings.Contains(readme, prose) {
 			t.Errorf("README does not say %q", prose)
+		}
+	}
+}
+
+// The clients' --port states its default once, in words: written into the
+// usage text as well as shown by the parser it read "(...; default any)
+// (default: 0)".
+func TestHelpStatesThePortDefaultOnce(t *testing.T) {
+	for name, app := range map[string]*cli.App{"producer": producerApp(strings.NewReader("")), "consumer": consumerApp()} {
+		var help bytes.Buffer
+		app.Writer, app.ErrWriter = &help, &help
+		if err := app.Run([]string{name, "--help"}); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, l := range strings.Split(help.String(), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "--port ") {
+				found = true
+				if strings.Count(l, "default") != 1 || !strings.Contains(l, "(default: any)") {
+					t.Errorf("%s --help: %q; want the default once, as (default: any)", name, strings.TrimSpace(l))
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s --help: no --port line", name)
 		}
 	}
 }

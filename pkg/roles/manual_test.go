@@ -231,4 +231,40 @@ func TestBadFlagsAreOneLineExitTwo(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "FAILURE_TIMEOUT") && !strings.Contains(stderr, "failure-timeout") {
 		t.Errorf("bad FAILURE_TIMEOUT: exit %d, %q", code, stderr)
 	}
+	// A value out of range set in the environment names the variable the
+	// user set, as the manual's broker is configured by them.
+	// The clients' variables likewise (the manual's LEADER_ADDRESS and
+	// TOPIC fall back for -leader and -topic).
+	for _, c := range []struct{ role, env, value string }{
+		{"producer", "LEADER_ADDRESS", "nope"}, {"consumer", "TOPIC", "a b"}, {"consumer", "CONSUMER_GROUP", "a b"},
+		{"producer", "LOG_LEVEL", "loud"}, {"consumer", "LOG_FORMAT", "xml"},
+	} {
+		t.Run(c.env, func(t *testing.T) {
+			_, code, stderr := parseOnly(t, []string{c.role}, map[string]string{c.env: c.value})
+			if code != 2 || !strings.Contains(stderr, c.env) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("%s=%s %s: exit %d, %q; want exit 2 and one line naming %s", c.env, c.value, c.role, code, stderr, c.env)
+			}
+		})
+	}
+	for _, env := range []string{"BROKER_HB_INTERVAL", "ANALYTICS_WINDOW_SECONDS", "HANDSHAKE_TIMEOUT"} {
+		t.Run(env, func(t *testing.T) { // a subtest: its environment ends with it
+			_, code, stderr := parseOnly(t, []string{"logstream"}, map[string]string{env: "0"})
+			if code != 2 || !strings.Contains(stderr, env) {
+				t.Errorf("%s=0: exit %d, %q; want exit 2 naming %s", env, code, stderr, env)
+			}
+		})
+	}
+}
+
+// GROUP_LEASE_TIMEOUT (--group-lease-timeout) reaches the broker's config.
+func TestGroupLeaseTimeoutSetting(t *testing.T) {
+	t.Setenv("LOGSTREAM_HOME", t.TempDir())
+	got, code, stderr := parseOnly(t, []string{"logstream"}, map[string]string{"GROUP_LEASE_TIMEOUT": "3"})
+	if bc, ok := got.(broker.Config); code != 0 || !ok || bc.GroupLeaseTimeout != 3*time.Second {
+		t.Fatalf("GROUP_LEASE_TIMEOUT=3: exit %d %q, config %+v", code, stderr, got)
+	}
+	got, code, _ = parseOnly(t, []string{"logstream", "--group-lease-timeout", "7"}, nil)
+	if bc, ok := got.(broker.Config); code != 0 || !ok || bc.GroupLeaseTimeout != 7*time.Second {
+		t.Fatalf("--group-lease-timeout 7: exit %d, config %+v", code, got)
+	}
 }

@@ -89,6 +89,7 @@ func runProducer(c *cli.Context, stdin io.Reader) error {
 	if err != nil {
 		return err
 	}
+	cliutil.SignalReady() // the command line is good: logstreamctl may report us started
 	o, period, count := pc.Options, pc.Period, pc.Count
 	// The first Ctrl-C or SIGTERM stops sending (ctx); what was read or
 	// sent is then delivered before we exit (see below). A second signal
@@ -149,8 +150,10 @@ func runProducer(c *cli.Context, stdin io.Reader) error {
 	// abandons the wait at once.
 	stopSending()
 	flushCtx := deliverCtx
+	signalled := false
 	select {
 	case s := <-firstSig:
+		signalled = true
 		if s == syscall.SIGTERM {
 			var cancel context.CancelFunc
 			flushCtx, cancel = context.WithTimeout(flushCtx, stopGrace)
@@ -162,7 +165,7 @@ func runProducer(c *cli.Context, stdin io.Reader) error {
 		lines.stop(flushCtx)
 	}
 	if pending := p.Pending(); pending > 0 {
-		o.Logger.Info().Int("pending", pending).Msg("waiting for the broker to acknowledge the rest (Ctrl-C again to abandon)")
+		o.Logger.Info().Int("pending", pending).Msg(waitingNote(signalled))
 	}
 	flushErr := p.Flush(flushCtx)
 	cancelRun()
@@ -362,4 +365,14 @@ func expand(template string, n uint64) string {
 	}
 	s := strings.ReplaceAll(template, "{n}", strconv.FormatUint(n, 10))
 	return strings.ReplaceAll(s, "{time}", time.Now().Format(time.RFC3339Nano))
+}
+
+// waitingNote is the line the producer logs while it waits for its last
+// records to be acknowledged. "Again" only after a first signal: at the end of
+// the input or at -count nobody has pressed Ctrl-C yet.
+func waitingNote(signalled bool) string {
+	if signalled {
+		return "waiting for the broker to acknowledge the rest (Ctrl-C again to abandon)"
+	}
+	return "waiting for the broker to acknowledge the rest (Ctrl-C to abandon)"
 }

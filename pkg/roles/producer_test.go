@@ -336,3 +336,14 @@ func (r *gateReader) Read(b []byte) (int, error) {
 	r.chunks = r.chunks[1:]
 	return n, nil
 }
+
+// The wait at the end of the input or at -count does not tell the user to
+// press Ctrl-C "again" when nobody pressed it.
+func TestWaitingNote(t *testing.T) {
+	if n := waitingNote(false); strings.Contains(n, "again") {
+		t.Errorf("no signal yet: %q", n)
+	}
+	if n := waitingNote(true); !strings.Contains(n, "Ctrl-C again") {
+		t.Errorf("after a signal: %q", n)
+	}
+}

@@ -46,7 +46,7 @@ func NewLogger(c *cli.Context, w io.Writer, component string) (zerolog.Logger, e
 func buildLogger(level, format string, w io.Writer, component string) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(strings.ToLower(strings.TrimSpace(level)))
 	if err != nil || level == "" {
-		return zerolog.Nop(), UsageError("--log-level", level, "want trace, debug, info, warn or error")
+		return zerolog.Nop(), UsageError("--log-level (LOG_LEVEL)", level, "want trace, debug, info, warn or error")
 	}
 	switch format {
 	case "auto":
@@ -57,7 +57,7 @@ func buildLogger(level, format string, w io.Writer, component string) (zerolog.L
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000", NoColor: !IsTerminal(w)}
 	case "json":
 	default:
-		return zerolog.Nop(), UsageError("--log-format", format, "want console, json or auto")
+		return zerolog.Nop(), UsageError("--log-format (LOG_FORMAT)", format, "want console, json or auto")
 	}
 	zerolog.TimeFieldFormat = time.RFC3339Nano
 	ctx := zerolog.New(w).Level(lvl).With().Timestamp()

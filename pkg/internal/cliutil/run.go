@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -32,8 +33,65 @@ func Prepare(app *cli.App, stdout, stderr io.Writer) *cli.App {
 	return app
 }
 
-func onUsageError(_ *cli.Context, err error, _ bool) error {
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	if msg, ok := ValueError(c, err.Error()); ok {
+		return cli.Exit(msg, 2)
+	}
 	return cli.Exit(strings.TrimPrefix(err.Error(), "flag provided but not defined: ")+usageHint(err), 2)
+}
+
+// The parser's own words for a value it cannot read, from a flag or from
+// an environment variable: "parse error", or strconv's internals.
+var (
+	flagValueRE = regexp.MustCompile(`^invalid (?:boolean )?value "(.*)" for (?:flag )?-([\w-]+): `)
+	envValueRE  = regexp.MustCompile(`^could not parse "(.*)" as \w+ value from (?:environment variable|\w+) "(\w+)" for flag ([\w-]+): `)
+)
+
+// ValueError rewrites the parser's message for an unreadable value into the
+// form every other refusal has: invalid value "V" for -flag (or ENV
+// (--flag)): want WHAT, where WHAT comes from the flag's type. ok is false
+// for any other message.
+func ValueError(c *cli.Context, msg string) (string, bool) {
+	if m := flagValueRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("invalid value %q for -%s: want %s", m[1], m[2], wantFor(c, m[2])), true
+	}
+	if m := envValueRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("invalid value %q for %s (--%s): want %s", m[1], m[2], m[3], wantFor(c, m[3])), true
+	}
+	return "", false
+}
+
+// wantFor says what a flag's type accepts.
+func wantFor(c *cli.Context, name string) string {
+	var flags []cli.Flag
+	if c != nil {
+		if c.Command != nil {
+			flags = append(flags, c.Command.Flags...)
+		}
+		if c.App != nil {
+			flags = append(flags, c.App.Flags...)
+		}
+	}
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n != name {
+				continue
+			}
+			switch f.(type) {
+			case *cli.IntFlag, *cli.Int64Flag:
+				return "a whole number"
+			case *cli.UintFlag, *cli.Uint64Flag:
+				return "a whole number >= 0"
+			case *cli.BoolFlag:
+				return "true or false"
+			case *cli.DurationFlag:
+				return "a duration such as 1s or 500ms"
+			case *cli.Float64Flag:
+				return "a number"
+			}
+		}
+	}
+	return "a value of the right kind (see --help)"
 }
 
 func usageHint(err error) string {

@@ -15,7 +15,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/internal/buildinfo"
+	"github.com/logstream/logstream/pkg/internal/cliutil"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -39,6 +41,8 @@ type env struct {
 	// handle them itself (tests check parsing without side effects).
 	intercept func(opts any) (handled bool, err error)
 	poll      time.Duration // logs --follow poll interval
+	// startWait bounds the wait for a background child to say it runs.
+	startWait time.Duration
 	// ttyForeground reports whether our process group is the foreground
 	// job of a terminal (so a Ctrl-C there already reached our child).
 	ttyForeground func() bool
@@ -46,17 +50,18 @@ type env struct {
 
 func defaultEnv(stdout, stderr io.Writer) *env {
 	e := &env{
-		stdin:    os.Stdin,
-		stdout:   stdout,
-		stderr:   stderr,
-		getenv:   os.Getenv,
-		launcher: execLauncher{},
-		querier:  wireQuerier{},
-		discover: discoverLeader,
-		now:      time.Now,
-		portFree: portFreeLocally,
-		localIP:  primaryIPv4,
-		poll:     250 * time.Millisecond,
+		stdin:     os.Stdin,
+		stdout:    stdout,
+		stderr:    stderr,
+		getenv:    os.Getenv,
+		launcher:  execLauncher{},
+		querier:   wireQuerier{},
+		discover:  discoverLeader,
+		now:       time.Now,
+		portFree:  portFreeLocally,
+		localIP:   primaryIPv4,
+		poll:      250 * time.Millisecond,
+		startWait: defaults.CtlStartWait,
 
 		ttyForeground: inTerminalForeground,
 	}
@@ -202,6 +207,9 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 		help = c.Command.HelpName
 	}
 	msg := err.Error()
+	if m, ok := cliutil.ValueError(c, msg); ok { // not "parse error"
+		msg = strings.Replace(m, " for -", " for --", 1)
+	}
 	// Go's flag package says "-lines"; users type "--lines".
 	msg = strings.Replace(msg, "flag provided but not defined: -", "unknown option --", 1)
 	msg = strings.Replace(msg, " for flag -", " for --", 1)
@@ -215,7 +223,7 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 // noArgs rejects stray positional arguments on commands that take none.
 func noArgs(c *cli.Context) error {
 	if c.Args().Present() {
-		return usageErrorf("%s: unexpected argument %q", c.Command.HelpName, c.Args().First())
+		return usageErrorf("%s: unexpected argument %q", strings.TrimPrefix(c.Command.HelpName, "logstreamctl "), c.Args().First())
 	}
 	return nil
 }

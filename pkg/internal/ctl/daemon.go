@@ -7,6 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+	"time"
+
+	"github.com/logstream/logstream/pkg/internal/cliutil"
 )
 
 // childSpec is everything needed to run one managed process.
@@ -47,6 +50,13 @@ type processLauncher interface {
 // execLauncher launches real processes.
 type execLauncher struct{}
 
+// childArgv0 is the name every child is called by. The binary picks its role
+// from argv[0] before it looks at the role argument, so a child must not be
+// called by our own name: built from the manual's per-role line (`go build -o
+// logstreamctl cmd/logstreamctl/main.go`) the executable is named
+// logstreamctl, and `logstreamctl broker` would be an unknown ctl command.
+const childArgv0 = "logstream"
+
 type execChild struct {
 	cmd   *exec.Cmd
 	ticks uint64
@@ -80,6 +90,7 @@ func exitCode(ps *os.ProcessState, err error) (int, error) {
 // touch it, and reaps it in a goroutine in case we outlive it.
 func (execLauncher) Launch(spec childSpec) (childProcess, error) {
 	cmd := exec.Command(spec.Path, spec.Args...)
+	cmd.Args[0] = childArgv0
 	cmd.Env = append(os.Environ(), spec.Env...)
 	if !spec.Background {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
@@ -100,11 +111,26 @@ func (execLauncher) Launch(spec childSpec) (childProcess, error) {
 	defer logf.Close() // the child has its own copy
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// The readiness pipe: the child writes cliutil.ReadyWord on it once it
+	// runs, and its end closes when the child exits.
+	ready, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer readyW.Close() // the child has its own copy
+	cmd.ExtraFiles = []*os.File{readyW}
+	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", cliutil.ReadyEnv, 3)) // ExtraFiles[0] is fd 3
 	if err := cmd.Start(); err != nil {
+		ready.Close()
 		return nil, fmt.Errorf("start %s: %w", spec.Name, err)
 	}
-	c := &bgChild{pid: cmd.Process.Pid, ticks: startTicks(cmd.Process.Pid), proc: cmd.Process}
-	go func() { _ = cmd.Wait() }()
+	c := &bgChild{pid: cmd.Process.Pid, ticks: startTicks(cmd.Process.Pid), proc: cmd.Process,
+		ready: ready, exited: make(chan struct{})}
+	go func() {
+		code, _ := exitCode(cmd.ProcessState, cmd.Wait())
+		c.code = code
+		close(c.exited)
+	}()
 	return c, nil
 }
 
@@ -112,6 +138,34 @@ type bgChild struct {
 	pid   int
 	ticks uint64
 	proc  *os.Process
+	ready *os.File // read end of the readiness pipe
+	// exited is closed once the child has been reaped; code is its status.
+	exited chan struct{}
+	code   int
+}
+
+// Started waits at most d for the child to say it runs. It returns
+// running=false and the exit status when the child exited first; a child
+// that says nothing within d counts as running (still starting up).
+func (c *bgChild) Started(d time.Duration) (running bool, code int) {
+	defer c.ready.Close()
+	deadline := time.Now().Add(d)
+	_ = c.ready.SetReadDeadline(deadline)
+	buf := make([]byte, len(cliutil.ReadyWord))
+	n, err := io.ReadFull(c.ready, buf)
+	switch {
+	case err == nil && string(buf[:n]) == cliutil.ReadyWord:
+		return true, 0
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return true, 0
+	}
+	// The pipe closed without the word: the child is gone (or going).
+	select {
+	case <-c.exited:
+		return false, c.code
+	case <-time.After(time.Until(deadline)):
+		return true, 0
+	}
 }
 
 func (c *bgChild) PID() int                 { return c.pid }

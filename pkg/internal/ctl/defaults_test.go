@@ -37,6 +37,17 @@ func TestFlagDefaults(t *testing.T) {
 			}
 		}
 	}
+	// The manual's table says the clients' --port defaults to auto-assign;
+	// --help said "(default: auto-assign) (default: 0)".
+	for kind, flags := range map[string][]cli.Flag{"producer": producerFlags(), "consumer": consumerFlags()} {
+		for _, f := range flags {
+			if f.Names()[0] == "port" {
+				if got := f.(cli.DocGenerationFlag).GetDefaultText(); got != "auto-assign" {
+					t.Errorf("start %s --port: --help shows default %q, want auto-assign", kind, got)
+				}
+			}
+		}
+	}
 	if defaultBrokerPort != defaults.BrokerPort {
 		t.Errorf("defaultBrokerPort = %d", defaultBrokerPort)
 	}

@@ -179,7 +179,7 @@ func brokerFlags() []cli.Flag {
 func clientFlags() []cli.Flag {
 	return append(commonFlags(),
 		&cli.StringFlag{Name: "topic", Aliases: []string{"t"}, Value: defaults.Topic, Usage: "topic name"},
-		&cli.IntFlag{Name: "port", Aliases: []string{"p"}, Usage: "client TCP port (default: auto-assign)"},
+		&cli.IntFlag{Name: "port", Aliases: []string{"p"}, DefaultText: "auto-assign", Usage: "client TCP port"},
 		&cli.StringFlag{Name: "address", Aliases: []string{"a"}, Usage: "advertised IP (WSL/NAT)"},
 		&cli.IntFlag{Name: "hb-interval", Value: defaults.Seconds(defaults.ClientHB), Usage: "heartbeat interval, seconds"},
 		&cli.IntFlag{Name: "reconnect-attempts", Value: defaults.ReconnectAttempts, Usage: "max reconnection attempts"},

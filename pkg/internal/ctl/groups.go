@@ -305,6 +305,11 @@ func groupsCommand(e *env) *cli.Command {
 				if err != nil {
 					return cli.Exit("groups delete: "+err.Error(), 1)
 				}
+				// A name that is not a group is a mistake to say, as
+				// Kafka's tools do, not a deletion to report done.
+				if rep.GroupsError == "" && !hasGroup(rep.Groups, name) {
+					return cli.Exit(fmt.Sprintf("groups delete: no consumer group named %q (logstreamctl groups lists them)", name), 1)
+				}
 				gr, ok := e.querier.(groupReader)
 				if !ok {
 					return cli.Exit("groups delete: this querier cannot write to the cluster", 1)
@@ -319,4 +324,14 @@ func groupsCommand(e *env) *cli.Command {
 			},
 		}},
 	}
+}
+
+// hasGroup reports whether gs has a position or live members of group.
+func hasGroup(gs []GroupStatus, group string) bool {
+	for _, g := range gs {
+		if g.Group == group {
+			return true
+		}
+	}
+	return false
 }

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/logstream/logstream/pkg/internal/cliutil"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -37,6 +39,7 @@ func helperChild() int {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1)
 	fmt.Printf("helper started: %s\n", strings.Join(os.Args[1:], " "))
+	fmt.Printf("helper argv0: %s\n", filepath.Base(os.Args[0]))
 	for _, k := range []string{"NODE_NAME", "NODE_ADDRESS", "DATA_DIR"} {
 		if v := os.Getenv(k); v != "" {
 			fmt.Printf("env %s=%s\n", k, v)
@@ -46,6 +49,13 @@ func helperChild() int {
 		fmt.Printf("helper line %d\n", i)
 	}
 	fmt.Println("helper ready")
+	if os.Getenv("LOGSTREAM_CTL_TEST_FAIL") != "" {
+		fmt.Println("helper: invalid value \"a b\" for -topic")
+		return 2
+	}
+	if os.Getenv("LOGSTREAM_CTL_TEST_SILENT") == "" {
+		cliutil.SignalReady()
+	}
 	ignore := os.Getenv("LOGSTREAM_CTL_TEST_IGNORE_TERM") == "1"
 	// Bounded: a helper never outlives a broken test by more than a minute.
 	deadline := time.After(time.Minute)

@@ -178,12 +178,19 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"config"}, "missing subcommand"},
 		{[]string{"completion", "fish"}, "unsupported shell"},
 		{[]string{"list", "--bogus"}, "unknown option --bogus"},
+		{[]string{"list", "extra"}, `logstreamctl: list: unexpected argument "extra"`},
+		{[]string{"logs", "node1", "--lines", "abc"}, `invalid value "abc" for --lines: want a whole number`},
 		{[]string{"start", "broker", "--name"}, "option needs a value: --name"},
 	}
 	for _, c := range cases {
 		r := newRig(t)
 		code := r.run(c.args...)
 		stderr := r.err.String()
+		// Said once, in the user's words: no "logstreamctl: logstreamctl
+		// list: ...", no parser's "parse error".
+		if strings.Contains(stderr, "parse error") || strings.HasPrefix(stderr, "logstreamctl: logstreamctl ") {
+			t.Errorf("%q: stderr %q", c.args, stderr)
+		}
 		if code != 2 || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("%q: exit %d, stderr %q; want exit 2 and one line with %q", c.args, code, stderr, c.want)
 		}

@@ -282,3 +282,58 @@ func TestRealForeground(t *testing.T) {
 		t.Fatal("entry left")
 	}
 }
+
+// A binary built from the manual's per-role line is named logstreamctl; the
+// children it starts must still run as the role they are given, so they are
+// called by the plain binary's name whatever ours is (the test binary is
+// named ctl.test here).
+func TestRealChildIsCalledLogstream(t *testing.T) {
+	r := realRig(t)
+	p := mustPaths(t, r)
+	if code := r.run("start", "producer", "--name", "prod1", "--rate", "1", "-bg"); code != 0 {
+		t.Fatalf("start: exit %d: %s", code, r.err.String())
+	}
+	waitFile(t, p.LogFile("prod1"), "helper ready")
+	b, _ := os.ReadFile(p.LogFile("prod1"))
+	if !strings.Contains(string(b), "helper argv0: logstream\n") {
+		t.Fatalf("child not called logstream:\n%s", b)
+	}
+}
+
+// A daemon that fails at once (here the helper exits 2 after a one-line
+// error, as a producer given a bad topic does) is reported as a failed
+// start with its error line and status, not as "started".
+func TestRealBackgroundStartFailure(t *testing.T) {
+	r := realRig(t)
+	t.Setenv("LOGSTREAM_CTL_TEST_FAIL", "1")
+	code := r.run("start", "producer", "--name", "prod1", "--topic", "a b", "--rate", "1", "-bg")
+	if code != 2 {
+		t.Fatalf("start: exit %d, want the child's 2; stdout %q stderr %q", code, r.out.String(), r.err.String())
+	}
+	msg := r.err.String()
+	if !strings.Contains(msg, "producer prod1 exited at start (exit status 2)") || !strings.Contains(msg, `invalid value "a b" for -topic`) {
+		t.Fatalf("stderr does not report the failure: %q", msg)
+	}
+	if strings.Count(strings.TrimSpace(msg), "\n") != 0 {
+		t.Fatalf("want one line, got %q", msg)
+	}
+	if strings.Contains(r.out.String(), "started producer") {
+		t.Fatalf("a failed start was reported as started: %q", r.out.String())
+	}
+}
+
+// A daemon that neither says it runs nor exits within the wait (a broker
+// still reading large logs) is reported started, not failed; one that runs
+// is reported as soon as it says so.
+func TestRealBackgroundStartSilent(t *testing.T) {
+	r := realRig(t)
+	r.env.startWait = 200 * time.Millisecond
+	t.Setenv("LOGSTREAM_CTL_TEST_SILENT", "1")
+	if code := r.run("start", "producer", "--name", "prod1", "--rate", "1", "-bg"); code != 0 || !strings.Contains(r.out.String(), "started producer prod1") {
+		t.Fatalf("start: exit %d; stdout %q stderr %q", code, r.out.String(), r.err.String())
+	}
+	en := loadEntries(t, r)["prod1"]
+	if !isOurs(en.PID, en.StartTicks) {
+		t.Fatalf("the silent daemon is not running: %+v", en)
+	}
+}

@@ -169,6 +169,11 @@ func runStart(e *env, c *cli.Context, kind string) error {
 		return err
 	}
 	if spec.Background {
+		if s, ok := child.(starter); ok {
+			if running, code := s.Started(e.startWait); !running {
+				return startFailed(entry, code)
+			}
+		}
 		fmt.Fprintf(e.stdout, "started %s %s in the background\n", kind, name)
 		fmt.Fprintf(e.stdout, "  PID:     %d\n", entry.PID)
 		fmt.Fprintf(e.stdout, "  Address: %s\n", entry.Address)
@@ -177,6 +182,33 @@ func runStart(e *env, c *cli.Context, kind string) error {
 		return nil
 	}
 	return runForeground(e, st, entry, child)
+}
+
+// starter is a background child that can say whether it got past its
+// start-up checks (see cliutil.ReadyEnv).
+type starter interface {
+	Started(d time.Duration) (running bool, code int)
+}
+
+// startFailed reports a background child that exited at once, with the last
+// line it logged (its one-line error), and its exit status (1 if it had none).
+// The entry stays, so `logstreamctl logs NAME` shows the whole log.
+func startFailed(en stateEntry, code int) error {
+	why := "see logstreamctl logs " + en.Name
+	if f, err := os.Open(en.LogFile); err == nil {
+		if off, err := tailOffset(f, 1); err == nil {
+			b := make([]byte, 512)
+			n, _ := f.ReadAt(b, off)
+			if line := strings.TrimSpace(string(b[:n])); line != "" {
+				why = line + " (see logstreamctl logs " + en.Name + ")"
+			}
+		}
+		_ = f.Close()
+	}
+	if code == 0 {
+		code = 1
+	}
+	return cli.Exit(fmt.Sprintf("%s %s exited at start (exit status %d): %s", en.Type, en.Name, code, why), code)
 }
 
 // runForeground waits for an attached child, forwarding the signals that

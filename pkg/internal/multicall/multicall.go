@@ -82,20 +82,28 @@ func (r *Registry) Main(args []string, stdout, stderr io.Writer) int {
 	}
 	role, ok := r.roles[name]
 	if !ok {
-		fmt.Fprintf(stderr, "%s: unknown role or command %q\n", called, name)
-		r.PrintRoles(stderr, called)
+		// A mistake gets one line, as on every role: what was wrong and
+		// what would have been right.
+		fmt.Fprintf(stderr, "%s: unknown role or command %q (roles: %s; or call it as %s; see %s help)\n",
+			called, name, strings.Join(r.names(), ", "), strings.Join(r.Links(), ", "), called)
 		return 2
 	}
 	return role.Run(append([]string{called + " " + name}, args[2:]...), stdout, stderr)
 }
 
-// PrintRoles lists what the binary can be.
-func (r *Registry) PrintRoles(w io.Writer, called string) {
+// names returns the roles' names, sorted.
+func (r *Registry) names() []string {
 	names := make([]string, 0, len(r.roles))
 	for name := range r.roles {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	return names
+}
+
+// PrintRoles lists what the binary can be.
+func (r *Registry) PrintRoles(w io.Writer, called string) {
+	names := r.names()
 	fmt.Fprintf(w, "usage: %s [ROLE] [OPTIONS]   (no ROLE: a broker configured by environment variables)\n", called)
 	fmt.Fprintf(w, "       or call the binary through a symlink named after a role (%s)\n\nroles:\n",
 		strings.Join(r.Links(), ", "))

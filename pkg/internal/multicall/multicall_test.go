@@ -57,6 +57,9 @@ func TestUnknownRoleListsRoles(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, errw.String())
 		}
 	}
+	if n := strings.Count(strings.TrimSpace(errw.String()), "\n"); n != 0 {
+		t.Errorf("a mistake gets one line, got %d:\n%s", n+1, errw.String())
+	}
 }
 
 func TestDuplicateRolePanics(t *testing.T) {
