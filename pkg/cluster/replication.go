@@ -34,6 +34,10 @@ type topic struct {
 
 	// follower
 	fetchAt time.Time
+	// While catching up: whom we asked last, and how many of our requests
+	// to the source went unanswered (see fetch).
+	fetchFrom NodeID
+	misses    int
 
 	// repair of damaged ranges (repair.go)
 	repairAt   time.Time
@@ -185,7 +189,7 @@ func (n *Node) adopt(now time.Time, a TopicAssign) {
 	t.synced = false
 	t.acked = map[NodeID]uint64{}
 	t.pending = nil
-	t.fetchAt = time.Time{}
+	t.fetchAt, t.fetchFrom, t.misses = time.Time{}, 0, 0
 	t.commit = max(t.commit, a.Committed)
 	length := t.log.NextOffset()
 	n.log.Info().Str("topic", a.Topic).Str("owner", n.who(a.Owner)).Uint64("view", v).Uint64("have", length).Uint64("agreed_end", a.End).
@@ -503,12 +507,15 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 	if fetched && n.repairWith(t, from, recs) {
 		return
 	}
-	fromSource := fetched && from == t.source && !t.synced
+	fromSource := fetched && (from == t.source || from == t.fetchFrom) && !t.synced
 	if (from != t.owner || t.owner == n.id) && !fromSource {
 		return
 	}
 	if fetched {
 		t.fetchAt = time.Time{}
+		if from == t.source {
+			t.misses = 0
+		}
 	}
 	if from == t.owner {
 		t.commit = max(t.commit, commit) // valid knowledge even across a gap
@@ -582,6 +589,14 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 	} else if t.synced {
 		n.send(t.owner, &ReplicateAck{From: n.id, View: n.view.Number, Topic: name, End: t.log.NextOffset()})
 	}
+	if fetched && appended == 0 && !t.synced {
+		// The member we asked holds nothing past our log (another member
+		// catching up): ask another one at the next interval, not again
+		// at once — two such members would feed each other empty answers.
+		t.misses++
+		t.fetchAt = now
+		return
+	}
 	if !t.synced || (fetched && appended > 0) || commit > t.log.NextOffset() {
 		n.fetch(now, t) // more to come
 	}
@@ -613,13 +628,43 @@ func (n *Node) fetch(now time.Time, t *topic) {
 	to := t.owner
 	if !t.synced && t.source != 0 && t.source != n.id {
 		to = t.source
+		if !t.fetchAt.IsZero() {
+			t.misses++ // the last request went unanswered for a whole interval
+		}
+		if n.isUnreachable(t.source) || t.misses >= 2 {
+			// The source died (or is cut off) after the view was made:
+			// every member that adopted this view holds a prefix of the
+			// agreed log (adopt cut what diverged), so catch up from one
+			// that can answer — waiting for the source would hold the
+			// view's activation until a new view change.
+			to = n.catchUpPeer(t)
+		}
 	}
 	if to == n.id || to == 0 {
 		return
 	}
+	t.fetchFrom = to
 	t.fetchAt = now
 	n.log.Debug().Str("topic", t.name).Str("to", n.who(to)).Uint64("offset", t.log.NextOffset()).Msg("FETCH")
 	n.send(to, &Fetch{From: n.id, View: n.view.Number, Topic: t.name, Offset: t.log.NextOffset(), Max: uint32(n.cfg.MaxBatch)})
+}
+
+// catchUpPeer picks whom to catch up from when the source does not answer:
+// the owner, else the other members in turn (misses rotates the choice).
+func (n *Node) catchUpPeer(t *topic) NodeID {
+	var peers []NodeID
+	if t.owner != n.id && t.owner != t.source && !n.isUnreachable(t.owner) {
+		peers = append(peers, t.owner)
+	}
+	for _, id := range n.view.IDs() {
+		if id != n.id && id != t.source && id != t.owner && !n.isUnreachable(id) {
+			peers = append(peers, id)
+		}
+	}
+	if len(peers) == 0 {
+		return t.source
+	}
+	return peers[t.misses%len(peers)]
 }
 
 func (n *Node) onFetch(now time.Time, m *Fetch) {
