@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"errors"
 	"slices"
 	"strings"
@@ -67,7 +68,7 @@ func (l *parkLot) retry(now time.Time, propose func(p parkedProduce) error) (mov
 		if c := strings.Compare(producerOf(a), producerOf(b)); c != 0 {
 			return c
 		}
-		return cmpSeq(a.first, b.first)
+		return cmp.Compare(a.first, b.first)
 	})
 	keep := l.list[:0]
 	frozen := map[string]bool{}
@@ -103,16 +104,6 @@ func producerOf(p parkedProduce) string {
 		return ""
 	}
 	return p.recs[0].ProducerID
-}
-
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // parkRefusal is the acknowledgement that refuses p with err.

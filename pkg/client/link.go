@@ -41,8 +41,6 @@ type link struct {
 	// rand jitters the pauses between attempts and pause waits them.
 	rand  func() float64
 	pause func(ctx context.Context, d time.Duration) bool
-	// dialTimeout bounds a dial (the loop's goroutine only); 0: dialTimeout's default.
-	dialTimeout time.Duration
 }
 
 // newLink returns the link for o, with o's zero fields defaulted.
@@ -63,13 +61,13 @@ func newLink(o Options) *link {
 func (l *link) connectOnce(ctx context.Context, redirect string, lastErr *error) (*framed.Conn, string, error) {
 	tried := map[string]bool{}
 	var final error // the last refusal that waiting cannot heal
-	try := func(addrs ...string) (*framed.Conn, string, error) {
+	try := func(timeout time.Duration, addrs ...string) (*framed.Conn, string, error) {
 		for _, addr := range addrs {
 			if tried[addr] {
 				continue
 			}
 			tried[addr] = true
-			conn, err := l.dial(ctx, addr)
+			conn, err := l.dial(ctx, addr, timeout)
 			if err != nil {
 				*lastErr = err
 				if ctx.Err() != nil {
@@ -97,7 +95,7 @@ func (l *link) connectOnce(ctx context.Context, redirect string, lastErr *error)
 		return nil, "", nil
 	}
 	if redirect != "" {
-		if conn, addr, err := try(redirect); conn != nil || err != nil {
+		if conn, addr, err := try(defaults.ClientDialTimeout, redirect); conn != nil || err != nil {
 			return conn, addr, err
 		}
 		if final != nil {
@@ -108,16 +106,8 @@ func (l *link) connectOnce(ctx context.Context, redirect string, lastErr *error)
 		// Reconnecting: a broker we know answers (or redirects) in a round
 		// trip, where discovery listens a whole window first. Each dial is
 		// bounded: one that is cut off must not hold us long.
-		tryQuick := func(addr string) (*framed.Conn, string, error) {
-			saved := l.dialTimeout
-			l.dialTimeout = defaults.ClientRedialTimeout
-			defer func() { l.dialTimeout = saved }()
-			return try(addr)
-		}
-		for _, addr := range known {
-			if conn, a, err := tryQuick(addr); conn != nil || err != nil {
-				return conn, a, err
-			}
+		if conn, a, err := try(defaults.ClientRedialTimeout, known...); conn != nil || err != nil {
+			return conn, a, err
 		}
 	}
 	var candidates []string
@@ -128,7 +118,7 @@ func (l *link) connectOnce(ctx context.Context, redirect string, lastErr *error)
 	} else {
 		*lastErr = err
 	}
-	conn, addr, err := try(append(candidates, l.book.list()...)...)
+	conn, addr, err := try(defaults.ClientDialTimeout, append(candidates, l.book.list()...)...)
 	if conn == nil && err == nil && final != nil {
 		return nil, "", fatalError{final}
 	}
@@ -349,11 +339,8 @@ func (l *link) locate(ctx context.Context) (string, error) {
 	return res.LeaderAddr, nil
 }
 
-func (l *link) dial(ctx context.Context, addr string) (*framed.Conn, error) {
-	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 15 * time.Second}
-	if l.dialTimeout > 0 {
-		d.Timeout = l.dialTimeout
-	}
+func (l *link) dial(ctx context.Context, addr string, timeout time.Duration) (*framed.Conn, error) {
+	d := net.Dialer{Timeout: timeout, KeepAlive: 15 * time.Second}
 	if l.o.LocalPort != 0 {
 		d.LocalAddr = &net.TCPAddr{Port: int(l.o.LocalPort)}
 	}

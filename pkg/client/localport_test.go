@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/logstream/logstream/pkg/defaults"
 )
 
 // With -local-port, the port the client reconnects from is still held for a
@@ -42,7 +44,7 @@ func TestDialWaitsForTheLocalPort(t *testing.T) {
 		}
 		return true
 	}
-	conn, err := l.dial(context.Background(), broker.Addr().String())
+	conn, err := l.dial(context.Background(), broker.Addr().String(), defaults.ClientDialTimeout)
 	if err != nil {
 		t.Fatalf("dial from a busy local port: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/framed"
 	"github.com/logstream/logstream/pkg/wire"
 )
@@ -51,7 +52,7 @@ func TestOwnerWatchFollowsAMovedTopic(t *testing.T) {
 	newOwner := "10.9.9.9:8001"
 	other := ownerSayer(t, func() string { return newOwner })
 	l := watchLink(silent, other)
-	conn, err := l.dial(context.Background(), silent)
+	conn, err := l.dial(context.Background(), silent, defaults.ClientDialTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func TestOwnerWatchStaysWhileTheClusterAgrees(t *testing.T) {
 	silent := silentBroker(t)
 	other := ownerSayer(t, func() string { return silent })
 	l := watchLink(silent, other)
-	conn, err := l.dial(context.Background(), silent)
+	conn, err := l.dial(context.Background(), silent, defaults.ClientDialTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,6 +94,9 @@ const (
 	// doubles up to ReconnectDelay.
 	ReconnectFirstDelay = 100 * time.Millisecond
 	Message             = "log message" // producer -message template
+	// ClientDialTimeout bounds a client's first dial of a broker, or of one
+	// it was redirected to.
+	ClientDialTimeout = 5 * time.Second
 	// ClientRedialTimeout bounds a reconnecting client's dial of a broker it
 	// already knows: a LAN answers in milliseconds, and a broker that is cut
 	// off must not hold the client for the dial's own 5 s.
