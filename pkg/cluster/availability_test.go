@@ -21,6 +21,22 @@ func maxAckGap(ackedAt []time.Time, since, until time.Time) time.Duration {
 	return max(worst, until.Sub(prev))
 }
 
+// silence makes victim silent as "pause" (SIGSTOP) or "partition" (cut off
+// the network) says; it returns the other nodes and what undoes it.
+func (c *cluster) silence(victim NodeID, how string) (rest []NodeID, undo func()) {
+	for _, id := range c.s.ids {
+		if id != victim {
+			rest = append(rest, id)
+		}
+	}
+	if how == "pause" {
+		c.s.pause(victim)
+		return rest, func() { c.s.resume(victim) }
+	}
+	c.s.partition([]NodeID{victim}, rest)
+	return rest, c.s.heal
+}
+
 // A plain follower (neither leader nor the topic's owner) of five that goes
 // silent and comes back: a majority rides through it, so the topic's
 // acknowledgements do not stop for a failure timeout, and nothing is lost.
@@ -40,23 +56,9 @@ func TestFollowerFaultDoesNotStallTheTopic(t *testing.T) {
 			p := &failoverProducer{c: c, topic: topic}
 			p.until("first batches committed", 2*time.Second, func() bool { return len(p.acked) >= 4 })
 			t0 := c.s.now
-			var rest []NodeID
-			for _, id := range c.s.ids {
-				if id != victim {
-					rest = append(rest, id)
-				}
-			}
-			if how == "pause" {
-				c.s.pause(victim)
-			} else {
-				c.s.partition([]NodeID{victim}, rest)
-			}
+			rest, undo := c.silence(victim, how)
 			p.run(1500 * time.Millisecond) // past the broker timeout (800 ms): it is removed
-			if how == "pause" {
-				c.s.resume(victim)
-			} else {
-				c.s.heal()
-			}
+			undo()
 			p.run(1500 * time.Millisecond) // it comes back and rejoins
 			gap := maxAckGap(p.ackedAt, t0, c.s.now)
 			t.Logf("%s of follower %d: longest pause between acknowledgements %v (failure timeout %v)", how, victim, gap, c.s.cfg.FailureTimeout)
@@ -171,24 +173,10 @@ func TestReturningFollowerDoesNotDisruptTheView(t *testing.T) {
 			p := &failoverProducer{c: c, topic: topic}
 			p.until("first batches committed", 2*time.Second, func() bool { return len(p.acked) >= 4 })
 			view := c.s.nodes[leader].node.view.Number
-			var rest []NodeID
-			for _, id := range c.s.ids {
-				if id != victim {
-					rest = append(rest, id)
-				}
-			}
-			if how == "pause" {
-				c.s.pause(victim)
-			} else {
-				c.s.partition([]NodeID{victim}, rest)
-			}
+			rest, undo := c.silence(victim, how)
 			// Past the failure timeout (300 ms), short of the broker timeout (800 ms).
 			p.run(550 * time.Millisecond)
-			if how == "pause" {
-				c.s.resume(victim)
-			} else {
-				c.s.heal()
-			}
+			undo()
 			t0 := c.s.now
 			p.run(1500 * time.Millisecond)
 			for _, id := range c.s.ids {
