@@ -114,11 +114,13 @@ func Peek(b []byte) (offset uint64, payload, n int, err error) {
 	if k <= 0 {
 		return 0, 0, 0, errCorrupt
 	}
-	n = k
-	if _, k = binary.Varint(b[n:]); k <= 0 {
+	// The timestamp (nine bytes for a current time) and the sequence number
+	// are stepped over, not decoded: a broker streaming a catch-up read
+	// peeks at every record it sends.
+	var ok bool
+	if n, ok = skipVarint(b, k); !ok {
 		return 0, 0, 0, errCorrupt
 	}
-	n += k
 	if n >= len(b) {
 		return 0, 0, 0, errCorrupt
 	}
@@ -126,10 +128,9 @@ func Peek(b []byte) (offset uint64, payload, n int, err error) {
 	if n > len(b) {
 		return 0, 0, 0, errCorrupt
 	}
-	if _, k = binary.Uvarint(b[n:]); k <= 0 {
+	if n, ok = skipVarint(b, n); !ok {
 		return 0, 0, 0, errCorrupt
 	}
-	n += k
 	v, k := binary.Uvarint(b[n:])
 	if k <= 0 {
 		return 0, 0, 0, errCorrupt
@@ -139,4 +140,19 @@ func Peek(b []byte) (offset uint64, payload, n int, err error) {
 		return 0, 0, 0, fmt.Errorf("%w: payload length %d beyond %d bytes left", errCorrupt, v, len(b)-n)
 	}
 	return offset, int(v), n + int(v), nil
+}
+
+// skipVarint returns the position after the varint at b[n:], refusing
+// exactly what binary.Uvarint (and so binary.Varint) refuses: a varint cut
+// short, longer than ten bytes, or overflowing 64 bits.
+func skipVarint(b []byte, n int) (int, bool) {
+	for i := 0; i < binary.MaxVarintLen64 && n+i < len(b); i++ {
+		if c := b[n+i]; c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				return 0, false
+			}
+			return n + i + 1, true
+		}
+	}
+	return 0, false
 }

@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 )
 
@@ -78,6 +79,14 @@ func TestPeekAgreesWithDecode(t *testing.T) {
 		if err == nil && (off != r.Offset || payload != len(r.Payload) || pn != n) {
 			t.Fatalf("% x: Peek (%d, %d, %d), Decode (%d, %d, %d)", b, off, payload, pn, r.Offset, len(r.Payload), n)
 		}
+	}
+	// Varints of ten bytes whose last byte overflows 64 bits (2), or does
+	// not (1), as the timestamp and as the sequence number.
+	for _, last := range []byte{1, 2} {
+		ten := append(bytes.Repeat([]byte{0xff}, 9), last)
+		check(slices.Concat([]byte{5}, ten, []byte{1, 'p', 1, 1, 'x'}))
+		check(slices.Concat([]byte{5, 2, 1, 'p'}, ten, []byte{1, 'x'}))
+		check(slices.Concat([]byte{5}, bytes.Repeat([]byte{0x80}, 11), []byte{1, 'p', 1, 1, 'x'}))
 	}
 	for _, r := range recs {
 		b := r.AppendBinary(nil)
