@@ -213,7 +213,7 @@ func (s *subscription) sendLease(ctx context.Context, gm *groupMember, l groups.
 	if lost := (groups.Range{From: l.From, To: recs[0].Offset}); lost.Len() > 0 || end < l.To {
 		gm.g.settle(gm.id, l, lost, end, now)
 	}
-	if err := s.c.conn.Send(wire.Encode(&wire.Records{Topic: s.topic, Committed: committed, Records: recs, Gap: gap}, s.corr)); err != nil {
+	if err := s.c.conn.SendMessage(&wire.Records{Topic: s.topic, Committed: committed, Records: recs, Gap: gap}, s.corr); err != nil {
 		return false
 	}
 	if s.window != nil {

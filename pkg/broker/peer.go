@@ -154,7 +154,7 @@ func (c *peer) claim(k peerKind) bool {
 }
 
 func (c *peer) reply(corr uint64, m wire.Message) {
-	c.conn.Send(wire.Encode(m, corr)) // a failed send closes the connection; serve notices
+	c.conn.SendMessage(m, corr) // a failed send closes the connection; serve notices
 }
 
 // replyNow is reply for callers that must not block (the cluster loop): a

@@ -263,7 +263,7 @@ func (s *subscription) run(ctx context.Context) {
 				if b.recs == nil {
 					m = &wire.RawRecords{Topic: s.topic, Committed: committed, Count: b.count, Encoded: b.encoded, Gap: gap}
 				}
-				if err := s.c.conn.Send(wire.Encode(m, s.corr)); err != nil {
+				if err := s.c.conn.SendMessage(m, s.corr); err != nil {
 					return
 				}
 				if s.window != nil {

@@ -137,6 +137,28 @@ func (c *Conn) Send(f wire.Frame) error {
 	}
 }
 
+// SendMessage is Send(wire.Encode(m, corr)), but when it writes directly it
+// encodes m straight into its write buffer: no body is allocated and then
+// copied (a subscription's RECORDS frames, a hundred KB each). Queued, or
+// sealed, it encodes as Send does.
+func (c *Conn) SendMessage(m wire.Message, corr uint64) error {
+	select {
+	case <-c.done:
+		return c.closedErr()
+	default:
+	}
+	if c.direct && c.sealer == nil && c.wmu.TryLock() {
+		if len(c.out) == 0 {
+			c.wbuf = wire.AppendMessage(c.wbuf[:0], m, corr)
+			err := c.writeBuf()
+			c.wmu.Unlock()
+			return err
+		}
+		c.wmu.Unlock()
+	}
+	return c.Send(wire.Encode(m, corr))
+}
+
 // writeDirect writes f from the caller's goroutine. Caller holds wmu.
 func (c *Conn) writeDirect(f wire.Frame) error {
 	select {
@@ -145,6 +167,11 @@ func (c *Conn) writeDirect(f wire.Frame) error {
 	default:
 	}
 	c.wbuf = c.appendFrame(c.wbuf[:0], f)
+	return c.writeBuf()
+}
+
+// writeBuf writes c.wbuf. Caller holds wmu.
+func (c *Conn) writeBuf() error {
 	err := c.write(c.wbuf)
 	if cap(c.wbuf) > coalesce {
 		c.wbuf = nil // do not keep one huge frame's buffer
@@ -219,6 +246,12 @@ func (c *Conn) Recv() (wire.Frame, error) {
 	}
 	return f, nil
 }
+
+// ReuseBodies makes every later Recv return a body that is valid only until
+// the next Recv (see wire.Reader.Reuse): for a reader done with each frame
+// before it reads the next, such as a consumer, which then allocates nothing
+// per frame. Call it from the goroutine that calls Recv.
+func (c *Conn) ReuseBodies() { c.r.Reuse() }
 
 // SetReadDeadline bounds the next Recv.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
