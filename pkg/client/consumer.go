@@ -14,7 +14,10 @@ import (
 // Handler receives what a subscription delivers. Records come in offset
 // order, each exactly once, also across reconnects. Start is called once per
 // connection with the next offset to be delivered and the committed end of the
-// log at that moment; returning ErrStop ends Run.
+// log at that moment; returning ErrStop ends Run. The slice Records is given,
+// and the records' payloads, are the consumer's and are overwritten by the
+// next batch: a handler that keeps a record past the call copies it (its
+// ProducerID string may be kept as it is).
 type Handler interface {
 	Start(next, committed uint64) error
 	Records(recs []record.Record) error
@@ -107,22 +110,32 @@ func (c *Consumer) reportGap(resume uint64, why wire.Gap) {
 	}
 }
 
+// session runs one subscription — plain, or as a member of a shared group —
+// until the connection fails or the handler or ctx ends it. One receive
+// loop serves both: what differs (where a session starts, what is done with
+// a batch, how a stop and a refusal are handled) is in the methods it calls.
+//
+// Frames are read into one reused buffer and their records decoded into one
+// reused slice (a catch-up read allocated both per frame, a fifth of its
+// time with the garbage collection that followed): the handler must be done
+// with a batch when Records returns.
 func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler, hl *health) error {
-	if c.co.Group != "" {
-		return c.groupSession(ctx, conn, h, hl)
-	}
 	hbDone := make(chan struct{})
 	defer close(hbDone)
 	go c.l.heartbeat(conn, hbDone)
-	const subCorr = 1
 	sub := c.subscribeMsg()
 	if err := conn.Send(wire.Encode(&sub, subCorr)); err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	stop := context.AfterFunc(ctx, c.interrupt(conn))
 	defer stop()
+	conn.ReuseBodies()
+	var m wire.Records // reused: its Records slice is decoded into batch after batch
 	started := false
 	for {
+		if c.grouped() && ctx.Err() != nil {
+			return c.leave(conn, ctx.Err())
+		}
 		f, err := c.l.recv(conn)
 		if err != nil {
 			return err
@@ -132,63 +145,150 @@ func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler, hl
 			c.l.noteHeartbeat(f)
 			hl.answered.Store(true)
 		case wire.TypeRecords:
-			var m wire.Records
 			if err := m.Unmarshal(f.Body); err != nil {
 				return err
 			}
 			if !started {
 				started = true
-				if !c.have {
-					c.next, c.have = m.StartOffset, true
-				}
-				c.o.Logger.Info().Str("topic", c.co.Topic).Uint64("offset", c.next).Uint64("committed", m.Committed).Msg("subscribed")
-				if err := h.Start(c.next, m.Committed); err != nil {
-					return err
+				if err := c.start(&m, h); err != nil {
+					return c.end(conn, err)
 				}
 			}
-			recs := m.Records
-			// Anything before next was delivered already (a resend after
-			// a reconnect): skip it so each record arrives once.
-			for len(recs) > 0 && recs[0].Offset < c.next {
-				recs = recs[1:]
-			}
-			if len(recs) == 0 {
-				continue
-			}
-			if recs[0].Offset != c.next {
-				c.reportGap(recs[0].Offset, m.Gap)
-			}
-			c.next = recs[len(recs)-1].Offset + 1
-			hl.progress.Store(true)
-			if err := h.Records(recs); err != nil {
+			if err := c.deliver(conn, &m, h, hl); err != nil {
 				return err
+			}
+		case wire.TypeGroupState:
+			var gs wire.GroupState
+			if err := gs.Unmarshal(f.Body); err != nil {
+				return err
+			}
+			if err := c.notePosition(gs.Position); err != nil {
+				return c.end(conn, err)
 			}
 		case wire.TypeStats:
-			var m wire.Stats
-			if err := m.Unmarshal(f.Body); err != nil {
+			var st wire.Stats
+			if err := st.Unmarshal(f.Body); err != nil {
 				return err
 			}
-			h.Stats(&m)
+			h.Stats(&st)
 		case wire.TypeError:
-			var m wire.Error
-			if err := m.Unmarshal(f.Body); err != nil {
+			var e wire.Error
+			if err := e.Unmarshal(f.Body); err != nil {
 				return err
 			}
-			if m.Code == wire.ErrOffsetOutOfRange {
-				if !c.have && !c.co.Resume {
-					return fatalError{fmt.Errorf("cannot start there: %s", m.Message)}
-				}
-				if !c.have {
-					c.o.Logger.Warn().Uint64("resume_at", c.co.Offset).Msg(m.Message + "; the stored position is no longer retained: resuming at the oldest retained record")
-					c.co.From, c.co.Resume = wire.FromBeginning, false
-					return &retryError{msg: "stored position no longer retained"}
-				}
-				// Our resume point fell out of retention while we were away.
-				c.o.Logger.Warn().Uint64("resume_at", c.next).Msg(m.Message + "; resuming at the oldest retained record")
-				c.have, c.co.From = false, wire.FromBeginning
-				return &retryError{msg: "resume point no longer retained"}
+			if e.Code == wire.ErrOffsetOutOfRange {
+				return c.outOfRange(e.Message)
 			}
-			return ackError(m.Code, m.Message, m.Redirect)
+			return ackError(e.Code, e.Message, e.Redirect)
 		}
 	}
+}
+
+// subCorr is the correlation id of a session's (only) subscription.
+const subCorr = 1
+
+func (c *Consumer) grouped() bool { return c.co.Group != "" }
+
+// interrupt returns what ends a session when ctx ends. A plain consumer
+// just closes the connection. A group member must leave the group from the
+// session's goroutine (which alone sends acknowledgements) after the last
+// of them: a heartbeat wakes its receive (the broker answers it) and the
+// loop sees ctx ended.
+func (c *Consumer) interrupt(conn *framed.Conn) func() {
+	if !c.grouped() {
+		return func() { conn.Close() }
+	}
+	return func() {
+		hb := wire.Heartbeat{NodeID: c.o.ClientID, Role: c.o.Role, UnixNano: time.Now().UnixNano()}
+		if conn.Send(wire.Encode(&hb, 0)) != nil {
+			conn.Close()
+		}
+	}
+}
+
+// end is how a session ends for why, an error or ErrStop of the handler's:
+// a group member leaves the group first.
+func (c *Consumer) end(conn *framed.Conn, why error) error {
+	if c.grouped() {
+		return c.leave(conn, why)
+	}
+	return why
+}
+
+// start takes a session's first RECORDS frame, which says where the
+// subscription starts and where the committed log ends now.
+func (c *Consumer) start(m *wire.Records, h Handler) error {
+	if c.grouped() {
+		c.o.Logger.Info().Str("topic", c.co.Topic).Str("group", c.co.Group).Uint64("position", m.StartOffset).
+			Uint64("committed", m.Committed).Msg("joined the group")
+		if err := h.Start(m.StartOffset, m.Committed); err != nil {
+			return err
+		}
+		return c.notePosition(m.StartOffset)
+	}
+	if !c.have {
+		c.next, c.have = m.StartOffset, true
+	}
+	c.o.Logger.Info().Str("topic", c.co.Topic).Uint64("offset", c.next).Uint64("committed", m.Committed).Msg("subscribed")
+	return h.Start(c.next, m.Committed)
+}
+
+// deliver hands a batch to the handler. A plain consumer skips what it
+// delivered already (a resend after a reconnect: each record arrives once)
+// and reports a gap; a group member gets what its leases hold and
+// acknowledges what the handler acknowledged.
+func (c *Consumer) deliver(conn *framed.Conn, m *wire.Records, h Handler, hl *health) error {
+	recs := m.Records
+	if c.grouped() {
+		if len(recs) == 0 {
+			return nil
+		}
+		hl.progress.Store(true)
+		err := h.Records(recs)
+		if serr := c.sendAcks(conn, false); serr != nil {
+			return serr
+		}
+		if err != nil {
+			return c.leave(conn, err)
+		}
+		return nil
+	}
+	for len(recs) > 0 && recs[0].Offset < c.next {
+		recs = recs[1:]
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	if recs[0].Offset != c.next {
+		c.reportGap(recs[0].Offset, m.Gap)
+	}
+	c.next = recs[len(recs)-1].Offset + 1
+	hl.progress.Store(true)
+	return h.Records(recs)
+}
+
+// outOfRange handles the broker's refusal of the start position: a stored
+// position (a group's, a resume point) that retention removed restarts at
+// the oldest retained record; a position the user asked for is an error.
+func (c *Consumer) outOfRange(msg string) error {
+	if c.grouped() {
+		if c.grp.known || c.co.Resume {
+			c.o.Logger.Warn().Str("group", c.co.Group).Msg(msg + "; the group's position is no longer retained: resuming at the oldest retained record")
+			c.grp.known, c.co.Resume, c.co.From = false, false, wire.FromBeginning
+			return &retryError{msg: "group position no longer retained"}
+		}
+		return fatalError{fmt.Errorf("cannot start there: %s", msg)}
+	}
+	if !c.have && !c.co.Resume {
+		return fatalError{fmt.Errorf("cannot start there: %s", msg)}
+	}
+	if !c.have {
+		c.o.Logger.Warn().Uint64("resume_at", c.co.Offset).Msg(msg + "; the stored position is no longer retained: resuming at the oldest retained record")
+		c.co.From, c.co.Resume = wire.FromBeginning, false
+		return &retryError{msg: "stored position no longer retained"}
+	}
+	// Our resume point fell out of retention while we were away.
+	c.o.Logger.Warn().Uint64("resume_at", c.next).Msg(msg + "; resuming at the oldest retained record")
+	c.have, c.co.From = false, wire.FromBeginning
+	return &retryError{msg: "resume point no longer retained"}
 }

@@ -1,9 +1,7 @@
 package client
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/logstream/logstream/pkg/framed"
@@ -64,15 +62,12 @@ func (c *Consumer) sendAcks(conn *framed.Conn, leave bool) error {
 		if len(acks) == 0 {
 			m.Leave, leave = leave, false
 		}
-		if err := conn.Send(wire.Encode(&m, groupCorr)); err != nil {
+		if err := conn.Send(wire.Encode(&m, subCorr)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
-
-// groupCorr is the correlation id of the (only) subscription of a session.
-const groupCorr = 1
 
 // notePosition takes a GROUP_STATE's position.
 func (c *Consumer) notePosition(pos uint64) error {
@@ -84,98 +79,6 @@ func (c *Consumer) notePosition(pos uint64) error {
 		return c.co.OnPosition(pos)
 	}
 	return nil
-}
-
-func (c *Consumer) groupSession(ctx context.Context, conn *framed.Conn, h Handler, hl *health) error {
-	hbDone := make(chan struct{})
-	defer close(hbDone)
-	go c.l.heartbeat(conn, hbDone)
-	sub := c.subscribeMsg()
-	if err := conn.Send(wire.Encode(&sub, groupCorr)); err != nil {
-		return err
-	}
-	// When ctx ends, a heartbeat wakes the receive below (the broker
-	// answers it), so this goroutine — which alone sends acknowledgements
-	// — leaves the group after the last of them.
-	stop := context.AfterFunc(ctx, func() {
-		hb := wire.Heartbeat{NodeID: c.o.ClientID, Role: c.o.Role, UnixNano: time.Now().UnixNano()}
-		if conn.Send(wire.Encode(&hb, 0)) != nil {
-			conn.Close()
-		}
-	})
-	defer stop()
-	started := false
-	for {
-		if ctx.Err() != nil {
-			return c.leave(conn, ctx.Err())
-		}
-		f, err := c.l.recv(conn)
-		if err != nil {
-			return err
-		}
-		switch f.Type {
-		case wire.TypeHeartbeat:
-			c.l.noteHeartbeat(f)
-			hl.answered.Store(true)
-		case wire.TypeRecords:
-			var m wire.Records
-			if err := m.Unmarshal(f.Body); err != nil {
-				return err
-			}
-			if !started {
-				started = true
-				c.o.Logger.Info().Str("topic", c.co.Topic).Str("group", c.co.Group).Uint64("position", m.StartOffset).
-					Uint64("committed", m.Committed).Msg("joined the group")
-				if err := h.Start(m.StartOffset, m.Committed); err != nil {
-					return c.leave(conn, err)
-				}
-				if err := c.notePosition(m.StartOffset); err != nil {
-					return c.leave(conn, err)
-				}
-			}
-			if len(m.Records) == 0 {
-				continue
-			}
-			hl.progress.Store(true)
-			err := h.Records(m.Records)
-			if serr := c.sendAcks(conn, false); serr != nil {
-				return serr
-			}
-			if err != nil {
-				return c.leave(conn, err)
-			}
-		case wire.TypeGroupState:
-			var m wire.GroupState
-			if err := m.Unmarshal(f.Body); err != nil {
-				return err
-			}
-			if err := c.notePosition(m.Position); err != nil {
-				return c.leave(conn, err)
-			}
-		case wire.TypeStats:
-			var m wire.Stats
-			if err := m.Unmarshal(f.Body); err != nil {
-				return err
-			}
-			h.Stats(&m)
-		case wire.TypeError:
-			var m wire.Error
-			if err := m.Unmarshal(f.Body); err != nil {
-				return err
-			}
-			if m.Code == wire.ErrOffsetOutOfRange && (c.grp.known || c.co.Resume) {
-				// The group's position fell out of retention: start the
-				// group's reading at the oldest retained record.
-				c.o.Logger.Warn().Str("group", c.co.Group).Msg(m.Message + "; the group's position is no longer retained: resuming at the oldest retained record")
-				c.grp.known, c.co.Resume, c.co.From = false, false, wire.FromBeginning
-				return &retryError{msg: "group position no longer retained"}
-			}
-			if m.Code == wire.ErrOffsetOutOfRange {
-				return fatalError{fmt.Errorf("cannot start there: %s", m.Message)}
-			}
-			return ackError(m.Code, m.Message, m.Redirect)
-		}
-	}
 }
 
 // leave acknowledges what the handler processed, leaves the group and

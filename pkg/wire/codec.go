@@ -286,7 +286,12 @@ func (d *Dec) Records() []record.Record { return d.RecordsUpTo(MaxListLen) }
 
 // RecordsUpTo is Records refusing more than max records with
 // ErrTooManyRecords before any memory is set aside for them.
-func (d *Dec) RecordsUpTo(max int) []record.Record {
+func (d *Dec) RecordsUpTo(max int) []record.Record { return d.RecordsInto(nil, max) }
+
+// RecordsInto is RecordsUpTo decoding into dst's backing array when it has
+// room (a reader decoding batch after batch allocates nothing per batch);
+// it returns nil for no records or an error, as RecordsUpTo does.
+func (d *Dec) RecordsInto(dst []record.Record, max int) []record.Record {
 	n := d.Count(minRecordSize)
 	if n > max {
 		d.Fail(ErrTooManyRecords)
@@ -295,7 +300,12 @@ func (d *Dec) RecordsUpTo(max int) []record.Record {
 	if n == 0 {
 		return nil
 	}
-	rs := make([]record.Record, n)
+	var rs []record.Record
+	if cap(dst) >= n {
+		rs = dst[:n]
+	} else {
+		rs = make([]record.Record, n)
+	}
 	prev := ""
 	for i := range rs {
 		rs[i] = d.recordAfter(prev)

@@ -220,10 +220,13 @@ func (m Records) AppendTo(dst []byte) []byte {
 	return e.B
 }
 
-// Unmarshal decodes b; record payloads alias b.
+// Unmarshal decodes b; record payloads alias b. The records are decoded
+// into m.Records' backing array when it has room, so a reader that
+// unmarshals batch after batch into one Records allocates nothing per batch
+// (and must be done with a batch's records before the next).
 func (m *Records) Unmarshal(b []byte) error {
 	d := NewDec(b)
-	x := Records{Topic: d.String(), Committed: d.U64(), StartOffset: d.U64(), Records: d.RecordsUpTo(MaxBatchRecords), Gap: Gap(d.U8())}
+	x := Records{Topic: d.String(), Committed: d.U64(), StartOffset: d.U64(), Records: d.RecordsInto(m.Records[:0], MaxBatchRecords), Gap: Gap(d.U8())}
 	if err := d.Finish(); err != nil {
 		return err
 	}

@@ -251,3 +251,36 @@ func TestReaderBodyOneBuffer(t *testing.T) {
 		t.Fatalf("reading a %d-byte body allocated %d bytes", len(body), n)
 	}
 }
+
+// A reusing Reader returns the same frames as one that allocates, and
+// reads a stream of same-sized frames without allocating per frame; a body
+// beyond maxKeptBody is not kept for the next frame.
+func TestReaderReuse(t *testing.T) {
+	fs := frameSet(300)
+	fs = append(fs, Frame{Type: TypeRecords, Body: bytes.Repeat([]byte{9}, maxKeptBody+1)}, Frame{Type: TypeRecords, Body: []byte("after")})
+	var stream []byte
+	for _, f := range fs {
+		stream = AppendFrame(stream, f)
+	}
+	r := NewReader(bytes.NewReader(stream), maxKeptBody+2)
+	r.Reuse()
+	readAll(t, r, fs)
+	if cap(r.buf) > maxKeptBody {
+		t.Fatalf("kept a %d-byte body buffer, bound %d", cap(r.buf), maxKeptBody)
+	}
+
+	body := bytes.Repeat([]byte{3}, 120<<10) // a RECORDS frame of 1000 records
+	one := AppendFrame(nil, Frame{Type: TypeRecords, Body: body})
+	src := bytes.NewReader(one)
+	r = NewReader(src, 0)
+	r.Reuse()
+	allocs := testing.AllocsPerRun(20, func() {
+		src.Reset(one)
+		if f, err := r.Next(); err != nil || !bytes.Equal(f.Body, body) {
+			t.Fatalf("Next: %v", err)
+		}
+	})
+	if allocs > 0 {
+		t.Errorf("a reusing Reader allocated %.0f times per frame, want 0", allocs)
+	}
+}

@@ -54,3 +54,39 @@ func TestRawRecordsEncodesAsRecords(t *testing.T) {
 		}
 	}
 }
+
+// Unmarshalling batch after batch into one Records reuses its record slice
+// (a consumer's catch-up read allocated a 1000-record slice per frame) and
+// still decodes each batch whole, also after a shorter or empty one.
+func TestRecordsUnmarshalReusesSlice(t *testing.T) {
+	batch := func(first, n int) []byte {
+		recs := make([]record.Record, n)
+		for i := range recs {
+			recs[i] = record.Record{Offset: uint64(first + i), ProducerID: "p", Seq: uint64(first + i + 1), Payload: []byte{byte(i)}}
+		}
+		return Records{Topic: "t", Records: recs}.AppendTo(nil)
+	}
+	var m Records
+	for _, b := range []struct{ first, n int }{{0, 1000}, {1000, 10}, {1010, 0}, {1010, 1000}} {
+		if err := m.Unmarshal(batch(b.first, b.n)); err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Records) != b.n {
+			t.Fatalf("batch at %d: %d records, want %d", b.first, len(m.Records), b.n)
+		}
+		for i, r := range m.Records {
+			if r.Offset != uint64(b.first+i) || r.Payload[0] != byte(i) {
+				t.Fatalf("batch at %d: record %d is %+v", b.first, i, r)
+			}
+		}
+	}
+	body := batch(0, 1000)
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := m.Unmarshal(body); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 2 { // the topic and the producer id strings
+		t.Errorf("unmarshalling into a used Records allocated %.0f times, want at most 2", allocs)
+	}
+}
