@@ -63,24 +63,34 @@ func Decode(b []byte) (Record, int, error) { return DecodeAfter(b, "") }
 // its own: one allocation per batch instead of one per record.
 func DecodeAfter(b []byte, prevID string) (Record, int, error) {
 	var r Record
-	n := 0
-	v, k := binary.Uvarint(b)
-	if k <= 0 {
-		return r, 0, errCorrupt
+	n, err := DecodeInto(&r, b, prevID)
+	if err != nil {
+		return Record{}, 0, err
 	}
-	r.Offset, n = v, n+k
-	ts, k := binary.Varint(b[n:])
-	if k <= 0 {
-		return r, 0, errCorrupt
+	return r, n, nil
+}
+
+// DecodeInto is DecodeAfter decoding into *r (every field is set), so a
+// batch decodes in place into its slice without copying each record; on an
+// error *r holds garbage.
+func DecodeInto(r *Record, b []byte, prevID string) (int, error) {
+	v, n := uvarint(b, 0)
+	if n < 0 {
+		return 0, errCorrupt
 	}
-	r.Timestamp, n = ts, n+k
+	r.Offset = v
+	v, n = uvarint(b, n)
+	if n < 0 {
+		return 0, errCorrupt
+	}
+	r.Timestamp = int64(v>>1) ^ -int64(v&1) // zig-zag, as binary.Varint
 	if n >= len(b) {
-		return r, 0, errCorrupt
+		return 0, errCorrupt
 	}
 	pl := int(b[n])
 	n++
 	if len(b)-n < pl {
-		return r, 0, errCorrupt
+		return 0, errCorrupt
 	}
 	if pid := b[n : n+pl]; string(pid) == prevID { // compared without a conversion
 		r.ProducerID = prevID
@@ -88,21 +98,39 @@ func DecodeAfter(b []byte, prevID string) (Record, int, error) {
 		r.ProducerID = string(pid)
 	}
 	n += pl
-	v, k = binary.Uvarint(b[n:])
-	if k <= 0 {
-		return r, 0, errCorrupt
+	if r.Seq, n = uvarint(b, n); n < 0 {
+		return 0, errCorrupt
 	}
-	r.Seq, n = v, n+k
-	v, k = binary.Uvarint(b[n:])
-	if k <= 0 {
-		return r, 0, errCorrupt
+	v, n = uvarint(b, n)
+	if n < 0 {
+		return 0, errCorrupt
 	}
-	n += k
 	if v > uint64(len(b)-n) {
-		return r, 0, fmt.Errorf("%w: payload length %d beyond %d bytes left", errCorrupt, v, len(b)-n)
+		return 0, fmt.Errorf("%w: payload length %d beyond %d bytes left", errCorrupt, v, len(b)-n)
 	}
 	r.Payload, n = b[n:n+int(v):n+int(v)], n+int(v)
-	return r, n, nil
+	return n, nil
+}
+
+// uvarint decodes the uvarint at b[n:] and returns it with the position
+// after it, or a negative position for what binary.Uvarint refuses (cut
+// short, longer than ten bytes, overflowing 64 bits). Unlike
+// binary.Uvarint it takes the position, so the decoder never reslices.
+func uvarint(b []byte, n int) (uint64, int) {
+	var x uint64
+	var s uint
+	for i := 0; i < binary.MaxVarintLen64 && n+i < len(b); i++ {
+		c := b[n+i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				return 0, -1
+			}
+			return x | uint64(c)<<s, n + i + 1
+		}
+		x |= uint64(c&0x7f) << s
+		s += 7
+	}
+	return 0, -1
 }
 
 // Peek checks that b begins with one well-formed record, as Decode would,

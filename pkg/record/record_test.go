@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 	"testing"
 )
@@ -48,6 +49,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, n, err := Decode(b)
+		if ref, rn, rerr := refDecode(b); (err == nil) != (rerr == nil) || err == nil && (rn != n || ref.Timestamp != got.Timestamp || ref.Seq != got.Seq) {
+			t.Fatalf("% x: Decode (%+v, %d, %v), encoding/binary (%+v, %d, %v)", b, got, n, err, ref, rn, rerr)
+		}
 		if err != nil {
 			return
 		}
@@ -61,6 +65,35 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// refDecode is Decode written with encoding/binary's varint decoders, which
+// Decode's own must agree with.
+func refDecode(b []byte) (Record, int, error) {
+	var r Record
+	var k, n int
+	if r.Offset, k = binary.Uvarint(b); k <= 0 {
+		return r, 0, errCorrupt
+	}
+	n += k
+	if r.Timestamp, k = binary.Varint(b[n:]); k <= 0 {
+		return r, 0, errCorrupt
+	}
+	n += k
+	if n >= len(b) || len(b)-n-1 < int(b[n]) {
+		return r, 0, errCorrupt
+	}
+	r.ProducerID, n = string(b[n+1:n+1+int(b[n])]), n+1+int(b[n])
+	if r.Seq, k = binary.Uvarint(b[n:]); k <= 0 {
+		return r, 0, errCorrupt
+	}
+	n += k
+	v, k := binary.Uvarint(b[n:])
+	if k <= 0 || v > uint64(len(b)-n-k) {
+		return r, 0, errCorrupt
+	}
+	n += k
+	return Record{Offset: r.Offset, Timestamp: r.Timestamp, ProducerID: r.ProducerID, Seq: r.Seq, Payload: b[n : n+int(v)]}, n + int(v), nil
+}
+
 // Peek accepts exactly what Decode accepts and agrees on the offset, the
 // payload's length and the bytes taken, on valid records and on every
 // prefix and single-byte change of them.
@@ -72,6 +105,10 @@ func TestPeekAgreesWithDecode(t *testing.T) {
 	}
 	check := func(b []byte) {
 		r, n, err := Decode(b)
+		if rr, rn, rerr := refDecode(b); (err == nil) != (rerr == nil) || err == nil && (rn != n || rr.Offset != r.Offset ||
+			rr.Timestamp != r.Timestamp || rr.ProducerID != r.ProducerID || rr.Seq != r.Seq || !bytes.Equal(rr.Payload, r.Payload)) {
+			t.Fatalf("% x: Decode (%+v, %d, %v), encoding/binary (%+v, %d, %v)", b, r, n, err, rr, rn, rerr)
+		}
 		off, payload, pn, perr := Peek(b)
 		if (err == nil) != (perr == nil) {
 			t.Fatalf("% x: Decode error %v, Peek error %v", b, err, perr)
