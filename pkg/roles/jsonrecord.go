@@ -2,6 +2,7 @@ package roles
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -17,22 +18,36 @@ import (
 type jsonRecords struct {
 	sec    int64  // the second whose timestamp text is in prefix
 	prefix []byte // "2006-01-02T15:04:05" of sec; nil: none yet
+	// The text before the offset (topic included) and between the
+	// timestamp and the sequence number (producer id included), kept for
+	// the topic and producer id they were made of: a batch is nearly always
+	// one producer's, so they are escaped once per batch, not per record.
+	topic, producer string
+	head, mid       []byte
 }
 
 // append appends the JSON line of one record.
 func (j *jsonRecords) append(dst []byte, topic string, r *record.Record) []byte {
-	dst = append(dst, `{"type":"record","topic":`...)
-	dst = appendJSONString(dst, topic)
-	dst = append(dst, `,"offset":`...)
+	if j.head == nil || topic != j.topic {
+		j.topic = topic
+		j.head = append(appendJSONString(append(j.head[:0], `{"type":"record","topic":`...), topic), `,"offset":`...)
+	}
+	if j.mid == nil || r.ProducerID != j.producer {
+		j.producer = r.ProducerID
+		j.mid = append(appendJSONString(append(j.mid[:0], `","producer":`...), r.ProducerID), `,"seq":`...)
+	}
+	dst = append(dst, j.head...)
 	dst = strconv.AppendUint(dst, r.Offset, 10)
 	dst = append(dst, `,"timestamp":"`...)
 	dst = j.appendTime(dst, r.Timestamp) // no byte of it needs escaping
-	dst = append(dst, `","producer":`...)
-	dst = appendJSONString(dst, r.ProducerID)
-	dst = append(dst, `,"seq":`...)
+	dst = append(dst, j.mid...)
 	dst = strconv.AppendUint(dst, r.Seq, 10)
 	switch {
 	case len(r.Payload) == 0: // omitempty
+	case plainASCII(r.Payload): // the common case, checked eight bytes at a time
+		dst = append(dst, `,"payload":"`...)
+		dst = append(dst, r.Payload...)
+		dst = append(dst, '"')
 	case utf8.Valid(r.Payload):
 		dst = append(dst, `,"payload":`...)
 		dst = appendJSONString(dst, r.Payload)
@@ -42,6 +57,28 @@ func (j *jsonRecords) append(dst []byte, topic string, r *record.Record) []byte 
 		dst = append(dst, '"')
 	}
 	return append(dst, "}\n"...)
+}
+
+// plainASCII reports whether every byte of b is one a JSON string holds as
+// it is (see jsonPlain), eight bytes at a time: a word has no such byte
+// when none has its top bit set, none is below 0x20 and none is '"' or
+// '\\' (the has-less-than and has-zero-byte bit tricks, exact for "any").
+func plainASCII(b []byte) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		q, s := x^(ones*'"'), x^(ones*'\\')
+		if (x|(x-ones*0x20)|(q-ones)&^q|(s-ones)&^s)&highs != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if !jsonPlain[c] {
+			return false
+		}
+	}
+	return true
 }
 
 // appendTime appends time.Unix(0, ns).UTC().Format(time.RFC3339Nano). The

@@ -37,6 +37,13 @@ func TestJSONRecordMatchesEncodingJSON(t *testing.T) {
 	var samples [][]byte
 	for c := 0; c < 256; c++ {
 		samples = append(samples, []byte{byte(c)}, []byte{'a', byte(c), 'z'})
+		// Every byte at every place of a word and of a tail (plainASCII
+		// checks eight bytes at a time).
+		for at := 0; at < 19; at++ {
+			b := []byte("0123456789abcdefghi")
+			b[at] = byte(c)
+			samples = append(samples, b)
+		}
 	}
 	for _, s := range []string{"", "plain log line", "quote\" back\\slash", "tab\tnl\ncr\r\b\f\x00\x1f\x7f",
 		"<html>&amp;</html>", "é ü 日本 🙂", "\u2028\u2029 sep", "bad \xff\xfe utf8", "\xed\xa0\x80 surrogate", "trunc \xe6\x97"} {
@@ -65,6 +72,23 @@ func TestJSONRecordMatchesEncodingJSON(t *testing.T) {
 		buf = j.append(buf[:0], topic, &r)
 		if want := jsonRecordStdlib(topic, &r); !bytes.Equal(buf, want) {
 			t.Fatalf("record %d (payload %q, producer %q, topic %q):\n got %s\nwant %s", i, p, r.ProducerID, topic, buf, want)
+		}
+	}
+}
+
+// BenchmarkJSONRecords writes 1000 records of 100 ASCII bytes of one
+// producer, a catch-up read's frame, as JSON lines.
+func BenchmarkJSONRecords(b *testing.B) {
+	recs := make([]record.Record, 1000)
+	for i := range recs {
+		recs[i] = record.Record{Offset: 1_000_000 + uint64(i), Timestamp: 1_780_000_000_000_000_000 + int64(i)*1000, ProducerID: "producer-1234",
+			Seq: uint64(i + 1), Payload: bytes.Repeat([]byte("log line "), 12)[:100]}
+	}
+	var j jsonRecords
+	var buf []byte
+	for b.Loop() {
+		for i := range recs {
+			buf = j.append(buf[:0], "logs", &recs[i])
 		}
 	}
 }
