@@ -207,6 +207,9 @@ func (rd *segReader) segment(seg *segment) (done bool, err error) {
 	// raw bodies are copied out at once and the buffer is reused.
 	fresh := !rd.raw
 	sc := rd.scanner(seg.log, pos, seg.size, chunk, fresh)
+	if first := rd.firstRead(seg, rd.from-expect); first > 0 {
+		sc.chunk = min(first, chunk)
+	}
 	defer func() { rd.done(sc) }()
 	hi := 0
 	for {
@@ -262,6 +265,22 @@ func (rd *segReader) segment(seg *segment) (done bool, err error) {
 			return true, nil
 		}
 	}
+}
+
+// firstRead is how many bytes the first pread of a count-limited read of
+// seg should take: the records to skip from the index point plus those
+// wanted, at the segment's average entry size, and an eighth more. The
+// scanner's doubling reads from 64 KiB read half as much again as a
+// 1000-record batch needs (a catch-up read's broker copied 1.5 times the
+// log from the page cache). 0: no estimate (no count limit, empty segment).
+func (rd *segReader) firstRead(seg *segment, skip uint64) int {
+	recs := seg.next - seg.base
+	if rd.maxRecords <= 0 || recs == 0 {
+		return 0
+	}
+	want := skip + uint64(rd.maxRecords-rd.n)
+	est := want * uint64(seg.size) / recs
+	return int(min(est+est/8+2*entryHeader, uint64(seg.size)))
 }
 
 // segIndex returns the index in segs of the segment holding offset off
