@@ -236,6 +236,7 @@ func (p *Producer) session(ctx context.Context, conn *framed.Conn, h *health) er
 	go p.l.heartbeat(conn, hbDone)
 
 	var corr uint64
+	var enc []byte // the session's PRODUCE body, encoded batch after batch
 	for {
 		// Take the change signal before looking at the state, so a change
 		// between the look and the wait still wakes us.
@@ -251,9 +252,12 @@ func (p *Producer) session(ctx context.Context, conn *framed.Conn, h *health) er
 				}
 			}
 			corr++
-			f := p.nextBatch(corr)
-			if err := conn.Send(f); err != nil {
+			enc = p.nextBatch(corr, enc[:0])
+			if err := conn.SendBorrowed(wire.Frame{Type: wire.TypeProduce, Corr: corr, Body: enc}); err != nil {
 				return <-errc
+			}
+			if cap(enc) > maxKeptBatchBuf {
+				enc = nil
 			}
 			continue
 		}
@@ -268,15 +272,23 @@ func (p *Producer) session(ctx context.Context, conn *framed.Conn, h *health) er
 	}
 }
 
-// nextBatch builds the next PRODUCE frame from the unsent records. Only the
-// session's goroutine takes batches, and only after CanSend said yes.
-func (p *Producer) nextBatch(corr uint64) wire.Frame {
+// nextBatch appends the body of the next PRODUCE frame, built from the
+// unsent records, to dst. Only the session's goroutine takes batches, and
+// only after CanSend said yes. It encodes under the lock, so later queue
+// changes cannot touch the frame; into the session's buffer, so a batch
+// costs no allocation (a fresh 120 KB body per batch, zeroed and then
+// collected, was a fifth of a piped producer's time).
+func (p *Producer) nextBatch(corr uint64, dst []byte) []byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	b, _ := p.pipe.Next(corr, 0, p.po.MaxBatchRecords, p.po.MaxBatchBytes)
 	m := wire.Produce{Topic: p.po.Topic, ProducerID: p.o.ClientID, Acks: 1, Records: b.Records}
-	return wire.Encode(&m, corr) // encodes now, so later queue changes cannot touch the frame
+	return m.AppendTo(dst)
 }
+
+// maxKeptBatchBuf bounds the encoding buffer a session keeps between
+// batches: a batch of a few huge records must not pin its size.
+const maxKeptBatchBuf = 4 << 20
 
 // readAcks matches PRODUCE_ACKs to the batches in flight, in order.
 func (p *Producer) readAcks(conn *framed.Conn, h *health) error {

@@ -15,6 +15,7 @@
 package framed
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -135,6 +136,29 @@ func (c *Conn) Send(f wire.Frame) error {
 	case <-c.done:
 		return c.closedErr()
 	}
+}
+
+// SendBorrowed is Send for a body the caller reuses once it returns: a
+// direct write copies it into the write buffer as Send does, and only a
+// frame that must wait in the queue gets a copy of its own. A sender that
+// encodes frame after frame into one buffer (the producer's PRODUCE frames)
+// then allocates nothing per frame on an idle connection.
+func (c *Conn) SendBorrowed(f wire.Frame) error {
+	select {
+	case <-c.done:
+		return c.closedErr()
+	default:
+	}
+	if c.direct && c.wmu.TryLock() {
+		if len(c.out) == 0 {
+			err := c.writeDirect(f)
+			c.wmu.Unlock()
+			return err
+		}
+		c.wmu.Unlock()
+	}
+	f.Body = bytes.Clone(f.Body)
+	return c.Send(f)
 }
 
 // SendMessage is Send(wire.Encode(m, corr)), but when it writes directly it

@@ -201,3 +201,34 @@ func TestPingPongOverTCP(t *testing.T) {
 		}
 	}
 }
+
+// A frame sent with SendBorrowed that has to wait in the queue keeps the
+// bytes it was sent with, though the caller reuses its buffer at once.
+func TestSendBorrowedCopiesWhatWaits(t *testing.T) {
+	a, b := pair(t, 4) // net.Pipe: every frame goes through the queue
+	if err := a.Send(wire.Frame{Type: wire.TypeRecords, Corr: 1, Body: make([]byte, 1000)}); err != nil {
+		t.Fatal(err)
+	}
+	// The writer takes the first frame and blocks writing it (nobody
+	// reads yet), so the next one waits in the queue.
+	for i := 0; len(a.out) > 0; i++ {
+		if i == 1000 {
+			t.Fatal("the writer never took the first frame")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	buf := []byte("the batch as sent")
+	if err := a.SendBorrowed(wire.Frame{Type: wire.TypeProduce, Corr: 2, Body: buf}); err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, "overwritten by the next one")
+	for corr := uint64(1); corr <= 2; corr++ {
+		f, err := b.Recv()
+		if err != nil || f.Corr != corr {
+			t.Fatalf("frame %d: %v, corr %d", corr, err, f.Corr)
+		}
+		if corr == 2 && string(f.Body) != "the batch as sent" {
+			t.Fatalf("the queued frame carries %q", f.Body)
+		}
+	}
+}
