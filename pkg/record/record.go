@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 )
 
 // MaxProducerID bounds the producer id so a hostile length cannot make a
@@ -174,6 +175,22 @@ func Peek(b []byte) (offset uint64, payload, n int, err error) {
 // exactly what binary.Uvarint (and so binary.Varint) refuses: a varint cut
 // short, longer than ten bytes, or overflowing 64 bits.
 func skipVarint(b []byte, n int) (int, bool) {
+	if n+binary.MaxVarintLen64 <= len(b) {
+		// Eight bytes at once: the first without its top bit ends the
+		// varint. A current time takes nine bytes: then the ninth ends
+		// it, or the tenth, which may only be 0 or 1.
+		x := binary.LittleEndian.Uint64(b[n:])
+		if m := ^x & 0x8080808080808080; m != 0 {
+			return n + bits.TrailingZeros64(m)/8 + 1, true
+		}
+		if b[n+8] < 0x80 {
+			return n + 9, true
+		}
+		if b[n+9] <= 1 {
+			return n + 10, true
+		}
+		return 0, false
+	}
 	for i := 0; i < binary.MaxVarintLen64 && n+i < len(b); i++ {
 		if c := b[n+i]; c < 0x80 {
 			if i == binary.MaxVarintLen64-1 && c > 1 {
