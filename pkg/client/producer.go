@@ -105,7 +105,9 @@ func (p *Producer) checkSize(payload []byte) error {
 // the sender once for as many as there is room for (the stdin feed hands
 // over all the lines of one read at once). It blocks while MaxPending
 // records are unacknowledged and returns how many it queued: all of them,
-// or those before the error. The payloads must not change afterwards.
+// or those before the error. A payload must not change until its record is
+// acknowledged (Acked counts past it): then the producer has let go of it,
+// and the caller may reuse its memory (the stdin feed reuses its slabs).
 func (p *Producer) SendAll(ctx context.Context, payloads [][]byte) (int, error) {
 	for _, payload := range payloads {
 		if err := p.checkSize(payload); err != nil {
@@ -292,6 +294,7 @@ const maxKeptBatchBuf = 4 << 20
 
 // readAcks matches PRODUCE_ACKs to the batches in flight, in order.
 func (p *Producer) readAcks(conn *framed.Conn, h *health) error {
+	conn.ReuseBodies() // nothing of an acknowledgement's frame is kept
 	for {
 		f, err := p.l.recv(conn)
 		if err != nil {

@@ -55,6 +55,10 @@ type lineReader struct {
 	num   uint64 // number of the last line returned or skipped (1-based)
 	buf   []byte // the line being gathered
 	slab  []byte // where own copies lines to; its free room is cap - len
+	// slabs, if set, supplies the slabs and takes back each one own has
+	// filled (the feed reuses a slab once all its lines are acknowledged);
+	// nil: every slab is a new allocation.
+	slabs slabSource
 
 	// split mode: the current line's bytes read but not yet returned (at
 	// most limit plus a chunk), the pieces returned and their bytes.
@@ -189,11 +193,26 @@ func (lr *lineReader) own(b []byte) []byte {
 		return append(make([]byte, 0, len(b)), b...)
 	}
 	if lr.slab == nil || cap(lr.slab)-len(lr.slab) < len(b) {
-		lr.slab = make([]byte, 0, lineSlab)
+		switch {
+		case lr.slabs == nil:
+			lr.slab = make([]byte, 0, lineSlab)
+		case lr.slab == nil:
+			lr.slab = lr.slabs.get()
+		default:
+			lr.slabs.filled(lr.slab)
+			lr.slab = lr.slabs.get()
+		}
 	}
 	start := len(lr.slab)
 	lr.slab = append(lr.slab, b...)
 	return lr.slab[start:len(lr.slab):len(lr.slab)]
+}
+
+// slabSource supplies a lineReader's slabs (empty, lineSlab bytes of room)
+// and takes back each one it filled, whose lines it will not touch again.
+type slabSource interface {
+	get() []byte
+	filled(slab []byte)
 }
 
 // ready reports whether a whole line is already buffered, so that next

@@ -271,3 +271,54 @@ func TestLineReaderLinesStayTheirOwn(t *testing.T) {
 		}
 	}
 }
+
+// The feed's slabs are reused only once every line in them is acknowledged:
+// lines not yet acknowledged keep their bytes however many lines follow, a
+// slab comes back after its lines are, and none is allocated while one is
+// free.
+func TestAckedSlabsReuseOnlyAcknowledged(t *testing.T) {
+	const n = 5000 // lines of 100 bytes: several 64 KiB slabs
+	var in bytes.Buffer
+	want := make([]string, n)
+	for i := range want {
+		want[i] = strings.Repeat(strconv.Itoa(i%10), 99) + strconv.Itoa(i%7)
+		in.WriteString(want[i] + "\n")
+	}
+	var acked, lines uint64
+	slabs := &ackedSlabs{acked: func() uint64 { return acked }, lines: &lines, base: 0}
+	lr := newLineReader(&in, 1000, longSkip)
+	lr.slabs = slabs
+	got := make([][]byte, 0, n)
+	firstSlab := func(b []byte) *byte { return &b[:1][0] }
+	seen := map[*byte]bool{}
+	reused := 0
+	for i := 0; i < n; i++ {
+		line, _, err := lr.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(lr.slab) == len(line) { // the line opened a slab
+			if seen[firstSlab(lr.slab)] {
+				reused++
+			}
+			seen[firstSlab(lr.slab)] = true
+		}
+		got = append(got, line)
+		lines++
+		// Acknowledge in order, lagging 1500 lines behind.
+		if lines > 1500 {
+			acked = lines - 1500
+		}
+		for j := acked; j < lines; j++ { // every unacknowledged line is intact
+			if string(got[j]) != want[j] {
+				t.Fatalf("after %d lines, %d acknowledged: line %d is %.20q..., want %.20q...", lines, acked, j, got[j], want[j])
+			}
+		}
+	}
+	if reused == 0 {
+		t.Fatalf("no slab was reused in %d lines with at most 1500 unacknowledged", n)
+	}
+	if len(seen) > 5 { // 1500 lines of 100 bytes span 3 slabs, plus the one filling
+		t.Fatalf("%d slabs allocated for %d lines, 1500 unacknowledged at most", len(seen), n)
+	}
+}

@@ -208,6 +208,39 @@ type lineFeed struct {
 	hand    chan struct{} // a one-slot lock that stop can give up waiting for
 	stopped atomic.Bool
 	done    chan error // the input ended: nil at EOF or -count, else why
+	lines   uint64     // the goroutine's: lines taken for the producer (queued, or in the batch being gathered)
+	slabs   *ackedSlabs
+}
+
+// ackedSlabs recycles the feed's line slabs: a filled slab is reused once
+// every line in it is acknowledged (records are acknowledged in order, and
+// the producer lets go of a record once it is), so a long input costs no
+// allocation per slab, nor the zeroing and garbage collection that came with
+// one (a tenth of a piped producer's time). Only the feed's goroutine uses
+// it; memory is what it was: the slabs of unacknowledged lines, and one more.
+type ackedSlabs struct {
+	acked func() uint64 // records of the producer acknowledged so far
+	lines *uint64       // lines the feed has taken
+	base  uint64        // records the producer held before the feed began
+	full  []filledSlab  // in the order filled
+}
+
+type filledSlab struct {
+	b    []byte
+	need uint64 // acknowledged records that free it: its lines and all before
+}
+
+func (a *ackedSlabs) filled(b []byte) {
+	a.full = append(a.full, filledSlab{b: b[:0], need: a.base + *a.lines})
+}
+
+func (a *ackedSlabs) get() []byte {
+	if len(a.full) > 0 && a.acked() >= a.full[0].need {
+		b := a.full[0].b
+		a.full = append(a.full[:0], a.full[1:]...)
+		return b
+	}
+	return make([]byte, 0, lineSlab)
 }
 
 // errStopped ends the reading goroutine after stop.
@@ -220,6 +253,8 @@ var errStopped = errors.New("stopped")
 func feedLines(ctx context.Context, p *client.Producer, in io.Reader, long longLines, count uint64, log zerolog.Logger) *lineFeed {
 	f := &lineFeed{hand: make(chan struct{}, 1), done: make(chan error, 1)}
 	lr := newLineReader(handReader{in, f}, p.MaxRecordBytes(), long)
+	f.slabs = &ackedSlabs{acked: p.Acked, lines: &f.lines, base: p.Acked() + uint64(p.Pending())}
+	lr.slabs = f.slabs
 	f.hand <- struct{}{}
 	go func() {
 		defer func() { <-f.hand }()
@@ -270,6 +305,7 @@ func (f *lineFeed) feed(ctx context.Context, p *client.Producer, lr *lineReader,
 		}
 		batch = append(batch, line)
 		n++
+		f.lines++
 	}
 	return flush()
 }
