@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -306,4 +307,68 @@ func TestCatchUpSurvivesTheSourceDying(t *testing.T) {
 		return tp != nil && tp.synced && n1.canCommit()
 	})
 	t.Logf("node 1 caught up and serving %v after the source died", c.s.now.Sub(crashedAt))
+}
+
+// A member that passed on a better candidate's token while it only
+// suspected the leader, and then judges the leader failed itself, must not
+// start a round of its own: its successor swallows that weaker token, the
+// better one is gone, and the round waits out an election timeout (chaos
+// seed 7: the leader and a member paused, 3 s more than one hop time-out).
+func TestLeaderFailureKeepsTheBetterTokenPassedOn(t *testing.T) {
+	c := newCluster(t, 5)
+	leader := c.leader(1)
+	ids := slices.Sorted(slices.Values(c.s.ids))
+	var others []NodeID
+	for _, id := range ids {
+		if id != leader {
+			others = append(others, id)
+		}
+	}
+	best := others[len(others)-1]
+	var x NodeID // below best, its ring successor neither the leader nor best
+	for _, id := range others[:len(others)-1] {
+		succ := ids[(slices.Index(ids, id)+1)%len(ids)]
+		if succ != leader && succ != best {
+			x = id
+			break
+		}
+	}
+	if x == 0 {
+		t.Fatalf("no member fits in ring %v (leader %d)", ids, leader)
+	}
+	n := c.s.nodes[x].node
+	var suspectAt, failAt time.Time
+	for at := c.s.now; at.Before(c.s.now.Add(10 * c.s.cfg.FailureTimeout)); at = at.Add(time.Millisecond) {
+		switch n.det.Status(leader, at) {
+		case Suspected:
+			if suspectAt.IsZero() {
+				suspectAt = at
+			}
+		case Failed:
+			failAt = at
+		}
+		if !failAt.IsZero() {
+			break
+		}
+	}
+	if suspectAt.IsZero() || failAt.IsZero() {
+		t.Fatalf("node %d never suspected (%v) or failed (%v) the silent leader", x, suspectAt, failAt)
+	}
+	n.Step(suspectAt, &Election{From: best, View: n.view.Number, Candidate: best, Addr: "x"})
+	if n.elec.held != nil || n.elec.lastCandidate != best {
+		t.Fatalf("node %d, suspecting its leader, did not pass on the token of %d (held %v, candidate %d)", x, best, n.elec.held, n.elec.lastCandidate)
+	}
+	n.out.Messages = nil
+	n.Tick(failAt)
+	if n.leaderFailed != true {
+		t.Fatalf("node %d did not judge the leader failed at %v", x, failAt)
+	}
+	for _, e := range n.out.Messages {
+		if el, ok := e.Msg.(*Election); ok && el.Candidate != best {
+			t.Fatalf("node %d started a round for %d after passing on the better token of %d: %v", x, el.Candidate, best, n.out.Messages)
+		}
+	}
+	if n.elec.lastCandidate != best || n.role != RoleCandidate {
+		t.Fatalf("node %d: candidate %d, role %v; want the round of %d kept, as candidate", x, n.elec.lastCandidate, n.role, best)
+	}
 }

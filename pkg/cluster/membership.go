@@ -221,12 +221,20 @@ func (n *Node) leaderFailure(now time.Time) {
 		Msgf("LEADER FAILURE (detected after %v of silence)", silent.Round(time.Millisecond))
 	n.leaderFailed = true
 	n.detected(now, n.view.Leader, "leader", "failed")
-	if n.elec.participating && n.elec.next == n.view.Leader && n.elec.lastCandidate > n.id {
+	if n.elec.participating && n.elec.lastCandidate > n.id && n.elec.lastCandidate != n.view.Leader {
 		// A broker that noticed first started a round, and we passed its
-		// better token to the leader before we knew the leader was gone:
-		// pass it on past the leader. A round of our own would be swallowed
-		// by that candidate, and its token is lost with the leader.
-		n.startRound(now, n.elec.lastCandidate, n.elec.forced)
+		// better token on before we knew the leader was gone. A round of
+		// our own would be swallowed by our successor (ours is the weaker
+		// token), and the better one would be lost: the round would wait
+		// out an election timeout.
+		if n.elec.next == n.view.Leader {
+			// We passed it to the leader: pass it on past the leader.
+			n.startRound(now, n.elec.lastCandidate, n.elec.forced)
+			return
+		}
+		// It is on its way (tickHop still watches the hop): that round is
+		// ours too.
+		n.becomeCandidate()
 		return
 	}
 	n.startElection(now)
