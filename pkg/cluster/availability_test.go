@@ -372,3 +372,42 @@ func TestLeaderFailureKeepsTheBetterTokenPassedOn(t *testing.T) {
 		t.Fatalf("node %d: candidate %d, role %v; want the round of %d kept, as candidate", x, n.elec.lastCandidate, n.role, best)
 	}
 }
+
+// The winner of an election after a double fault (the leader and a member
+// silent) does not wait for the silent member's STATE_EXCHANGE answer once
+// a majority answered: the token that made it the winner says a carrier
+// found that member silent (no ELECTION_ACK). Waiting a FollowerHBInterval
+// for it, as for a slow straggler, added a second to the stall (chaos).
+func TestRecoveryDoesNotWaitForMembersTheTokenSkipped(t *testing.T) {
+	c := newCluster(t, 5)
+	leader := c.leader(1)
+	ids := slices.Sorted(slices.Values(c.s.ids))
+	var others []NodeID
+	for _, id := range ids {
+		if id != leader {
+			others = append(others, id)
+		}
+	}
+	winner, silent := others[len(others)-1], others[0]
+	n := c.s.nodes[winner].node
+	n.Unreachable(c.s.now, leader) // the leader is gone: a round of its own
+	if !n.elec.participating {
+		t.Fatalf("node %d started no round when its leader became unreachable", winner)
+	}
+	n.Step(c.s.now, &Election{From: others[len(others)-2], View: n.view.Number, Candidate: winner, Addr: "x", Skipped: []NodeID{silent}})
+	if n.rec == nil {
+		t.Fatalf("node %d did not win with its own token back", winner)
+	}
+	p := n.rec.proposal
+	for _, id := range others[1 : len(others)-1] {
+		r := c.s.nodes[id].node.stateResponse(p, true)
+		n.Step(c.s.now, r)
+	}
+	if n.rec != nil {
+		t.Fatalf("node %d holds its view change for node %d, which the token found silent (answered: %d of %d)",
+			winner, silent, len(n.rec.resp), len(n.rec.base.Members))
+	}
+	if n.view.Has(silent) || n.view.Number != p {
+		t.Fatalf("view %d installed with members %v; want view %d without the silent node %d", n.view.Number, n.view.IDs(), p, silent)
+	}
+}
