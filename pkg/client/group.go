@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/logstream/logstream/pkg/cluster"
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/groups"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/wire"
@@ -23,7 +24,7 @@ import (
 func LoadGroupPositions(ctx context.Context, o Options) (*groups.Table, error) {
 	o.Role = wire.RoleConsumer
 	h := &offsetsReader{}
-	c := NewConsumer(o, ConsumerOptions{Topic: cluster.OffsetsTopic, From: wire.FromBeginning, MaxBatch: 10000})
+	c := NewConsumer(o, ConsumerOptions{Topic: cluster.OffsetsTopic, From: wire.FromBeginning, MaxBatch: defaults.MaxReplyRecords})
 	if err := c.Run(ctx, h); err != nil {
 		return nil, err
 	}

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/netaddr"
 	"github.com/logstream/logstream/pkg/udpnet/udpnettest"
 )
@@ -131,6 +133,20 @@ func TestHelpDocumentsOnNetwork(t *testing.T) {
 	code, out, _ := runFake(t, fakeHost, "--help")
 	if code != 0 || !strings.Contains(out, "LOOPBACK ONLY") || !strings.Contains(out, "--on-network") {
 		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+// netdiag's --broadcast-port and --multicast default to what the broker's
+// do (pkg/defaults), and --help says so.
+func TestHelpShowsTheBrokerDefaults(t *testing.T) {
+	code, out, _ := runFake(t, fakeHost, "--help")
+	for _, want := range []string{
+		fmt.Sprintf("(default: %d)", defaults.DiscoveryPort),
+		fmt.Sprintf("(default: %q)", defaults.MulticastGroup),
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, --help does not say %s:\n%s", code, want, out)
+		}
 	}
 }
 

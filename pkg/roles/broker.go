@@ -166,7 +166,7 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 	}
 	choice, chooseErr := autoChoice()
 	auto := func() (netip.Addr, error) { return choice.IP, chooseErr }
-	adv, err := netaddr.ParseBrokerAddress(c.String("address"), netaddr.DefaultBrokerPort, auto)
+	adv, err := netaddr.ParseBrokerAddress(c.String("address"), defaults.BrokerPort, auto)
 	if err != nil {
 		return cfg, cliutil.UsageError("--address (NODE_ADDRESS)", c.String("address"), err.Error())
 	}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/logstream/logstream/pkg/client"
 	"github.com/logstream/logstream/pkg/cluster"
-	"github.com/logstream/logstream/pkg/discovery"
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/groups"
 	"github.com/logstream/logstream/pkg/wire"
 )
@@ -215,7 +215,7 @@ func groupsCommand(e *env) *cli.Command {
 		return []cli.Flag{
 			&cli.StringSliceFlag{Name: "broker", Usage: "broker IP:PORT to ask (default: the running managed brokers, else found by broadcast)"},
 			&cli.DurationFlag{Name: "timeout", Value: 5 * time.Second, Usage: "how long to wait for the cluster"},
-			&cli.UintFlag{Name: "broadcast-port", EnvVars: []string{"BROADCAST_PORT"}, Value: uint(discovery.DefaultPort),
+			&cli.UintFlag{Name: "broadcast-port", EnvVars: []string{"BROADCAST_PORT"}, Value: uint(defaults.DiscoveryPort),
 				Usage: "UDP port to look for the cluster on by broadcast"},
 			keyFileFlag(),
 		}
