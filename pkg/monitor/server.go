@@ -25,7 +25,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/logstream/logstream/pkg/broker"
-	"github.com/logstream/logstream/pkg/internal/ctl"
+	"github.com/logstream/logstream/pkg/statusreport"
 )
 
 // Source is what the monitor reads; *broker.Broker is one.
@@ -232,7 +232,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 // status is `logstreamctl status --json` as this broker answers it.
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 	snap := h.src.Snapshot()
-	writeJSON(w, ctl.BrokerStatusReport(&snap.Meta, snap.Time))
+	writeJSON(w, statusreport.OfBroker(&snap.Meta, snap.Time))
 }
 
 // EventsReport is /events: this broker's health as the dashboard shows it

@@ -23,7 +23,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/logstream/logstream/pkg/broker"
-	"github.com/logstream/logstream/pkg/internal/ctl"
+	"github.com/logstream/logstream/pkg/statusreport"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -173,12 +173,12 @@ func TestStatusIsCtlStatusJSON(t *testing.T) {
 	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") {
 		t.Fatalf("/status = %d %s", code, hdr.Get("Content-Type"))
 	}
-	var got ctl.StatusReport
+	var got statusreport.Report
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
 		t.Fatalf("/status is not a status report: %v\n%s", err, body)
 	}
 	snap := src.Snapshot()
-	want := ctl.BrokerStatusReport(&snap.Meta, snap.Time)
+	want := statusreport.OfBroker(&snap.Meta, snap.Time)
 	wb, _ := json.MarshalIndent(want, "", "  ")
 	if strings.TrimSpace(body) != string(wb) {
 		t.Fatalf("/status differs from logstreamctl status --json:\n got %s\nwant %s", body, wb)
