@@ -42,7 +42,7 @@ func TestLayering(t *testing.T) {
 	}
 	pure := map[string]bool{"pkg/cluster": true, "pkg/client/pipeline": true, "pkg/groups": true, "pkg/defaults": true, "pkg/phi": true}
 	pureOurs := map[string]bool{mod + "pkg/defaults": true, mod + "pkg/record": true, mod + "pkg/wire": true, mod + "pkg/phi": true}
-	cliLayer := map[string]bool{"pkg/roles": true, "pkg/internal/ctl": true, "pkg/internal/cliutil": true, "pkg/netdiag": true}
+	cliLayer := map[string]bool{"pkg/roles": true, "pkg/internal/ctl": true, "pkg/internal/cliutil": true, "pkg/internal/netdiag": true}
 	for pkg, imps := range imports {
 		for _, imp := range imps {
 			switch {

@@ -62,8 +62,8 @@ func benchApp() *cli.App {
 	}
 }
 
-// RunBench is the load generator's entry point.
-func RunBench(args []string, stdout, stderr io.Writer) int {
+// benchMain is the load generator's entry point.
+func benchMain(args []string, stdout, stderr io.Writer) int {
 	app := cliutil.Prepare(benchApp(), stdout, stderr)
 	app.Name = args[0]
 	return cliutil.Run(app, args)

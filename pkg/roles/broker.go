@@ -303,8 +303,8 @@ func stateHome() string {
 	return filepath.Join(home, ".logstream")
 }
 
-// RunBroker is the broker role's entry point.
-func RunBroker(args []string, stdout, stderr io.Writer) int {
+// brokerMain is the broker role's entry point.
+func brokerMain(args []string, stdout, stderr io.Writer) int {
 	app := cliutil.Prepare(brokerApp(), stdout, stderr)
 	app.Name = args[0]
 	return cliutil.Run(app, args)

@@ -43,8 +43,8 @@ func consumerApp() *cli.App {
 	}
 }
 
-// RunConsumer is the consumer role's entry point.
-func RunConsumer(args []string, stdout, stderr io.Writer) int {
+// consumerMain is the consumer role's entry point.
+func consumerMain(args []string, stdout, stderr io.Writer) int {
 	app := cliutil.Prepare(consumerApp(), stdout, stderr)
 	app.Name = args[0]
 	return cliutil.Run(app, args)

@@ -71,7 +71,7 @@ func TestListJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	var rep Report
+	var rep report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -162,7 +162,7 @@ func TestSelfTestInNetns(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
-	var rep Report
+	var rep report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -212,10 +212,10 @@ func TestFailingChecksInNetns(t *testing.T) {
 		t.Errorf("check %+v", c)
 	}
 	var out bytes.Buffer
-	if err := writeText(&out, Report{SelfTest: []Check{c}}); err != nil || !strings.Contains(out.String(), "FAIL  broadcast from nowhere") {
+	if err := writeText(&out, report{SelfTest: []check{c}}); err != nil || !strings.Contains(out.String(), "FAIL  broadcast from nowhere") {
 		t.Errorf("text %q, %v", out.String(), err)
 	}
-	if err := verdict(Report{Choice: &ChoiceReport{}, SelfTest: []Check{c}}); err == nil {
+	if err := verdict(report{Choice: &choiceReport{}, SelfTest: []check{c}}); err == nil {
 		t.Error("failed check gave exit 0")
 	}
 }

@@ -92,7 +92,7 @@ func newApp(stdout io.Writer, interfaces func() ([]netaddr.Iface, error)) *cli.A
 	}
 }
 
-func write(w io.Writer, rep Report, asJSON bool) error {
+func write(w io.Writer, rep report, asJSON bool) error {
 	if !asJSON {
 		return writeText(w, rep)
 	}
@@ -103,7 +103,7 @@ func write(w io.Writer, rep Report, asJSON bool) error {
 
 // verdict turns the report into the exit status; the report itself already
 // says what is wrong, so the error line is short.
-func verdict(rep Report) error {
+func verdict(rep report) error {
 	failed := 0
 	for _, c := range rep.SelfTest {
 		if !c.OK {
