@@ -200,6 +200,12 @@ const (
 	// (the next batch is on the wire while it writes the last), few enough
 	// that a newcomer gets work within a batch or so.
 	GroupLeasesPerMember = 4
+	// GroupAckInterval is the least time between two positions a consumer
+	// of a group (client.GroupCommitter) stores while it runs; closing it
+	// stores the last one at once. A consumer killed without closing
+	// delivers again at most what it printed in this interval plus the
+	// batch it was printing.
+	GroupAckInterval = 100 * time.Millisecond
 )
 
 // CtlStartWait bounds how long `logstreamctl start ... --background` waits
