@@ -445,8 +445,8 @@ func (n *Node) installView(now time.Time, m *ViewInstall) {
 		// Joins were asked of us as leader; the joiners ask the new one.
 		clear(n.joiners)
 	}
-	n.elec = election{skip: map[NodeID]bool{}}
-	n.suspectLogged, n.leaderFailed = false, false
+	n.resetElection()
+	n.suspectLogged = false
 	clear(n.unreachable)
 	n.failPending(ErrFrozen)
 	for _, id := range n.view.IDs() {
