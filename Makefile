@@ -10,7 +10,7 @@ CHAOS_SEEDS    ?= 1
 CHAOS_DURATION ?= 5m
 CHAOS_FLAGS    ?=
 
-.PHONY: all build demo test vet fmt-check unit fuzz fuzz-smoke sim chaos bench bench-peers bench-scale clean docker-image docker-test
+.PHONY: all build demo test vet fmt-check unit fuzz fuzz-smoke sim chaos bench bench-peers bench-scale exports clean docker-image docker-test
 
 all: build
 
@@ -76,6 +76,10 @@ bench-peers: build
 ## bench-scale: records/s, memory and open files over 1-1000 topics, 1-100 clients, 3/5/7 brokers, in namespaces (root; not part of test)
 bench-scale: build
 	./scripts/bench-scale.sh ./$(BIN)/logstream
+
+## exports: per package, exported names used by other packages' code, by their tests only, or by nothing (-v lists those)
+exports:
+	$(GO) run ./scripts/exports -v
 
 clean:
 	rm -rf $(BIN)

@@ -21,29 +21,20 @@ SYNC_COUNT=${SYNC_COUNT:-5000}  # records sent one at a time
 LINES=${LINES:-500000}          # ~95-byte lines piped into `producer`, then read back
 HERE=$(cd "$(dirname "$0")" && pwd)
 
-die() { echo "bench-peers: $*" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || die "needs root for a private network namespace (ip netns)"
+SCRIPT_NAME=bench-peers
+. "$HERE/netns/lib.sh"
+netns_require_root
 [ -x "$BIN" ] || die "no LogStream binary at $BIN (make build)"
-for t in nats-server redis-server ip go; do
+for t in nats-server redis-server go; do
 	command -v "$t" >/dev/null || die "$t not found (apt-get install -y nats-server redis-server)"
 done
 
 NS=lsbench-$$
 WORK=$(mktemp -d /tmp/bench-peers.XXXXXX)
 SERVER=""
-cleanup() {
-	if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-	# Whatever else still runs in our namespace was started by this script.
-	for p in $(ip netns pids "$NS" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
-	ip netns del "$NS" 2>/dev/null || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'netns_cleanup; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
-
-ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
-in_ns() { ip netns exec "$NS" "$@"; }
+netns_add "$NS"
 
 (cd "$HERE/benchpeers" && go build -o "$WORK/benchpeers" .)
 BP=$WORK/benchpeers
@@ -54,19 +45,18 @@ awk -v n="$LINES" 'BEGIN { for (i = 0; i < n; i++) printf "%-94s\n", "log line "
 # start_server LOG CMD...: runs CMD in the namespace, its pid in SERVER.
 start_server() {
 	local log=$1; shift
-	# ip netns exec execs the command: $! is the server's own pid.
-	ip netns exec "$NS" "$@" >"$log" 2>&1 &
+	netns_spawn "$NS" "$@" >"$log" 2>&1
 	SERVER=$!
 }
 stop_server() {
 	kill "$SERVER" 2>/dev/null || true
 	wait "$SERVER" 2>/dev/null || true
 	SERVER=""
-	[ -z "$(ip netns pids "$NS")" ] || die "processes left in $NS after stopping the server: $(ip netns pids "$NS")"
+	[ -z "$(netns_pids "$NS")" ] || die "processes left in $NS after stopping the server: $(netns_pids "$NS" | xargs)"
 }
 wait_port() {
 	for _ in $(seq 100); do
-		in_ns bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null && return 0
+		in_ns "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null && return 0
 		kill -0 "$SERVER" 2>/dev/null || die "server for port $1 exited: $(tail -3 "$2")"
 		sleep 0.1
 	done
@@ -79,19 +69,19 @@ run_logstream() {
 	start_server "$d.log" env MAX_RECORDS_PER_TOPIC=0 "$BIN" broker --address $addr --data-dir "$d" --log-level warn
 	wait_port 8001 "$d.log"
 	# The broker serves once it has bootstrapped its one-node cluster.
-	in_ns "$BIN" bench --leader $addr --topic warm --count 1 --consumers 0 --reconnect-attempts 100 --log-level error >/dev/null
-	in_ns "$BIN" bench --leader $addr --count "$COUNT" --consumers 0 --format json --log-level error | "$BP" fromjson logstream batched >>"$RESULTS"
-	in_ns "$BIN" bench --leader $addr --sync --count "$SYNC_COUNT" --consumers 0 --format json --log-level error | "$BP" fromjson logstream sync >>"$RESULTS"
-	in_ns "$BP" timecmd -measure pipe_lines -count "$LINES" -stdin "$WORK/lines" -- \
+	in_ns "$NS" "$BIN" bench --leader $addr --topic warm --count 1 --consumers 0 --reconnect-attempts 100 --log-level error >/dev/null
+	in_ns "$NS" "$BIN" bench --leader $addr --count "$COUNT" --consumers 0 --format json --log-level error | "$BP" fromjson logstream batched >>"$RESULTS"
+	in_ns "$NS" "$BIN" bench --leader $addr --sync --count "$SYNC_COUNT" --consumers 0 --format json --log-level error | "$BP" fromjson logstream sync >>"$RESULTS"
+	in_ns "$NS" "$BP" timecmd -measure pipe_lines -count "$LINES" -stdin "$WORK/lines" -- \
 		"$BIN" producer --leader $addr --topic pipe --log-level warn >>"$RESULTS"
-	in_ns "$BP" timecmd -measure catchup_read -count "$LINES" -- \
+	in_ns "$NS" "$BP" timecmd -measure catchup_read -count "$LINES" -- \
 		"$BIN" consumer --leader $addr --topic pipe -analytics=false -exit-at-end --log-level warn >>"$RESULTS"
-	in_ns "$BP" timecmd -measure catchup_read_json -count "$LINES" -- \
+	in_ns "$NS" "$BP" timecmd -measure catchup_read_json -count "$LINES" -- \
 		"$BIN" consumer --leader $addr --topic pipe -analytics=false -exit-at-end --format json --log-level warn >>"$RESULTS"
 	stop_server
 	# The same with the broker inside the bench's process, for comparison.
-	in_ns "$BIN" bench --embedded --count "$COUNT" --consumers 0 --format json --log-level error 2>/dev/null | "$BP" fromjson logstream-embedded batched >>"$RESULTS"
-	in_ns "$BIN" bench --embedded --sync --count "$SYNC_COUNT" --consumers 0 --format json --log-level error 2>/dev/null | "$BP" fromjson logstream-embedded sync >>"$RESULTS"
+	in_ns "$NS" "$BIN" bench --embedded --count "$COUNT" --consumers 0 --format json --log-level error 2>/dev/null | "$BP" fromjson logstream-embedded batched >>"$RESULTS"
+	in_ns "$NS" "$BIN" bench --embedded --sync --count "$SYNC_COUNT" --consumers 0 --format json --log-level error 2>/dev/null | "$BP" fromjson logstream-embedded sync >>"$RESULTS"
 }
 
 run_nats() {
@@ -101,7 +91,7 @@ run_nats() {
 	# loopback only, no monitoring or cluster ports.
 	start_server "$d.log" nats-server -a 127.0.0.1 -p 4222 -js -sd "$d"
 	wait_port 4222 "$d.log"
-	in_ns "$BP" nats -addr 127.0.0.1:4222 -count "$COUNT" -sync-count "$SYNC_COUNT" >>"$RESULTS"
+	in_ns "$NS" "$BP" nats -addr 127.0.0.1:4222 -count "$COUNT" -sync-count "$SYNC_COUNT" >>"$RESULTS"
 	stop_server
 }
 
@@ -113,11 +103,11 @@ run_redis() {
 	start_server "$d.log" redis-server --bind 127.0.0.1 --port 6379 --protected-mode yes --daemonize no \
 		--dir "$d" --save '' --appendonly yes --appendfsync everysec --logfile ''
 	wait_port 6379 "$d.log"
-	in_ns "$BP" redis -addr 127.0.0.1:6379 -count "$COUNT" -sync-count "$SYNC_COUNT" >>"$RESULTS"
+	in_ns "$NS" "$BP" redis -addr 127.0.0.1:6379 -count "$COUNT" -sync-count "$SYNC_COUNT" >>"$RESULTS"
 	stop_server
 }
 
-run_tcp() { in_ns "$BP" pingpong -sync-count "$SYNC_COUNT" >>"$RESULTS"; }
+run_tcp() { in_ns "$NS" "$BP" pingpong -sync-count "$SYNC_COUNT" >>"$RESULTS"; }
 
 systems=(logstream nats redis tcp)
 for r in $(seq "$ROUNDS"); do

@@ -31,27 +31,17 @@ TOPICS=${TOPICS:-"1 10 100 1000"}
 CLIENTS=${CLIENTS:-"1 10 100"}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
-die() { echo "bench-scale: $*" >&2; exit 1; }
-[ "$(id -u)" = 0 ] || die "needs root for a private network namespace (ip netns)"
+SCRIPT_NAME=bench-scale
+. "$HERE/netns/lib.sh"
+netns_require_root
 [ -x "$BIN" ] || die "no LogStream binary at $BIN (make build)"
-command -v ip >/dev/null || die "ip not found"
 
 NS=lsscale-$$
 WORK=$(mktemp -d /tmp/bench-scale.XXXXXX)
 SERVER=""
-cleanup() {
-	if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
-	# Whatever else still runs in our namespace was started by this script.
-	for p in $(ip netns pids "$NS" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
-	ip netns del "$NS" 2>/dev/null || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'netns_cleanup; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
-
-ip netns add "$NS"
-ip netns exec "$NS" ip link set lo up
-in_ns() { ip netns exec "$NS" "$@"; }
+netns_add "$NS"
 RESULTS=$WORK/results.txt
 : >"$RESULTS"
 
@@ -64,14 +54,13 @@ run_broker_bench() {
 	local label=$1; shift
 	local d=$WORK/data log=$WORK/broker.log addr=127.0.0.1:8001
 	rm -rf "$d"; mkdir -p "$d"
-	# ip netns exec execs the broker: $! is its own pid.
-	ip netns exec "$NS" env MAX_RECORDS_PER_TOPIC=0 MAX_CONNECTIONS=4096 MAX_CONNECTIONS_PER_IP=4096 \
-		"$BIN" broker --address $addr --data-dir "$d" --log-level warn >"$log" 2>&1 &
+	netns_spawn "$NS" env MAX_RECORDS_PER_TOPIC=0 MAX_CONNECTIONS=4096 MAX_CONNECTIONS_PER_IP=4096 \
+		"$BIN" broker --address $addr --data-dir "$d" --log-level warn >"$log" 2>&1
 	SERVER=$!
-	in_ns "$BIN" bench --leader $addr --topic warm --count 1 --consumers 0 --reconnect-attempts 100 --log-level error >/dev/null ||
+	in_ns "$NS" "$BIN" bench --leader $addr --topic warm --count 1 --consumers 0 --reconnect-attempts 100 --log-level error >/dev/null ||
 		die "broker did not come up: $(tail -3 "$log")"
 	local out
-	out=$(in_ns "$BIN" bench --leader $addr --format json --log-level error "$@") || die "$label: bench failed"
+	out=$(in_ns "$NS" "$BIN" bench --leader $addr --format json --log-level error "$@") || die "$label: bench failed"
 	local hwm fds
 	hwm=$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' /proc/"$SERVER"/status)
 	fds=$(ls /proc/"$SERVER"/fd | wc -l)

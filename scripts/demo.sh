@@ -8,7 +8,8 @@
 #
 # The network is namespaces this script creates and always deletes: a bridge
 # in its own namespace and one veth per host, born with one end in the host
-# namespace and the other in the switch namespace (as pkg/internal/testnet does), so
+# namespace and the other in the switch namespace (netns_switch_lab in
+# scripts/netns/lib.sh; pkg/internal/testnet does the same in Go), so
 # no broadcast or multicast ever reaches the machine's own network.
 # Needs root (ip netns); without it the demo says so and skips.
 # Usage: scripts/demo.sh path/to/logstream
@@ -22,37 +23,18 @@ if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null 2>&1; then
 	exit 0
 fi
 
-stem="lsdemo-$$"
-sw="$stem-sw"
-hosts=("$stem-h0" "$stem-h1" "$stem-h2" "$stem-h3" "$stem-h4")
-subnet=10.231.77
+SCRIPT_NAME=demo
+. "$(dirname "$0")/netns/lib.sh"
 work="$(mktemp -d)"
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	for ns in "${hosts[@]}" "$sw"; do ip netns del "$ns" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
+# kill -9 what still runs (a consumer or producer waiting on a dead cluster
+# has nothing to finish), then delete the namespaces
+trap 'netns_cleanup KILL; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
-# network: switch namespace with a bridge, five hosts on 10.231.77.0/24
-ip netns add "$sw"
-ip -n "$sw" link set lo up
-ip -n "$sw" link add br0 type bridge stp_state 0 forward_delay 0 mcast_snooping 0
-ip -n "$sw" link set br0 up
-for i in "${!hosts[@]}"; do
-	h="${hosts[$i]}"
-	ip netns add "$h"
-	ip -n "$h" link set lo up
-	ip -n "$h" link add eth0 type veth peer name p$i netns "$sw"
-	ip -n "$h" addr add "$subnet.$((10 + i))/24" broadcast "$subnet.255" dev eth0
-	ip -n "$h" link set eth0 up
-	ip -n "$h" route add 224.0.0.0/4 dev eth0
-	ip -n "$sw" link set p$i master br0
-	ip -n "$sw" link set p$i up
-done
+# network: a switch namespace with a bridge, five hosts on 10.231.77.0/24
+subnet=10.231.77
+netns_switch_lab "lsdemo-$$" "$subnet" 5
+hosts=("${NETNS_HOSTS[@]}")
 
 # run_in NS CMD... &: run a LogStream process in host namespace NS. exec, so
 # that $! is the process itself (ip netns exec and env exec too): kill -9
@@ -65,18 +47,8 @@ timing=(BROKER_HB_INTERVAL=1 FOLLOWER_HB_INTERVAL=1 SUSPICION_TIMEOUT=2 FAILURE_
 # sorted; those before component= are the only ones to take out by name)
 brief() { sed -E 's/ (cluster=[^ ]* )?component=.*$//'; }
 
-# wait_for SECONDS WHAT CMD...: poll until CMD succeeds, at most SECONDS
-wait_for() {
-	local secs="$1" what="$2"
-	shift 2
-	for _ in $(seq $((secs * 10))); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	echo "demo: no $what within ${secs}s; logs:" >&2
-	tail -n 5 "$work"/*.log >&2
-	exit 1
-}
+# on_wait_timeout: what wait_for shows when a step never comes
+on_wait_timeout() { echo "logs:"; tail -n 5 "$work"/*.log; }
 view_size() { # the members of a broker log's latest ClusterState line
 	grep -o 'members=\[[^]]*\]' "$work/$1.log" 2>/dev/null | tail -n 1 | tr ',' '\n' | grep -c '#' || true
 }
@@ -85,7 +57,6 @@ all_see() { for n in node1 node2 node3; do [ "$(view_size "$n")" = "$1" ] || ret
 echo "== three brokers (node1..3 on $subnet.10-12), started together; they find each other by UDP broadcast"
 for i in 0 1 2; do
 	run_in "${hosts[$i]}" env NODE_NAME=node$((i + 1)) "${timing[@]}" "$bin" 2>"$work/node$((i + 1)).log" &
-	pids+=($!)
 	broker_pid[i]=$!
 done
 wait_for 30 "cluster of three" all_see 3
@@ -95,11 +66,9 @@ echo "== producer ($rate records/s, $count records) and consumer (analytics ever
 run_in "${hosts[3]}" "$bindir/producer" -topic demo -rate "$rate" -count "$count" -message "demo record {n}" \
 	-reconnect-delay 1 -reconnect-attempts 30 2>"$work/producer.log" &
 prod=$!
-pids+=($prod)
 run_in "${hosts[4]}" "$bindir/consumer" -topic demo -window 10 -interval 2000 -count "$count" \
 	-reconnect-delay 1 -reconnect-attempts 30 >"$work/consumer.out" 2>"$work/consumer.log" &
 cons=$!
-pids+=($cons)
 received() { grep -o 'demo record [0-9]*' "$work/consumer.out" 2>/dev/null | sort -u | wc -l; }
 at_least() { [ "$(received)" -ge "$1" ]; }
 show_stats() { grep '^\[stats' "$work/consumer.out" 2>/dev/null | tail -n 1 | sed 's/^/   consumer: /' || true; }

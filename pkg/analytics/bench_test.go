@@ -19,7 +19,7 @@ func BenchmarkAdd(b *testing.B) {
 }
 
 // BenchmarkAddManyProducers cycles through more producers than are tracked,
-// so the fold into OtherProducers and slot reuse are exercised.
+// so the fold into otherProducers and slot reuse are exercised.
 func BenchmarkAddManyProducers(b *testing.B) {
 	ids := make([]string, 500)
 	for i := range ids {

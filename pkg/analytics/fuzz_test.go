@@ -12,7 +12,7 @@ import (
 // window counts agree, memory stays bounded, whatever the times do.
 //
 // Each 4-byte op: byte 0 selects add or snapshot and the producer (up to 256
-// ids, so folding into OtherProducers is reached), bytes 1..3 a signed time
+// ids, so folding into otherProducers is reached), bytes 1..3 a signed time
 // step in milliseconds, scaled so steps span from sub-bucket to many windows.
 func FuzzWindow(f *testing.F) {
 	f.Add(uint8(10), uint8(10), []byte{0, 0, 1, 0, 1, 0, 2, 0, 0xff, 0xff, 0xff, 0xff})

@@ -5,15 +5,15 @@ import (
 	"strings"
 )
 
-// MaxProducers bounds the producers tracked by name in one Window. A topic
-// written by more producers at once folds the excess into OtherProducers, so
+// maxProducers bounds the producers tracked by name in one Window. A topic
+// written by more producers at once folds the excess into otherProducers, so
 // a flood of distinct ids cannot grow the broker's memory.
-const MaxProducers = 100
+const maxProducers = 100
 
-// OtherProducers is the ProducerID under which records of untracked
+// otherProducers is the ProducerID under which records of untracked
 // producers are counted. The parentheses keep it apart from --name values a
 // user is likely to choose.
-const OtherProducers = "(other)"
+const otherProducers = "(other)"
 
 // otherSlot is the slot that counts untracked producers; it is never freed.
 const otherSlot = 0
@@ -41,11 +41,11 @@ type producer struct {
 
 func (t *producerTable) init() {
 	t.index = make(map[string]int32)
-	t.slots = append(t.slots, producer{id: OtherProducers, live: true, lastIdx: math.MinInt64})
+	t.slots = append(t.slots, producer{id: otherProducers, live: true, lastIdx: math.MinInt64})
 }
 
 // slotFor returns the slot of id, assigning a free one if id is new, or
-// otherSlot when MaxProducers are already tracked.
+// otherSlot when maxProducers are already tracked.
 func (t *producerTable) slotFor(id string) int32 {
 	if s, ok := t.index[id]; ok {
 		return s
@@ -55,7 +55,7 @@ func (t *producerTable) slotFor(id string) int32 {
 	case len(t.free) > 0:
 		s = t.free[len(t.free)-1]
 		t.free = t.free[:len(t.free)-1]
-	case len(t.slots) <= MaxProducers:
+	case len(t.slots) <= maxProducers:
 		s = int32(len(t.slots))
 		t.slots = append(t.slots, producer{})
 	default:
@@ -73,7 +73,7 @@ func (t *producerTable) slotFor(id string) int32 {
 // holds at most one entry per slot; the hint finds it in O(1) when the slot
 // last wrote here, a producer's first record in a newer bucket appends, and
 // only a record placed in an older bucket (time moved backwards) searches,
-// over at most MaxProducers+1 entries.
+// over at most maxProducers+1 entries.
 func (t *producerTable) count(b *bucket, slot int32, idx int64) {
 	p := &t.slots[slot]
 	p.count++

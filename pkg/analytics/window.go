@@ -2,20 +2,17 @@ package analytics
 
 import (
 	"cmp"
-	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"time"
 )
 
-// Limits on the shape of a Window. NewWindow clamps to them; CheckParams lets a
-// command line report them as errors instead.
+// Limits on the shape of a Window; NewWindow clamps to them.
 const (
-	MinBuckets = 1
-	MaxBuckets = 3600
-	MinWindow  = time.Second
+	minBuckets = 1
+	maxBuckets = 3600
+	minWindow  = time.Second
 )
 
 // Window is a sliding window of record statistics built from a ring of time
@@ -53,7 +50,7 @@ type Window struct {
 }
 
 // bucket holds one time slice of the window. entries has at most one entry
-// per producer slot, so its length is bounded by MaxProducers+1; its capacity
+// per producer slot, so its length is bounded by maxProducers+1; its capacity
 // is kept when the bucket is recycled, so steady-state Add does not allocate.
 type bucket struct {
 	count   uint64
@@ -66,32 +63,17 @@ type entry struct {
 	count uint64
 }
 
-// CheckParams reports whether window and buckets are within the limits
-// NewWindow accepts without clamping.
-func CheckParams(window time.Duration, buckets int) error {
-	if window < MinWindow {
-		return fmt.Errorf("analytics window must be at least %v, got %v", MinWindow, window)
-	}
-	if buckets < MinBuckets || buckets > MaxBuckets {
-		return fmt.Errorf("analytics buckets must be in [%d, %d], got %d", MinBuckets, MaxBuckets, buckets)
-	}
-	if window/time.Duration(buckets) <= 0 {
-		return errors.New("analytics bucket duration is zero")
-	}
-	return nil
-}
-
 // NewWindow returns an empty Window of the given length split into buckets
 // time buckets (for example 60 s in 60 buckets). Out-of-range arguments are
-// clamped (window to at least MinWindow, buckets to [MinBuckets, MaxBuckets]);
-// use CheckParams first to turn them into user-facing errors. If window is
+// clamped (window to at least minWindow, buckets to [minBuckets, maxBuckets]);
+// use checkParams first to turn them into user-facing errors. If window is
 // not a multiple of buckets the effective window (Duration) is a little
 // shorter.
 func NewWindow(window time.Duration, buckets int) *Window {
-	if window < MinWindow {
-		window = MinWindow
+	if window < minWindow {
+		window = minWindow
 	}
-	buckets = max(MinBuckets, min(buckets, MaxBuckets))
+	buckets = max(minBuckets, min(buckets, maxBuckets))
 	w := &Window{
 		bucketDur: window / time.Duration(buckets),
 		n:         int64(buckets),
@@ -208,8 +190,8 @@ type Snapshot struct {
 	Rate        float64 // records per second over the window (see Window.Snapshot)
 	BytesPerSec float64
 	// PerProducer holds the counts within the window, sorted by count
-	// descending then id. At most MaxProducers producers are tracked at
-	// once; records of the rest are counted under OtherProducers.
+	// descending then id. At most maxProducers producers are tracked at
+	// once; records of the rest are counted under otherProducers.
 	PerProducer []ProducerCount
 	// Buckets holds the per-bucket counts oldest→newest (saturated at
 	// MaxUint32), for a sparkline.

@@ -31,6 +31,12 @@ func startBroker(t testing.TB, dir string, tweak func(*Config)) *testBroker {
 	cfg.Listen = netip.MustParseAddrPort("127.0.0.1:0")
 	cfg.Advertise = cfg.Listen
 	cfg.BroadcastPort = 0
+	// Off the manual's multicast group: on the machine's loopback every
+	// test binary running at the same time (other packages, other
+	// checkouts) would hear every other's heartbeats, and a fresh test
+	// broker merges into a foreign cluster that holds records. Brokers of
+	// one test replicate over TCP instead.
+	cfg.Multicast = netip.AddrPort{}
 	cfg.DataDir = dir
 	cfg.MaxRecords = 0
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
@@ -46,6 +52,15 @@ func startBroker(t testing.TB, dir string, tweak func(*Config)) *testBroker {
 	go func() { tb.done <- b.Run(ctx) }()
 	t.Cleanup(tb.stop)
 	return tb
+}
+
+// Seen before test brokers kept off multicast: TestProduceConsume, run while
+// another test binary's broker held topic "logs", read that broker's records.
+func TestTestBrokersKeepOffMulticast(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	if b.cfg.Multicast.IsValid() {
+		t.Fatalf("test broker joins multicast group %v, shared with every process on this host", b.cfg.Multicast)
+	}
 }
 
 func (tb *testBroker) stop() {

@@ -104,7 +104,7 @@ func newClusterRepl(b *Broker, store *topiclog.Store) (*clusterRepl, error) {
 		committed: map[string]*commitState{},
 	}
 	r.parked.limit = b.cfg.FailureTimeout
-	r.det = newWatchedDetector(cluster.NewPhiDetector(b.cfg.BrokerHBInterval, b.cfg.FollowerHBInterval, b.cfg.SuspicionTimeout, b.cfg.FailureTimeout))
+	r.det = newWatchedDetector(cluster.NewPhiDetector(b.cfg.FollowerHBInterval, b.cfg.SuspicionTimeout, b.cfg.FailureTimeout))
 	r.node, err = cluster.NewNode(cluster.Config{
 		ID: id, Addr: b.cfg.Advertise.String(), Name: b.cfg.Name, Logger: r.log,
 		BrokerHBInterval: b.cfg.BrokerHBInterval, FollowerHBInterval: b.cfg.FollowerHBInterval,

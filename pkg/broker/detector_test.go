@@ -10,7 +10,7 @@ import (
 // The broker's detector judges as the node's PhiDetector does and keeps
 // each judgement for Snapshot.
 func TestWatchedDetectorKeepsJudgements(t *testing.T) {
-	d := newWatchedDetector(cluster.NewPhiDetector(time.Second, time.Second, 2*time.Second, 3*time.Second))
+	d := newWatchedDetector(cluster.NewPhiDetector(time.Second, 2*time.Second, 3*time.Second))
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	d.Reset(7, t0)
 	if got := d.Status(7, t0.Add(3*time.Second)); got != cluster.Failed {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -122,22 +123,12 @@ func (r *shareRegistry) snapshot() []wire.GroupInfo {
 		}
 		g.mu.Unlock()
 		slices.SortFunc(info.Members, func(a, b wire.GroupMemberInfo) int {
-			return cmpStrings(a.ConsumerID+a.Addr, b.ConsumerID+b.Addr)
+			return cmp.Compare(a.ConsumerID+a.Addr, b.ConsumerID+b.Addr)
 		})
 		out = append(out, info)
 	}
-	slices.SortFunc(out, func(a, b wire.GroupInfo) int { return cmpStrings(a.Group+"\x00"+a.Topic, b.Group+"\x00"+b.Topic) })
+	slices.SortFunc(out, func(a, b wire.GroupInfo) int { return cmp.Compare(a.Group+"\x00"+a.Topic, b.Group+"\x00"+b.Topic) })
 	return out
-}
-
-func cmpStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // groupAck applies a member's acknowledgements (and its leave) and

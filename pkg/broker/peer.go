@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/logstream/logstream/pkg/cluster"
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/framed"
 	"github.com/logstream/logstream/pkg/topiclog"
 	"github.com/logstream/logstream/pkg/wire"
@@ -359,7 +360,7 @@ func (c *peer) consume(m *wire.Consume) (wire.Message, error) {
 	if m.Offset < log.StartOffset() || m.Offset > committed {
 		return nil, refuse(wire.ErrOffsetOutOfRange, offsetRangeMsg(m.Offset, log.StartOffset(), committed))
 	}
-	max := int(min(uint64(clamp(int(m.MaxRecords), 1, 10000)), committed-m.Offset))
+	max := int(min(uint64(clamp(int(m.MaxRecords), 1, defaults.MaxReplyRecords)), committed-m.Offset))
 	if max > 0 {
 		recs, err := log.Read(m.Offset, max, clamp(int(m.MaxBytes), 1, c.b.cfg.MaxFrame/2))
 		if err != nil {

@@ -8,14 +8,10 @@ import (
 	"time"
 
 	"github.com/logstream/logstream/pkg/analytics"
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/topiclog"
 	"github.com/logstream/logstream/pkg/wire"
-)
-
-const (
-	defaultBatch    = 1000
-	maxBatchRecords = 10000
 )
 
 // errNotYet marks a start offset this broker does not hold yet (it is still
@@ -66,18 +62,18 @@ func (c *peer) subscribe(ctx context.Context, corr uint64, m *wire.Subscribe, wg
 	c.b.counters.subscriptions.Add(1)
 
 	s := &subscription{c: c, corr: corr, topic: m.Topic, log: log, next: start,
-		batch: clamp(int(m.MaxBatch), 1, maxBatchRecords), consumer: m.ConsumerID}
+		batch: clamp(int(m.MaxBatch), 1, defaults.MaxReplyRecords), consumer: m.ConsumerID}
 	if m.MaxBatch == 0 {
-		s.batch = defaultBatch
+		s.batch = defaults.SubscribeBatch
 	}
 	if m.Analytics {
 		window := c.b.cfg.AnalyticsWindow
 		if m.WindowSec > 0 {
-			window = time.Duration(min(m.WindowSec, 86400)) * time.Second
+			window = time.Duration(min(m.WindowSec, defaults.MaxSeconds)) * time.Second
 		}
-		s.interval = time.Second
+		s.interval = defaults.AnalyticsInterval
 		if m.IntervalMs > 0 {
-			s.interval = time.Duration(max(m.IntervalMs, 50)) * time.Millisecond
+			s.interval = max(time.Duration(m.IntervalMs)*time.Millisecond, defaults.MinAnalyticsInterval)
 		}
 		s.window = analytics.NewWindow(window, 60)
 		s.windowSec = uint32(window / time.Second)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/logstream/logstream/pkg/cluster"
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/groups"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/wire"
@@ -23,7 +24,7 @@ import (
 func LoadGroupPositions(ctx context.Context, o Options) (*groups.Table, error) {
 	o.Role = wire.RoleConsumer
 	h := &offsetsReader{}
-	c := NewConsumer(o, ConsumerOptions{Topic: cluster.OffsetsTopic, From: wire.FromBeginning, MaxBatch: 10000})
+	c := NewConsumer(o, ConsumerOptions{Topic: cluster.OffsetsTopic, From: wire.FromBeginning, MaxBatch: defaults.MaxReplyRecords})
 	if err := c.Run(ctx, h); err != nil {
 		return nil, err
 	}
@@ -76,15 +77,9 @@ func (h *offsetsReader) Records(recs []record.Record) error {
 
 func (h *offsetsReader) Stats(*wire.Stats) {}
 
-// GroupAckInterval is the least time between two positions a GroupCommitter
-// writes while the consumer runs; Close writes the last one at once. A
-// consumer killed without Close delivers again at most what it printed in
-// this interval plus the batch it was printing.
-const GroupAckInterval = 100 * time.Millisecond
-
 // GroupCommitter stores a group's position in one topic. Ack never blocks:
 // the newest position is written once the previous write is acknowledged
-// (and at most every GroupAckInterval), so a fast consumer costs a few
+// (and at most every defaults.GroupAckInterval), so a fast consumer costs a few
 // records a second in the offsets topic.
 type GroupCommitter struct {
 	p            *Producer
@@ -115,7 +110,7 @@ func NewGroupCommitter(o Options, group, topic string, onFatal func(error)) *Gro
 	o.Role = wire.RoleProducer
 	g := &GroupCommitter{
 		p:     NewProducer(o, ProducerOptions{Topic: cluster.OffsetsTopic, MaxBatchRecords: 16, MaxInFlight: 4}),
-		group: group, topic: topic, member: member, interval: GroupAckInterval,
+		group: group, topic: topic, member: member, interval: defaults.GroupAckInterval,
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), writerDone: make(chan struct{}), prodDone: make(chan struct{}),
 	}
 	pctx, cancel := context.WithCancel(context.Background())

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logstream/logstream/pkg/client/pipeline"
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/framed"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/wire"
@@ -56,16 +57,16 @@ type Producer struct {
 func NewProducer(o Options, po ProducerOptions) *Producer {
 	o.Defaults()
 	if po.MaxBatchRecords <= 0 {
-		po.MaxBatchRecords = 1000
+		po.MaxBatchRecords = defaults.ProducerBatchRecords
 	}
 	if po.MaxBatchBytes <= 0 {
-		po.MaxBatchBytes = 1 << 20
+		po.MaxBatchBytes = defaults.ProducerBatchBytes
 	}
 	if po.MaxInFlight <= 0 {
-		po.MaxInFlight = 32
+		po.MaxInFlight = defaults.ProducerInFlight
 	}
 	if po.MaxPending <= 0 {
-		po.MaxPending = 100000
+		po.MaxPending = defaults.ProducerMaxPending
 	}
 	if po.Now == nil {
 		po.Now = func() int64 { return time.Now().UnixNano() }

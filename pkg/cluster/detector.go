@@ -52,8 +52,11 @@ type Detector interface {
 // dozen milliseconds of quiet (a view change, a busy loop): chaos runs saw a
 // leader judge a live member Failed 80 ms after installing a view, again
 // and again. Heartbeats are the only traffic a live peer owes, so no silence
-// shorter than two of them (beat: the longer of the two heartbeat
-// intervals) condemns it.
+// shorter than two of them condemns it. The beat is FollowerHBInterval both
+// ways: a follower heartbeats its leader at that pace and the leader
+// answers each one (besides its own BrokerHBInterval beat, which clients
+// and joiners hear), so a paused leader is judged by the follower beat —
+// 4 s at the defaults, not the 10 s of two leader beats.
 //
 // It reads no clock and is not safe for concurrent use: the node's owner
 // calls it, with the times it hands the node.
@@ -63,10 +66,10 @@ type PhiDetector struct {
 	hist     map[NodeID]*phi.History
 }
 
-// NewPhiDetector returns the detector for a node with these heartbeat
-// intervals and timeouts (Config's fields of the same names).
-func NewPhiDetector(brokerHB, followerHB, suspicion, failure time.Duration) *PhiDetector {
-	beat := max(brokerHB, followerHB)
+// NewPhiDetector returns the detector for a node with this follower
+// heartbeat interval and these timeouts (Config's fields of the same names).
+func NewPhiDetector(followerHB, suspicion, failure time.Duration) *PhiDetector {
+	beat := followerHB
 	return &PhiDetector{
 		det:      phi.Detector{SuspicionTimeout: suspicion, FailureTimeout: failure, MinTimeout: 2 * beat},
 		interval: beat,

@@ -9,7 +9,7 @@ import (
 // condemned before two heartbeats are missed, however sure phi is.
 func TestPhiDetectorFloorIsTwoBeats(t *testing.T) {
 	const beat = time.Second
-	d := NewPhiDetector(beat/2, beat, 2*time.Second, 3*time.Second)
+	d := NewPhiDetector(beat, 2*time.Second, 3*time.Second)
 	t0 := simEpoch
 	d.Reset(7, t0)
 	now := t0
@@ -35,11 +35,11 @@ func TestPhiDetectorFloorIsTwoBeats(t *testing.T) {
 	}
 }
 
-// At the manual's heartbeat interval a regular peer is judged by the
+// A regular peer with a 5 s beat is judged by the manual's
 // timeouts: alive until SUSPICION_TIMEOUT, suspected until FAILURE_TIMEOUT;
 // a late message clears it.
 func TestPhiDetectorTimeouts(t *testing.T) {
-	d := NewPhiDetector(5*time.Second, 2*time.Second, 10*time.Second, 15*time.Second)
+	d := NewPhiDetector(5*time.Second, 10*time.Second, 15*time.Second)
 	t0 := simEpoch
 	d.Reset(1, t0)
 	for _, c := range []struct {
@@ -64,5 +64,32 @@ func TestDefaultDetectorIsPhi(t *testing.T) {
 	}
 	if _, ok := c.Detector.(*PhiDetector); !ok {
 		t.Fatalf("default detector is %T", c.Detector)
+	}
+}
+
+// A leader answers every follower heartbeat, so with the manual's intervals
+// (leader beat 5 s, follower beat 2 s) each side owes the other a message
+// every 2 s: a busy peer that falls quiet is condemned after two of those
+// (4 s), not two leader beats (10 s) — a paused leader must be replaced in
+// under 10 s at the defaults.
+func TestPhiDetectorFloorIsTwoFollowerBeats(t *testing.T) {
+	d := NewPhiDetector(2*time.Second, 10*time.Second, 15*time.Second)
+	t0 := simEpoch
+	d.Reset(7, t0)
+	now := t0
+	for range 1000 {
+		now = now.Add(time.Millisecond)
+		d.Heard(7, now)
+	}
+	for _, tc := range []struct {
+		quiet time.Duration
+		want  Liveness
+	}{
+		{3900 * time.Millisecond, Alive},
+		{4100 * time.Millisecond, Failed},
+	} {
+		if got := d.Status(7, now.Add(tc.quiet)); got != tc.want {
+			t.Errorf("after %v of quiet: %v, want %v", tc.quiet, got, tc.want)
+		}
 	}
 }

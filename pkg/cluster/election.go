@@ -15,8 +15,12 @@ type election struct {
 	next          NodeID // where we sent the token
 	lastCandidate NodeID
 	skip          map[NodeID]bool
-	coordinator   NodeID // winner announced by COORDINATOR
-	coordAt       time.Time
+	// silent: members the carriers of tokens we took found silent (their
+	// Election.Skipped). Only recovery reads it: it does not wait for them.
+	// (Our ring still skips only those we found silent ourselves.)
+	silent      map[NodeID]bool
+	coordinator NodeID // winner announced by COORDINATOR
+	coordAt     time.Time
 	// The last hop: the token we sent to hopTo at hopAt, until ELECTION_ACK.
 	hopTo    NodeID
 	hopAt    time.Time
@@ -103,7 +107,7 @@ func (n *Node) forwardElection(now time.Time, candidate NodeID) {
 		return
 	}
 	n.log.Info().Str("candidate", n.who(candidate)).Str("to", n.who(next)).Msg("ELECTION forwarded")
-	n.send(next, &Election{From: n.id, View: n.view.Number, Candidate: candidate, Addr: n.cfg.Addr, Forced: n.elec.forced})
+	n.send(next, &Election{From: n.id, View: n.view.Number, Candidate: candidate, Addr: n.cfg.Addr, Forced: n.elec.forced, Skipped: n.elec.skipped()})
 	n.elec.hopTo, n.elec.hopAt, n.elec.hopAcked = next, now, false
 }
 
@@ -169,9 +173,37 @@ func (n *Node) takeHeld(now time.Time) {
 	}
 }
 
+// skipped lists the members found silent this round, by us or by the
+// carriers of the tokens we took, for the token we pass on.
+func (e *election) skipped() []NodeID {
+	var ids []NodeID
+	for id := range e.skip {
+		ids = append(ids, id)
+	}
+	for id := range e.silent {
+		if !e.skip[id] {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// foundSilent reports whether a carrier of this round's tokens (we or
+// another) found id silent.
+func (e *election) foundSilent(id NodeID) bool { return e.skip[id] || e.silent[id] }
+
 // takeToken is the LCR step for a token we act on.
 func (n *Node) takeToken(now time.Time, m *Election) {
 	n.elec.forced = n.elec.forced || m.Forced
+	for _, id := range m.Skipped {
+		if id != n.id {
+			if n.elec.silent == nil {
+				n.elec.silent = map[NodeID]bool{}
+			}
+			n.elec.silent[id] = true
+		}
+	}
 	switch {
 	case m.Candidate == n.id:
 		if n.elec.participating && n.rec == nil {

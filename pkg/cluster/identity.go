@@ -110,17 +110,16 @@ func (n *Node) onForeignLeader(now time.Time, m *Heartbeat) {
 // leaveCluster forgets our cluster: identity, views, promises. Only for a
 // node that holds no records, which therefore loses nothing.
 func (n *Node) leaveCluster() {
-	n.failPending(ErrFrozen)
 	n.cluster = 0
 	n.view = View{}
-	n.installed, n.member = false, false
+	n.installed = false // (becomeJoining below fails what is pending and clears member)
 	n.promised, n.promisedTo, n.active, n.seen = 0, 0, 0, 0
 	n.assign = map[string]TopicAssign{}
 	n.ring = newHashRing(nil, n.cfg.VirtualNodes)
 	n.rec, n.lastInstall = nil, nil
 	clear(n.joiners)
-	n.elec = election{skip: map[NodeID]bool{}}
-	n.leaderHolds, n.leaderFailed = false, false
+	n.resetElection()
+	n.leaderHolds = false
 	for _, t := range n.topics {
 		t.view = 0
 		t.synced = false

@@ -169,11 +169,14 @@ func (n *Node) holdsUp(id NodeID) bool {
 }
 
 // hearsMajority reports whether a majority of the view (this node included)
-// was heard from within the failure timeout.
+// is not judged failed. The leader judges its followers with the detector
+// they judge it with (the same beat both ways, see PhiDetector), so a leader
+// cut off with a minority steps down by the time the majority has judged it
+// failed, not a whole FAILURE_TIMEOUT later.
 func (n *Node) hearsMajority(now time.Time) bool {
 	c := 0
 	for _, id := range n.view.IDs() {
-		if id == n.id || (!n.isUnreachable(id) && now.Sub(n.lastHeard[id]) < n.cfg.FailureTimeout) {
+		if id == n.id || (!n.isUnreachable(id) && n.det.Status(id, now) != Failed) {
 			c++
 		}
 	}
@@ -221,12 +224,20 @@ func (n *Node) leaderFailure(now time.Time) {
 		Msgf("LEADER FAILURE (detected after %v of silence)", silent.Round(time.Millisecond))
 	n.leaderFailed = true
 	n.detected(now, n.view.Leader, "leader", "failed")
-	if n.elec.participating && n.elec.next == n.view.Leader && n.elec.lastCandidate > n.id {
+	if n.elec.participating && n.elec.lastCandidate > n.id && n.elec.lastCandidate != n.view.Leader {
 		// A broker that noticed first started a round, and we passed its
-		// better token to the leader before we knew the leader was gone:
-		// pass it on past the leader. A round of our own would be swallowed
-		// by that candidate, and its token is lost with the leader.
-		n.startRound(now, n.elec.lastCandidate, n.elec.forced)
+		// better token on before we knew the leader was gone. A round of
+		// our own would be swallowed by our successor (ours is the weaker
+		// token), and the better one would be lost: the round would wait
+		// out an election timeout.
+		if n.elec.next == n.view.Leader {
+			// We passed it to the leader: pass it on past the leader.
+			n.startRound(now, n.elec.lastCandidate, n.elec.forced)
+			return
+		}
+		// It is on its way (tickHop still watches the hop): that round is
+		// ours too.
+		n.becomeCandidate()
 		return
 	}
 	n.startElection(now)
@@ -276,6 +287,13 @@ func (n *Node) onHeartbeat(now time.Time, m *Heartbeat) {
 		// A follower's heartbeat: it confirms the follower installed m.View.
 		if n.role != RoleLeader {
 			return
+		}
+		if m.View == n.view.Number && n.view.Has(m.From) {
+			// Answer it: the follower then hears us every
+			// FollowerHBInterval, and judges us by that beat (see
+			// PhiDetector) — a paused leader is replaced within two
+			// follower beats, not two of our slower multicast ones.
+			n.send(m.From, n.heartbeat(true))
 		}
 		switch {
 		case m.View == n.view.Number && n.view.Has(m.From) && m.Synced:

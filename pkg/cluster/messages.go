@@ -60,6 +60,10 @@ type Election struct {
 	// election`, SIGUSR1), not by a failure detector. Members that still hear
 	// their leader join it at once instead of holding the token.
 	Forced bool
+	// Skipped lists the members the token's carriers found silent this
+	// round (a hop never acknowledged, a round swallowed). The winner does
+	// not wait for their STATE_EXCHANGE answers once a majority answered.
+	Skipped []NodeID
 }
 
 // ElectionAck confirms to the sender that an ELECTION token arrived: a hop
@@ -263,6 +267,10 @@ func (m *Election) AppendTo(dst []byte) []byte {
 	e.U64(uint64(m.Candidate))
 	e.String(m.Addr)
 	e.Bool(m.Forced)
+	e.Count(len(m.Skipped))
+	for _, id := range m.Skipped {
+		e.U64(uint64(id))
+	}
 	return e.B
 }
 
@@ -484,7 +492,11 @@ func DecodeMessage(t wire.Type, body []byte) (Message, error) {
 	var m Message
 	switch t {
 	case wire.TypeElection:
-		m = &Election{From: from, View: view, Candidate: d.id(), Addr: d.str(maxAddrSize, "address"), Forced: d.Bool()}
+		el := &Election{From: from, View: view, Candidate: d.id(), Addr: d.str(maxAddrSize, "address"), Forced: d.Bool()}
+		for k := d.count(8, maxMembers, "skipped members"); k > 0 && d.Err() == nil; k-- {
+			el.Skipped = append(el.Skipped, d.id())
+		}
+		m = el
 	case wire.TypeElectionAck:
 		m = &ElectionAck{From: from, View: view}
 	case wire.TypeCoordinator:

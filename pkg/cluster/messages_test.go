@@ -24,6 +24,7 @@ func sampleMessages() []Message {
 	h := []Epoch{{1, 0}, {4, 17}}
 	return []Message{
 		&Election{From: 1, View: 2, Candidate: 5, Addr: "10.0.0.1:8001"},
+		&Election{From: 1, View: 2, Candidate: 5, Addr: "10.0.0.1:8001", Forced: true, Skipped: []NodeID{2, 4}},
 		&Coordinator{From: 5, View: 2, Leader: 5},
 		&ElectionAck{Tag: Tag{Cluster: 9}, From: 3, View: 2},
 		&StateExchange{From: 5, View: 2, Proposal: 3, Addr: "10.0.0.5:8001"},

@@ -241,12 +241,13 @@ func (n *Node) checkRecovery(now time.Time) {
 	// Wait a little for stragglers so a slow member is not dropped needlessly
 	// (nor its topics moved) — but not for one known dead, judged Failed,
 	// or that the leader is removing (silent past the broker timeout), nor
-	// for the leader whose failure started this change: waiting for it cost
-	// every failover a whole FollowerHBInterval.
+	// for the leader whose failure started this change (waiting for it cost
+	// every failover a whole FollowerHBInterval), nor for a member the
+	// election found silent (a double fault: it cost another second).
 	all := true
 	for _, id := range r.base.IDs() {
 		removing := r.keep != nil && !r.keep[id] && id != n.id
-		if r.resp[id] == nil && !n.isUnreachable(id) && !n.failedKept(id) && !removing && !n.failedLeader(id) {
+		if r.resp[id] == nil && !n.isUnreachable(id) && !n.failedKept(id) && !removing && !n.failedLeader(id) && !n.elec.foundSilent(id) {
 			all = false
 		}
 	}
@@ -444,8 +445,8 @@ func (n *Node) installView(now time.Time, m *ViewInstall) {
 		// Joins were asked of us as leader; the joiners ask the new one.
 		clear(n.joiners)
 	}
-	n.elec = election{skip: map[NodeID]bool{}}
-	n.suspectLogged, n.leaderFailed = false, false
+	n.resetElection()
+	n.suspectLogged = false
 	clear(n.unreachable)
 	n.failPending(ErrFrozen)
 	for _, id := range n.view.IDs() {

@@ -21,7 +21,13 @@ func (n *Node) becomeFollower(now time.Time) {
 	n.role = RoleFollower
 	n.nextHB = now
 	n.joinTarget = 0
-	n.elec = election{skip: map[NodeID]bool{}} // a later round starts afresh
+	n.resetElection() // a later round starts afresh
+}
+
+// resetElection forgets every round and the leader's failure: a view was
+// installed, a leader heard again, or the cluster left.
+func (n *Node) resetElection() {
+	n.elec = election{skip: map[NodeID]bool{}}
 	n.leaderFailed = false
 }
 

@@ -505,9 +505,13 @@ func TestLateDetectorPassesTheBetterTokenOn(t *testing.T) {
 	n3, n5 := c.s.nodes[3].node, c.s.nodes[5].node
 	n5.leaderFailure(c.s.now)
 	c.s.flush(c.s.nodes[5])
-	c.waitFor("3 passed 5's token to the leader", time.Second, func() bool {
-		return n3.elec.participating && n3.elec.lastCandidate == 5 && n3.elec.next == 4
-	})
+	// 5's token reaches 3 while 3 only suspects the leader (one that
+	// still hears it holds the token): 3 takes it and passes it on to its
+	// successor, the leader.
+	n3.takeToken(c.s.now, &Election{From: 2, View: n3.view.Number, Candidate: 5, Addr: "x"})
+	if !n3.elec.participating || n3.elec.lastCandidate != 5 || n3.elec.next != 4 {
+		t.Fatalf("3 carries %d to %d; want 5's token passed to the leader 4", n3.elec.lastCandidate, n3.elec.next)
+	}
 	n3.leaderFailure(c.s.now)
 	if n3.elec.lastCandidate != 5 || n3.elec.next == 4 {
 		t.Fatalf("after noticing the leader failed, 3 carries %d to %d; want 5's token passed on past 4", n3.elec.lastCandidate, n3.elec.next)

@@ -195,7 +195,7 @@ func (c *Config) setDefaults() error {
 		c.NewClusterID = randomClusterID
 	}
 	if c.Detector == nil {
-		c.Detector = NewPhiDetector(c.BrokerHBInterval, c.FollowerHBInterval, c.SuspicionTimeout, c.FailureTimeout)
+		c.Detector = NewPhiDetector(c.FollowerHBInterval, c.SuspicionTimeout, c.FailureTimeout)
 	}
 	return nil
 }

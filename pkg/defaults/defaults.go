@@ -108,6 +108,46 @@ const (
 	ClientProbeAfter = 2
 )
 
+// Producer batching (client.ProducerOptions; logstream bench's --batch and
+// --inflight show the same values).
+const (
+	// ProducerBatchRecords and ProducerBatchBytes bound one PRODUCE frame:
+	// 1000 records of 100 bytes fill about 110 KB, large enough that the
+	// per-frame cost (a read, two writes, an acknowledgement) is spread thin,
+	// small enough that a batch is a fraction of MaxFrame.
+	ProducerBatchRecords = 1000
+	ProducerBatchBytes   = 1 << 20
+	// ProducerInFlight is how many PRODUCE frames a producer keeps awaiting
+	// their acknowledgement: enough to keep a LAN round trip busy, and with
+	// ProducerBatchRecords half of MaxInFlightRecords, so a default producer
+	// never meets the broker's bound.
+	ProducerInFlight = 32
+	// ProducerMaxPending bounds the records a producer holds queued or
+	// unacknowledged; Send blocks beyond it (it is the producer's memory).
+	ProducerMaxPending = 100000
+)
+
+// What a broker sends a consumer (SUBSCRIBE, FETCH) and the analytics it
+// computes for it.
+const (
+	// SubscribeBatch is the records per RECORDS frame when the consumer
+	// names no batch size.
+	SubscribeBatch = 1000
+	// MaxReplyRecords bounds the records in one RECORDS frame or FETCH
+	// answer whatever the client asks for; wire.MaxBatchRecords, what a
+	// decoder accepts, stays above it.
+	MaxReplyRecords = 10000
+	// AnalyticsInterval is how often a subscription with analytics gets a
+	// STATS frame when the consumer names no interval (-interval 0).
+	AnalyticsInterval = time.Second
+	// MinAnalyticsInterval is the shortest interval a broker honours: more
+	// often is more than a terminal shows, and costs a frame per
+	// subscription each time.
+	MinAnalyticsInterval = 50 * time.Millisecond
+	// MaxAnalyticsInterval is the longest -interval a consumer accepts.
+	MaxAnalyticsInterval = time.Hour
+)
+
 // Names.
 const (
 	// NamePattern is what a process name (--name, NODE_NAME) may look like:
@@ -160,6 +200,12 @@ const (
 	// (the next batch is on the wire while it writes the last), few enough
 	// that a newcomer gets work within a batch or so.
 	GroupLeasesPerMember = 4
+	// GroupAckInterval is the least time between two positions a consumer
+	// of a group (client.GroupCommitter) stores while it runs; closing it
+	// stores the last one at once. A consumer killed without closing
+	// delivers again at most what it printed in this interval plus the
+	// batch it was printing.
+	GroupAckInterval = 100 * time.Millisecond
 )
 
 // CtlStartWait bounds how long `logstreamctl start ... --background` waits

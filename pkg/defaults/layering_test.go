@@ -42,11 +42,7 @@ func TestLayering(t *testing.T) {
 	}
 	pure := map[string]bool{"pkg/cluster": true, "pkg/client/pipeline": true, "pkg/groups": true, "pkg/defaults": true, "pkg/phi": true}
 	pureOurs := map[string]bool{mod + "pkg/defaults": true, mod + "pkg/record": true, mod + "pkg/wire": true, mod + "pkg/phi": true}
-	cliLayer := map[string]bool{"pkg/roles": true, "pkg/internal/ctl": true, "pkg/internal/cliutil": true, "pkg/netdiag": true}
-	// Known exception, to go when ctl's status report moves to a library
-	// package (issue 14, point 6): the monitor's /status answers with
-	// ctl.BrokerStatusReport so that it and logstreamctl status --json agree.
-	allowed := map[string]bool{"pkg/monitor -> pkg/internal/ctl": true}
+	cliLayer := map[string]bool{"pkg/roles": true, "pkg/internal/ctl": true, "pkg/internal/cliutil": true, "pkg/internal/netdiag": true}
 	for pkg, imps := range imports {
 		for _, imp := range imps {
 			switch {
@@ -60,8 +56,7 @@ func TestLayering(t *testing.T) {
 				t.Errorf("pkg/defaults must import nothing of ours, imports %s", imp)
 			case imp == "github.com/urfave/cli/v2" && !cliLayer[pkg]:
 				t.Errorf("%s imports urfave/cli: command lines belong to %v", pkg, cliLayer)
-			case !cliLayer[pkg] && strings.HasPrefix(imp, mod) && cliLayer[strings.TrimPrefix(imp, mod)] &&
-				!allowed[pkg+" -> "+strings.TrimPrefix(imp, mod)]:
+			case !cliLayer[pkg] && strings.HasPrefix(imp, mod) && cliLayer[strings.TrimPrefix(imp, mod)]:
 				t.Errorf("library package %s imports the command-line layer's %s", pkg, imp)
 			}
 		}

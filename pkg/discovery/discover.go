@@ -19,9 +19,6 @@ import (
 	"github.com/logstream/logstream/pkg/defaults"
 )
 
-// DefaultPort is the UDP discovery port (--broadcast-port, BROADCAST_PORT).
-const DefaultPort = defaults.DiscoveryPort
-
 // Errors from Discover; each is wrapped with advice for the user.
 var (
 	// ErrNoCluster: nobody answered in any attempt. A starting broker takes
@@ -98,7 +95,7 @@ type Peer struct {
 
 func (c Config) withDefaults() Config {
 	if c.Port == 0 {
-		c.Port = DefaultPort
+		c.Port = defaults.DiscoveryPort
 	}
 	if c.Attempts <= 0 {
 		c.Attempts = 5

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logstream/logstream/pkg/internal/ctl"
 	"github.com/logstream/logstream/pkg/internal/proctest"
 	"github.com/logstream/logstream/pkg/internal/testnet"
+	"github.com/logstream/logstream/pkg/statusreport"
 )
 
 // artifactDir is where browser screenshots are kept after the test:
@@ -81,7 +81,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		if code != 200 {
 			return ""
 		}
-		var rep ctl.StatusReport
+		var rep statusreport.Report
 		if json.Unmarshal([]byte(body), &rep) != nil || rep.Cluster == nil {
 			return ""
 		}

@@ -70,13 +70,6 @@ type Options struct {
 	Refuse bool
 }
 
-// New wraps nc. maxBody bounds received frames; queue bounds frames waiting
-// to be written; writeTimeout bounds one write (a peer that stops reading is
-// cut off rather than holding our memory forever).
-func New(nc net.Conn, maxBody, queue int, writeTimeout time.Duration) *Conn {
-	return NewWith(nc, Options{MaxBody: maxBody, Queue: queue, WriteTimeout: writeTimeout})
-}
-
 // NewWith wraps nc as configured by o.
 func NewWith(nc net.Conn, o Options) *Conn {
 	c := &Conn{

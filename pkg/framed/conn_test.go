@@ -13,7 +13,7 @@ import (
 
 func pair(t *testing.T, queue int) (*Conn, *Conn) {
 	a, b := net.Pipe()
-	ca, cb := New(a, 1<<20, queue, 5*time.Second), New(b, 1<<20, queue, 5*time.Second)
+	ca, cb := newConn(a, 1<<20, queue, 5*time.Second), newConn(b, 1<<20, queue, 5*time.Second)
 	t.Cleanup(func() { ca.Close(); cb.Close() })
 	return ca, cb
 }
@@ -93,7 +93,7 @@ func TestTrySendReportsFullQueue(t *testing.T) {
 
 func TestBadFrameEndsConnection(t *testing.T) {
 	x, y := net.Pipe()
-	c := New(x, 1<<20, 4, time.Second)
+	c := newConn(x, 1<<20, 4, time.Second)
 	defer c.Close()
 	go y.Write([]byte("this is not a LogStream frame at all......"))
 	if _, err := c.Recv(); !errors.Is(err, wire.ErrBadMagic) {
@@ -129,7 +129,7 @@ func tcpPair(t *testing.T, queue int) (*Conn, *Conn) {
 	if nb == nil {
 		t.FailNow()
 	}
-	ca, cb := New(na, 1<<20, queue, 5*time.Second), New(nb, 1<<20, queue, 5*time.Second)
+	ca, cb := newConn(na, 1<<20, queue, 5*time.Second), newConn(nb, 1<<20, queue, 5*time.Second)
 	t.Cleanup(func() { ca.Close(); cb.Close() })
 	return ca, cb
 }
@@ -231,4 +231,9 @@ func TestSendBorrowedCopiesWhatWaits(t *testing.T) {
 			t.Fatalf("the queued frame carries %q", f.Body)
 		}
 	}
+}
+
+// newConn wraps nc with the bounds these tests need.
+func newConn(nc net.Conn, maxBody, queue int, writeTimeout time.Duration) *Conn {
+	return NewWith(nc, Options{MaxBody: maxBody, Queue: queue, WriteTimeout: writeTimeout})
 }

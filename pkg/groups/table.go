@@ -13,6 +13,7 @@
 package groups
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -90,9 +91,9 @@ func (t *Table) Positions(now time.Time, expiry time.Duration) []Position {
 	}
 	slices.SortFunc(out, func(a, b Position) int {
 		if a.Group != b.Group {
-			return cmpStr(a.Group, b.Group)
+			return cmp.Compare(a.Group, b.Group)
 		}
-		return cmpStr(a.Topic, b.Topic)
+		return cmp.Compare(a.Topic, b.Topic)
 	})
 	return out
 }
@@ -142,14 +143,4 @@ func (t *Table) Stale(end, keep uint64, now time.Time, expiry time.Duration, lim
 func Refresh(p Position) []byte {
 	return wire.GroupPosition{Kind: wire.GroupCommit, Group: p.Group, Topic: p.Topic, Next: p.Next, At: p.At,
 		Member: p.Member, Refresh: true}.Marshal()
-}
-
-func cmpStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

@@ -41,7 +41,7 @@ func BenchmarkScrape(b *testing.B) {
 	for i := range 3 {
 		snap.Peers = append(snap.Peers, broker.PeerHealth{ID: fmt.Sprint(30 + i), Addr: "x", Liveness: "alive", Judged: true, Phi: 1})
 	}
-	h := Handler(&fakeSource{snap: snap}, m, DefaultOptions())
+	h := newHandler(&fakeSource{snap: snap}, m, DefaultOptions())
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()

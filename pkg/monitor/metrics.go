@@ -206,8 +206,8 @@ var counterHelp = map[string]string{
 	"discovery_send_errors":    "Discovery answers that could not be sent.",
 }
 
-// CounterMetricName is the metric of a `logstreamctl status` counter.
-func CounterMetricName(key string) string {
+// counterMetricName is the metric of a `logstreamctl status` counter.
+func counterMetricName(key string) string {
 	var b strings.Builder
 	b.WriteString("logstream_")
 	for _, r := range key {
@@ -344,6 +344,6 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 		if !ok {
 			help = "Status counter " + k + " (see logstreamctl status)."
 		}
-		counter(ch, desc(CounterMetricName(k), help), float64(v))
+		counter(ch, desc(counterMetricName(k), help), float64(v))
 	}
 }

@@ -25,7 +25,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/logstream/logstream/pkg/broker"
-	"github.com/logstream/logstream/pkg/internal/ctl"
+	"github.com/logstream/logstream/pkg/statusreport"
 )
 
 // Source is what the monitor reads; *broker.Broker is one.
@@ -57,7 +57,7 @@ func Listen(opts Options, m *Metrics) (*Server, error) {
 // and waits (bounded) for requests in progress.
 func (s *Server) Serve(ctx context.Context, src Source) error {
 	srv := &http.Server{
-		Handler:           Handler(src, s.m, s.opts),
+		Handler:           newHandler(src, s.m, s.opts),
 		ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
 		WriteTimeout:      s.opts.WriteTimeout,
 		IdleTimeout:       s.opts.IdleTimeout,
@@ -91,8 +91,8 @@ func (s *Server) Serve(ctx context.Context, src Source) error {
 // Close releases the listener of a server that will not Serve.
 func (s *Server) Close() error { return s.ln.Close() }
 
-// Handler serves the monitoring endpoints for src.
-func Handler(src Source, m *Metrics, opts Options) http.Handler {
+// newHandler serves the monitoring endpoints for src.
+func newHandler(src Source, m *Metrics, opts Options) http.Handler {
 	h := &handler{src: src, opts: opts, health: healthCache{ttl: opts.HealthCache}}
 	if opts.Token != "" {
 		sum := sha256.Sum256([]byte(opts.Token))
@@ -232,12 +232,12 @@ func writeJSON(w http.ResponseWriter, v any) {
 // status is `logstreamctl status --json` as this broker answers it.
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 	snap := h.src.Snapshot()
-	writeJSON(w, ctl.BrokerStatusReport(&snap.Meta, snap.Time))
+	writeJSON(w, statusreport.OfBroker(&snap.Meta, snap.Time))
 }
 
-// EventsReport is /events: this broker's health as the dashboard shows it
+// eventsReport is /events: this broker's health as the dashboard shows it
 // and the recent cluster events it saw.
-type EventsReport struct {
+type eventsReport struct {
 	Time        time.Time             `json:"time"`
 	NodeID      string                `json:"node_id"`
 	Addr        string                `json:"addr"`
@@ -246,12 +246,12 @@ type EventsReport struct {
 	Ready       bool                  `json:"ready"`
 	ReadyReason string                `json:"ready_reason"`
 	Connections int                   `json:"open_connections"`
-	Peers       []PeerReport          `json:"peers"`
+	Peers       []peerReport          `json:"peers"`
 	Events      []broker.ClusterEvent `json:"events"`
 }
 
-// PeerReport is a member as this broker's failure detector judges it.
-type PeerReport struct {
+// peerReport is a member as this broker's failure detector judges it.
+type peerReport struct {
 	ID                  string   `json:"id"`
 	Addr                string   `json:"addr"`
 	State               string   `json:"state"`
@@ -262,10 +262,10 @@ type PeerReport struct {
 func (h *handler) events(w http.ResponseWriter, r *http.Request) {
 	snap := h.src.Snapshot()
 	ok, why := snap.Ready()
-	rep := EventsReport{Time: snap.Time, NodeID: snap.Meta.NodeID, Addr: snap.Meta.Addr, Role: snap.Role, Frozen: snap.Frozen,
-		Ready: ok, ReadyReason: why, Connections: snap.OpenConnections, Peers: []PeerReport{}, Events: h.src.Events()}
+	rep := eventsReport{Time: snap.Time, NodeID: snap.Meta.NodeID, Addr: snap.Meta.Addr, Role: snap.Role, Frozen: snap.Frozen,
+		Ready: ok, ReadyReason: why, Connections: snap.OpenConnections, Peers: []peerReport{}, Events: h.src.Events()}
 	for _, p := range snap.Peers {
-		pr := PeerReport{ID: p.ID, Addr: p.Addr, State: p.Liveness}
+		pr := peerReport{ID: p.ID, Addr: p.Addr, State: p.Liveness}
 		if p.Judged {
 			age := p.HeartbeatAge.Seconds()
 			pr.HeartbeatAgeSeconds = &age

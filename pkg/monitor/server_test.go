@@ -23,7 +23,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/logstream/logstream/pkg/broker"
-	"github.com/logstream/logstream/pkg/internal/ctl"
+	"github.com/logstream/logstream/pkg/statusreport"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -90,7 +90,7 @@ func leaderSnapshot() broker.Snapshot {
 func newTestServer(t *testing.T, src *fakeSource, opts Options) (*httptest.Server, *Metrics) {
 	t.Helper()
 	m := NewMetrics()
-	ts := httptest.NewServer(Handler(src, m, opts))
+	ts := httptest.NewServer(newHandler(src, m, opts))
 	t.Cleanup(ts.Close)
 	return ts, m
 }
@@ -173,12 +173,12 @@ func TestStatusIsCtlStatusJSON(t *testing.T) {
 	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "application/json") {
 		t.Fatalf("/status = %d %s", code, hdr.Get("Content-Type"))
 	}
-	var got ctl.StatusReport
+	var got statusreport.Report
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
 		t.Fatalf("/status is not a status report: %v\n%s", err, body)
 	}
 	snap := src.Snapshot()
-	want := ctl.BrokerStatusReport(&snap.Meta, snap.Time)
+	want := statusreport.OfBroker(&snap.Meta, snap.Time)
 	wb, _ := json.MarshalIndent(want, "", "  ")
 	if strings.TrimSpace(body) != string(wb) {
 		t.Fatalf("/status differs from logstreamctl status --json:\n got %s\nwant %s", body, wb)
@@ -279,7 +279,7 @@ func TestEvents(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("/events = %d", code)
 	}
-	var rep EventsReport
+	var rep eventsReport
 	if err := json.Unmarshal([]byte(body), &rep); err != nil {
 		t.Fatalf("/events: %v\n%s", err, body)
 	}
@@ -475,8 +475,8 @@ func TestCounterMetricName(t *testing.T) {
 		"discovery_joins":     "logstream_discovery_joins_total",
 		"odd-Name.with space": "logstream_odd__ame_with_space_total",
 	} {
-		if got := CounterMetricName(in); got != want {
-			t.Errorf("CounterMetricName(%q) = %q, want %q", in, got, want)
+		if got := counterMetricName(in); got != want {
+			t.Errorf("counterMetricName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

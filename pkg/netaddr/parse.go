@@ -6,12 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-
-	"github.com/logstream/logstream/pkg/defaults"
 )
-
-// DefaultBrokerPort is the broker's TCP port when --address names none.
-const DefaultBrokerPort = defaults.BrokerPort
 
 // maxInput bounds what the parsers look at, so an absurd flag value gives a
 // short error rather than echoing megabytes back.

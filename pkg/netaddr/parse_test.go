@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/logstream/logstream/pkg/defaults"
 )
 
 func TestParseBrokerAddress(t *testing.T) {
@@ -40,7 +42,7 @@ func TestParseBrokerAddress(t *testing.T) {
 		{in: strings.Repeat("9", 300), wantErr: "bytes long"},
 	}
 	for _, tt := range tests {
-		got, err := ParseBrokerAddress(tt.in, DefaultBrokerPort, auto)
+		got, err := ParseBrokerAddress(tt.in, defaults.BrokerPort, auto)
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.HasPrefix(err.Error(), "--address: ") {
 				t.Errorf("ParseBrokerAddress(%q) = %v, %v; want error containing %q", tt.in, got, err, tt.wantErr)
@@ -130,7 +132,7 @@ func FuzzParseBrokerAddress(f *testing.F) {
 	}
 	auto := func() (netip.Addr, error) { return netip.MustParseAddr("10.0.0.1"), nil }
 	f.Fuzz(func(t *testing.T, s string) {
-		ap, err := ParseBrokerAddress(s, DefaultBrokerPort, auto)
+		ap, err := ParseBrokerAddress(s, defaults.BrokerPort, auto)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "--address: ") {
 				t.Fatalf("error without flag name: %v", err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/logstream/logstream/pkg/broker"
 	"github.com/logstream/logstream/pkg/client"
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/internal/cliutil"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/wire"
@@ -47,8 +48,8 @@ func benchApp() *cli.App {
 			&cli.IntFlag{Name: "size", Value: 100, Usage: "record payload bytes"},
 			&cli.IntFlag{Name: "count", Value: 1_000_000, Usage: "records per producer"},
 			&cli.Float64Flag{Name: "rate", Usage: "records per second per producer (0 = as fast as possible)"},
-			&cli.IntFlag{Name: "batch", Value: 1000, Usage: "records per PRODUCE frame at most"},
-			&cli.IntFlag{Name: "inflight", Value: 32, Usage: "PRODUCE frames awaiting acknowledgement per producer"},
+			&cli.IntFlag{Name: "batch", Value: defaults.ProducerBatchRecords, Usage: "records per PRODUCE frame at most"},
+			&cli.IntFlag{Name: "inflight", Value: defaults.ProducerInFlight, Usage: "PRODUCE frames awaiting acknowledgement per producer"},
 			&cli.BoolFlag{Name: "sync", Usage: "one record at a time: send, wait for its acknowledgement, repeat"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or json"},
 			&cli.DurationFlag{Name: "timeout", Value: 10 * time.Minute, Usage: "give up after this long"},
@@ -61,8 +62,8 @@ func benchApp() *cli.App {
 	}
 }
 
-// RunBench is the load generator's entry point.
-func RunBench(args []string, stdout, stderr io.Writer) int {
+// benchMain is the load generator's entry point.
+func benchMain(args []string, stdout, stderr io.Writer) int {
 	app := cliutil.Prepare(benchApp(), stdout, stderr)
 	app.Name = args[0]
 	return cliutil.Run(app, args)

@@ -166,7 +166,7 @@ func brokerConfig(c *cli.Context) (broker.Config, error) {
 	}
 	choice, chooseErr := autoChoice()
 	auto := func() (netip.Addr, error) { return choice.IP, chooseErr }
-	adv, err := netaddr.ParseBrokerAddress(c.String("address"), netaddr.DefaultBrokerPort, auto)
+	adv, err := netaddr.ParseBrokerAddress(c.String("address"), defaults.BrokerPort, auto)
 	if err != nil {
 		return cfg, cliutil.UsageError("--address (NODE_ADDRESS)", c.String("address"), err.Error())
 	}
@@ -303,8 +303,8 @@ func stateHome() string {
 	return filepath.Join(home, ".logstream")
 }
 
-// RunBroker is the broker role's entry point.
-func RunBroker(args []string, stdout, stderr io.Writer) int {
+// brokerMain is the broker role's entry point.
+func brokerMain(args []string, stdout, stderr io.Writer) int {
 	app := cliutil.Prepare(brokerApp(), stdout, stderr)
 	app.Name = args[0]
 	return cliutil.Run(app, args)

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logstream/logstream/pkg/client"
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/internal/cliutil"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/wire"
@@ -31,7 +32,7 @@ func consumerApp() *cli.App {
 			&cli.BoolFlag{Name: "analytics", Value: true, Usage: "receive live statistics computed on the broker (-analytics=false: raw records only)"},
 			&cli.BoolFlag{Name: "no-analytics", Usage: "same as -analytics=false"},
 			&cli.IntFlag{Name: "window", Value: 0, Usage: "analytics window in seconds (0 = broker default, ANALYTICS_WINDOW_SECONDS)"},
-			&cli.IntFlag{Name: "interval", Value: 0, Usage: "analytics update interval in ms (0 = broker default, 1000 ms)"},
+			&cli.IntFlag{Name: "interval", Value: 0, Usage: fmt.Sprintf("analytics update interval in ms (0 = broker default, %d ms)", defaults.AnalyticsInterval.Milliseconds())},
 			&cli.StringFlag{Name: "from", Value: "beginning", Usage: "where to start: beginning (oldest retained record), latest (only new records), an offset, or an RFC3339 time"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text (one line per record) or json (one object per record and per statistics update)"},
 			&cli.BoolFlag{Name: "exit-at-end", Usage: "read what is committed now, then exit 0 (for scripts)"},
@@ -42,8 +43,8 @@ func consumerApp() *cli.App {
 	}
 }
 
-// RunConsumer is the consumer role's entry point.
-func RunConsumer(args []string, stdout, stderr io.Writer) int {
+// consumerMain is the consumer role's entry point.
+func consumerMain(args []string, stdout, stderr io.Writer) int {
 	app := cliutil.Prepare(consumerApp(), stdout, stderr)
 	app.Name = args[0]
 	return cliutil.Run(app, args)
@@ -92,18 +93,18 @@ func parseConsumer(c *cli.Context) (consumerConfig, error) {
 	co.Topic = c.String("topic")
 	co.Analytics = c.Bool("analytics") && !c.Bool("no-analytics")
 	w, iv := c.Int("window"), c.Int("interval")
-	if w < 0 || w > 86400 {
-		return consumerConfig{}, cliutil.UsageError("-window", fmt.Sprint(w), "want 0 (broker default) to 86400 seconds")
+	if w < 0 || w > defaults.MaxSeconds {
+		return consumerConfig{}, cliutil.UsageError("-window", fmt.Sprint(w), fmt.Sprintf("want 0 (broker default) to %d seconds", defaults.MaxSeconds))
 	}
-	if iv < 0 || iv > 3600_000 {
-		return consumerConfig{}, cliutil.UsageError("-interval", fmt.Sprint(iv), "want 0 (default) to 3600000 ms")
+	if maxMs := defaults.MaxAnalyticsInterval.Milliseconds(); iv < 0 || int64(iv) > maxMs {
+		return consumerConfig{}, cliutil.UsageError("-interval", fmt.Sprint(iv), fmt.Sprintf("want 0 (default) to %d ms", maxMs))
 	}
 	co.WindowSec, co.IntervalMs = uint32(w), uint32(iv)
 	cc := consumerConfig{Options: o, ConsumerOptions: co, Format: c.String("format"),
 		ExitAtEnd: c.Bool("exit-at-end"), Count: c.Uint64("count"), Group: c.String("group"), FromSet: c.IsSet("from")}
 	if cc.Group != "" || c.IsSet("group") {
 		if err := wire.ValidGroupName(cc.Group); err != nil {
-			return cc, cliutil.UsageError("-group (CONSUMER_GROUP)", cc.Group, "want 1-200 characters of A-Z a-z 0-9 . _ -")
+			return cc, cliutil.UsageError("-group (CONSUMER_GROUP)", cc.Group, fmt.Sprintf("want 1-%d characters of A-Z a-z 0-9 . _ -", wire.MaxGroupName))
 		}
 	}
 	if cc.Format != "text" && cc.Format != "json" {

@@ -19,7 +19,7 @@ func TestBrokerMonitorOptionErrors(t *testing.T) {
 		{[]string{"--address", "127.0.0.1:8001", "--monitor-pprof"}, "needs --monitor-address"},
 	} {
 		var out, errb bytes.Buffer
-		code := RunBroker(append([]string{"logstream"}, c.args...), &out, &errb)
+		code := brokerMain(append([]string{"logstream"}, c.args...), &out, &errb)
 		if code != 2 || !strings.Contains(errb.String(), c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, errb.String(), c.want)
 		}

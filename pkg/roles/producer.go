@@ -42,8 +42,8 @@ func producerApp(stdin io.Reader) *cli.App {
 	}
 }
 
-// RunProducer is the producer role's entry point.
-func RunProducer(args []string, stdout, stderr io.Writer) int {
+// producerMain is the producer role's entry point.
+func producerMain(args []string, stdout, stderr io.Writer) int {
 	app := cliutil.Prepare(producerApp(os.Stdin), stdout, stderr)
 	app.Name = args[0]
 	return cliutil.Run(app, args)

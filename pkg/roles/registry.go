@@ -11,19 +11,19 @@ import (
 	"github.com/logstream/logstream/pkg/internal/buildinfo"
 	"github.com/logstream/logstream/pkg/internal/ctl"
 	"github.com/logstream/logstream/pkg/internal/multicall"
-	"github.com/logstream/logstream/pkg/netdiag"
+	"github.com/logstream/logstream/pkg/internal/netdiag"
 )
 
 // Registry is every role of the logstream binary.
 func Registry() *multicall.Registry {
 	var reg *multicall.Registry
 	reg = multicall.NewRegistry("broker",
-		multicall.Role{Name: "broker", Usage: "run a broker (the default; configured by environment variables)", Run: RunBroker},
-		multicall.Role{Name: "producer", Link: "producer", Usage: "send records to a topic", Run: RunProducer},
-		multicall.Role{Name: "consumer", Link: "consumer", Usage: "read a topic, raw or with live analytics", Run: RunConsumer},
+		multicall.Role{Name: "broker", Usage: "run a broker (the default; configured by environment variables)", Run: brokerMain},
+		multicall.Role{Name: "producer", Link: "producer", Usage: "send records to a topic", Run: producerMain},
+		multicall.Role{Name: "consumer", Link: "consumer", Usage: "read a topic, raw or with live analytics", Run: consumerMain},
 		multicall.Role{Name: "ctl", Link: "logstreamctl", Usage: "manage local brokers and clients, show cluster status (logstreamctl)", Run: ctl.Run},
 		multicall.Role{Name: "netdiag", Usage: "show network interfaces and what discovery would use", Run: netdiag.Run},
-		multicall.Role{Name: "bench", Usage: "load generator: throughput and latency of a cluster", Run: RunBench},
+		multicall.Role{Name: "bench", Usage: "load generator: throughput and latency of a cluster", Run: benchMain},
 		multicall.Role{Name: "version", Usage: "print the version", Run: func(_ []string, stdout, _ io.Writer) int {
 			fmt.Fprintln(stdout, "logstream", buildinfo.String())
 			return 0

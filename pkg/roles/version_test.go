@@ -16,8 +16,8 @@ func TestEveryRolePrintsTheBuildVersion(t *testing.T) {
 	want := buildinfo.String()
 	reg := Registry()
 	roles := map[string]func([]string, io.Writer, io.Writer) int{
-		"logstream": RunBroker, "producer": RunProducer, "consumer": RunConsumer,
-		"bench": RunBench, "logstreamctl": ctl.Run,
+		"logstream": brokerMain, "producer": producerMain, "consumer": consumerMain,
+		"bench": benchMain, "logstreamctl": ctl.Run,
 	}
 	for name, run := range roles {
 		for _, flag := range []string{"--version", "-version"} {

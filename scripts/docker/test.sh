@@ -13,6 +13,8 @@
 # "ip-forward": false}); the trio's network is internal: true either way.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+SCRIPT_NAME=docker-test
+. scripts/lib.sh
 
 skip() {
 	echo "docker-test: skipped: $*"
@@ -42,18 +44,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# wait_for SECONDS WHAT CMD...: poll until CMD succeeds, at most SECONDS
-wait_for() {
-	local secs="$1" what="$2"
-	shift 2
-	for _ in $(seq $((secs * 5))); do
-		"$@" && return 0
-		sleep 0.2
-	done
-	echo "docker-test: no $what within ${secs}s" >&2
-	dc logs --no-color --tail 20 >&2 || true
-	exit 1
-}
+# wait_for (scripts/lib.sh) polls every 0.2 s: each poll reads compose logs.
+WAIT_STEP=0.2
+on_wait_timeout() { dc logs --no-color --tail 20 || true; }
 view_size() { dc logs --no-color "$1" 2>/dev/null | grep -o 'members=\[[^]]*\]' | tail -n 1 | tr ',' '\n' | grep -c '#' || true; }
 all_see3() { for s in node1 node2 node3; do [ "$(view_size "$s")" = 3 ] || return 1; done; }
 records() { docker logs "$project-cons" 2>/dev/null | grep -c '"type":"record"' || true; }

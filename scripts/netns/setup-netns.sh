@@ -10,28 +10,8 @@
 # real network). Running it again is harmless; it repairs a half-built lab.
 set -euo pipefail
 
-# The lab's names; cleanup.sh and setup-netns.sh must agree on them.
-BRIDGE=br-logstream
-NAMESPACES=(logstream-a logstream-b logstream-c)
-ADDRESSES=(172.20.0.10 172.20.0.20 172.20.0.30)
-PREFIX_LEN=24
-BROADCAST=172.20.0.255
-# The root-namespace ends of the veth pairs; the namespace end is eth0.
-VETHS=(veth-ls-a veth-ls-b veth-ls-c)
-
-log() { echo "${0##*/}: $*"; }
-die() {
-	echo "${0##*/}: error: $*" >&2
-	exit 1
-}
-
-require_root() {
-	[[ ${EUID} -eq 0 ]] || die "must run as root (try: sudo $0)"
-	command -v ip >/dev/null 2>&1 || die "ip (iproute2) not found in PATH"
-}
-
-ns_exists() { [[ -e /var/run/netns/$1 ]]; }
-link_exists() { [[ -e /sys/class/net/$1 ]]; }
+# The lab's names (LAB_*), log, die and the namespace helpers.
+. "$(dirname "$0")/lib.sh"
 
 # seal_root_dev locks down a device of the machine's own namespace before it
 # comes up: without IPv6 it never sends router solicitations, DAD or MLD;
@@ -49,46 +29,46 @@ seal_root_dev() {
 
 # check_sealed fails if the bridge could touch anything but the lab.
 check_sealed() {
-	[[ -d /sys/class/net/${BRIDGE}/bridge ]] || die "${BRIDGE} exists but is not a bridge; run cleanup.sh or rename it"
-	if [[ -e /sys/class/net/${BRIDGE}/master ]]; then
-		die "${BRIDGE} is enslaved to $(basename "$(readlink "/sys/class/net/${BRIDGE}/master")"); refusing to use it"
+	[[ -d /sys/class/net/${LAB_BRIDGE}/bridge ]] || die "${LAB_BRIDGE} exists but is not a bridge; run cleanup.sh or rename it"
+	if [[ -e /sys/class/net/${LAB_BRIDGE}/master ]]; then
+		die "${LAB_BRIDGE} is enslaved to $(basename "$(readlink "/sys/class/net/${LAB_BRIDGE}/master")"); refusing to use it"
 	fi
-	if [[ -n "$(ip -o addr show dev "${BRIDGE}")" ]]; then
-		die "${BRIDGE} has an address, it must have none: $(ip -o addr show dev "${BRIDGE}" | awk '{print $4}' | xargs)"
+	if [[ -n "$(ip -o addr show dev "${LAB_BRIDGE}")" ]]; then
+		die "${LAB_BRIDGE} has an address, it must have none: $(ip -o addr show dev "${LAB_BRIDGE}" | awk '{print $4}' | xargs)"
 	fi
 	local port ok v
-	for port in /sys/class/net/"${BRIDGE}"/brif/*; do
+	for port in /sys/class/net/"${LAB_BRIDGE}"/brif/*; do
 		[[ -e ${port} ]] || continue
 		port=${port##*/}
 		ok=no
-		for v in "${VETHS[@]}"; do
+		for v in "${LAB_VETHS[@]}"; do
 			if [[ ${port} == "${v}" ]]; then ok=yes; fi
 		done
-		[[ ${ok} == yes ]] || die "${BRIDGE} has foreign port ${port} (an uplink?); refusing to use it"
+		[[ ${ok} == yes ]] || die "${LAB_BRIDGE} has foreign port ${port} (an uplink?); refusing to use it"
 	done
-	if [[ -n "$(ip route show table all dev "${BRIDGE}" 2>/dev/null | grep -v '^multicast\|^local\|^broadcast' || true)" ]]; then
-		die "the machine has routes via ${BRIDGE}; it must have none"
+	if [[ -n "$(ip route show table all dev "${LAB_BRIDGE}" 2>/dev/null | grep -v '^multicast\|^local\|^broadcast' || true)" ]]; then
+		die "the machine has routes via ${LAB_BRIDGE}; it must have none"
 	fi
 }
 
-require_root
+netns_require_root
 
-if link_exists "${BRIDGE}"; then
+if link_exists "${LAB_BRIDGE}"; then
 	check_sealed
-	log "bridge ${BRIDGE}: exists, reusing"
+	log "bridge ${LAB_BRIDGE}: exists, reusing"
 else
-	ip link add name "${BRIDGE}" type bridge stp_state 0 forward_delay 0 mcast_snooping 0 mcast_querier 0
-	log "bridge ${BRIDGE}: created (no address, no uplink)"
+	ip link add name "${LAB_BRIDGE}" type bridge stp_state 0 forward_delay 0 mcast_snooping 0 mcast_querier 0
+	log "bridge ${LAB_BRIDGE}: created (no address, no uplink)"
 fi
 # No IGMP snooping (with no querier it would end up dropping multicast) and
 # no STP delay, also on a bridge reused from an earlier run.
-ip link set "${BRIDGE}" type bridge stp_state 0 forward_delay 0 mcast_snooping 0 mcast_querier 0
-seal_root_dev "${BRIDGE}"
+ip link set "${LAB_BRIDGE}" type bridge stp_state 0 forward_delay 0 mcast_snooping 0 mcast_querier 0
+seal_root_dev "${LAB_BRIDGE}"
 
-for i in "${!NAMESPACES[@]}"; do
-	ns=${NAMESPACES[i]}
-	addr=${ADDRESSES[i]}
-	veth=${VETHS[i]}
+for i in "${!LAB_NAMESPACES[@]}"; do
+	ns=${LAB_NAMESPACES[i]}
+	addr=${LAB_ADDRESSES[i]}
+	veth=${LAB_VETHS[i]}
 
 	if ns_exists "${ns}"; then
 		log "namespace ${ns}: exists, reusing"
@@ -112,17 +92,17 @@ for i in "${!NAMESPACES[@]}"; do
 		log "link ${veth} <-> ${ns}/eth0: created"
 	fi
 	seal_root_dev "${veth}"
-	ip link set "${veth}" master "${BRIDGE}"
+	ip link set "${veth}" master "${LAB_BRIDGE}"
 	ip link set "${veth}" up
 
-	ip -n "${ns}" addr replace "${addr}/${PREFIX_LEN}" broadcast "${BROADCAST}" dev eth0
+	ip -n "${ns}" addr replace "${addr}/${LAB_PREFIX_LEN}" broadcast "${LAB_BROADCAST}" dev eth0
 	ip -n "${ns}" link set eth0 up
 	# Multicast (239.0.0.1:9999) leaves through eth0 without naming it.
 	ip -n "${ns}" route replace 224.0.0.0/4 dev eth0
-	log "namespace ${ns}: eth0 ${addr}/${PREFIX_LEN} brd ${BROADCAST}, multicast route 224.0.0.0/4"
+	log "namespace ${ns}: eth0 ${addr}/${LAB_PREFIX_LEN} brd ${LAB_BROADCAST}, multicast route 224.0.0.0/4"
 done
 
-ip link set "${BRIDGE}" up
+ip link set "${LAB_BRIDGE}" up
 check_sealed
-log "lab ready: ${NAMESPACES[*]} on ${BRIDGE} (sealed: no address, no uplink)"
-log "try: ip netns exec ${NAMESPACES[0]} ping -c 2 ${ADDRESSES[1]}"
+log "lab ready: ${LAB_NAMESPACES[*]} on ${LAB_BRIDGE} (sealed: no address, no uplink)"
+log "try: ip netns exec ${LAB_NAMESPACES[0]} ping -c 2 ${LAB_ADDRESSES[1]}"

@@ -19,7 +19,7 @@ var Override = ""
 // Revision is the VCS revision to report when Go stamped none: `go build`
 // stamps only in a plain checkout (not, for one, in a git worktree, whose
 // .git is a file), so the Makefile passes `git rev-parse HEAD` here too
-// (-X .../pkg/buildinfo.Revision=REV, with a "+modified" suffix for a dirty
+// (-X .../pkg/internal/buildinfo.Revision=REV, with a "+modified" suffix for a dirty
 // tree). Go's own stamp wins when there is one.
 var Revision = ""
 
@@ -27,19 +27,19 @@ var Revision = ""
 func String() string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return Format(nil, Override)
+		return format(nil, Override)
 	}
 	if Revision != "" && setting(bi, "vcs.revision") == "" {
 		bi = withRevision(bi, Revision)
 	}
-	return Format(bi, Override)
+	return format(bi, Override)
 }
 
-// Format renders bi. The module version is what `go build` stamps from the
+// format renders bi. The module version is what `go build` stamps from the
 // VCS (a tag, or a pseudo-version such as v0.0.0-20250101120000-abcdef123456);
 // "(devel)" means it had no VCS information (built with -buildvcs=false or
 // outside a checkout), and the revision part then says so.
-func Format(bi *debug.BuildInfo, override string) string {
+func format(bi *debug.BuildInfo, override string) string {
 	if bi == nil {
 		return orUnknown(override) + " (no build information)"
 	}

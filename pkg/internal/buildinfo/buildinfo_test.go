@@ -33,7 +33,7 @@ func TestFormat(t *testing.T) {
 		{"nil", nil, "", "(devel) (no build information)"},
 	}
 	for _, c := range cases {
-		if got := Format(c.bi, c.override); got != c.want {
+		if got := format(c.bi, c.override); got != c.want {
 			t.Errorf("%s: Format = %q, want %q", c.name, got, c.want)
 		}
 	}
@@ -50,7 +50,7 @@ func TestStringUsesBuildInfo(t *testing.T) {
 // A revision given at link time fills in for a missing VCS stamp only.
 func TestWithRevision(t *testing.T) {
 	bi := &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}
-	if got, want := Format(withRevision(bi, "0123456789abcdef+modified"), ""), "(devel) (rev 0123456789ab+modified)"; got != want {
+	if got, want := format(withRevision(bi, "0123456789abcdef+modified"), ""), "(devel) (rev 0123456789ab+modified)"; got != want {
 		t.Fatalf("Format = %q, want %q", got, want)
 	}
 	if len(bi.Settings) != 0 {

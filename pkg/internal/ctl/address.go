@@ -5,14 +5,12 @@ import (
 	"net"
 	"strconv"
 
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/netaddr"
 )
 
-// defaultBrokerPort is where an auto-addressed broker starts looking.
-const defaultBrokerPort = netaddr.DefaultBrokerPort
-
 // brokerAddress resolves --address into NODE_ADDRESS and the address we
-// display and query. Omitted: the first port from defaultBrokerPort that no managed
+// display and query. Omitted: the first port from defaults.BrokerPort that no managed
 // broker claims and nothing listens on locally.
 func brokerAddress(e *env, v string, m map[string]stateEntry) (nodeAddr, display string, err error) {
 	claimed := map[int]string{}
@@ -26,14 +24,14 @@ func brokerAddress(e *env, v string, m map[string]stateEntry) (nodeAddr, display
 	var port int
 	switch {
 	case v == "":
-		for p := defaultBrokerPort; p < defaultBrokerPort+100; p++ {
+		for p := defaults.BrokerPort; p < defaults.BrokerPort+100; p++ {
 			if _, taken := claimed[p]; !taken && e.portFree(p) {
 				port = p
 				break
 			}
 		}
 		if port == 0 {
-			return "", "", fmt.Errorf("no free broker port in %d-%d; use --address", defaultBrokerPort, defaultBrokerPort+99)
+			return "", "", fmt.Errorf("no free broker port in %d-%d; use --address", defaults.BrokerPort, defaults.BrokerPort+99)
 		}
 		return strconv.Itoa(port), net.JoinHostPort(e.localIP(), strconv.Itoa(port)), nil
 	case isDigits(v):

@@ -48,7 +48,4 @@ func TestFlagDefaults(t *testing.T) {
 			}
 		}
 	}
-	if defaultBrokerPort != defaults.BrokerPort {
-		t.Errorf("defaultBrokerPort = %d", defaultBrokerPort)
-	}
 }

@@ -15,8 +15,9 @@ import (
 
 	"github.com/logstream/logstream/pkg/client"
 	"github.com/logstream/logstream/pkg/cluster"
-	"github.com/logstream/logstream/pkg/discovery"
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/groups"
+	"github.com/logstream/logstream/pkg/statusreport"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -25,30 +26,6 @@ import (
 type groupReader interface {
 	Groups(ctx context.Context, addr string) ([]groups.Position, error)
 	DeleteGroup(ctx context.Context, addr, group string) error
-}
-
-// GroupStatus is a consumer group's position in one topic.
-type GroupStatus struct {
-	Group      string    `json:"group"`
-	Topic      string    `json:"topic"`
-	Position   uint64    `json:"position"`    // next offset the group will read
-	Lag        uint64    `json:"lag"`         // committed records after it
-	LastMember string    `json:"last_member"` // the consumer that acknowledged last
-	AckedAt    time.Time `json:"acked_at"`    // when (that consumer's clock)
-	ExpiresAt  time.Time `json:"expires_at"`  // when it is forgotten if nothing is acknowledged
-	// Members are the group's live consumers on the topic, as the
-	// topic's owner sees them (none when nobody reads it now). While
-	// there are some, Position is the owner's live one (the stored one
-	// follows it within the acknowledgement interval).
-	Members []GroupMemberStatus `json:"members"`
-}
-
-// GroupMemberStatus is one live consumer of a shared group.
-type GroupMemberStatus struct {
-	ID     string `json:"id"`     // consumer id, with the owner's member number after '#'
-	Addr   string `json:"addr"`   // its address as the owner sees it
-	Leased uint64 `json:"leased"` // records it holds unacknowledged
-	Acked  uint64 `json:"acked"`  // records it acknowledged since it joined
 }
 
 func (q wireQuerier) groupClient(addr string) client.Options {
@@ -88,12 +65,12 @@ func (q wireQuerier) DeleteGroup(ctx context.Context, addr, group string) error 
 }
 
 // groupStatuses joins the positions with the topics' committed ends.
-func groupStatuses(ps []groups.Position, topics []TopicStatus) []GroupStatus {
-	out := make([]GroupStatus, 0, len(ps))
+func groupStatuses(ps []groups.Position, topics []statusreport.Topic) []statusreport.Group {
+	out := make([]statusreport.Group, 0, len(ps))
 	for _, p := range ps {
-		g := GroupStatus{Group: p.Group, Topic: p.Topic, Position: p.Next, LastMember: p.Member,
+		g := statusreport.Group{Group: p.Group, Topic: p.Topic, Position: p.Next, LastMember: p.Member,
 			AckedAt: time.Unix(0, p.At).UTC(), ExpiresAt: time.Unix(0, p.At).Add(groups.DefaultExpiry).UTC()}
-		if i := slices.IndexFunc(topics, func(t TopicStatus) bool { return t.Name == p.Topic }); i >= 0 && topics[i].Committed > p.Next {
+		if i := slices.IndexFunc(topics, func(t statusreport.Topic) bool { return t.Name == p.Topic }); i >= 0 && topics[i].Committed > p.Next {
 			g.Lag = topics[i].Committed - p.Next
 		}
 		out = append(out, g)
@@ -104,34 +81,34 @@ func groupStatuses(ps []groups.Position, topics []TopicStatus) []GroupStatus {
 // withLive adds the live members the brokers reported to the stored
 // positions: a live group's position is its owner's, and a group live but
 // with nothing stored yet is listed too.
-func withLive(gs []GroupStatus, brokers []BrokerStatus, topics []TopicStatus) []GroupStatus {
+func withLive(gs []statusreport.Group, brokers []statusreport.Broker, topics []statusreport.Topic) []statusreport.Group {
 	for _, b := range brokers {
 		if !b.Reachable || b.Meta == nil {
 			continue
 		}
 		for _, lg := range b.Meta.LiveGroups {
-			i := slices.IndexFunc(gs, func(g GroupStatus) bool { return g.Group == lg.Group && g.Topic == lg.Topic })
+			i := slices.IndexFunc(gs, func(g statusreport.Group) bool { return g.Group == lg.Group && g.Topic == lg.Topic })
 			if i < 0 {
-				gs = append(gs, GroupStatus{Group: lg.Group, Topic: lg.Topic})
+				gs = append(gs, statusreport.Group{Group: lg.Group, Topic: lg.Topic})
 				i = len(gs) - 1
 			}
 			g := &gs[i]
 			g.Position = lg.Position
 			g.Lag = 0
-			if j := slices.IndexFunc(topics, func(t TopicStatus) bool { return t.Name == lg.Topic }); j >= 0 && topics[j].Committed > lg.Position {
+			if j := slices.IndexFunc(topics, func(t statusreport.Topic) bool { return t.Name == lg.Topic }); j >= 0 && topics[j].Committed > lg.Position {
 				g.Lag = topics[j].Committed - lg.Position
 			}
 			for _, m := range lg.Members {
-				g.Members = append(g.Members, GroupMemberStatus{ID: m.ConsumerID, Addr: m.Addr, Leased: m.Leased, Acked: m.Acked})
+				g.Members = append(g.Members, statusreport.GroupMember{ID: m.ConsumerID, Addr: m.Addr, Leased: m.Leased, Acked: m.Acked})
 			}
 		}
 	}
 	for i := range gs {
 		if gs[i].Members == nil {
-			gs[i].Members = []GroupMemberStatus{}
+			gs[i].Members = []statusreport.GroupMember{}
 		}
 	}
-	slices.SortFunc(gs, func(a, b GroupStatus) int {
+	slices.SortFunc(gs, func(a, b statusreport.Group) int {
 		return strings.Compare(a.Group+"\x00"+a.Topic, b.Group+"\x00"+b.Topic)
 	})
 	return gs
@@ -140,13 +117,13 @@ func withLive(gs []GroupStatus, brokers []BrokerStatus, topics []TopicStatus) []
 // readGroups fills the report's groups from the cluster it found: the
 // positions stored in the offsets topic (if it exists: some group
 // acknowledged something) and the live members the brokers reported.
-func (e *env) readGroups(ctx context.Context, opts statusOptions, rep *StatusReport) {
+func (e *env) readGroups(ctx context.Context, opts statusOptions, rep *statusreport.Report) {
 	if rep.Cluster == nil {
 		return
 	}
-	var gs []GroupStatus
+	var gs []statusreport.Group
 	gr, ok := e.querier.(groupReader)
-	if ok && slices.ContainsFunc(rep.Cluster.Topics, func(t TopicStatus) bool { return t.Name == cluster.OffsetsTopic }) {
+	if ok && slices.ContainsFunc(rep.Cluster.Topics, func(t statusreport.Topic) bool { return t.Name == cluster.OffsetsTopic }) {
 		qctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
 		ps, err := gr.Groups(qctx, rep.ClusterFrom)
@@ -162,7 +139,7 @@ func (e *env) readGroups(ctx context.Context, opts statusOptions, rep *StatusRep
 // askOwners asks the owners of the cluster's topics that were not asked
 // (with --broker only the brokers named are): a shared group's live
 // members are known to its topic's owner alone.
-func (e *env) askOwners(ctx context.Context, opts statusOptions, rep *StatusReport) []BrokerStatus {
+func (e *env) askOwners(ctx context.Context, opts statusOptions, rep *statusreport.Report) []statusreport.Broker {
 	asked := map[string]bool{}
 	for _, b := range rep.Brokers {
 		asked[b.Addr] = true
@@ -181,7 +158,7 @@ func (e *env) askOwners(ctx context.Context, opts statusOptions, rep *StatusRepo
 }
 
 // memberList is the MEMBERS column: how many, and who.
-func memberList(ms []GroupMemberStatus) string {
+func memberList(ms []statusreport.GroupMember) string {
 	if len(ms) == 0 {
 		return "-"
 	}
@@ -192,7 +169,7 @@ func memberList(ms []GroupMemberStatus) string {
 	return fmt.Sprintf("%d: %s", len(ms), strings.Join(ids, ", "))
 }
 
-func renderGroups(w io.Writer, gs []GroupStatus, now time.Time) error {
+func renderGroups(w io.Writer, gs []statusreport.Group, now time.Time) error {
 	if len(gs) == 0 {
 		fmt.Fprintln(w, "  none")
 		return nil
@@ -215,7 +192,7 @@ func groupsCommand(e *env) *cli.Command {
 		return []cli.Flag{
 			&cli.StringSliceFlag{Name: "broker", Usage: "broker IP:PORT to ask (default: the running managed brokers, else found by broadcast)"},
 			&cli.DurationFlag{Name: "timeout", Value: 5 * time.Second, Usage: "how long to wait for the cluster"},
-			&cli.UintFlag{Name: "broadcast-port", EnvVars: []string{"BROADCAST_PORT"}, Value: uint(discovery.DefaultPort),
+			&cli.UintFlag{Name: "broadcast-port", EnvVars: []string{"BROADCAST_PORT"}, Value: uint(defaults.DiscoveryPort),
 				Usage: "UDP port to look for the cluster on by broadcast"},
 			keyFileFlag(),
 		}
@@ -241,7 +218,7 @@ func groupsCommand(e *env) *cli.Command {
 		return opts, nil
 	}
 	// cluster finds a broker of the cluster to go through.
-	cluster := func(ctx context.Context, opts statusOptions) (StatusReport, error) {
+	cluster := func(ctx context.Context, opts statusOptions) (statusreport.Report, error) {
 		rep, err := buildStatus(ctx, e, opts)
 		if err != nil {
 			return rep, err
@@ -279,8 +256,8 @@ func groupsCommand(e *env) *cli.Command {
 			}
 			if c.Bool("json") {
 				return writeJSON(e.stdout, struct {
-					Groups []GroupStatus `json:"groups"`
-				}{append([]GroupStatus{}, rep.Groups...)})
+					Groups []statusreport.Group `json:"groups"`
+				}{append([]statusreport.Group{}, rep.Groups...)})
 			}
 			return renderGroups(e.stdout, rep.Groups, e.now())
 		},
@@ -327,7 +304,7 @@ func groupsCommand(e *env) *cli.Command {
 }
 
 // hasGroup reports whether gs has a position or live members of group.
-func hasGroup(gs []GroupStatus, group string) bool {
+func hasGroup(gs []statusreport.Group, group string) bool {
 	for _, g := range gs {
 		if g.Group == group {
 			return true

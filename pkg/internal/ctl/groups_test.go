@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/logstream/logstream/pkg/groups"
+	"github.com/logstream/logstream/pkg/statusreport"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -17,7 +18,7 @@ func TestGroupStatusesJoinLag(t *testing.T) {
 		{Key: groups.Key{Group: "g", Topic: "gone"}, Entry: groups.Entry{Next: 5, At: at.UnixNano()}},
 		{Key: groups.Key{Group: "h", Topic: "logs"}, Entry: groups.Entry{Next: 200, At: at.UnixNano()}},
 	}
-	topics := []TopicStatus{{Name: "logs", Committed: 100}}
+	topics := []statusreport.Topic{{Name: "logs", Committed: 100}}
 	gs := groupStatuses(ps, topics)
 	if len(gs) != 3 || gs[0].Lag != 60 || gs[1].Lag != 0 || gs[2].Lag != 0 {
 		t.Fatalf("lags: %+v", gs)
@@ -45,14 +46,14 @@ func TestGroupStatusesJoinLag(t *testing.T) {
 func TestGroupStatusesShowLiveMembers(t *testing.T) {
 	at := time.Unix(1700000000, 0)
 	ps := []groups.Position{{Key: groups.Key{Group: "g", Topic: "logs"}, Entry: groups.Entry{Next: 40, At: at.UnixNano(), Member: "c1"}}}
-	topics := []TopicStatus{{Name: "logs", Committed: 100}}
+	topics := []statusreport.Topic{{Name: "logs", Committed: 100}}
 	live := []wire.GroupInfo{
 		{Group: "g", Topic: "logs", Position: 70, Members: []wire.GroupMemberInfo{
 			{ConsumerID: "c1-ab#3", Addr: "10.0.0.5:4000", Leased: 10}, {ConsumerID: "c2-cd#4", Addr: "10.0.0.6:4000", Acked: 30}}},
 		{Group: "new", Topic: "logs", Position: 0, Members: []wire.GroupMemberInfo{{ConsumerID: "c3#5", Addr: "10.0.0.7:4000"}}},
 	}
-	brokers := []BrokerStatus{
-		{Reachable: true, Meta: &ClusterMeta{LiveGroups: live}},
+	brokers := []statusreport.Broker{
+		{Reachable: true, Meta: &statusreport.Cluster{LiveGroups: live}},
 		{Reachable: false},
 	}
 	gs := withLive(groupStatuses(ps, topics), brokers, topics)

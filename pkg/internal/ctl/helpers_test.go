@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/logstream/logstream/pkg/internal/cliutil"
+	"github.com/logstream/logstream/pkg/statusreport"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -184,11 +185,11 @@ func (f *fakeLauncher) count() int {
 
 // fakeQuerier answers from a table; unknown addresses are unreachable.
 type fakeQuerier struct {
-	meta      map[string]*ClusterMeta
+	meta      map[string]*statusreport.Cluster
 	elections chan string
 }
 
-func (q fakeQuerier) Metadata(_ context.Context, addr string) (*ClusterMeta, error) {
+func (q fakeQuerier) Metadata(_ context.Context, addr string) (*statusreport.Cluster, error) {
 	if m, ok := q.meta[addr]; ok {
 		return m, nil
 	}

@@ -9,26 +9,14 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/logstream/logstream/pkg/statusreport"
 )
 
 // listOptions are the parsed options of `list`.
 type listOptions struct {
 	JSON  bool
 	Names bool // names only, one a line (for shell completion)
-}
-
-// ProcessStatus is one row of `list` (and of `status`).
-type ProcessStatus struct {
-	Name       string    `json:"name"`
-	Type       string    `json:"type"`
-	Status     string    `json:"status"` // running or stopped
-	PID        int       `json:"pid"`
-	Address    string    `json:"address"` // broker: its address; client: its leader
-	Topic      string    `json:"topic"`
-	StartedAt  time.Time `json:"started_at"`
-	UptimeSec  int64     `json:"uptime_seconds"`
-	Background bool      `json:"background"`
-	LogFile    string    `json:"log_file,omitempty"`
 }
 
 func listCommand(e *env) *cli.Command {
@@ -70,7 +58,7 @@ func listCommand(e *env) *cli.Command {
 }
 
 // localStatus reads processes.json and checks which processes still run.
-func localStatus(e *env) ([]ProcessStatus, error) {
+func localStatus(e *env) ([]statusreport.Process, error) {
 	st, _, err := e.store()
 	if err != nil {
 		return nil, err
@@ -80,9 +68,9 @@ func localStatus(e *env) ([]ProcessStatus, error) {
 		return nil, err
 	}
 	now := e.now()
-	rows := make([]ProcessStatus, 0, len(m))
+	rows := make([]statusreport.Process, 0, len(m))
 	for _, en := range sortedEntries(m) {
-		r := ProcessStatus{
+		r := statusreport.Process{
 			Name: en.Name, Type: en.Type, Status: "stopped", PID: en.PID,
 			Address: en.Address, Topic: en.Topic, StartedAt: en.StartedAt,
 			Background: en.Background, LogFile: en.LogFile,
@@ -96,7 +84,7 @@ func localStatus(e *env) ([]ProcessStatus, error) {
 	return rows, nil
 }
 
-func writeProcessTable(w io.Writer, rows []ProcessStatus) error {
+func writeProcessTable(w io.Writer, rows []statusreport.Process) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tTYPE\tSTATUS\tPID\tADDRESS/LEADER\tTOPIC\tUPTIME")
 	for _, r := range rows {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logstream/logstream/pkg/discovery"
+	"github.com/logstream/logstream/pkg/defaults"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/manual_lines.txt from the manual")
@@ -278,7 +278,7 @@ func TestManualCommandLines(t *testing.T) {
 			_, lo.Follow = flags["follow"]
 			want = lo
 		case "status":
-			want = statusOptions{Interval: 2 * time.Second, Timeout: 2 * time.Second, BroadcastPort: discovery.DefaultPort}
+			want = statusOptions{Interval: 2 * time.Second, Timeout: 2 * time.Second, BroadcastPort: defaults.DiscoveryPort}
 		case "election":
 			want = electionOptions{Name: pos[1], Timeout: 3 * time.Second}
 		case "config":

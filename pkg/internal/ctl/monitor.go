@@ -2,25 +2,11 @@ package ctl
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/logstream/logstream/pkg/wire"
 )
-
-// BrokerStatusReport is what `logstreamctl status --json --broker ADDR`
-// prints for one broker that answered r, without local processes. A
-// broker's monitor serves it at /status, so scripts read one shape from both.
-func BrokerStatusReport(r *wire.MetadataResponse, now time.Time) StatusReport {
-	meta := fromWire(r)
-	return StatusReport{
-		Time: now, Processes: []ProcessStatus{},
-		Brokers: []BrokerStatus{{Addr: r.Addr, Reachable: true, Meta: meta,
-			NodeID: meta.NodeID, LeaderID: meta.LeaderID, View: meta.View}},
-		ClusterFrom: r.Addr, Cluster: nameBrokers(meta, nil),
-	}
-}
 
 // monitorTokenCommand prints the bearer token a broker's monitoring
 // listener wants when the cluster has a key.

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logstream/logstream/pkg/statusreport"
 )
 
 // realRig runs real child processes: the test binary re-executed as a
@@ -106,7 +108,7 @@ func TestRealBackgroundLifecycle(t *testing.T) {
 	if code := r.run("list", "--json"); code != 0 {
 		t.Fatal("list --json failed")
 	}
-	var rows []ProcessStatus
+	var rows []statusreport.Process
 	if err := json.Unmarshal([]byte(r.out.String()), &rows); err != nil || len(rows) != 1 || rows[0].Status != "running" || rows[0].PID != en.PID {
 		t.Fatalf("list --json: %v %+v", err, rows)
 	}
@@ -212,7 +214,7 @@ func TestRealStopAllStaleAndStubborn(t *testing.T) {
 	}
 	r.out.Reset()
 	r.run("list", "--json")
-	var rows []ProcessStatus
+	var rows []statusreport.Process
 	_ = json.Unmarshal([]byte(r.out.String()), &rows)
 	status := map[string]string{}
 	for _, row := range rows {

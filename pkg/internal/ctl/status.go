@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -18,7 +17,8 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
-	"github.com/logstream/logstream/pkg/discovery"
+	"github.com/logstream/logstream/pkg/defaults"
+	"github.com/logstream/logstream/pkg/statusreport"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -34,35 +34,6 @@ type statusOptions struct {
 	BroadcastPort uint16
 }
 
-// BrokerStatus is what one broker answered (or that it did not).
-type BrokerStatus struct {
-	Name      string       `json:"name,omitempty"` // local process name, if managed here
-	Addr      string       `json:"addr"`
-	Reachable bool         `json:"reachable"`
-	Error     string       `json:"error,omitempty"`
-	Meta      *ClusterMeta `json:"-"`
-	authErr   error        // the broker refused our cluster key
-	NodeID    string       `json:"node_id,omitempty"`
-	LeaderID  string       `json:"leader_id,omitempty"`
-	View      uint64       `json:"view,omitempty"`
-}
-
-// StatusReport is the whole `status` output.
-type StatusReport struct {
-	Time        time.Time       `json:"time"`
-	Processes   []ProcessStatus `json:"processes"`
-	Brokers     []BrokerStatus  `json:"brokers"`
-	ClusterFrom string          `json:"cluster_from,omitempty"`
-	Cluster     *ClusterMeta    `json:"cluster,omitempty"`
-	// FoundBy says how the brokers asked were found when none is managed
-	// here: "broadcast" (the leader answered a JOIN), or why not.
-	FoundBy string `json:"found_by,omitempty"`
-	// Groups: the consumer groups' positions (groups.go); GroupsError
-	// says why they could not be read.
-	Groups      []GroupStatus `json:"groups,omitempty"`
-	GroupsError string        `json:"groups_error,omitempty"`
-}
-
 func statusCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "status",
@@ -73,7 +44,7 @@ func statusCommand(e *env) *cli.Command {
 			&cli.DurationFlag{Name: "interval", Value: 2 * time.Second, Usage: "redraw interval for --watch (500ms-1h)"},
 			&cli.StringSliceFlag{Name: "broker", Usage: "broker IP:PORT to ask (repeatable; default: the running managed brokers)"},
 			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "how long to wait for each broker"},
-			&cli.UintFlag{Name: "broadcast-port", EnvVars: []string{"BROADCAST_PORT"}, Value: uint(discovery.DefaultPort),
+			&cli.UintFlag{Name: "broadcast-port", EnvVars: []string{"BROADCAST_PORT"}, Value: uint(defaults.DiscoveryPort),
 				Usage: "UDP port to look for the cluster on by broadcast, when no broker is managed here or given with --broker"},
 			keyFileFlag(),
 		},
@@ -155,26 +126,26 @@ func runStatus(ctx context.Context, e *env, opts statusOptions) error {
 
 // keyRefusal is the error of a status in which no broker answered and one
 // refused our cluster key: that is worth a non-zero exit and its own line.
-func keyRefusal(rep StatusReport) error {
+func keyRefusal(rep statusreport.Report) error {
 	var refused error
 	for _, b := range rep.Brokers {
 		if b.Reachable {
 			return nil
 		}
-		if b.authErr != nil {
-			refused = b.authErr
+		if errors.Is(b.Err, wire.ErrAuth) {
+			refused = b.Err
 		}
 	}
 	return refused
 }
 
 // buildStatus collects the local processes and asks every broker at once.
-func buildStatus(ctx context.Context, e *env, opts statusOptions) (StatusReport, error) {
+func buildStatus(ctx context.Context, e *env, opts statusOptions) (statusreport.Report, error) {
 	procs, err := localStatus(e)
 	if err != nil {
-		return StatusReport{}, err
+		return statusreport.Report{}, err
 	}
-	rep := StatusReport{Time: e.now(), Processes: procs}
+	rep := statusreport.Report{Time: e.now(), Processes: procs}
 	names := map[string]string{}
 	addrs := opts.Brokers
 	for _, p := range procs {
@@ -203,7 +174,7 @@ func buildStatus(ctx context.Context, e *env, opts statusOptions) (StatusReport,
 		}
 	}
 	// The cluster as the leader sees it; failing that, the newest view.
-	var best *BrokerStatus
+	var best *statusreport.Broker
 	for i := range rep.Brokers {
 		b := &rep.Brokers[i]
 		if !b.Reachable {
@@ -219,7 +190,7 @@ func buildStatus(ctx context.Context, e *env, opts statusOptions) (StatusReport,
 		}
 	}
 	if best != nil {
-		rep.Cluster, rep.ClusterFrom = nameBrokers(best.Meta, names), best.Addr
+		rep.Cluster, rep.ClusterFrom = statusreport.Named(best.Meta, names), best.Addr
 	}
 	e.readGroups(ctx, opts, &rep)
 	return rep, nil
@@ -236,8 +207,8 @@ func (e *env) findCluster(ctx context.Context, opts statusOptions) ([]string, st
 }
 
 // askBrokers asks every address for its metadata at once.
-func (e *env) askBrokers(ctx context.Context, opts statusOptions, addrs []string, names map[string]string) []BrokerStatus {
-	out := make([]BrokerStatus, len(addrs))
+func (e *env) askBrokers(ctx context.Context, opts statusOptions, addrs []string, names map[string]string) []statusreport.Broker {
+	out := make([]statusreport.Broker, len(addrs))
 	var wg sync.WaitGroup
 	for i, a := range addrs {
 		wg.Add(1)
@@ -245,13 +216,10 @@ func (e *env) askBrokers(ctx context.Context, opts statusOptions, addrs []string
 			defer wg.Done()
 			qctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 			defer cancel()
-			bs := BrokerStatus{Name: names[a], Addr: a}
+			bs := statusreport.Broker{Name: names[a], Addr: a}
 			meta, err := e.querier.Metadata(qctx, a)
 			if err != nil {
-				bs.Error = err.Error()
-				if errors.Is(err, wire.ErrAuth) {
-					bs.authErr = err
-				}
+				bs.Error, bs.Err = err.Error(), err
 			} else {
 				bs.Reachable, bs.Meta = true, meta
 				bs.NodeID, bs.LeaderID, bs.View = meta.NodeID, meta.LeaderID, meta.View
@@ -264,7 +232,7 @@ func (e *env) askBrokers(ctx context.Context, opts statusOptions, addrs []string
 }
 
 // unasked lists the members the answers name that were not asked.
-func unasked(asked []BrokerStatus) []string {
+func unasked(asked []statusreport.Broker) []string {
 	seen := map[string]bool{}
 	for _, b := range asked {
 		seen[b.Addr] = true
@@ -284,23 +252,6 @@ func unasked(asked []BrokerStatus) []string {
 	return more
 }
 
-// nameBrokers returns a copy of m in which every broker started by this
-// logstreamctl (names: address → name) carries its name: node ids are long
-// numbers, and the user knows their brokers as node1, node2...
-func nameBrokers(m *ClusterMeta, names map[string]string) *ClusterMeta {
-	c := *m
-	c.LeaderName = names[m.LeaderAddr]
-	c.Members = slices.Clone(m.Members)
-	for i := range c.Members {
-		c.Members[i].Name = names[c.Members[i].Addr]
-	}
-	c.Topics = slices.Clone(m.Topics)
-	for i := range c.Topics {
-		c.Topics[i].OwnerName = names[c.Topics[i].OwnerAddr]
-	}
-	return &c
-}
-
 // named shows a broker as "name (id)" when it has a name here, else its id.
 func named(name, id string) string {
 	if name == "" {
@@ -309,7 +260,7 @@ func named(name, id string) string {
 	return name + " (" + dash(id) + ")"
 }
 
-func renderStatus(w io.Writer, rep StatusReport, asJSON bool) error {
+func renderStatus(w io.Writer, rep statusreport.Report, asJSON bool) error {
 	if asJSON {
 		return writeJSON(w, rep)
 	}
@@ -354,7 +305,7 @@ func renderStatus(w io.Writer, rep StatusReport, asJSON bool) error {
 	return nil
 }
 
-func renderCluster(w io.Writer, m *ClusterMeta, from string) error {
+func renderCluster(w io.Writer, m *statusreport.Cluster, from string) error {
 	fmt.Fprintf(w, "\nCLUSTER (as reported by %s)\n", from)
 	fmt.Fprintf(w, "  Leader: %s at %s   View: %d   Cluster: %s\n", named(m.LeaderName, m.LeaderID), dash(m.LeaderAddr), m.View, dash(m.ClusterID))
 	fmt.Fprintln(w, "\nMEMBERS")

@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/logstream/logstream/pkg/statusreport"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
 // Damaged ranges a broker reports reach status, as a table and in JSON.
 func TestStatusShowsDamage(t *testing.T) {
-	m := fromWire(&wire.MetadataResponse{NodeID: "1", Addr: "10.0.0.1:8001",
+	m := statusreport.FromMetadata(&wire.MetadataResponse{NodeID: "1", Addr: "10.0.0.1:8001",
 		Counters: map[string]uint64{"damaged_ranges": 1},
 		Damage: []wire.DamageInfo{{Topic: "logs", File: "00000000000000000000.log", Kind: "data",
 			From: 1502, To: 1511, Pos: 140703, End: 141261, Action: "cut out"}}})

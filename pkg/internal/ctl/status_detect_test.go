@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/logstream/logstream/pkg/statusreport"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
 // Failure verdicts a broker reports reach status, as a table and in JSON,
 // with how long the peer had been silent.
 func TestStatusShowsDetections(t *testing.T) {
-	m := fromWire(&wire.MetadataResponse{NodeID: "1", Addr: "10.0.0.1:8001",
+	m := statusreport.FromMetadata(&wire.MetadataResponse{NodeID: "1", Addr: "10.0.0.1:8001",
 		Detections: []wire.DetectionInfo{{PeerID: "2", PeerAddr: "10.0.0.2:8001", Role: "owner", Verdict: "failed",
 			SilentMs: 2150, AtUnixMs: 1796000000000}}})
 	var out bytes.Buffer

@@ -9,22 +9,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logstream/logstream/pkg/statusreport"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
-func sampleMeta(node string, view uint64) *ClusterMeta {
-	return &ClusterMeta{
+func sampleMeta(node string, view uint64) *statusreport.Cluster {
+	return &statusreport.Cluster{
 		NodeID: node, Addr: "127.0.0.1:8001", LeaderID: "node1", LeaderAddr: "127.0.0.1:8001", View: view,
-		Members:   []Member{{ID: "node1", Addr: "127.0.0.1:8001", State: "alive"}, {ID: "node2", Addr: "127.0.0.1:8002", State: "suspect"}},
-		Topics:    []TopicStatus{{Name: "logs", Owner: "node2", OwnerAddr: "127.0.0.1:8002", StartOffset: 3, NextOffset: 42, Committed: 40}},
-		Consumers: []ConsumerStatus{{ID: "cons1", Topic: "logs", Offset: 30, Lag: 10}},
+		Members:   []statusreport.Member{{ID: "node1", Addr: "127.0.0.1:8001", State: "alive"}, {ID: "node2", Addr: "127.0.0.1:8002", State: "suspect"}},
+		Topics:    []statusreport.Topic{{Name: "logs", Owner: "node2", OwnerAddr: "127.0.0.1:8002", StartOffset: 3, NextOffset: 42, Committed: 40}},
+		Consumers: []statusreport.Consumer{{ID: "cons1", Topic: "logs", Offset: 30, Lag: 10}},
 		Counters:  map[string]uint64{"frames_dropped": 7},
 	}
 }
 
 func TestStatusRendersClusterAndUnreachable(t *testing.T) {
 	r := newRig(t)
-	r.env.querier = fakeQuerier{meta: map[string]*ClusterMeta{
+	r.env.querier = fakeQuerier{meta: map[string]*statusreport.Cluster{
 		"127.0.0.1:8001": sampleMeta("node1", 4),
 		"127.0.0.1:8002": sampleMeta("node2", 4),
 	}}
@@ -42,7 +43,7 @@ func TestStatusRendersClusterAndUnreachable(t *testing.T) {
 	if code := r.run("status", "--json", "--broker", "127.0.0.1:8001", "--broker", "127.0.0.1:8009"); code != 0 {
 		t.Fatal(r.err.String())
 	}
-	var rep StatusReport
+	var rep statusreport.Report
 	if err := json.Unmarshal([]byte(r.out.String()), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -60,12 +61,12 @@ func TestStatusRendersClusterAndUnreachable(t *testing.T) {
 // node1, node2), not only by their numeric node ids.
 func TestStatusNamesTheBrokersItStarted(t *testing.T) {
 	m := sampleMeta("node1", 4)
-	named := nameBrokers(m, map[string]string{"127.0.0.1:8001": "alpha", "127.0.0.1:8002": "beta"})
+	named := statusreport.Named(m, map[string]string{"127.0.0.1:8001": "alpha", "127.0.0.1:8002": "beta"})
 	if named.LeaderName != "alpha" || named.Members[1].Name != "beta" || named.Topics[0].OwnerName != "beta" {
 		t.Fatalf("names not filled in: %+v", named)
 	}
 	if m.Members[1].Name != "" || m.Topics[0].OwnerName != "" {
-		t.Fatal("nameBrokers changed the broker's answer in place")
+		t.Fatal("statusreport.Named changed the broker's answer in place")
 	}
 	var out strings.Builder
 	if err := renderCluster(&out, named, "127.0.0.1:8001"); err != nil {
@@ -203,7 +204,7 @@ func TestStatusFindsTheClusterByBroadcast(t *testing.T) {
 	r := newRig(t)
 	m1, m2 := sampleMeta("node1", 4), sampleMeta("node2", 4)
 	m1.Name, m2.Name, m2.Addr = "alpha", "beta", "127.0.0.1:8002"
-	r.env.querier = fakeQuerier{meta: map[string]*ClusterMeta{"127.0.0.1:8001": m1, "127.0.0.1:8002": m2}}
+	r.env.querier = fakeQuerier{meta: map[string]*statusreport.Cluster{"127.0.0.1:8001": m1, "127.0.0.1:8002": m2}}
 	var port uint16
 	r.env.discover = func(_ context.Context, p uint16, _ *wire.Key) (string, error) {
 		port = p

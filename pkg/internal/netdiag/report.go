@@ -11,18 +11,18 @@ import (
 	"github.com/logstream/logstream/pkg/netaddr"
 )
 
-// Report is what netdiag prints; its JSON form is the --json output.
-type Report struct {
-	Interfaces       []IfaceReport `json:"interfaces"`
-	Choice           *ChoiceReport `json:"choice,omitempty"`
+// report is what netdiag prints; its JSON form is the --json output.
+type report struct {
+	Interfaces       []ifaceReport `json:"interfaces"`
+	Choice           *choiceReport `json:"choice,omitempty"`
 	ChoiceError      string        `json:"choice_error,omitempty"`
 	DiscoveryTargets []string      `json:"discovery_targets"`
 	MulticastGroup   string        `json:"multicast_group"`
-	SelfTest         []Check       `json:"self_test,omitempty"`
+	SelfTest         []check       `json:"self_test,omitempty"`
 }
 
-// IfaceReport is one interface.
-type IfaceReport struct {
+// ifaceReport is one interface.
+type ifaceReport struct {
 	Name           string   `json:"name"`
 	Index          int      `json:"index"`
 	Up             bool     `json:"up"`
@@ -34,8 +34,8 @@ type IfaceReport struct {
 	BroadcastAddrs []string `json:"broadcast_addrs"`
 }
 
-// ChoiceReport is netaddr.Pick's answer.
-type ChoiceReport struct {
+// choiceReport is netaddr.Pick's answer.
+type choiceReport struct {
 	Interface string `json:"interface"`
 	IP        string `json:"ip"`
 	Broadcast string `json:"broadcast,omitempty"`
@@ -43,10 +43,10 @@ type ChoiceReport struct {
 }
 
 // buildReport is pure: the same interfaces always give the same report.
-func buildReport(ifs []netaddr.Iface, broadcastPort uint16, group netip.AddrPort) Report {
-	r := Report{Interfaces: []IfaceReport{}, DiscoveryTargets: []string{}, MulticastGroup: group.String()}
+func buildReport(ifs []netaddr.Iface, broadcastPort uint16, group netip.AddrPort) report {
+	r := report{Interfaces: []ifaceReport{}, DiscoveryTargets: []string{}, MulticastGroup: group.String()}
 	for _, it := range ifs {
-		ir := IfaceReport{Name: it.Name, Index: it.Index, Up: it.Up, Loopback: it.Loopback, Broadcast: it.Broadcast,
+		ir := ifaceReport{Name: it.Name, Index: it.Index, Up: it.Up, Loopback: it.Loopback, Broadcast: it.Broadcast,
 			Multicast: it.Multicast, MTU: it.MTU, Addrs: []string{}, BroadcastAddrs: []string{}}
 		for _, p := range it.Addrs {
 			ir.Addrs = append(ir.Addrs, p.String())
@@ -59,7 +59,7 @@ func buildReport(ifs []netaddr.Iface, broadcastPort uint16, group netip.AddrPort
 	if c, err := netaddr.Pick(ifs); err != nil {
 		r.ChoiceError = err.Error()
 	} else {
-		cr := &ChoiceReport{Interface: c.Iface.Name, IP: c.IP.String(), Reason: c.Reason}
+		cr := &choiceReport{Interface: c.Iface.Name, IP: c.IP.String(), Reason: c.Reason}
 		if c.Broadcast.IsValid() {
 			cr.Broadcast = c.Broadcast.String()
 		}
@@ -71,7 +71,7 @@ func buildReport(ifs []netaddr.Iface, broadcastPort uint16, group netip.AddrPort
 	return r
 }
 
-func flagWords(ir IfaceReport) string {
+func flagWords(ir ifaceReport) string {
 	var w []string
 	if ir.Loopback {
 		w = append(w, "loopback")
@@ -96,7 +96,7 @@ func orDash(s []string) string {
 }
 
 // writeText prints the report for people.
-func writeText(w io.Writer, r Report) error {
+func writeText(w io.Writer, r report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INTERFACE\tSTATE\tFLAGS\tMTU\tADDRESSES\tBROADCAST")
 	for _, ir := range r.Interfaces {

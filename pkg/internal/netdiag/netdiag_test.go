@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/netaddr"
 	"github.com/logstream/logstream/pkg/udpnet/udpnettest"
 )
@@ -69,7 +71,7 @@ func TestListJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
-	var rep Report
+	var rep report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -134,6 +136,20 @@ func TestHelpDocumentsOnNetwork(t *testing.T) {
 	}
 }
 
+// netdiag's --broadcast-port and --multicast default to what the broker's
+// do (pkg/defaults), and --help says so.
+func TestHelpShowsTheBrokerDefaults(t *testing.T) {
+	code, out, _ := runFake(t, fakeHost, "--help")
+	for _, want := range []string{
+		fmt.Sprintf("(default: %d)", defaults.DiscoveryPort),
+		fmt.Sprintf("(default: %q)", defaults.MulticastGroup),
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, --help does not say %s:\n%s", code, want, out)
+		}
+	}
+}
+
 // The self-test sends datagrams, so it only ever runs inside a private
 // namespace whose only interface is lo.
 
@@ -146,7 +162,7 @@ func TestSelfTestInNetns(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
-	var rep Report
+	var rep report
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -196,10 +212,10 @@ func TestFailingChecksInNetns(t *testing.T) {
 		t.Errorf("check %+v", c)
 	}
 	var out bytes.Buffer
-	if err := writeText(&out, Report{SelfTest: []Check{c}}); err != nil || !strings.Contains(out.String(), "FAIL  broadcast from nowhere") {
+	if err := writeText(&out, report{SelfTest: []check{c}}); err != nil || !strings.Contains(out.String(), "FAIL  broadcast from nowhere") {
 		t.Errorf("text %q, %v", out.String(), err)
 	}
-	if err := verdict(Report{Choice: &ChoiceReport{}, SelfTest: []Check{c}}); err == nil {
+	if err := verdict(report{Choice: &choiceReport{}, SelfTest: []check{c}}); err == nil {
 		t.Error("failed check gave exit 0")
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/logstream/logstream/pkg/discovery"
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/internal/cliutil"
 	"github.com/logstream/logstream/pkg/netaddr"
 )
@@ -43,9 +43,9 @@ func newApp(stdout io.Writer, interfaces func() ([]netaddr.Iface, error)) *cli.A
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
 			&cli.BoolFlag{Name: "self-test", Usage: "check UDP broadcast and multicast on loopback (never leaves this host)"},
 			&cli.BoolFlag{Name: "on-network", Usage: "with --self-test, also send test datagrams on the LAN interface LogStream would use"},
-			&cli.UintFlag{Name: "broadcast-port", Aliases: []string{"b"}, Value: discovery.DefaultPort, EnvVars: []string{"BROADCAST_PORT"},
+			&cli.UintFlag{Name: "broadcast-port", Aliases: []string{"b"}, Value: defaults.DiscoveryPort, EnvVars: []string{"BROADCAST_PORT"},
 				Usage: "discovery port (used by --on-network and for the JOIN targets shown)"},
-			&cli.StringFlag{Name: "multicast", Aliases: []string{"m"}, Value: "239.0.0.1:9999", EnvVars: []string{"MULTICAST_GROUP"},
+			&cli.StringFlag{Name: "multicast", Aliases: []string{"m"}, Value: defaults.MulticastGroup, EnvVars: []string{"MULTICAST_GROUP"},
 				Usage: "multicast group IP:PORT to test"},
 			&cli.DurationFlag{Name: "timeout", Value: 2 * time.Second, Usage: "how long each self-test check waits for its datagram"},
 		},
@@ -92,7 +92,7 @@ func newApp(stdout io.Writer, interfaces func() ([]netaddr.Iface, error)) *cli.A
 	}
 }
 
-func write(w io.Writer, rep Report, asJSON bool) error {
+func write(w io.Writer, rep report, asJSON bool) error {
 	if !asJSON {
 		return writeText(w, rep)
 	}
@@ -103,7 +103,7 @@ func write(w io.Writer, rep Report, asJSON bool) error {
 
 // verdict turns the report into the exit status; the report itself already
 // says what is wrong, so the error line is short.
-func verdict(rep Report) error {
+func verdict(rep report) error {
 	failed := 0
 	for _, c := range rep.SelfTest {
 		if !c.OK {
