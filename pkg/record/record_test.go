@@ -139,3 +139,24 @@ func TestPeekAgreesWithDecode(t *testing.T) {
 		}
 	}
 }
+
+// uvarint agrees with binary.Uvarint on every length of varint, at the
+// edges of each, with room for its eight-bytes-at-once path and without.
+func TestUvarintAgreesWithBinary(t *testing.T) {
+	var vals []uint64
+	for k := uint(0); k < 64; k += 7 {
+		vals = append(vals, 1<<k-1, 1<<k, 1<<k+1, 3<<k)
+	}
+	vals = append(vals, 1<<63-1, 1<<63, 1<<64-1, 1_780_000_000_000_000_000)
+	for _, v := range vals {
+		enc := binary.AppendUvarint(nil, v)
+		for _, pad := range []int{0, 3, 10} {
+			b := append(append([]byte{0xaa}, enc...), make([]byte, pad)...)
+			got, n := uvarint(b, 1)
+			want, k := binary.Uvarint(b[1:])
+			if got != want || n != 1+k {
+				t.Fatalf("%d with %d bytes after: uvarint (%d, %d), binary.Uvarint (%d, %d)", v, pad, got, n, want, 1+k)
+			}
+		}
+	}
+}
