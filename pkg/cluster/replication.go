@@ -12,8 +12,8 @@ import (
 // topic is one topic's replication state on this node.
 type topic struct {
 	name string
-	log  Log
-	hist []Epoch // epoch history (persisted in Meta); clip to NextOffset on use
+	log  *stagedLog // reads see staged writes; writes are staged (staging.go)
+	hist []Epoch    // epoch history (persisted in Meta); clip to NextOffset on use
 
 	// Assignment in the installed view.
 	view   uint64 // view this state was adopted in
@@ -138,7 +138,7 @@ func (n *Node) topic(name string) *topic {
 	if err != nil {
 		n.log.Error().Err(err).Str("topic", name).Msg("ignoring epoch history")
 	}
-	t := &topic{name: name, log: l, hist: h, acked: map[NodeID]uint64{}}
+	t := &topic{name: name, log: n.stagedLog(l, name), hist: h, acked: map[NodeID]uint64{}}
 	n.topics[name] = t
 	// Nothing is known committed yet: retention waits (updateCommitted
 	// raises the floor as the commit point becomes known).
@@ -231,18 +231,30 @@ func (n *Node) adopt(now time.Time, a TopicAssign) {
 func (n *Node) markSynced(t *topic) {
 	t.synced = true
 	n.setHistory(t, pushEpoch(clipHistory(t.hist, t.end), n.view.Number, t.end))
-	if n.active != n.view.Number && n.allSynced() {
-		// Confirm the install now rather than at the next heartbeat.
-		if n.role == RoleLeader {
-			n.checkActivation(n.now)
-		} else {
-			n.send(n.view.Leader, n.heartbeat(false))
-		}
+	// Confirm the install now rather than at the next heartbeat — once the
+	// records and the label are durable (Advance): if they fail, the topic
+	// is rolled back and not synced after all.
+	n.confirm = true
+}
+
+// confirmSynced tells the leader (or, as leader, checks) that every topic
+// now holds the view's agreed log.
+func (n *Node) confirmSynced() {
+	if !n.installed || !n.member || n.active == n.view.Number || !n.allSynced() {
+		return
+	}
+	if n.role == RoleLeader {
+		n.checkActivation(n.now)
+	} else {
+		n.send(n.view.Leader, n.heartbeat(false))
 	}
 }
 
+// updateCommitted raises the committed end we report to what we hold of the
+// commit index — counting only applied writes: a staged record may still
+// fail to be written.
 func (n *Node) updateCommitted(t *topic) {
-	c := min(t.commit, t.log.NextOffset())
+	c := min(t.commit, t.log.Durable())
 	if c > t.reported {
 		t.reported = c
 		n.changed[t.name] = true
@@ -451,7 +463,7 @@ func (n *Node) recomputeCommit(now time.Time, t *topic) {
 	ends := make([]uint64, 0, len(n.view.Members))
 	for _, id := range n.view.IDs() {
 		if id == n.id {
-			ends = append(ends, t.log.NextOffset())
+			ends = append(ends, t.log.Durable()) // our own staged records count once written (Advance)
 		} else {
 			ends = append(ends, t.acked[id])
 		}

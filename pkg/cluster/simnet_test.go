@@ -234,6 +234,15 @@ func (s *simnet) flush(sn *simNode) {
 		return
 	}
 	rd := sn.node.Ready()
+	// The runtime's order: writes, their outcome to the node, then the
+	// messages — none of them if a write failed.
+	errs := sn.store.apply(rd.Writes)
+	sn.node.Advance(errs)
+	if errs != nil {
+		s.logf("node %d: a write failed: the Ready's %d messages are not sent", sn.id, len(rd.Messages))
+		rd.Messages = nil
+	}
+	rd.Writes = nil // the node's again
 	if rd.View != nil {
 		for _, id := range rd.View.IDs() {
 			sn.book[id] = true
@@ -267,8 +276,8 @@ func (s *simnet) flush(sn *simNode) {
 	if s.onReady != nil {
 		s.onReady(sn, rd)
 	}
-	if len(sn.node.out.Messages) > 0 || len(sn.node.out.Acks) > 0 {
-		s.flush(sn) // Unreachable may have produced more
+	if sn.node.HasReady() {
+		s.flush(sn) // Advance or Unreachable may have produced more
 	}
 }
 
