@@ -185,6 +185,8 @@ func (n *Node) Ready() Ready {
 	n.out = Ready{}
 	if len(r.Writes) > 0 {
 		n.inflight = r.Writes
+	} else {
+		n.out.Writes, r.Writes = r.Writes, nil // keep the (empty) buffer Advance left
 	}
 	if len(n.changed) > 0 {
 		names := make([]string, 0, len(n.changed))

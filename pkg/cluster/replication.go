@@ -460,7 +460,8 @@ func (n *Node) recomputeCommit(now time.Time, t *topic) {
 	if t.owner != n.id || !t.synced || !n.canCommit() {
 		return
 	}
-	ends := make([]uint64, 0, len(n.view.Members))
+	var buf [8]uint64 // no allocation per commit for views of up to 8
+	ends := buf[:0]
 	for _, id := range n.view.IDs() {
 		if id == n.id {
 			ends = append(ends, t.log.Durable()) // our own staged records count once written (Advance)

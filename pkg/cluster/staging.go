@@ -157,6 +157,9 @@ type stagedLog struct {
 	meta        []byte
 	metaSet     bool
 	repaired    []Range // staged repairs: no longer holes
+	// grew: records were staged since the last Advance; it then counts
+	// them toward the commit once written (kept past settle for that).
+	grew bool
 }
 
 func (n *Node) stagedLog(l Log, name string) *stagedLog {
@@ -217,6 +220,7 @@ func (l *stagedLog) Append(recs []record.Record) (uint64, error) {
 		recs[i].Offset = first + uint64(i)
 	}
 	l.stage(Write{Op: WriteAppend, Records: recs})
+	l.grew = true
 	l.pend = append(l.pend, recs)
 	l.npend += uint64(len(recs))
 	return first, nil
@@ -233,6 +237,7 @@ func (l *stagedLog) AppendAt(recs []record.Record) error {
 		return nil
 	}
 	l.stage(Write{Op: WriteAppendAt, Records: recs})
+	l.grew = true
 	l.pend = append(l.pend, recs)
 	l.npend += uint64(len(recs))
 	return nil

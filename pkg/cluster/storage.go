@@ -99,7 +99,8 @@ func (n *Node) Advance(errs []error) {
 		}
 	}
 	for _, l := range dirty {
-		if t := n.topics[l.name]; t != nil && t.log == l {
+		if t := n.topics[l.name]; l.grew && t != nil && t.log == l {
+			l.grew = false
 			n.updateCommitted(t)
 			n.recomputeCommit(n.now, t)
 		}
