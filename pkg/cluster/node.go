@@ -13,7 +13,8 @@ import (
 
 // Node is one broker's protocol state machine. It is not safe for concurrent
 // use: the runtime serialises Tick, Step, Propose and friends (one goroutine
-// or one mutex) and drains Ready after each call.
+// or one mutex) and drains Ready after each call — applying its Writes and
+// calling Advance before the next call (see Ready).
 type Node struct {
 	cfg   Config
 	log   zerolog.Logger

@@ -54,6 +54,9 @@ func (n *Node) wrote(kind writeKind, err error, what string) bool {
 // acknowledgements, a view confirmation.
 func (n *Node) Advance(errs []error) {
 	ws := n.inflight
+	if ws == nil {
+		return // the last Ready had no writes: nothing to advance
+	}
 	n.inflight = nil
 	type failure struct {
 		log *stagedLog
@@ -86,7 +89,7 @@ func (n *Node) Advance(errs []error) {
 	}
 	dirty := n.dirty
 	n.dirty = nil
-	if len(ws) > 0 && n.out.Writes == nil {
+	if n.out.Writes == nil {
 		clear(ws)
 		n.out.Writes = ws[:0] // reused: the runtime is done with it
 	}
