@@ -123,7 +123,7 @@ func (n *Node) leaveCluster() {
 	n.leaderHolds, n.leaderFailed = false, false
 	for _, t := range n.topics {
 		t.view = 0
-		t.synced = false
+		t.synced, t.syncing = false, false
 	}
 	n.becomeJoining()
 	n.saveState()

@@ -20,7 +20,13 @@ type topic struct {
 	owner  NodeID
 	source NodeID // holder of the agreed log below end
 	end    uint64 // agreed end of the view
-	synced bool   // our log holds the agreed log: we may take (and ack) new records
+	synced bool   // our log holds the agreed log, durably: what activation and heartbeats count
+	// syncing: we caught up in this round and the label that says so is
+	// staged: we take and acknowledge records past the agreed end (those
+	// messages wait for the writes), but count as synced only once the
+	// writes are made (Advance) — a leader counting a staged catch-up that
+	// then fails could activate a view whose agreed log too few hold.
+	syncing bool
 
 	commit   uint64 // highest commit index known (may exceed our log)
 	reported uint64 // committed end we hold and reported; never decreases
@@ -44,6 +50,10 @@ type topic struct {
 	repairNext int    // which member to ask next, round robin
 	repairFrom NodeID // the member asked last
 }
+
+// inSync reports whether our log holds the agreed log, counting a catch-up
+// whose writes are staged: for what we accept, append and acknowledge.
+func (t *topic) inSync() bool { return t.synced || t.syncing }
 
 type seqOffset struct{ seq, off uint64 }
 
@@ -186,7 +196,7 @@ func (n *Node) adopt(now time.Time, a TopicAssign) {
 	}
 	v := n.view.Number
 	t.view, t.owner, t.source, t.end = v, a.Owner, a.Source, a.End
-	t.synced = false
+	t.synced, t.syncing = false, false
 	t.acked = map[NodeID]uint64{}
 	t.pending = nil
 	t.fetchAt, t.fetchFrom, t.misses = time.Time{}, 0, 0
@@ -229,7 +239,7 @@ func (n *Node) adopt(now time.Time, a TopicAssign) {
 // markSynced records that our log now equals the view's agreed log: the
 // (possibly empty) epoch entry (view, end) becomes its label.
 func (n *Node) markSynced(t *topic) {
-	t.synced = true
+	t.syncing = true
 	n.setHistory(t, pushEpoch(clipHistory(t.hist, t.end), n.view.Number, t.end))
 	// Confirm the install now rather than at the next heartbeat — once the
 	// records and the label are durable (Advance): if they fail, the topic
@@ -371,7 +381,7 @@ func (n *Node) propose(now time.Time, topicName string, recs []record.Record, to
 		return ErrNoQuorum
 	}
 	t := n.viewTopic(now, topicName)
-	if t == nil || !t.synced || !n.loadDedupe(t) {
+	if t == nil || !t.inSync() || !n.loadDedupe(t) {
 		return ErrFrozen
 	}
 	ack := Ack{Token: token, Topic: topicName, Count: uint32(len(recs))}
@@ -520,7 +530,7 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 	if fetched && n.repairWith(t, from, recs) {
 		return
 	}
-	fromSource := fetched && (from == t.source || from == t.fetchFrom) && !t.synced
+	fromSource := fetched && (from == t.source || from == t.fetchFrom) && !t.inSync()
 	if (from != t.owner || t.owner == n.id) && !fromSource {
 		return
 	}
@@ -540,7 +550,7 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 		// from its own source, so nobody holds them any more: skip them.
 		// Before syncing we never go past the agreed end.
 		to := start
-		if !t.synced {
+		if !t.inSync() {
 			to = min(to, t.end)
 		}
 		if to > length && !n.skipTo(t, to) {
@@ -564,13 +574,13 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 		recs = recs[:k]
 	}
 	appended := len(recs)
-	if fetched && t.synced && appended > 0 {
+	if fetched && t.inSync() && appended > 0 {
 		n.log.Info().Str("topic", name).Str("source", n.who(from)).Uint64("from", recs[0].Offset).Int("records", appended).
 			Msgf("REPLICATE %s: gap repaired: fetched %d missing records from offset %d", name, appended, recs[0].Offset)
 	}
 	for len(recs) > 0 {
 		var part []record.Record
-		if !t.synced {
+		if !t.inSync() {
 			if t.log.NextOffset() >= t.end {
 				break // cannot happen: synced would be set
 			}
@@ -590,7 +600,7 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 				noteSeq(t.dedupe, r)
 			}
 		}
-		if !t.synced && t.log.NextOffset() == t.end {
+		if !t.inSync() && t.log.NextOffset() == t.end {
 			n.log.Info().Str("topic", name).Uint64("view", n.view.Number).Uint64("end", t.end).
 				Msgf("REPLICATE %s: caught up with view %d's agreed log at offset %d", name, n.view.Number, t.end)
 			n.markSynced(t)
@@ -599,10 +609,10 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 	n.updateCommitted(t)
 	if t.owner == n.id {
 		n.recomputeCommit(now, t)
-	} else if t.synced {
+	} else if t.inSync() {
 		n.send(t.owner, &ReplicateAck{From: n.id, View: n.view.Number, Topic: name, End: t.log.NextOffset()})
 	}
-	if fetched && appended == 0 && !t.synced {
+	if fetched && appended == 0 && !t.inSync() {
 		// The member we asked holds nothing past our log (another member
 		// catching up): ask another one at the next interval, not again
 		// at once — two such members would feed each other empty answers.
@@ -610,7 +620,7 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 		t.fetchAt = now
 		return
 	}
-	if !t.synced || (fetched && appended > 0) || commit > t.log.NextOffset() {
+	if !t.inSync() || (fetched && appended > 0) || commit > t.log.NextOffset() {
 		n.fetch(now, t) // more to come
 	}
 }
@@ -621,12 +631,12 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 // what it learned from the records we drop — still true of the topic, and
 // the owner's dedupe must not forget producers because of a skip.
 func (n *Node) skipTo(t *topic, off uint64) bool {
-	n.log.Warn().Str("topic", t.name).Uint64("from", t.log.NextOffset()).Uint64("to", off).Bool("synced", t.synced).
+	n.log.Warn().Str("topic", t.name).Uint64("from", t.log.NextOffset()).Uint64("to", off).Bool("synced", t.inSync()).
 		Msg("log behind the retention of its source: skipping the records removed there")
 	if !n.wrote(promiseWrite, t.log.Reset(off), fmt.Sprintf("resetting %s to start at %d", t.name, off)) {
 		return false
 	}
-	if !t.synced && off == t.end {
+	if !t.inSync() && off == t.end {
 		n.markSynced(t)
 	}
 	return true
@@ -639,7 +649,7 @@ func (n *Node) fetch(now time.Time, t *topic) {
 		return
 	}
 	to := t.owner
-	if !t.synced && t.source != 0 && t.source != n.id {
+	if !t.inSync() && t.source != 0 && t.source != n.id {
 		to = t.source
 		if !t.fetchAt.IsZero() {
 			t.misses++ // the last request went unanswered for a whole interval
@@ -689,7 +699,7 @@ func (n *Node) onFetch(now time.Time, m *Fetch) {
 		return
 	}
 	limit := t.log.NextOffset()
-	if t.owner != n.id && m.From != t.owner && !t.synced {
+	if t.owner != n.id && m.From != t.owner && !t.inSync() {
 		// A source that is still catching up serves only the agreed log.
 		// Otherwise our log is a prefix of the owner's (adopt cut what
 		// diverged; replication only extends it), so any of it may serve a
@@ -743,12 +753,12 @@ func (n *Node) tickTopics(now time.Time) {
 		}
 		n.repair(now, t)
 		if t.owner != n.id {
-			if !t.synced {
+			if !t.inSync() {
 				n.fetch(now, t)
 			}
 			continue
 		}
-		if !t.synced {
+		if !t.inSync() {
 			n.fetch(now, t)
 			continue
 		}

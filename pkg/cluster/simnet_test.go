@@ -41,6 +41,9 @@ type simnet struct {
 
 	events  []string // trace for the golden test and failure reports
 	onReady func(s *simNode, rd Ready)
+	// afterStep, if set, sees a node after it stepped a message and before
+	// its Ready is drained: while its writes are staged.
+	afterStep func(s *simNode)
 }
 
 type simNode struct {
@@ -354,6 +357,9 @@ func (s *simnet) step(dt time.Duration) {
 			dst.book[msg.From] = dst.book[msg.From] || msg.Addr != ""
 		}
 		dst.node.Step(s.now, msg)
+		if s.afterStep != nil {
+			s.afterStep(dst)
+		}
 		s.flush(dst)
 	}
 	s.now = end

@@ -102,7 +102,14 @@ func (n *Node) Advance(errs []error) {
 		}
 	}
 	for _, l := range dirty {
-		if t := n.topics[l.name]; l.grew && t != nil && t.log == l {
+		t := n.topics[l.name]
+		if t == nil || t.log != l {
+			continue
+		}
+		if t.syncing { // the catch-up and its label are written
+			t.synced, t.syncing = true, false
+		}
+		if l.grew {
 			l.grew = false
 			n.updateCommitted(t)
 			n.recomputeCommit(n.now, t)
@@ -129,6 +136,7 @@ func (n *Node) rollback(t *topic, err error) {
 	if h, herr := decodeHistory(t.log.Meta()); herr == nil {
 		t.hist = h
 	}
+	t.syncing = false
 	if n.installed && t.view == n.view.Number {
 		t.synced = label(clipHistory(t.hist, end)) == t.view
 	}

@@ -240,3 +240,39 @@ func TestApplyWritesOrderAndSkips(t *testing.T) {
 		t.Error("no writes: want nil")
 	}
 }
+
+// A member catching up counts as holding the view's agreed log — what its
+// heartbeats tell the leader and what a leader counts of itself to activate
+// the view — only once the records and the label that says so are written:
+// never while they are staged, and not at all while its disk is full.
+func TestCatchUpCountsOnlyWhenWritten(t *testing.T) {
+	c := newCluster(t, 3)
+	c.commitSome(1, 3)
+	lag := c.s.ids[2]
+	c.s.crash(lag)
+	c.commitSome(4, 20)
+	sn := c.s.nodes[lag]
+	sn.store.full = errors.New("no space left on device")
+	claimed := false
+	c.s.afterStep = func(s *simNode) {
+		if s == sn && s.store.full != nil && s.node.allSynced() {
+			claimed = true
+		}
+	}
+	c.s.restart(lag)
+	c.waitFor("the lagging node installed a view", 3*time.Second, func() bool { return sn.node.installed && sn.node.member })
+	for range 100 { // 1 s of catch-up attempts on a full disk
+		c.s.step(10 * time.Millisecond)
+	}
+	if sn.store.refused == 0 {
+		t.Fatal("the lagging node wrote nothing: the test did not exercise a failed catch-up")
+	}
+	if claimed {
+		t.Fatal("the lagging node counted itself synced while its catch-up could not be written")
+	}
+	sn.store.full = nil
+	c.waitFor("caught up once space is back", 3*time.Second, func() bool { return sn.node.allSynced() && c.oneView(c.s.ids...) })
+	if err := c.holdsAll(lag, c.seqs(1, 23)); err != nil {
+		t.Fatal(err)
+	}
+}
