@@ -39,7 +39,8 @@ type topic struct {
 	annAt   time.Time
 
 	// follower
-	fetchAt time.Time
+	commitAt time.Time // when our commit index last rose or records came (see tickTopics)
+	fetchAt  time.Time
 	// While catching up: whom we asked last, and how many of our requests
 	// to the source went unanswered (see fetch).
 	fetchFrom NodeID
@@ -200,6 +201,7 @@ func (n *Node) adopt(now time.Time, a TopicAssign) {
 	t.acked = map[NodeID]uint64{}
 	t.pending = nil
 	t.fetchAt, t.fetchFrom, t.misses = time.Time{}, 0, 0
+	t.commitAt = now
 	t.commit = max(t.commit, a.Committed)
 	length := t.log.NextOffset()
 	n.log.Info().Str("topic", a.Topic).Str("owner", n.who(a.Owner)).Uint64("view", v).Uint64("have", length).Uint64("agreed_end", a.End).
@@ -541,6 +543,9 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 		}
 	}
 	if from == t.owner {
+		if commit > t.commit || len(recs) > 0 {
+			t.commitAt = now
+		}
 		t.commit = max(t.commit, commit) // valid knowledge even across a gap
 	}
 	length := t.log.NextOffset()
@@ -753,7 +758,16 @@ func (n *Node) tickTopics(now time.Time) {
 		}
 		n.repair(now, t)
 		if t.owner != n.id {
-			if !t.inSync() {
+			switch {
+			case !t.inSync():
+				n.fetch(now, t)
+			case t.commit < t.log.NextOffset() && now.Sub(t.commitAt) >= n.cfg.FollowerHBInterval:
+				// We hold records not known committed and no commit
+				// news came for a while: the owner's announcement may
+				// have been lost, or come while we were frozen, and it
+				// announces only while some member lags. Ask: the
+				// answer carries the owner's commit.
+				t.commitAt = now
 				n.fetch(now, t)
 			}
 			continue
