@@ -272,10 +272,33 @@ func (r *clusterRepl) publish() {
 	r.b.watch.observe(&s, time.Now())
 }
 
-// drain hands the node's output to the network, the producers and the
-// subscriptions.
+// drain hands the node's output to storage, the network, the producers and
+// the subscriptions, in the order of etcd raft's Ready: the writes first,
+// here on the goroutine that holds mu (no hand-off, and the records are the
+// proposal's own, not copies); the outcome back to the node (Advance); the
+// messages only if every write succeeded (a REPLICATE_ACK, a REPLICATE, a
+// STATE_EXCHANGE answer may rest on them); acknowledgements and commit
+// points either way (the node counts those over writes already made). Then
+// again while the node has more: the acknowledgements the writes made
+// possible. Caller holds mu.
 func (r *clusterRepl) drain() {
-	rd := r.node.Ready()
+	for {
+		rd := r.node.Ready()
+		errs := cluster.ApplyWrites(rd.Writes)
+		r.node.Advance(errs)
+		if errs != nil {
+			rd.Messages = nil
+		}
+		r.deliver(rd)
+		if !r.node.HasReady() {
+			return
+		}
+	}
+}
+
+// deliver hands one Ready's output (its writes applied) to the network, the
+// producers and the subscriptions.
+func (r *clusterRepl) deliver(rd cluster.Ready) {
 	if rd.Fatal != nil {
 		select {
 		case r.fatal <- fmt.Errorf("cluster protocol stopped: %w", rd.Fatal):

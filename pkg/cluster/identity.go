@@ -122,7 +122,7 @@ func (n *Node) leaveCluster() {
 	n.leaderHolds = false
 	for _, t := range n.topics {
 		t.view = 0
-		t.synced = false
+		t.synced, t.syncing = false, false
 	}
 	n.becomeJoining()
 	n.saveState()

@@ -19,7 +19,8 @@ type memLog struct {
 	maxRecords uint64 // 0: unlimited
 	floor      uint64
 	lost       map[uint64]bool // offsets cut out for damage (their recs[] entry is garbage)
-	failWrites error           // when set, Append/AppendAt/SetMeta fail with it and change nothing
+	failWrites error           // when set, Append/AppendAt/RepairRange/SetMeta fail with it and change nothing
+	store      *memStore       // its applying flag: writes outside ApplyWrites panic
 	resets     int             // Reset calls, for the sim's statistics
 	emptied    int             // TruncateTo calls below StartOffset
 	// onTrim, if set, sees every record retention removes: all are below
@@ -42,9 +43,30 @@ func cloneRec(r record.Record) record.Record {
 	return r
 }
 
+// writing checks that a write comes from the runtime applying a Ready's
+// writes, never from inside the node (Step, Tick, Propose, ...).
+func (l *memLog) writing() {
+	if l.store != nil && !l.store.applying {
+		panic("memlog: a write outside ApplyWrites: the node wrote to storage itself")
+	}
+}
+
+// full is the store's injected disk-full error for record writes.
+func (l *memLog) full() error {
+	if l.store == nil || l.store.full == nil {
+		return nil
+	}
+	l.store.refused++
+	return l.store.full
+}
+
 func (l *memLog) Append(recs []record.Record) (uint64, error) {
+	l.writing()
 	if l.failWrites != nil {
 		return 0, l.failWrites
+	}
+	if err := l.full(); err != nil {
+		return 0, err
 	}
 	first := l.NextOffset()
 	for i := range recs {
@@ -56,6 +78,13 @@ func (l *memLog) Append(recs []record.Record) (uint64, error) {
 }
 
 func (l *memLog) AppendAt(recs []record.Record) error {
+	l.writing()
+	if l.failWrites != nil {
+		return l.failWrites
+	}
+	if err := l.full(); err != nil {
+		return err
+	}
 	for i, r := range recs {
 		if r.Offset != l.NextOffset() {
 			return fmt.Errorf("memlog: AppendAt offset %d (record %d) but next is %d", r.Offset, i, l.NextOffset())
@@ -91,6 +120,7 @@ func (l *memLog) retain() {
 }
 
 func (l *memLog) SetRetentionFloor(floor uint64) error {
+	l.writing()
 	l.floor = floor
 	l.retain()
 	return nil
@@ -116,6 +146,7 @@ func (l *memLog) Read(from uint64, maxRecords, maxBytes int) ([]record.Record, e
 }
 
 func (l *memLog) TruncateTo(next uint64) error {
+	l.writing()
 	for off := range l.lost {
 		if off >= next {
 			delete(l.lost, off)
@@ -134,6 +165,7 @@ func (l *memLog) TruncateTo(next uint64) error {
 }
 
 func (l *memLog) Reset(start uint64) error {
+	l.writing()
 	if start < l.NextOffset() {
 		return fmt.Errorf("memlog: reset to %d below next offset %d", start, l.NextOffset())
 	}
@@ -171,6 +203,13 @@ func (l *memLog) Holes() []Range {
 }
 
 func (l *memLog) RepairRange(recs []record.Record) error {
+	l.writing()
+	if l.failWrites != nil {
+		return l.failWrites
+	}
+	if err := l.full(); err != nil {
+		return err
+	}
 	for i, r := range recs {
 		if !l.lost[r.Offset] || (i > 0 && r.Offset != recs[i-1].Offset+1) {
 			return fmt.Errorf("memlog: repair of offset %d, which is not in a hole", r.Offset)
@@ -185,6 +224,7 @@ func (l *memLog) RepairRange(recs []record.Record) error {
 
 func (l *memLog) Meta() []byte { return slices.Clone(l.meta) }
 func (l *memLog) SetMeta(b []byte) error {
+	l.writing()
 	if l.failWrites != nil {
 		return l.failWrites
 	}
@@ -198,6 +238,22 @@ type memStore struct {
 	topics     map[string]*memLog
 	maxRecords uint64
 	onTrim     func(topic string, off uint64, r record.Record) // see memLog.onTrim
+	applying   bool                                            // set by apply: the only time a write is allowed
+	applied    int                                             // writes made, for tests
+	// full, when set, fails every record write (Append, AppendAt,
+	// RepairRange) of every log cleanly, as a full disk does; refused
+	// counts them.
+	full    error
+	refused int
+}
+
+// apply makes a Ready's writes as the runtime does; any write made at
+// another time panics (memLog.writing).
+func (s *memStore) apply(ws []Write) []error {
+	s.applying = true
+	defer func() { s.applying = false }()
+	s.applied += len(ws)
+	return ApplyWrites(ws)
 }
 
 func newMemStore() *memStore { return &memStore{topics: map[string]*memLog{}} }
@@ -205,7 +261,7 @@ func newMemStore() *memStore { return &memStore{topics: map[string]*memLog{}} }
 func (s *memStore) Topic(name string) (Log, error) {
 	l, ok := s.topics[name]
 	if !ok {
-		l = &memLog{maxRecords: s.maxRecords, floor: math.MaxUint64}
+		l = &memLog{maxRecords: s.maxRecords, floor: math.MaxUint64, store: s}
 		if s.onTrim != nil {
 			l.onTrim = func(off uint64, r record.Record) { s.onTrim(name, off, r) }
 		}

@@ -13,13 +13,14 @@ import (
 
 // Node is one broker's protocol state machine. It is not safe for concurrent
 // use: the runtime serialises Tick, Step, Propose and friends (one goroutine
-// or one mutex) and drains Ready after each call.
+// or one mutex) and drains Ready after each call — applying its Writes and
+// calling Advance before the next call (see Ready).
 type Node struct {
 	cfg   Config
 	log   zerolog.Logger
 	id    NodeID
 	det   Detector
-	state Log // the reserved StateTopic: persisted view and promise
+	state *stagedLog // the reserved StateTopic: persisted view and promise
 
 	role       Role
 	detections []Detection // latest failure verdicts, for Status
@@ -71,6 +72,14 @@ type Node struct {
 	stopped error     // set by failStop: the node answers nothing more
 	out     Ready
 	changed map[string]bool
+
+	// The storage boundary (staging.go): logs with staged writes, the
+	// writes handed out by the last Ready until Advance, and whether a
+	// topic that caught up should confirm the view once its label is
+	// durable (see markSynced).
+	dirty    []*stagedLog
+	inflight []Write
+	confirm  bool
 }
 
 // NewNode creates a node from its persisted state (if any) in cfg.Store. The
@@ -86,12 +95,13 @@ func NewNode(cfg Config, now time.Time) (*Node, error) {
 	}
 	n := &Node{
 		cfg: cfg, log: cfg.Logger.With().Str("node", Display(cfg.ID, cfg.Name, cfg.Addr)).Str("node_id", IDString(cfg.ID)).Logger(),
-		id: cfg.ID, det: cfg.Detector, state: st,
+		id: cfg.ID, det: cfg.Detector,
 		topics: map[string]*topic{}, assign: map[string]TopicAssign{},
 		lastHeard: map[NodeID]time.Time{}, unreachable: map[NodeID]time.Time{},
 		installAcks: map[NodeID]bool{}, joiners: map[NodeID]Member{}, resent: map[NodeID]time.Time{},
 		changed: map[string]bool{}, foreignAt: map[uint64]time.Time{}, startedAt: now,
 	}
+	n.state = n.stagedLog(st, StateTopic)
 	if err := n.loadState(st.Meta()); err != nil {
 		return nil, err
 	}
@@ -121,7 +131,8 @@ func (n *Node) saveState() {
 	e.U64(uint64(n.promisedTo))
 	e.U64(n.active)
 	e.U64(n.cluster)
-	// Without a durable promise we must not answer as if we had one.
+	// Staged: the messages that rest on it go out only once it is durable
+	// (Ready), and its failure stops the node (Advance).
 	n.wrote(promiseWrite, n.state.SetMeta(e.B), "persisting the cluster state (view, promise)")
 }
 
@@ -163,10 +174,21 @@ func (n *Node) failStop(err error) {
 	n.out.Fatal = err
 }
 
-// Ready drains the pending output.
+// Ready drains the pending output. If it carries Writes, the runtime
+// applies them (ApplyWrites), sends the Messages only if all succeeded,
+// gives the Acks and Committed points either way, and calls Advance before
+// calling anything else on the node.
 func (n *Node) Ready() Ready {
+	if n.inflight != nil {
+		panic("cluster: Ready called again before Advance")
+	}
 	r := n.out
 	n.out = Ready{}
+	if len(r.Writes) > 0 {
+		n.inflight = r.Writes
+	} else {
+		n.out.Writes, r.Writes = r.Writes, nil // keep the (empty) buffer Advance left
+	}
 	if len(n.changed) > 0 {
 		names := make([]string, 0, len(n.changed))
 		for t := range n.changed {
@@ -179,6 +201,13 @@ func (n *Node) Ready() Ready {
 		clear(n.changed)
 	}
 	return r
+}
+
+// HasReady reports whether Ready has anything to hand out (Advance may
+// leave more: acknowledgements the applied writes made possible).
+func (n *Node) HasReady() bool {
+	o := &n.out
+	return len(o.Messages) > 0 || len(o.Acks) > 0 || len(o.Writes) > 0 || len(n.changed) > 0 || o.View != nil || o.Fatal != nil
 }
 
 func (n *Node) send(to NodeID, m Message) {

@@ -190,6 +190,9 @@ func (n *Node) onStateExchange(now time.Time, m *StateExchange) {
 			n.becomeCandidate()
 		}
 	}
+	// The answer rides the Ready that carries the promise's write: it
+	// leaves only once the promise is durable, and a failed write stops
+	// the node instead (Advance).
 	n.send(m.From, n.stateResponse(m.Proposal, ok))
 }
 

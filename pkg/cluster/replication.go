@@ -12,15 +12,21 @@ import (
 // topic is one topic's replication state on this node.
 type topic struct {
 	name string
-	log  Log
-	hist []Epoch // epoch history (persisted in Meta); clip to NextOffset on use
+	log  *stagedLog // reads see staged writes; writes are staged (staging.go)
+	hist []Epoch    // epoch history (persisted in Meta); clip to NextOffset on use
 
 	// Assignment in the installed view.
 	view   uint64 // view this state was adopted in
 	owner  NodeID
 	source NodeID // holder of the agreed log below end
 	end    uint64 // agreed end of the view
-	synced bool   // our log holds the agreed log: we may take (and ack) new records
+	synced bool   // our log holds the agreed log, durably: what activation and heartbeats count
+	// syncing: we caught up in this round and the label that says so is
+	// staged: we take and acknowledge records past the agreed end (those
+	// messages wait for the writes), but count as synced only once the
+	// writes are made (Advance) — a leader counting a staged catch-up that
+	// then fails could activate a view whose agreed log too few hold.
+	syncing bool
 
 	commit   uint64 // highest commit index known (may exceed our log)
 	reported uint64 // committed end we hold and reported; never decreases
@@ -33,7 +39,8 @@ type topic struct {
 	annAt   time.Time
 
 	// follower
-	fetchAt time.Time
+	commitAt time.Time // when our commit index last rose or records came (see tickTopics)
+	fetchAt  time.Time
 	// While catching up: whom we asked last, and how many of our requests
 	// to the source went unanswered (see fetch).
 	fetchFrom NodeID
@@ -44,6 +51,10 @@ type topic struct {
 	repairNext int    // which member to ask next, round robin
 	repairFrom NodeID // the member asked last
 }
+
+// inSync reports whether our log holds the agreed log, counting a catch-up
+// whose writes are staged: for what we accept, append and acknowledge.
+func (t *topic) inSync() bool { return t.synced || t.syncing }
 
 type seqOffset struct{ seq, off uint64 }
 
@@ -138,7 +149,7 @@ func (n *Node) topic(name string) *topic {
 	if err != nil {
 		n.log.Error().Err(err).Str("topic", name).Msg("ignoring epoch history")
 	}
-	t := &topic{name: name, log: l, hist: h, acked: map[NodeID]uint64{}}
+	t := &topic{name: name, log: n.stagedLog(l, name), hist: h, acked: map[NodeID]uint64{}}
 	n.topics[name] = t
 	// Nothing is known committed yet: retention waits (updateCommitted
 	// raises the floor as the commit point becomes known).
@@ -186,10 +197,11 @@ func (n *Node) adopt(now time.Time, a TopicAssign) {
 	}
 	v := n.view.Number
 	t.view, t.owner, t.source, t.end = v, a.Owner, a.Source, a.End
-	t.synced = false
+	t.synced, t.syncing = false, false
 	t.acked = map[NodeID]uint64{}
 	t.pending = nil
 	t.fetchAt, t.fetchFrom, t.misses = time.Time{}, 0, 0
+	t.commitAt = now
 	t.commit = max(t.commit, a.Committed)
 	length := t.log.NextOffset()
 	n.log.Info().Str("topic", a.Topic).Str("owner", n.who(a.Owner)).Uint64("view", v).Uint64("have", length).Uint64("agreed_end", a.End).
@@ -229,20 +241,32 @@ func (n *Node) adopt(now time.Time, a TopicAssign) {
 // markSynced records that our log now equals the view's agreed log: the
 // (possibly empty) epoch entry (view, end) becomes its label.
 func (n *Node) markSynced(t *topic) {
-	t.synced = true
+	t.syncing = true
 	n.setHistory(t, pushEpoch(clipHistory(t.hist, t.end), n.view.Number, t.end))
-	if n.active != n.view.Number && n.allSynced() {
-		// Confirm the install now rather than at the next heartbeat.
-		if n.role == RoleLeader {
-			n.checkActivation(n.now)
-		} else {
-			n.send(n.view.Leader, n.heartbeat(false))
-		}
+	// Confirm the install now rather than at the next heartbeat — once the
+	// records and the label are durable (Advance): if they fail, the topic
+	// is rolled back and not synced after all.
+	n.confirm = true
+}
+
+// confirmSynced tells the leader (or, as leader, checks) that every topic
+// now holds the view's agreed log.
+func (n *Node) confirmSynced() {
+	if !n.installed || !n.member || n.active == n.view.Number || !n.allSynced() {
+		return
+	}
+	if n.role == RoleLeader {
+		n.checkActivation(n.now)
+	} else {
+		n.send(n.view.Leader, n.heartbeat(false))
 	}
 }
 
+// updateCommitted raises the committed end we report to what we hold of the
+// commit index — counting only applied writes: a staged record may still
+// fail to be written.
 func (n *Node) updateCommitted(t *topic) {
-	c := min(t.commit, t.log.NextOffset())
+	c := min(t.commit, t.log.Durable())
 	if c > t.reported {
 		t.reported = c
 		n.changed[t.name] = true
@@ -359,7 +383,7 @@ func (n *Node) propose(now time.Time, topicName string, recs []record.Record, to
 		return ErrNoQuorum
 	}
 	t := n.viewTopic(now, topicName)
-	if t == nil || !t.synced || !n.loadDedupe(t) {
+	if t == nil || !t.inSync() || !n.loadDedupe(t) {
 		return ErrFrozen
 	}
 	ack := Ack{Token: token, Topic: topicName, Count: uint32(len(recs))}
@@ -448,10 +472,11 @@ func (n *Node) recomputeCommit(now time.Time, t *topic) {
 	if t.owner != n.id || !t.synced || !n.canCommit() {
 		return
 	}
-	ends := make([]uint64, 0, len(n.view.Members))
+	var buf [8]uint64 // no allocation per commit for views of up to 8
+	ends := buf[:0]
 	for _, id := range n.view.IDs() {
 		if id == n.id {
-			ends = append(ends, t.log.NextOffset())
+			ends = append(ends, t.log.Durable()) // our own staged records count once written (Advance)
 		} else {
 			ends = append(ends, t.acked[id])
 		}
@@ -507,7 +532,7 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 	if fetched && n.repairWith(t, from, recs) {
 		return
 	}
-	fromSource := fetched && (from == t.source || from == t.fetchFrom) && !t.synced
+	fromSource := fetched && (from == t.source || from == t.fetchFrom) && !t.inSync()
 	if (from != t.owner || t.owner == n.id) && !fromSource {
 		return
 	}
@@ -518,6 +543,9 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 		}
 	}
 	if from == t.owner {
+		if commit > t.commit || len(recs) > 0 {
+			t.commitAt = now
+		}
 		t.commit = max(t.commit, commit) // valid knowledge even across a gap
 	}
 	length := t.log.NextOffset()
@@ -527,7 +555,7 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 		// from its own source, so nobody holds them any more: skip them.
 		// Before syncing we never go past the agreed end.
 		to := start
-		if !t.synced {
+		if !t.inSync() {
 			to = min(to, t.end)
 		}
 		if to > length && !n.skipTo(t, to) {
@@ -551,13 +579,13 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 		recs = recs[:k]
 	}
 	appended := len(recs)
-	if fetched && t.synced && appended > 0 {
+	if fetched && t.inSync() && appended > 0 {
 		n.log.Info().Str("topic", name).Str("source", n.who(from)).Uint64("from", recs[0].Offset).Int("records", appended).
 			Msgf("REPLICATE %s: gap repaired: fetched %d missing records from offset %d", name, appended, recs[0].Offset)
 	}
 	for len(recs) > 0 {
 		var part []record.Record
-		if !t.synced {
+		if !t.inSync() {
 			if t.log.NextOffset() >= t.end {
 				break // cannot happen: synced would be set
 			}
@@ -577,7 +605,7 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 				noteSeq(t.dedupe, r)
 			}
 		}
-		if !t.synced && t.log.NextOffset() == t.end {
+		if !t.inSync() && t.log.NextOffset() == t.end {
 			n.log.Info().Str("topic", name).Uint64("view", n.view.Number).Uint64("end", t.end).
 				Msgf("REPLICATE %s: caught up with view %d's agreed log at offset %d", name, n.view.Number, t.end)
 			n.markSynced(t)
@@ -586,10 +614,10 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 	n.updateCommitted(t)
 	if t.owner == n.id {
 		n.recomputeCommit(now, t)
-	} else if t.synced {
+	} else if t.inSync() {
 		n.send(t.owner, &ReplicateAck{From: n.id, View: n.view.Number, Topic: name, End: t.log.NextOffset()})
 	}
-	if fetched && appended == 0 && !t.synced {
+	if fetched && appended == 0 && !t.inSync() {
 		// The member we asked holds nothing past our log (another member
 		// catching up): ask another one at the next interval, not again
 		// at once — two such members would feed each other empty answers.
@@ -597,7 +625,7 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 		t.fetchAt = now
 		return
 	}
-	if !t.synced || (fetched && appended > 0) || commit > t.log.NextOffset() {
+	if !t.inSync() || (fetched && appended > 0) || commit > t.log.NextOffset() {
 		n.fetch(now, t) // more to come
 	}
 }
@@ -608,12 +636,12 @@ func (n *Node) onRecords(now time.Time, from NodeID, view uint64, name string, f
 // what it learned from the records we drop — still true of the topic, and
 // the owner's dedupe must not forget producers because of a skip.
 func (n *Node) skipTo(t *topic, off uint64) bool {
-	n.log.Warn().Str("topic", t.name).Uint64("from", t.log.NextOffset()).Uint64("to", off).Bool("synced", t.synced).
+	n.log.Warn().Str("topic", t.name).Uint64("from", t.log.NextOffset()).Uint64("to", off).Bool("synced", t.inSync()).
 		Msg("log behind the retention of its source: skipping the records removed there")
 	if !n.wrote(promiseWrite, t.log.Reset(off), fmt.Sprintf("resetting %s to start at %d", t.name, off)) {
 		return false
 	}
-	if !t.synced && off == t.end {
+	if !t.inSync() && off == t.end {
 		n.markSynced(t)
 	}
 	return true
@@ -626,7 +654,7 @@ func (n *Node) fetch(now time.Time, t *topic) {
 		return
 	}
 	to := t.owner
-	if !t.synced && t.source != 0 && t.source != n.id {
+	if !t.inSync() && t.source != 0 && t.source != n.id {
 		to = t.source
 		if !t.fetchAt.IsZero() {
 			t.misses++ // the last request went unanswered for a whole interval
@@ -676,7 +704,7 @@ func (n *Node) onFetch(now time.Time, m *Fetch) {
 		return
 	}
 	limit := t.log.NextOffset()
-	if t.owner != n.id && m.From != t.owner && !t.synced {
+	if t.owner != n.id && m.From != t.owner && !t.inSync() {
 		// A source that is still catching up serves only the agreed log.
 		// Otherwise our log is a prefix of the owner's (adopt cut what
 		// diverged; replication only extends it), so any of it may serve a
@@ -730,12 +758,21 @@ func (n *Node) tickTopics(now time.Time) {
 		}
 		n.repair(now, t)
 		if t.owner != n.id {
-			if !t.synced {
+			switch {
+			case !t.inSync():
+				n.fetch(now, t)
+			case t.commit < t.log.NextOffset() && now.Sub(t.commitAt) >= n.cfg.FollowerHBInterval:
+				// We hold records not known committed and no commit
+				// news came for a while: the owner's announcement may
+				// have been lost, or come while we were frozen, and it
+				// announces only while some member lags. Ask: the
+				// answer carries the owner's commit.
+				t.commitAt = now
 				n.fetch(now, t)
 			}
 			continue
 		}
-		if !t.synced {
+		if !t.inSync() {
 			n.fetch(now, t)
 			continue
 		}

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"slices"
@@ -532,4 +533,42 @@ func TestTokenOfASkippedCandidateIsNotPassedOn(t *testing.T) {
 	if !n2.elec.participating || n2.elec.lastCandidate != 2 || n2.elec.next != 1 {
 		t.Fatalf("node 2 carries %d to %d; want its own candidacy, sent to 1", n2.elec.lastCandidate, n2.elec.next)
 	}
+}
+
+// A follower that missed the owner's last commit announcement (lost, or
+// ignored while it was briefly frozen) learns the commit without waiting
+// for the next record: it asks the owner once no commit news came for a
+// while, and the answer carries the commit. (Seen in sim seed 1936: a
+// member's consumers stalled on the topic's last record for good.)
+func TestFollowerLearnsAMissedCommit(t *testing.T) {
+	c := newCluster(t, 3)
+	c.commitSome(1, 2)
+	owner, _ := c.s.nodes[1].node.Owner("logs")
+	var f NodeID
+	for _, id := range c.s.ids {
+		if id != owner.ID {
+			f = id
+			break
+		}
+	}
+	fl := c.s.nodes[f].store.topics["logs"]
+	end := fl.NextOffset()
+	if err := c.produce(owner.ID, 9, 3); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100 && fl.NextOffset() == end; i++ {
+		c.s.step(time.Millisecond)
+	}
+	if fl.NextOffset() != end+1 {
+		t.Fatalf("follower %d did not get the record", f)
+	}
+	c.s.cut[[2]NodeID{owner.ID, f}] = true // the announcement of its commit is lost
+	c.waitFor("committed", time.Second, func() bool { return c.acked(9) })
+	for range 10 {
+		c.s.step(10 * time.Millisecond)
+	}
+	delete(c.s.cut, [2]NodeID{owner.ID, f})
+	c.waitFor(fmt.Sprintf("follower %d learned the commit", f), 2*time.Second, func() bool {
+		return c.s.nodes[f].node.Committed("logs") == end+1
+	})
 }

@@ -84,6 +84,9 @@ type simStats struct {
 	Pipelined, Resent, Reconnects, Redirects, OutOfOrder, StaleAcks, AcksOutOfOrder int
 	ProducerRestarts                                                                int
 	WholeRestarts, Wipes, Damaged                                                   int
+	// DiskFull: record writes refused by a node's full disk (a clean
+	// failure: the proposals are refused, the replicas fetched again).
+	DiskFull int
 }
 
 func (a *simStats) add(b simStats) {
@@ -114,6 +117,7 @@ func (a *simStats) add(b simStats) {
 	a.WholeRestarts += b.WholeRestarts
 	a.Wipes += b.Wipes
 	a.Damaged += b.Damaged
+	a.DiskFull += b.DiskFull
 }
 
 type recKey struct {
@@ -203,7 +207,15 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 
 	// Fault phase.
 	const dt = 10 * time.Millisecond
+	faultStart := s.now
 	faultEnd := s.now.Add(5 * time.Second)
+	// In a fifth of the seeds one node's disk is full for a while: its
+	// record writes fail cleanly (derived from the seed, not drawn from
+	// rng, so the other seeds' schedules do not change).
+	var fullNode *simNode
+	if seed%5 == 4 {
+		fullNode = s.nodes[s.ids[int(seed/5)%len(s.ids)]]
+	}
 	restartAt := map[NodeID]time.Time{}
 	var healAt, calmAt time.Time
 	for s.now.Before(faultEnd) {
@@ -233,7 +245,21 @@ func runSim(seed uint64, verbose bool) (simStats, error) {
 		if s.rng.Float64() < *simFault {
 			r.fault(restartAt, &healAt, &calmAt)
 		}
+		if fullNode != nil {
+			in := s.now.Sub(faultStart)
+			switch {
+			case in == time.Second:
+				s.logf("DISK FULL node %d", fullNode.id)
+				fullNode.store.full = errors.New("no space left on device")
+			case in == 2*time.Second:
+				s.logf("DISK SPACE BACK node %d", fullNode.id)
+				fullNode.store.full = nil
+			}
+		}
 		s.step(dt)
+	}
+	if fullNode != nil {
+		r.stats.DiskFull = fullNode.store.refused
 	}
 
 	// Whole-life faults, each in a quarter of the seeds: every node killed

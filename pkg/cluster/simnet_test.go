@@ -41,6 +41,9 @@ type simnet struct {
 
 	events  []string // trace for the golden test and failure reports
 	onReady func(s *simNode, rd Ready)
+	// afterStep, if set, sees a node after it stepped a message and before
+	// its Ready is drained: while its writes are staged.
+	afterStep func(s *simNode)
 }
 
 type simNode struct {
@@ -234,6 +237,15 @@ func (s *simnet) flush(sn *simNode) {
 		return
 	}
 	rd := sn.node.Ready()
+	// The runtime's order: writes, their outcome to the node, then the
+	// messages — none of them if a write failed.
+	errs := sn.store.apply(rd.Writes)
+	sn.node.Advance(errs)
+	if errs != nil {
+		s.logf("node %d: a write failed: the Ready's %d messages are not sent", sn.id, len(rd.Messages))
+		rd.Messages = nil
+	}
+	rd.Writes = nil // the node's again
 	if rd.View != nil {
 		for _, id := range rd.View.IDs() {
 			sn.book[id] = true
@@ -267,8 +279,8 @@ func (s *simnet) flush(sn *simNode) {
 	if s.onReady != nil {
 		s.onReady(sn, rd)
 	}
-	if len(sn.node.out.Messages) > 0 || len(sn.node.out.Acks) > 0 {
-		s.flush(sn) // Unreachable may have produced more
+	if sn.node.HasReady() {
+		s.flush(sn) // Advance or Unreachable may have produced more
 	}
 }
 
@@ -345,6 +357,9 @@ func (s *simnet) step(dt time.Duration) {
 			dst.book[msg.From] = dst.book[msg.From] || msg.Addr != ""
 		}
 		dst.node.Step(s.now, msg)
+		if s.afterStep != nil {
+			s.afterStep(dst)
+		}
 		s.flush(dst)
 	}
 	s.now = end

@@ -1,10 +1,23 @@
 // Package cluster is the brokers' protocol logic — membership views, LCR
 // election, view-synchronous recovery, topic ownership, replication and
 // commit — as a deterministic state machine in the manner of etcd-io/raft:
-// the runtime feeds it messages (Step) and clock ticks (Tick) and drains the
-// messages to send and the acknowledgements to give (Ready). It does no I/O,
-// starts no goroutine and never reads the clock, so the simulation in
-// sim_test.go can replay any schedule from a seed.
+// the runtime feeds it messages (Step) and clock ticks (Tick) and drains
+// what it decided (Ready). It starts no goroutine, never reads the clock and
+// never writes to storage, so the simulation in sim_test.go can replay any
+// schedule from a seed.
+//
+// Storage: the node reads its logs (Log) but every write — appends, replica
+// appends, truncations and resets, meta (the node's promise and view, a
+// topic's epoch history), retention floors, repairs — is staged (staging.go)
+// and handed out as Ready.Writes, in the order the node made them. The
+// runtime (pkg/broker's cluster loop, or the simulation) applies them in
+// that order with ApplyWrites, then sends Ready.Messages only if every
+// write succeeded, gives Ready.Acks and Ready.Committed, and calls
+// Node.Advance with the outcome, which drops the staging and applies the
+// storage rule (storage.go): a clean data-write failure rolls the topic
+// back to what its log holds and refuses the proposals it carried; any
+// other failure stops the node (Ready.Fatal). Commits and acknowledgements
+// count applied writes only.
 package cluster
 
 import (
@@ -241,9 +254,20 @@ type TopicCommit struct {
 	Committed uint64
 }
 
-// Ready is the output drained by Node.Ready.
+// Ready is the output drained by Node.Ready, in the manner of etcd raft's:
+// Writes first, then what may only follow them.
 type Ready struct {
-	Messages  []Envelope
+	// Writes must be made durable, in this order, before any of Messages
+	// is sent (ApplyWrites does both rules: order, and what a failure
+	// skips); then the runtime reports the outcome with Node.Advance. If
+	// any write failed, no message of this Ready may be sent: a follower's
+	// REPLICATE_ACK, an owner's REPLICATE, a STATE_EXCHANGE answer may all
+	// rest on a write that did not happen.
+	Writes   []Write
+	Messages []Envelope
+	// Acks and Committed count only writes applied before this Ready (the
+	// node counts commits over applied writes), so the runtime gives them
+	// once the writes were attempted, whatever their outcome.
 	Acks      []Ack
 	Committed []TopicCommit // topics whose committed end changed since the last Ready
 	View      *View         // non-nil when a new view was installed, or the remembered one restored at start
