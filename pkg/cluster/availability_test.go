@@ -442,3 +442,52 @@ func TestLeaderAnswersFollowerHeartbeats(t *testing.T) {
 	}
 	t.Fatalf("leader %d did not answer the heartbeat of follower %d: %v", leader, f, n.out.Messages)
 }
+
+// A member carrying a better candidate's ELECTION token learns that the
+// candidate died (its connection refused): the token can only end by
+// reaching it, so the member runs for itself at once instead of waiting out
+// the election timeout (chaos: the leader and the next best broker killed
+// 4 ms apart stalled every topic 3.6 s). Likewise a member waiting for a
+// winner that dies before installing its view.
+func TestElectionSurvivesTheCandidateDying(t *testing.T) {
+	c := newCluster(t, 5)
+	leader := c.leader(1)
+	ids := slices.Sorted(slices.Values(c.s.ids))
+	var others []NodeID
+	for _, id := range ids {
+		if id != leader {
+			others = append(others, id)
+		}
+	}
+	best, x := others[len(others)-1], others[0]
+	n := c.s.nodes[x].node
+	n.Unreachable(c.s.now, leader)
+	n.Step(c.s.now, &Election{From: others[1], View: n.view.Number, Candidate: best, Addr: "x"})
+	if n.elec.lastCandidate != best {
+		t.Fatalf("node %d carries %d, want the better candidate %d", x, n.elec.lastCandidate, best)
+	}
+	n.out.Messages = nil
+	n.Unreachable(c.s.now, best)
+	ran := false
+	for _, e := range n.out.Messages {
+		if el, ok := e.Msg.(*Election); ok && el.Candidate == x {
+			ran = true
+		}
+	}
+	if !ran || n.elec.lastCandidate != x {
+		t.Fatalf("node %d learnt its candidate %d died but did not run for itself: carries %d, sent %v", x, best, n.elec.lastCandidate, n.out.Messages)
+	}
+
+	// A COORDINATOR came from a winner that then died.
+	y := others[1]
+	m := c.s.nodes[y].node
+	m.Unreachable(c.s.now, leader)
+	m.Step(c.s.now, &Coordinator{From: best, View: m.view.Number, Leader: best})
+	if m.elec.coordinator != best || m.elec.participating {
+		t.Fatalf("node %d did not wait for the winner %d (coordinator %d, participating %v)", y, best, m.elec.coordinator, m.elec.participating)
+	}
+	m.Unreachable(c.s.now, best)
+	if !m.elec.participating {
+		t.Fatalf("node %d waits for the winner %d, which died, until an election timeout", y, best)
+	}
+}

@@ -325,9 +325,21 @@ func (n *Node) Unreachable(now time.Time, to NodeID) {
 	n.unreachable[to] = now
 	n.log.Info().Str("peer", n.who(to)).Msg("peer unreachable")
 	switch {
+	case n.elec.participating && n.elec.lastCandidate == to:
+		// The candidate whose token we carry died: its token can only end
+		// by reaching it, so the round would wait out an election timeout
+		// (chaos: the leader and the next best broker killed 4 ms apart,
+		// 3 s). Run for ourselves; a better live candidate swallows ours.
+		n.log.Info().Str("candidate", n.who(to)).Msg("ELECTION candidate unreachable: running again")
+		n.startRound(now, n.id, n.elec.forced)
 	case n.elec.participating && n.elec.next == to:
 		// Ring repair: pass the token on to the next live neighbour.
 		n.forwardElection(now, n.elec.lastCandidate)
+	case n.role == RoleCandidate && n.rec == nil && (n.elec.coordinator == to || (n.frozen() && n.promisedTo == to)):
+		// The winner we wait for (its COORDINATOR came, or we promised its
+		// STATE_EXCHANGE) died before installing a view.
+		n.log.Info().Str("winner", n.who(to)).Msg("ELECTION winner unreachable before its view: new ELECTION")
+		n.startElection(now)
 	case n.role == RoleFollower && to == n.view.Leader:
 		n.leaderFailure(now)
 	}
