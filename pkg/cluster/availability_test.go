@@ -322,14 +322,7 @@ func TestCatchUpSurvivesTheSourceDying(t *testing.T) {
 // seed 7: the leader and a member paused, 3 s more than one hop time-out).
 func TestLeaderFailureKeepsTheBetterTokenPassedOn(t *testing.T) {
 	c := newCluster(t, 5)
-	leader := c.leader(1)
-	ids := slices.Sorted(slices.Values(c.s.ids))
-	var others []NodeID
-	for _, id := range ids {
-		if id != leader {
-			others = append(others, id)
-		}
-	}
+	leader, ids, others := c.leaderAndOthers()
 	best := others[len(others)-1]
 	var x NodeID // below best, its ring successor neither the leader nor best
 	for _, id := range others[:len(others)-1] {
@@ -386,14 +379,7 @@ func TestLeaderFailureKeepsTheBetterTokenPassedOn(t *testing.T) {
 // for it, as for a slow straggler, added a second to the stall (chaos).
 func TestRecoveryDoesNotWaitForMembersTheTokenSkipped(t *testing.T) {
 	c := newCluster(t, 5)
-	leader := c.leader(1)
-	ids := slices.Sorted(slices.Values(c.s.ids))
-	var others []NodeID
-	for _, id := range ids {
-		if id != leader {
-			others = append(others, id)
-		}
-	}
+	leader, _, others := c.leaderAndOthers()
 	winner, silent := others[len(others)-1], others[0]
 	n := c.s.nodes[winner].node
 	n.Unreachable(c.s.now, leader) // the leader is gone: a round of its own
@@ -451,14 +437,7 @@ func TestLeaderAnswersFollowerHeartbeats(t *testing.T) {
 // winner that dies before installing its view.
 func TestElectionSurvivesTheCandidateDying(t *testing.T) {
 	c := newCluster(t, 5)
-	leader := c.leader(1)
-	ids := slices.Sorted(slices.Values(c.s.ids))
-	var others []NodeID
-	for _, id := range ids {
-		if id != leader {
-			others = append(others, id)
-		}
-	}
+	leader, _, others := c.leaderAndOthers()
 	best, x := others[len(others)-1], others[0]
 	n := c.s.nodes[x].node
 	n.Unreachable(c.s.now, leader)
@@ -490,4 +469,17 @@ func TestElectionSurvivesTheCandidateDying(t *testing.T) {
 	if !m.elec.participating {
 		t.Fatalf("node %d waits for the winner %d, which died, until an election timeout", y, best)
 	}
+}
+
+// leaderAndOthers returns the leader, every id in ring order, and the other
+// ids in ring order.
+func (c *cluster) leaderAndOthers() (leader NodeID, ids, others []NodeID) {
+	leader = c.leader(1)
+	ids = slices.Sorted(slices.Values(c.s.ids))
+	for _, id := range ids {
+		if id != leader {
+			others = append(others, id)
+		}
+	}
+	return leader, ids, others
 }

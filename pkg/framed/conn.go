@@ -112,15 +112,8 @@ func (c *Conn) Send(f wire.Frame) error {
 		return c.closedErr()
 	default:
 	}
-	if c.direct && c.wmu.TryLock() {
-		if len(c.out) == 0 {
-			// Everything sent before us is written: the writer empties
-			// the queue only while it holds wmu.
-			err := c.writeDirect(f)
-			c.wmu.Unlock()
-			return err
-		}
-		c.wmu.Unlock()
+	if sent, err := c.tryDirect(f); sent {
+		return err
 	}
 	select {
 	case c.out <- f:
@@ -142,16 +135,26 @@ func (c *Conn) SendBorrowed(f wire.Frame) error {
 		return c.closedErr()
 	default:
 	}
-	if c.direct && c.wmu.TryLock() {
-		if len(c.out) == 0 {
-			err := c.writeDirect(f)
-			c.wmu.Unlock()
-			return err
-		}
-		c.wmu.Unlock()
+	if sent, err := c.tryDirect(f); sent {
+		return err
 	}
 	f.Body = bytes.Clone(f.Body)
 	return c.Send(f)
+}
+
+// tryDirect writes f on the caller's goroutine when the connection is idle
+// (nothing queued, the writer not writing); sent is false if f must queue.
+func (c *Conn) tryDirect(f wire.Frame) (sent bool, err error) {
+	if !c.direct || !c.wmu.TryLock() {
+		return false, nil
+	}
+	defer c.wmu.Unlock()
+	if len(c.out) != 0 {
+		return false, nil
+	}
+	// Everything sent before us is written: the writer empties the queue
+	// only while it holds wmu.
+	return true, c.writeDirect(f)
 }
 
 // SendMessage is Send(wire.Encode(m, corr)), but when it writes directly it
