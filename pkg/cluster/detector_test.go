@@ -10,13 +10,7 @@ import (
 func TestPhiDetectorFloorIsTwoBeats(t *testing.T) {
 	const beat = time.Second
 	d := NewPhiDetector(beat, 2*time.Second, 3*time.Second)
-	t0 := simEpoch
-	d.Reset(7, t0)
-	now := t0
-	for range 1000 {
-		now = now.Add(time.Millisecond)
-		d.Heard(7, now)
-	}
+	now := busyPeer(d, 7)
 	for _, tc := range []struct {
 		quiet time.Duration
 		want  Liveness
@@ -74,13 +68,7 @@ func TestDefaultDetectorIsPhi(t *testing.T) {
 // under 10 s at the defaults.
 func TestPhiDetectorFloorIsTwoFollowerBeats(t *testing.T) {
 	d := NewPhiDetector(2*time.Second, 10*time.Second, 15*time.Second)
-	t0 := simEpoch
-	d.Reset(7, t0)
-	now := t0
-	for range 1000 {
-		now = now.Add(time.Millisecond)
-		d.Heard(7, now)
-	}
+	now := busyPeer(d, 7)
 	for _, tc := range []struct {
 		quiet time.Duration
 		want  Liveness
@@ -92,4 +80,16 @@ func TestPhiDetectorFloorIsTwoFollowerBeats(t *testing.T) {
 			t.Errorf("after %v of quiet: %v, want %v", tc.quiet, got, tc.want)
 		}
 	}
+}
+
+// busyPeer makes id heard every millisecond for a second and returns the
+// time of the last message.
+func busyPeer(d Detector, id NodeID) time.Time {
+	now := simEpoch
+	d.Reset(id, now)
+	for range 1000 {
+		now = now.Add(time.Millisecond)
+		d.Heard(id, now)
+	}
+	return now
 }
