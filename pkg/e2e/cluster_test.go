@@ -368,7 +368,9 @@ func (c *cluster3) later(t *testing.T, d time.Duration, fn func()) {
 func (c *cluster3) ownerIndex(t testing.TB, topic string) int {
 	t.Helper()
 	var owner string
-	err := c.net.Host(3).Do(func() error {
+	// A view change (a broker joining) may be under way: ask again, for a
+	// bounded time, until some broker names the owner.
+	ask := func() error {
 		for _, b := range c.net.Hosts()[:len(c.brokers)] {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			md, err := client.MetadataKeyed(ctx, netip.AddrPortFrom(b.IP, 8001).String(), 1<<20, nil)
@@ -384,7 +386,14 @@ func (c *cluster3) ownerIndex(t testing.TB, topic string) int {
 			}
 		}
 		return fmt.Errorf("no broker knows an owner of %s", topic)
-	})
+	}
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if err = c.net.Host(3).Do(ask); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
