@@ -483,3 +483,157 @@ func (c *cluster) leaderAndOthers() (leader NodeID, ids, others []NodeID) {
 	}
 	return leader, ids, others
 }
+
+// The leader pauses, or dies, in the middle of a view change: the members
+// promised its new view (adding two brokers back after a cut) and froze,
+// and it never installs it. Every topic is frozen with them, so they must
+// judge the silent proposer as they judge a silent leader — by the
+// detector, or at once when it is dead — and not wait out an election
+// timeout from their promise (chaos seeds 6 and 7: a leader killed or
+// paused right after two brokers came back stalled 4.1 s and 5.2 s).
+func TestSilentProposerIsDetected(t *testing.T) {
+	for _, how := range []string{"pause", "kill"} {
+		t.Run(how, func(t *testing.T) { testSilentProposer(t, how) })
+	}
+}
+
+func testSilentProposer(t *testing.T, how string) {
+	c := newCluster(t, 5)
+	leader, _, others := c.leaderAndOthers()
+	back := others[:2]
+	rest := []NodeID{leader}
+	rest = append(rest, others[2:]...)
+	c.s.partition(back, rest)
+	c.waitFor("the cut brokers removed", 3*time.Second, func() bool { return c.oneView(rest...) })
+	c.s.heal()
+	// Step a millisecond at a time until the leader proposes the view that
+	// brings them back and every member has promised it, then silence the
+	// leader before it installs that view.
+	promised := func() bool {
+		ld := c.s.nodes[leader].node
+		if ld.rec == nil {
+			return false
+		}
+		for _, id := range others {
+			nd := c.s.nodes[id].node
+			if !nd.frozen() || nd.promisedTo != leader {
+				return false
+			}
+		}
+		return true
+	}
+	for end := c.s.now.Add(3 * time.Second); !promised(); c.s.step(time.Millisecond) {
+		if !c.s.now.Before(end) {
+			t.Fatalf("the leader never proposed the view bringing %v back\n%s", back, c.s.trace())
+		}
+		if c.s.now.UnixMilli()%100 == 0 {
+			c.s.discover()
+		}
+	}
+	t0 := c.s.now
+	if how == "pause" {
+		c.s.pause(leader)
+	} else {
+		c.s.crash(leader)
+	}
+	serving := func() bool {
+		for _, id := range others {
+			nd := c.s.nodes[id].node
+			if nd.role == RoleLeader && nd.canCommit() {
+				return true
+			}
+		}
+		return false
+	}
+	c.waitFor("a new leader serving", 3*time.Second, serving)
+	took := c.s.now.Sub(t0)
+	t.Logf("%s: a new leader served %v after the proposer went silent (failure timeout %v)", how, took, c.s.cfg.FailureTimeout)
+	// Simulated time. The members' detector judges a paused proposer at
+	// two follower beats (80 ms), a dead one at their next heartbeat to
+	// it; an election and a recovery follow. Waiting for the election
+	// timeout from the promise costs FailureTimeout and more.
+	if took >= c.s.cfg.FailureTimeout {
+		t.Errorf("the members waited %v for the %s proposer; the detector judges it in %v", took, how, 2*c.s.cfg.FollowerHBInterval)
+	}
+}
+
+// A broker cut off alone runs rounds of its own and proposes views nobody
+// answers; its STATE_EXCHANGEs wait in the transport, and arrive when the
+// link heals, in the middle of the leader's view change that re-adds it.
+// Neither the leader nor a member frozen for that change may promise them
+// (chaos seed 6: they did, the returning broker had long abandoned those
+// proposals, and every topic froze for an election timeout).
+func TestStaleProposalDoesNotTakeOverTheLeadersChange(t *testing.T) {
+	c := newCluster(t, 5)
+	leader, _, others := c.leaderAndOthers()
+	away := others[0]
+	rest := []NodeID{leader}
+	rest = append(rest, others[1:]...)
+	c.s.partition([]NodeID{away}, rest)
+	c.waitFor("the cut broker removed", 3*time.Second, func() bool { return c.oneView(rest...) })
+	stale := c.s.nodes[away].node.view.Number
+	c.s.heal()
+	member := others[1]
+	changing := func() bool {
+		m := c.s.nodes[member].node
+		return c.s.nodes[leader].node.rec != nil && m.frozen() && m.promisedTo == leader
+	}
+	for end := c.s.now.Add(3 * time.Second); !changing(); c.s.step(time.Millisecond) {
+		if !c.s.now.Before(end) {
+			t.Fatalf("the leader never proposed the view re-adding %d\n%s", away, c.s.trace())
+		}
+		if c.s.now.UnixMilli()%100 == 0 {
+			c.s.discover()
+		}
+	}
+	for _, id := range []NodeID{leader, member} {
+		nd := c.s.nodes[id].node
+		nd.out.Messages = nil
+		proposal := nd.promised + 7 // higher than anything promised so far
+		nd.Step(c.s.now, &StateExchange{From: away, View: stale, Proposal: proposal, Addr: "10.0.0.9:7000"})
+		if nd.promised == proposal || nd.promisedTo == away {
+			t.Errorf("node %d promised the returning broker's stale proposal %d (promised %d to %d)", id, proposal, nd.promised, nd.promisedTo)
+		}
+		for _, e := range nd.out.Messages {
+			if r, ok := e.Msg.(*StateExchangeResponse); ok && e.To == away && r.OK {
+				t.Errorf("node %d answered the stale proposal %d OK", id, proposal)
+			}
+		}
+	}
+}
+
+// A member promised another broker's proposal, then ran a view change of
+// its own (the promised view never came) and abandoned it on hearing its
+// leader alive. Abandoning may not take it below the promise it made to
+// the other broker, which may have installed a view with that answer:
+// simulation seed 1657 saw the same proposal promised twice and two
+// leaders for view 3.
+func TestAbandonedChangeKeepsEarlierPromise(t *testing.T) {
+	c := newCluster(t, 3)
+	leader, _, others := c.leaderAndOthers()
+	n, x := c.s.nodes[others[0]].node, others[1]
+	view := n.view.Number
+	now := c.s.now
+	n.elec.coordinator = x // x won a round we took part in (its COORDINATOR came)
+	n.Step(now, &StateExchange{From: x, View: view, Proposal: view + 1, Addr: "10.0.0.3:7000"})
+	if n.promised != view+1 || n.promisedTo != x {
+		t.Fatalf("setup: node promised %d to %d, want %d to %d", n.promised, n.promisedTo, view+1, x)
+	}
+	n.startRecovery(now) // the promised view never came: a change of its own
+	hb := c.s.nodes[leader].node.heartbeat(true)
+	hb.Cluster = n.cluster
+	n.Step(now, hb)
+	if n.rec != nil {
+		t.Fatalf("the change was not abandoned on hearing the leader")
+	}
+	if n.promised < view+1 {
+		t.Fatalf("abandoning went back to promise %d, below the %d promised to %d", n.promised, view+1, x)
+	}
+	n.out.Messages = nil
+	n.Step(now, &StateExchange{From: leader, View: view, Proposal: view + 1, Addr: "10.0.0.1:7000"})
+	for _, e := range n.out.Messages {
+		if r, ok := e.Msg.(*StateExchangeResponse); ok && r.OK {
+			t.Fatalf("proposal %d promised twice: to %d, then to %d", view+1, x, leader)
+		}
+	}
+}

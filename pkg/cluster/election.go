@@ -90,10 +90,11 @@ func (n *Node) ringNext() NodeID {
 }
 
 // inRing reports whether id takes part in our ring: a member of our view,
-// not known dead, not skipped after swallowing a round, not the failed
-// leader.
+// not known dead, not found silent this round (by us, or by a carrier of a
+// token we took: passing the token to it again would cost another hop
+// time-out), not the failed leader.
 func (n *Node) inRing(id NodeID) bool {
-	return id == n.id || (n.view.Has(id) && !n.isUnreachable(id) && !n.elec.skip[id] && !(n.leaderFailed && id == n.view.Leader))
+	return id == n.id || (n.view.Has(id) && !n.isUnreachable(id) && !n.elec.foundSilent(id) && !(n.leaderFailed && id == n.view.Leader))
 }
 
 func (n *Node) forwardElection(now time.Time, candidate NodeID) {
@@ -139,16 +140,29 @@ func (n *Node) onElection(now time.Time, m *Election) {
 }
 
 // hearsOwnLeader reports whether this node is a member of an active view
-// whose leader it still judges alive (or leads it, hearing a majority).
+// whose leader it still judges alive (or leads it, hearing a majority) —
+// also while that leader changes the view and we froze for it: a view
+// change of our own leader's (re-adding brokers that came back) must not
+// be taken over by a stale proposal. Chaos seed 6: a broker cut off alone
+// had queued STATE_EXCHANGEs of rounds it had already abandoned; delivered
+// when the link healed, in the middle of the leader's change re-adding it,
+// they drew promises from the leader and a member, and every topic froze
+// for an election timeout.
 func (n *Node) hearsOwnLeader(now time.Time) bool {
-	if !n.installed || !n.member || n.active != n.view.Number || n.frozen() {
+	if !n.installed || !n.member || n.active != n.view.Number {
 		return false
 	}
-	switch n.role {
-	case RoleLeader:
-		return n.hearsMajority(now)
-	case RoleFollower:
+	if n.frozen() && n.promisedTo != n.view.Leader {
+		return false // we promised someone else's view change
+	}
+	switch {
+	case n.view.Leader == n.id:
+		return (n.role == RoleLeader || n.rec != nil) && n.hearsMajority(now)
+	case n.role == RoleFollower:
 		return !n.leaderFailed && n.det.Status(n.view.Leader, now) == Alive
+	case n.role == RoleCandidate && n.frozen():
+		// Unless we gave up on that change (a round of ours is running).
+		return !n.elec.participating && !n.isUnreachable(n.view.Leader) && n.det.Status(n.view.Leader, now) == Alive
 	}
 	return false
 }
@@ -264,9 +278,43 @@ func (n *Node) onCoordinator(now time.Time, m *Coordinator) {
 	}
 }
 
+// waitPromised watches the proposer of the view change we promised (and
+// froze for) while it has not installed it: the leader paused or killed in
+// the middle of adding a returning broker. Every member froze with us, so
+// waiting out the election timeout would stall every topic for it. We
+// heartbeat the proposer as a follower does its leader (a dead one is
+// found at once: the transport reports it Unreachable), and judge it by
+// the detector as a follower judges its leader (a live proposer re-asks
+// us every follower beat, see askState, so silence this long is not a
+// slow recovery). It reports whether it started a new round.
+func (n *Node) waitPromised(now time.Time) bool {
+	to := n.promisedTo
+	if !n.frozen() || n.elec.participating || to == n.id || to == 0 ||
+		(n.elec.coordinator != 0 && n.elec.coordinator != to) || // another winner's change is on its way
+		n.seen > n.view.Number { // we were away: a round over our stale ring would only compete with the members'
+		return false
+	}
+	if !now.Before(n.nextHB) {
+		n.nextHB = now.Add(n.cfg.FollowerHBInterval)
+		n.send(to, n.heartbeat(false))
+	}
+	if n.det.Status(to, now) != Failed {
+		return false
+	}
+	n.log.Info().Str("proposer", n.who(to)).Uint64("promised", n.promised).Dur("silent_for", now.Sub(n.lastHeard[to])).
+		Msg("proposer of the promised view failed: new ELECTION")
+	n.detected(now, to, "proposer", "failed")
+	n.elec.skip[to] = true
+	n.startRound(now, n.id, false)
+	return true
+}
+
 func (n *Node) tickCandidate(now time.Time) {
 	if n.rec != nil {
 		n.tickRecovery(now)
+		return
+	}
+	if n.waitPromised(now) {
 		return
 	}
 	since := n.elec.started

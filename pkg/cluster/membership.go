@@ -247,16 +247,26 @@ func (n *Node) leaderFailure(now time.Time) {
 // active view (ours, or a newer one) is heard: we started it when we lost
 // the leader alone (cut off, paused), and it would only freeze a healthy
 // view. The promise we made ourselves for it goes too — no one acts on a
-// proposal whose proposer never installs it. Reports whether one was
-// dropped.
+// proposal whose proposer never installs it — but not a promise made to
+// another proposer before it: that one may have counted towards a view
+// installed since. Going below it would let us promise the same proposal
+// number twice (simulation seed 1657: we promised 3 to broker 3, which
+// installed view 3 with our answer; our own change abandoned, we went back
+// to 2, promised 3 to broker 1 too, and view 3 had two leaders). Still
+// frozen for that promise, we ask the leader to add us in a new view
+// (onHeartbeat). Reports whether one was dropped.
 func (n *Node) abandonOwnRecovery(leader NodeID) bool {
 	if n.rec == nil || n.promisedTo != n.id {
 		return false
 	}
 	n.log.Info().Str("leader", n.who(leader)).Uint64("proposal", n.rec.proposal).
 		Msg("a leader is alive and its view active: our view change abandoned")
+	back := promiseOf{n.view.Number, n.view.Leader}
+	if prior := n.rec.prior; prior.proposal > back.proposal {
+		back = prior
+	}
 	n.rec = nil
-	n.promised, n.promisedTo = n.view.Number, n.view.Leader
+	n.promised, n.promisedTo = back.proposal, back.to
 	n.saveState()
 	return true
 }

@@ -46,6 +46,16 @@ type recovery struct {
 	// they do not answer (only the broker timeout removes a member); the
 	// topics of those it judges Failed move to members that answered.
 	keep map[NodeID]bool
+	// prior is the promise we had made before this change of ours (and its
+	// restarts): abandoning the change may go back to it, never below it
+	// (see abandonOwnRecovery).
+	prior promiseOf
+}
+
+// promiseOf is a promise: a proposal, and to whom it was made.
+type promiseOf struct {
+	proposal uint64
+	to       NodeID
 }
 
 func (n *Node) startRecovery(now time.Time) {
@@ -55,9 +65,10 @@ func (n *Node) startRecovery(now time.Time) {
 	}
 	restarts := 0
 	var keep map[NodeID]bool
+	prior := promiseOf{n.promised, n.promisedTo}
 	switch {
 	case n.rec != nil:
-		restarts, keep = n.rec.restarts+1, n.rec.keep
+		restarts, keep, prior = n.rec.restarts+1, n.rec.keep, n.rec.prior
 	case n.role == RoleLeader && n.member && n.active == n.view.Number:
 		// Only the leader of an active view knows how recently it heard
 		// each member (followers hear only the leader).
@@ -78,7 +89,7 @@ func (n *Node) startRecovery(now time.Time) {
 	}
 	n.becomeCandidate()
 	n.rec = &recovery{proposal: p, started: now, base: base, knownActive: n.active,
-		asked: map[NodeID]time.Time{}, resp: map[NodeID]*StateExchangeResponse{}, restarts: restarts, keep: keep}
+		asked: map[NodeID]time.Time{}, resp: map[NodeID]*StateExchangeResponse{}, restarts: restarts, keep: keep, prior: prior}
 	n.rec.resp[n.id] = n.stateResponse(p, true)
 	n.log.Info().Uint64("proposal", p).Uint64("base_view", base.Number).Msg("STATE_EXCHANGE started: cluster frozen")
 	n.askState(now)
@@ -100,10 +111,18 @@ func (n *Node) askState(now time.Time) {
 	}
 	slices.Sort(targets)
 	for _, id := range slices.Compact(targets) {
-		if id == n.id || r.resp[id] != nil {
+		if id == n.id {
 			continue
 		}
-		if t, ok := r.asked[id]; ok && now.Sub(t) < n.cfg.BrokerHBInterval {
+		// Those that answered are asked again every follower beat: they
+		// froze on our promise and judge us by our traffic (tickCandidate),
+		// so a recovery that waits on others must not look like our death.
+		// They answer again; the answer is dropped (one per member).
+		again := n.cfg.BrokerHBInterval
+		if r.resp[id] != nil {
+			again = n.cfg.FollowerHBInterval
+		}
+		if t, ok := r.asked[id]; ok && now.Sub(t) < again {
 			continue
 		}
 		r.asked[id] = now
