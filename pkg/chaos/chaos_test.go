@@ -46,8 +46,11 @@ const (
 	// recoveryBound is how soon after the last fault ends the cluster must
 	// serve everything again (acknowledge every remaining record).
 	recoveryBound = 60 * time.Second
-	ratePerSec    = 150 // lines per second per producer
-	benchRate     = 100 // records per second of the load generator
+	// settleBound is how long the next fault waits for the cluster to be
+	// whole again after the last (see settle).
+	settleBound = 60 * time.Second
+	ratePerSec  = 150 // lines per second per producer
+	benchRate   = 100 // records per second of the load generator
 )
 
 var brokerTiming = []string{"BROKER_HB_INTERVAL=1", "FOLLOWER_HB_INTERVAL=1", "SUSPICION_TIMEOUT=2",
@@ -84,6 +87,8 @@ type world struct {
 	down    map[int]bool     // brokers killed and not yet restarted
 	start   time.Time
 	events  []string
+	// lastOver is when the last fault ended (set by the fault loop only).
+	lastOver time.Time
 }
 
 func (w *world) logf(format string, args ...any) {
@@ -209,11 +214,25 @@ func runChaos(t *testing.T, seed uint64, duration time.Duration) {
 	// The fault phase.
 	schedule := Schedule(seed, nBrokers, duration)
 	var recoveries []recovery
+	var late time.Duration
+	// A fault fires on a whole cluster (see settle): one that fired while
+	// the last was still being repaired would count that repair as its own
+	// stall. The first waits for the clients to be flowing.
+	settled, _ := w.settle(cons, settleBound)
 	for _, f := range schedule {
-		if d := time.Until(w.start.Add(f.At)); d > 0 {
-			time.Sleep(d) // the schedule's own clock: faults fire at their planned times
+		// The schedule's own clock: faults fire at their planned times,
+		// moved on by however long the cluster took to settle past them.
+		if d := time.Until(w.start.Add(f.At + late)); d > 0 {
+			time.Sleep(d)
+		} else {
+			late -= d
 		}
-		recoveries = append(recoveries, w.inject(f, cons))
+		r := w.inject(f, cons)
+		if !settled {
+			r.class += "/unsettled"
+		}
+		settled = r.settled
+		recoveries = append(recoveries, r)
 	}
 	close(stopWriting)
 	writers.Wait()
@@ -328,6 +347,56 @@ func (c *consumed) stallAfter(from, to, open time.Time) (worst time.Duration, be
 	return worst, began
 }
 
+func (c *consumed) last() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.arrival) == 0 {
+		return time.Time{}
+	}
+	return c.arrival[len(c.arrival)-1]
+}
+
+// settle waits, at most bound, until the cluster is whole again: every
+// broker running and in one view of all nBrokers members, and every
+// followed topic delivering since that view was seen. It says whether the
+// cluster settled and how long after the last fault ended (or the run
+// began) it did.
+func (w *world) settle(cons map[string]*consumed, bound time.Duration) (bool, time.Duration) {
+	from := w.start
+	if w.lastOver.After(from) {
+		from = w.lastOver
+	}
+	deadline := time.Now().Add(bound)
+	var whole time.Time // when every broker was first seen in the full view
+	for time.Now().Before(deadline) {
+		full := true
+		for i := 0; i < nBrokers; i++ {
+			if w.isDown(i) || proctest.LastViewSize(w.broker(i).Stderr.String()) != nBrokers {
+				full = false
+			}
+		}
+		switch {
+		case !full:
+			whole = time.Time{}
+		case whole.IsZero():
+			whole = time.Now()
+		default:
+			flowing := true
+			for _, c := range cons {
+				if !c.last().After(whole) {
+					flowing = false
+				}
+			}
+			if flowing {
+				return true, time.Since(from)
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // polling logs and deliveries, bounded by the deadline
+	}
+	w.logf("cluster not whole %s after the last fault; the next fault fires anyway", bound)
+	return false, time.Since(from)
+}
+
 // waitView waits until every running broker's latest ClusterState shows n
 // members.
 func (w *world) waitView(n int, d time.Duration) {
@@ -364,15 +433,20 @@ type recovery struct {
 	// others is the longest stall of the followed topics the targets did
 	// not own: a fault should stall nothing it does not have to move.
 	others time.Duration
+	// whole is how long after the fault ended the cluster was whole again:
+	// every broker back in the view, every topic delivering; settled is
+	// false if it was not within settleBound.
+	whole   time.Duration
+	settled bool
 }
 
 // measure sets each fault's stall: the longest pause in deliveries of any
-// topic that began during the fault or the 2 s after it. It runs once every
-// record has been delivered.
+// topic that began during the fault or after it until the cluster was whole
+// again (at least 2 s). It runs once every record has been delivered.
 func measure(rs []recovery, cons map[string]*consumed) {
 	for i := range rs {
 		for topic, c := range cons {
-			d, from := c.stallAfter(rs[i].began, rs[i].over.Add(2*time.Second), time.Time{})
+			d, from := c.stallAfter(rs[i].began, rs[i].over.Add(max(2*time.Second, rs[i].whole)), time.Time{})
 			if d > rs[i].stall {
 				rs[i].stall, rs[i].topic, rs[i].stallFrom = d, topic, from
 			}
@@ -550,18 +624,19 @@ func (w *world) inject(f Fault, cons map[string]*consumed) recovery {
 		}
 	}
 	over := time.Now()
+	w.lastOver = over
 	w.logf("fault over: %s on %v", f.Kind, targets)
+	settled, whole := w.settle(cons, settleBound)
 	// A first look at how long the stream stopped, for the timeline; the
 	// report measures again at the end of the run.
-	time.Sleep(2 * time.Second) // let deliveries after the fault arrive before measuring
 	var stall time.Duration
 	for _, c := range cons {
 		d, _ := c.stallAfter(began, time.Now(), time.Now())
 		stall = max(stall, d)
 	}
-	w.logf("stall during %s: %.2fs so far", f.Kind, stall.Seconds())
+	w.logf("whole again %.2fs after %s; stall %.2fs so far", whole.Seconds(), f.Kind, stall.Seconds())
 	return recovery{kind: f.Kind, what: fmt.Sprintf("%s on %v (%v) %s", f.Kind, targets, f.Targets, class), class: class,
-		owned: owned, began: began, over: over}
+		owned: owned, began: began, over: over, whole: whole, settled: settled}
 }
 
 // wipe empties broker i's data directory: it comes back as a new member
@@ -737,12 +812,14 @@ func (w *world) report(rs []recovery) {
 	t := w.t
 	by := map[string][]time.Duration{}
 	others := map[string][]time.Duration{}
+	whole := map[string][]time.Duration{}
 	for _, r := range rs {
 		for _, key := range []string{string(r.kind), string(r.kind) + " " + r.class} {
 			by[key] = append(by[key], r.stall)
 			others[key] = append(others[key], r.others)
+			whole[key] = append(whole[key], r.whole)
 		}
-		line := fmt.Sprintf("recovery of %-60s at t=%6.1fs: stall %5.2fs, unowned topics %5.2fs", r.what, r.began.Sub(w.start).Seconds(), r.stall.Seconds(), r.others.Seconds())
+		line := fmt.Sprintf("recovery of %-60s at t=%6.1fs: stall %5.2fs, unowned topics %5.2fs, whole again %5.2fs after", r.what, r.began.Sub(w.start).Seconds(), r.stall.Seconds(), r.others.Seconds(), r.whole.Seconds())
 		if r.stall > 0 {
 			line += fmt.Sprintf(" (%s, from t=%.1fs)", r.topic, r.stallFrom.Sub(w.start).Seconds())
 		}
@@ -754,10 +831,12 @@ func (w *world) report(rs []recovery) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		d, o := by[k], others[k]
+		d, o, h := by[k], others[k], whole[k]
 		slices.Sort(d)
 		slices.Sort(o)
-		t.Logf("recovery %-28s n=%2d median=%.2fs worst=%.2fs  unowned topics: median=%.2fs worst=%.2fs", k, len(d),
-			d[len(d)/2].Seconds(), d[len(d)-1].Seconds(), o[len(o)/2].Seconds(), o[len(o)-1].Seconds())
+		slices.Sort(h)
+		t.Logf("recovery %-28s n=%2d median=%.2fs worst=%.2fs  unowned topics: median=%.2fs worst=%.2fs  whole again: median=%.2fs worst=%.2fs", k, len(d),
+			d[len(d)/2].Seconds(), d[len(d)-1].Seconds(), o[len(o)/2].Seconds(), o[len(o)-1].Seconds(),
+			h[len(h)/2].Seconds(), h[len(h)-1].Seconds())
 	}
 }
