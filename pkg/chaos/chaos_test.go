@@ -326,6 +326,12 @@ func (c *consumed) snapshot() []rec {
 // still running at `to` lasts until the next delivery; with none yet, until
 // `open` (zero: the stream has ended, every record was delivered).
 func (c *consumed) stallAfter(from, to, open time.Time) (worst time.Duration, began time.Time) {
+	return c.stallBefore(from, to, open, time.Time{})
+}
+
+// stallBefore is stallAfter with every pause cut short at clip (unless
+// zero): what a fault stalled before the next one began.
+func (c *consumed) stallBefore(from, to, open, clip time.Time) (worst time.Duration, began time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	prev := from
@@ -333,13 +339,20 @@ func (c *consumed) stallAfter(from, to, open time.Time) (worst time.Duration, be
 		if !a.After(from) {
 			continue
 		}
-		if a.Sub(prev) > worst {
-			worst, began = a.Sub(prev), prev
+		end := a
+		if !clip.IsZero() && end.After(clip) {
+			end = clip
+		}
+		if end.Sub(prev) > worst {
+			worst, began = end.Sub(prev), prev
 		}
 		if a.After(to) {
 			return worst, began
 		}
 		prev = a
+	}
+	if !clip.IsZero() && open.After(clip) {
+		open = clip
 	}
 	if open.Sub(prev) > worst {
 		worst, began = open.Sub(prev), prev
@@ -442,11 +455,20 @@ type recovery struct {
 
 // measure sets each fault's stall: the longest pause in deliveries of any
 // topic that began during the fault or after it until the cluster was whole
-// again (at least 2 s). It runs once every record has been delivered.
+// again (at least 2 s, but not past the next fault's start). It runs once
+// every record has been delivered.
 func measure(rs []recovery, cons map[string]*consumed) {
 	for i := range rs {
+		end := rs[i].over.Add(max(2*time.Second, rs[i].whole))
+		var next time.Time // what stalled once the next fault began is the next fault's
+		if i+1 < len(rs) {
+			next = rs[i+1].began
+			if next.Before(end) {
+				end = next
+			}
+		}
 		for topic, c := range cons {
-			d, from := c.stallAfter(rs[i].began, rs[i].over.Add(max(2*time.Second, rs[i].whole)), time.Time{})
+			d, from := c.stallBefore(rs[i].began, end, time.Time{}, next)
 			if d > rs[i].stall {
 				rs[i].stall, rs[i].topic, rs[i].stallFrom = d, topic, from
 			}
