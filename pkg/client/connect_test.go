@@ -119,3 +119,17 @@ func TestConnectFallsBackToDiscoveryWhenTheRedirectIsDead(t *testing.T) {
 		t.Errorf("connected to %s after %d discoveries, want %s after 1", addr, calls.Load(), leader)
 	}
 }
+
+// A client that knows brokers and found none serving broadcasts one round,
+// then goes back to its attempt loop (known brokers first, after a short
+// pause); a first connection runs discovery's whole schedule. A cluster
+// restarted as a whole is then found within a pause of serving again.
+func TestReconnectingDiscoveryIsOneRound(t *testing.T) {
+	l := newLink(Options{Logger: zerolog.Nop()})
+	if got := l.discoveryConfig(true).Attempts; got != 1 {
+		t.Errorf("reconnecting: %d discovery rounds, want 1", got)
+	}
+	if got := l.discoveryConfig(false).Attempts; got != 0 {
+		t.Errorf("first connection: %d discovery rounds, want discovery's own schedule (0)", got)
+	}
+}

@@ -102,7 +102,8 @@ func (l *link) connectOnce(ctx context.Context, redirect string, lastErr *error)
 			return nil, "", fatalError{final}
 		}
 	}
-	if known := l.reconnectOrder(); len(known) > 0 && l.o.Leader == "" {
+	known := l.reconnectOrder()
+	if len(known) > 0 && l.o.Leader == "" {
 		// Reconnecting: a broker we know answers (or redirects) in a round
 		// trip, where discovery listens a whole window first. Each dial is
 		// bounded: one that is cut off must not hold us long.
@@ -111,7 +112,7 @@ func (l *link) connectOnce(ctx context.Context, redirect string, lastErr *error)
 		}
 	}
 	var candidates []string
-	if addr, err := l.locate(ctx); err == nil {
+	if addr, err := l.locate(ctx, len(known) > 0); err == nil {
 		candidates = append(candidates, addr)
 	} else if errors.Is(err, wire.ErrAuth) {
 		return nil, "", fatalError{err}
@@ -322,21 +323,36 @@ func (l *link) noteHeartbeat(f wire.Frame) {
 	}
 }
 
-func (l *link) locate(ctx context.Context) (string, error) {
+// locate finds a broker: the -leader address, or discovery. reconnecting
+// says the client knows brokers and just found none of them serving: then
+// one broadcast round is enough, not discovery's whole schedule, since the
+// attempt loop tries again (the known brokers first) after its short pause.
+// A cluster restarting as a whole is then found within a pause of serving
+// again, not at the end of a schedule begun while it was down (chaos: the
+// producers came back 3.2 s after the restarted cluster served).
+func (l *link) locate(ctx context.Context, reconnecting bool) (string, error) {
 	if l.o.Leader != "" {
 		return l.o.Leader, nil
 	}
 	if l.o.Discover != nil {
 		return l.o.Discover(ctx)
 	}
-	res, err := discovery.Discover(ctx, discovery.Config{
-		Role: l.o.Role, NodeID: l.o.ClientID, Port: l.o.BroadcastPort,
-		Logger: l.o.Logger, Key: l.o.Key,
-	})
+	res, err := discovery.Discover(ctx, l.discoveryConfig(reconnecting))
 	if err != nil {
 		return "", err
 	}
 	return res.LeaderAddr, nil
+}
+
+func (l *link) discoveryConfig(reconnecting bool) discovery.Config {
+	cfg := discovery.Config{
+		Role: l.o.Role, NodeID: l.o.ClientID, Port: l.o.BroadcastPort,
+		Logger: l.o.Logger, Key: l.o.Key,
+	}
+	if reconnecting {
+		cfg.Attempts = 1
+	}
+	return cfg
 }
 
 func (l *link) dial(ctx context.Context, addr string, timeout time.Duration) (*framed.Conn, error) {

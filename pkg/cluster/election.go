@@ -134,6 +134,11 @@ func (n *Node) onElection(now time.Time, m *Election) {
 		}
 		held := *m
 		n.elec.held = &held
+		// Someone lost the leader: ask it now rather than at our next
+		// beat. A killed leader's port refuses (Unreachable takes the
+		// token up at once; chaos seed 4: a member held the token of the
+		// two that found the leader dead for 0.6 s); a live one answers.
+		n.send(n.view.Leader, n.heartbeat(false))
 		return
 	}
 	n.takeToken(now, m)
