@@ -602,6 +602,9 @@ func (r *clusterRepl) readMulticast(ctx context.Context) {
 			continue
 		}
 		m, err := r.openDatagram(buf[:n], opener, replay)
+		if err == errOwnDatagram {
+			continue
+		}
 		if err != nil {
 			r.b.rlog.warn("multicast").Err(err).Stringer("from", from).Int("bytes", n).Msg("multicast datagram dropped")
 			continue
@@ -609,6 +612,9 @@ func (r *clusterRepl) readMulticast(ctx context.Context) {
 		r.step(m)
 	}
 }
+
+// errOwnDatagram is openDatagram's answer to a datagram this broker sent.
+var errOwnDatagram = errors.New("own datagram")
 
 // openDatagram decodes one multicast datagram, checking its key tag and
 // sequence number when the cluster has a key. Every refusal is counted.
@@ -633,6 +639,12 @@ func (r *clusterRepl) openDatagram(b []byte, opener *wire.Opener, replay *wire.R
 	if !f.Type.IsCluster() {
 		r.b.counters.udpBad.Add(1)
 		return nil, fmt.Errorf("%w: %v is not a cluster message", wire.ErrMalformed, f.Type)
+	}
+	if id, ok := cluster.Sender(f.Body); ok && id == r.id {
+		// Our own, looped back by the group (brokers sharing a host need
+		// the loop): the node would drop it, so skip the copy and decode
+		// (a fifth of an owner's CPU under load).
+		return nil, errOwnDatagram
 	}
 	m, err := cluster.DecodeMessage(f.Type, append([]byte(nil), f.Body...))
 	if err != nil {

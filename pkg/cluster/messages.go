@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/logstream/logstream/pkg/defaults"
@@ -480,6 +481,17 @@ func (d dec) records() []record.Record {
 		}
 	}
 	return rs
+}
+
+// Sender returns the sending node of a broker-to-broker message body
+// without decoding the rest: every body starts with it (hdr). A broker
+// reading its own multicast back (the group loops datagrams to the sender)
+// drops them with this before paying for the decode.
+func Sender(body []byte) (NodeID, bool) {
+	if len(body) < 8 {
+		return 0, false
+	}
+	return NodeID(binary.BigEndian.Uint64(body)), true
 }
 
 // DecodeMessage decodes a broker-to-broker message body of type t. Records'

@@ -122,3 +122,18 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 	})
 }
+
+// Sender reads the sending node of every message kind from its encoded
+// body alone, and refuses a body too short to name one.
+func TestSender(t *testing.T) {
+	for _, m := range sampleMessages() {
+		from, _ := m.header()
+		got, ok := Sender(m.AppendTo(nil))
+		if !ok || got != from {
+			t.Errorf("%T: Sender = %d, %v; want %d", m, got, ok, from)
+		}
+	}
+	if _, ok := Sender(make([]byte, 7)); ok {
+		t.Error("Sender of a 7-byte body: ok, want not")
+	}
+}
