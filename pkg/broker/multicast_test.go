@@ -34,3 +34,23 @@ func TestOwnDatagramSkipped(t *testing.T) {
 		t.Fatalf("udpBad = %d, want 0", n)
 	}
 }
+
+// REPLICATE goes over the members' TCP links, big or small (a small one
+// multicast beside a big one on TCP could overtake it); heartbeats and the
+// like go to the group while they fit a datagram.
+func TestReplicateNotMulticast(t *testing.T) {
+	for _, c := range []struct {
+		m    cluster.Message
+		size int
+		want bool
+	}{
+		{&cluster.Replicate{}, 100, false},           // a commit announcement or one record
+		{&cluster.Replicate{}, 48 << 10, false},      // a batch
+		{&cluster.Heartbeat{}, 200, true},            // heartbeats stay on the group
+		{&cluster.ViewInstall{}, maxDatagram, false}, // too big for a datagram
+	} {
+		if got := viaMulticast(c.m, c.size); got != c.want {
+			t.Errorf("viaMulticast(%T, %d) = %v, want %v", c.m, c.size, got, c.want)
+		}
+	}
+}
