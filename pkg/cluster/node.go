@@ -184,6 +184,7 @@ func (n *Node) Ready() Ready {
 	}
 	r := n.out
 	n.out = Ready{}
+	r.Messages = dropCoveredAnnouncements(r.Messages)
 	if len(r.Writes) > 0 {
 		n.inflight = r.Writes
 	} else {

@@ -466,6 +466,55 @@ func (n *Node) announce(now time.Time, t *topic) {
 	n.multicast(&Replicate{From: n.id, View: n.view.Number, Topic: t.name, First: t.log.NextOffset(), Commit: t.commit})
 }
 
+// dropCoveredAnnouncements removes from msgs each commit announcement (a
+// REPLICATE to the view without records) that a later REPLICATE to the view
+// of the same topic makes redundant: the later one carries a commit at
+// least as high, and its First (the tail, or its first record) tells a
+// follower what the announcement's did. Under load the owner's commit rises
+// at almost every REPLICATE_ACK, and the loop handles acknowledgements and
+// new batches together: without this, one announcement per commit rise went
+// to every follower beside the batches that follow it — a message, a
+// system call and a wake-up on three brokers each. It keeps msgs' order and
+// backing array.
+func dropCoveredAnnouncements(msgs []Envelope) []Envelope {
+	type later struct {
+		topic  string
+		view   uint64
+		commit uint64
+	}
+	var seen []later // topics with a REPLICATE to the view further on; few per Ready
+	dropped := false
+	for i := len(msgs) - 1; i >= 0; i-- {
+		r, ok := msgs[i].Msg.(*Replicate)
+		if !ok || msgs[i].To != 0 {
+			continue
+		}
+		j := slices.IndexFunc(seen, func(l later) bool { return l.topic == r.Topic && l.view == r.View })
+		if len(r.Records) == 0 && j >= 0 && seen[j].commit >= r.Commit {
+			dropped = true
+			msgs[i].Msg = nil // marked; compacted below
+			continue
+		}
+		if j < 0 {
+			seen = append(seen, later{r.Topic, r.View, r.Commit})
+		} else {
+			seen[j].commit = max(seen[j].commit, r.Commit)
+		}
+	}
+	if !dropped {
+		return msgs
+	}
+	k := 0
+	for _, m := range msgs {
+		if m.Msg != nil {
+			msgs[k] = m
+			k++
+		}
+	}
+	clear(msgs[k:])
+	return msgs[:k]
+}
+
 // recomputeCommit advances the owner's commit index to the end stored by a
 // majority of the view, and acknowledges what it covers.
 func (n *Node) recomputeCommit(now time.Time, t *topic) {
