@@ -71,6 +71,16 @@ three_members() {
 }
 on_wait_timeout() { tail -5 "$WORK"/b*.log; }
 
+# brokers_cpu: the three brokers' CPU time so far (user + system), in ms.
+brokers_cpu() {
+	local p t=0 hz
+	hz=$(getconf CLK_TCK)
+	for p in "${PIDS[@]}"; do
+		t=$((t + $(awk '{ print $14 + $15 }' /proc/"$p"/stat)))
+	done
+	echo $((t * 1000 / hz))
+}
+
 stop_cluster() {
 	local p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -94,9 +104,11 @@ for round in $(seq "$ROUNDS"); do
 		if [ -n "$PROFILE" ]; then
 			for i in 0 1; do profile "$tag-r$round-b$i" "$i"; done
 		fi
+		cpu0=$(brokers_cpu)
 		out=$(in_ns "${NETNS_HOSTS[3]}" "$bin" bench --leader "$SUBNET.10:8001" --topic t$round --count "$COUNT" \
 			--consumers 0 --format json --log-level error)
 		echo "$tag batched $(json_num produce_records_per_second <<<"$out")" | tee -a "$RESULTS" >&2
+		echo "$tag cpu $(($(brokers_cpu) - cpu0))" | tee -a "$RESULTS" >&2
 		if [ -n "$PROFILE" ]; then
 			for i in 0 1; do
 				for k in block mutex; do
@@ -115,19 +127,20 @@ for round in $(seq "$ROUNDS"); do
 done
 
 echo
-echo "| binary | batched acked records/s | one at a time ack p50 (µs) | p99 (µs) |"
-echo "|---|---|---|---|"
+echo "| binary | batched acked records/s | brokers' CPU for the batched run (s, three together) | one at a time ack p50 (µs) | p99 (µs) |"
+echo "|---|---|---|---|---|"
 awk '
 function median(s,   n, v, i, j, t) {
 	n = split(s, v, " ")
 	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
 	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 }
-{ if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 }; vals[$1, $2] = vals[$1, $2] " " $3; runs[$1, $2] = runs[$1, $2] " " $3 }
+{ if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 }; vals[$1, $2] = vals[$1, $2] " " $3; runs[$1, $2] = runs[$1, $2] " " ($2 == "batched" ? sprintf("%.0fk", $3 / 1000) : ($2 == "cpu" ? sprintf("%.2f", $3 / 1000) : sprintf("%.0f", $3))) }
 END {
 	for (i = 1; i <= k; i++) {
 		b = order[i]
-		printf "| %s | %.0f k (runs%s) | %.0f (runs%s) | %.0f (runs%s) |\n", b, median(vals[b, "batched"]) / 1000, runs[b, "batched"],
+		printf "| %s | %.0f k (runs%s) | %.2f (runs%s) | %.0f (runs%s) | %.0f (runs%s) |\n", b, median(vals[b, "batched"]) / 1000, runs[b, "batched"],
+			median(vals[b, "cpu"]) / 1000, runs[b, "cpu"],
 			median(vals[b, "sync-p50"]), runs[b, "sync-p50"], median(vals[b, "sync-p99"]), runs[b, "sync-p99"]
 	}
 }' "$RESULTS"
