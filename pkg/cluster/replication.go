@@ -349,6 +349,12 @@ func noteSeq(d map[string]seqOffset, r record.Record) {
 
 // Propose appends a producer's batch on the topic's owner and replicates it.
 // The token comes back in Ready().Acks once the batch is committed.
+//
+// The node takes recs as they are: it sets their offsets and hands them on
+// in the next Ready (its Writes and REPLICATE messages) without copying, so
+// the caller must leave them alone until that Ready is applied and sent. It
+// may propose the same slice again afterwards (a batch refused during a
+// view change).
 func (n *Node) Propose(now time.Time, topicName string, recs []record.Record, token uint64) error {
 	n.now = now
 	firsts := firstSeqs(recs)
@@ -387,10 +393,15 @@ func (n *Node) propose(now time.Time, topicName string, recs []record.Record, to
 		return ErrFrozen
 	}
 	ack := Ack{Token: token, Topic: topicName, Count: uint32(len(recs))}
-	fresh := make([]record.Record, 0, len(recs))
+	// fresh is recs itself until a duplicate turns up (nearly always: a
+	// batch is resent whole or not at all), then a copy of the records
+	// that are not. Copying every batch (64 bytes a record, with a write
+	// barrier per pointer while the collector runs) was a tenth of an
+	// owner's propose.
+	fresh, copied := recs, false
 	var waitEnd uint64
 	var ps producerStates
-	for _, r := range recs {
+	for i, r := range recs {
 		p := ps.of(t.dedupe, r.ProducerID)
 		hi, ok, s, seen := p.hi, p.ok, p.stored, p.seen
 		if !ok && r.Seq > 1 {
@@ -418,11 +429,15 @@ func (n *Node) propose(now time.Time, topicName string, recs []record.Record, to
 				waitEnd = max(waitEnd, s.off+1)
 				ack.BaseOffset = s.off
 			}
+			if !copied {
+				fresh, copied = append(make([]record.Record, 0, len(recs)), recs[:i]...), true
+			}
 			continue
 		}
 		p.hi, p.ok = r.Seq, true
-		r.Offset = 0
-		fresh = append(fresh, r)
+		if copied {
+			fresh = append(fresh, r)
+		}
 	}
 	if len(fresh) > 0 {
 		first, err := t.log.Append(fresh)
