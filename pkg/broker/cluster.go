@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/logstream/logstream/pkg/cluster"
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/discovery"
 	"github.com/logstream/logstream/pkg/durable"
 	"github.com/logstream/logstream/pkg/record"
@@ -110,6 +111,9 @@ func newClusterRepl(b *Broker, store *topiclog.Store) (*clusterRepl, error) {
 		BrokerHBInterval: b.cfg.BrokerHBInterval, FollowerHBInterval: b.cfg.FollowerHBInterval,
 		SuspicionTimeout: b.cfg.SuspicionTimeout, FailureTimeout: b.cfg.FailureTimeout,
 		BrokerTimeout: b.cfg.BrokerTimeout, Store: clusterStore{store},
+		// REPLICATE goes over TCP (see send), so its size is bounded by
+		// what a member's connection accepts, not by a datagram.
+		MaxBatch: defaults.ReplicateBatchRecords, MaxBatchBytes: min(defaults.ReplicateBatchBytes, b.cfg.MaxFrame/2),
 		Detector: r.det,
 	}, time.Now())
 	if err != nil {

@@ -3,7 +3,10 @@ package broker
 import (
 	"testing"
 
+	"github.com/rs/zerolog"
+
 	"github.com/logstream/logstream/pkg/cluster"
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/wire"
 )
@@ -52,5 +55,27 @@ func TestReplicateNotMulticast(t *testing.T) {
 		if got := viaMulticast(c.m, c.size); got != c.want {
 			t.Errorf("viaMulticast(%T, %d) = %v, want %v", c.m, c.size, got, c.want)
 		}
+	}
+}
+
+// A link's queue is bounded in bytes as well as frames: a member that does
+// not read holds defaults.LinkQueueBytes of frames at most, the rest is
+// dropped (the member fetches it later).
+func TestLinkQueueBoundedInBytes(t *testing.T) {
+	r := &clusterRepl{log: zerolog.Nop()}
+	l := newLink(r, 2, "10.0.0.2:8001")
+	body := make([]byte, 1<<20)
+	fit := int(defaults.LinkQueueBytes / len(body))
+	for i := 0; i < fit+3; i++ {
+		l.enqueue(wire.Frame{Type: wire.TypeReplicate, Body: body})
+	}
+	if len(l.q) != fit {
+		t.Fatalf("%d frames of 1 MiB queued, want %d", len(l.q), fit)
+	}
+	<-l.q // what pump does as it takes a frame
+	l.queued.Add(-int64(len(body)))
+	l.enqueue(wire.Frame{Type: wire.TypeReplicate, Body: body})
+	if len(l.q) != fit {
+		t.Fatalf("after one frame left: %d queued, want %d", len(l.q), fit)
 	}
 }
