@@ -115,3 +115,14 @@ func TestProposeTakesBatchAsIs(t *testing.T) {
 		t.Fatalf("batch 3: %d duplicates at base %d, want 1 at 4", a.Duplicates, a.BaseOffset)
 	}
 }
+
+// firstSeqs names each producer once, at its first numbered record, however
+// the producers' runs interleave.
+func TestFirstSeqs(t *testing.T) {
+	recs := []record.Record{{ProducerID: "A", Seq: 1}, {ProducerID: "A", Seq: 2}, {ProducerID: "B", Seq: 5},
+		{ProducerID: "A", Seq: 3}, {ProducerID: "C", Seq: 0}, {ProducerID: "C", Seq: 4}, {ProducerID: "B", Seq: 6}}
+	want := []producerSeq{{"A", 1}, {"B", 5}, {"C", 4}}
+	if got := firstSeqs(recs); !slices.Equal(got, want) {
+		t.Fatalf("firstSeqs = %v, want %v", got, want)
+	}
+}

@@ -85,7 +85,10 @@ const maxGaps = 4096
 func firstSeqs(recs []record.Record) []producerSeq {
 	var out []producerSeq
 	for _, r := range recs {
-		if r.Seq != 0 && !slices.ContainsFunc(out, func(p producerSeq) bool { return p.producer == r.ProducerID }) {
+		if r.Seq == 0 || len(out) > 0 && out[len(out)-1].producer == r.ProducerID {
+			continue // the run of the producer just seen: a batch is nearly always one
+		}
+		if !slices.ContainsFunc(out, func(p producerSeq) bool { return p.producer == r.ProducerID }) {
 			out = append(out, producerSeq{r.ProducerID, r.Seq})
 		}
 	}
