@@ -13,6 +13,8 @@
 # PROFILE=DIR also runs each broker with MONITOR_PPROF and saves the owner's
 # and a follower's CPU, block and mutex profiles and a 2 s execution trace
 # of each batched run (DIR/<binary>-r<round>-<broker>.{cpu,block,mutex,trace}).
+# STRACE=DIR counts each broker's system calls during the batched run
+# (strace -c -f; slows the run, so its figures are not comparable).
 set -euo pipefail
 
 [ $# -ge 1 ] || { echo "usage: $0 BINARY [BINARY...]" >&2; exit 2; }
@@ -22,6 +24,7 @@ ROUNDS=${ROUNDS:-3}
 COUNT=${COUNT:-1000000}
 SYNC_COUNT=${SYNC_COUNT:-5000}
 PROFILE=${PROFILE:-}
+STRACE=${STRACE:-}
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 SCRIPT_NAME=bench-cluster
@@ -37,6 +40,7 @@ netns_switch_lab "$STEM" "$SUBNET" 4
 RESULTS=$WORK/results.txt
 : >"$RESULTS"
 [ -z "$PROFILE" ] || mkdir -p "$PROFILE"
+[ -z "$STRACE" ] || mkdir -p "$STRACE"
 
 json_num() { sed -n "s/.*\"$1\":\([0-9.eE+-]*\).*/\1/p"; }
 json_p() { sed -n "s/.*\"ack_latency_us\":{[^}]*\"$1\":\([0-9.eE+-]*\).*/\1/p"; }
@@ -104,11 +108,20 @@ for round in $(seq "$ROUNDS"); do
 		if [ -n "$PROFILE" ]; then
 			for i in 0 1; do profile "$tag-r$round-b$i" "$i"; done
 		fi
+		STRACE_PIDS=()
+		if [ -n "$STRACE" ]; then
+			for i in 0 1 2; do
+				strace -c -f -o "$STRACE/$tag-r$round-b$i.txt" -p "${PIDS[$i]}" 2>/dev/null &
+				STRACE_PIDS+=($!)
+			done
+			sleep 1 # attached
+		fi
 		cpu0=$(brokers_cpu)
 		out=$(in_ns "${NETNS_HOSTS[3]}" "$bin" bench --leader "$SUBNET.10:8001" --topic t$round --count "$COUNT" \
 			--consumers 0 --format json --log-level error)
 		echo "$tag batched $(json_num produce_records_per_second <<<"$out")" | tee -a "$RESULTS" >&2
 		echo "$tag cpu $(($(brokers_cpu) - cpu0))" | tee -a "$RESULTS" >&2
+		for p in "${STRACE_PIDS[@]}"; do kill -INT "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 		if [ -n "$PROFILE" ]; then
 			for i in 0 1; do
 				for k in block mutex; do
