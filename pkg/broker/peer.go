@@ -48,11 +48,24 @@ type peer struct {
 
 	sessions map[string]*topicSession // serve-owned: PRODUCE/CONSUME per topic, for the log
 
-	// spareRecs: serve-owned; the records slice of a PRODUCE acknowledged
-	// before Propose returned, for the next PRODUCE to decode into (see
-	// produce).
+	// recycled carries acknowledged PRODUCE batches back from whoever
+	// acknowledged them; serve takes them before its next Recv (see
+	// produce). spareRecs is serve-owned: a records slice to decode the
+	// next PRODUCE into.
+	recycled  chan producedBatch
 	spareRecs []record.Record
 }
+
+// producedBatch is a PRODUCE's body and decoded records, once nothing refers
+// to them any more.
+type producedBatch struct {
+	body []byte
+	recs []record.Record
+}
+
+// recycledQueue bounds the batches waiting to be reused by one connection;
+// beyond it they are left to the collector.
+const recycledQueue = 4
 
 func (b *Broker) newClient(nc net.Conn) *peer {
 	if tc, ok := nc.(*net.TCPConn); ok {
@@ -62,9 +75,10 @@ func (b *Broker) newClient(nc net.Conn) *peer {
 		b: b,
 		conn: framed.NewWith(nc, framed.Options{MaxBody: b.cfg.MaxFrame, Queue: sendQueue,
 			WriteTimeout: writeTimeout, Key: b.cfg.Key, Refuse: true}),
-		log:    b.log.With().Str("peer", nc.RemoteAddr().String()).Logger(),
-		subs:   map[uint64]context.CancelFunc{},
-		flight: newFlightWindow(b.cfg.MaxInFlightRecords),
+		log:      b.log.With().Str("peer", nc.RemoteAddr().String()).Logger(),
+		subs:     map[uint64]context.CancelFunc{},
+		flight:   newFlightWindow(b.cfg.MaxInFlightRecords),
+		recycled: make(chan producedBatch, recycledQueue),
 	}
 	c.id.Store("")
 	b.mu.Lock()
@@ -98,6 +112,12 @@ func (c *peer) serve(ctx context.Context) {
 	// HandshakeTimeout; after that, silence is bounded by ClientTimeout.
 	c.conn.SetReadDeadline(time.Now().Add(c.b.cfg.HandshakeTimeout))
 	for first := true; ; first = false {
+		select {
+		case pb := <-c.recycled:
+			c.conn.Recycle(pb.body)
+			c.spareRecs = pb.recs[:0]
+		default:
+		}
 		f, err := c.conn.Recv()
 		if err != nil {
 			c.recvFailed(ctx, err, first)
@@ -273,14 +293,13 @@ func (c *peer) identify(id string, role wire.Role) {
 
 // produce hands a batch to the cluster; its acknowledgement is sent when
 // the cluster answers, so a nil error means no reply now.
-// produce hands m (decoded from body) to the cluster. When the batch is
-// acknowledged before Propose returns (a lone broker, or a refusal), nothing
-// refers to its records or to body any more (Propose lets go of a batch
-// once it is stored and its REPLICATE encoded; an acknowledged batch is
-// neither pending nor parked): both are handed back for the next PRODUCE to
-// decode into, and the connection allocates nothing per batch — a lone
-// broker's collector had a body of ~120 KB and a 64 KB slice of pointers
-// to clear per 1000 records.
+// produce hands m (decoded from body) to the cluster. Once the batch is
+// acknowledged (or refused) nothing refers to its records or to body any
+// more — the cluster lets go of a batch once it is stored and its REPLICATE
+// encoded, and an acknowledged batch is neither pending nor parked — so
+// done hands both back (recycled) for a later PRODUCE to decode into: the
+// connection then allocates nothing per batch, where the collector had a
+// body of ~120 KB and a 64 KB slice of pointers to clear per 1000 records.
 func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce, body []byte) error {
 	if err := validTopic(m.Topic); err != nil {
 		return &refusal{code: wire.ErrBadRequest, msg: err.Error(), topic: m.Topic}
@@ -342,11 +361,13 @@ func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce, body [
 		if m.Acks != 0 && !inline.give(ack) {
 			c.replyNow(corr, &ack)
 		}
+		select {
+		case c.recycled <- producedBatch{body: body, recs: m.Records}:
+		default:
+		}
 	})
 	if ack, ok := inline.take(); ok {
 		c.reply(corr, &ack)
-		c.conn.Recycle(body)
-		c.spareRecs = m.Records[:0]
 	}
 	return nil
 }
