@@ -63,6 +63,9 @@ type clusterRepl struct {
 	book    map[cluster.NodeID]string
 	links   map[cluster.NodeID]*link
 	hb      *hbWatch
+	// afterDrain runs at the end of the next drain: once the writes and
+	// messages of the work queued before it are out (see stepThen).
+	afterDrain []func()
 
 	mcastOut *net.UDPConn // nil: no multicast, everything over TCP
 	mcastIn  *net.UDPConn
@@ -295,9 +298,14 @@ func (r *clusterRepl) drain() {
 		}
 		r.deliver(rd)
 		if !r.node.HasReady() {
-			return
+			break
 		}
 	}
+	for i, f := range r.afterDrain {
+		f()
+		r.afterDrain[i] = nil
+	}
+	r.afterDrain = r.afterDrain[:0]
 }
 
 // deliver hands one Ready's output (its writes applied) to the network, the
@@ -458,8 +466,17 @@ func (r *clusterRepl) Owner(topic string) (addr string, self, known bool) {
 }
 
 // step hands a message from a peer to the node.
-func (r *clusterRepl) step(m cluster.Message) {
+func (r *clusterRepl) step(m cluster.Message) { r.stepThen(m, nil) }
+
+// stepThen is step, calling after (on the loop) once the node's output for
+// m — its writes and messages — is out, so nothing the node was given
+// with m is used any more (a REPLICATE's records, for their connection to
+// decode the next one into). after is not called if the loop has stopped.
+func (r *clusterRepl) stepThen(m cluster.Message, after func()) {
 	r.do(context.Background(), func(now time.Time) {
+		if after != nil {
+			r.afterDrain = append(r.afterDrain, after)
+		}
 		switch m := m.(type) {
 		case *cluster.Heartbeat:
 			r.learn(m.From, m.Addr)

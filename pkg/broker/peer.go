@@ -56,8 +56,18 @@ type peer struct {
 	spareRecs []record.Record
 }
 
-// producedBatch is a PRODUCE's body and decoded records, once nothing refers
-// to them any more.
+// recycle hands a frame's body and decoded records that nothing refers to
+// any more back to serve, which reads and decodes a later frame into them;
+// if some are waiting already, these are left to the collector.
+func (c *peer) recycle(body []byte, recs []record.Record) {
+	select {
+	case c.recycled <- producedBatch{body: body, recs: recs}:
+	default:
+	}
+}
+
+// producedBatch is a PRODUCE's (or a REPLICATE's) body and decoded records,
+// once nothing refers to them any more.
 type producedBatch struct {
 	body []byte
 	recs []record.Record
@@ -273,9 +283,20 @@ func (c *peer) handle(ctx context.Context, f wire.Frame, wg *sync.WaitGroup) (wi
 		return &wire.Error{Code: wire.ErrNone, Message: "election started"}, nil
 	default:
 		if f.Type.IsCluster() {
-			m, err := cluster.DecodeMessage(f.Type, f.Body)
+			var spare []record.Record
+			if f.Type == wire.TypeReplicate {
+				spare, c.spareRecs = c.spareRecs, nil
+			}
+			m, err := cluster.DecodeMessageInto(f.Type, f.Body, spare)
 			if err != nil {
 				return nil, err
+			}
+			if rep, ok := m.(*cluster.Replicate); ok && len(rep.Records) > 0 {
+				// As with PRODUCE: once the node has stored the records,
+				// the body and the slice are this connection's again.
+				body, recs := f.Body, rep.Records
+				c.b.cluster.stepThen(m, func() { c.recycle(body, recs) })
+				return nil, nil
 			}
 			c.b.cluster.step(m)
 			return nil, nil
@@ -361,10 +382,7 @@ func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce, body [
 		if m.Acks != 0 && !inline.give(ack) {
 			c.replyNow(corr, &ack)
 		}
-		select {
-		case c.recycled <- producedBatch{body: body, recs: m.Records}:
-		default:
-		}
+		c.recycle(body, m.Records)
 	})
 	if ack, ok := inline.take(); ok {
 		c.reply(corr, &ack)

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -77,5 +78,18 @@ func TestLinkQueueBoundedInBytes(t *testing.T) {
 	l.enqueue(wire.Frame{Type: wire.TypeReplicate, Body: body})
 	if len(l.q) != fit {
 		t.Fatalf("after one frame left: %d queued, want %d", len(l.q), fit)
+	}
+}
+
+// stepThen calls its callback on the loop once the node's output for the
+// message is out (at the end of the drain that follows it).
+func TestStepThenCallsBack(t *testing.T) {
+	b := startBroker(t, t.TempDir(), nil)
+	done := make(chan struct{})
+	b.cluster.stepThen(&cluster.ReplicateAck{From: b.cluster.id + 1, View: 1, Topic: "t", End: 1}, func() { close(done) })
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("stepThen's callback did not run")
 	}
 }

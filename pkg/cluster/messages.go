@@ -409,8 +409,12 @@ func encEpochs(e *wire.Enc, h []Epoch) {
 	}
 }
 
-// dec wraps wire.Dec with the package's bounds.
-type dec struct{ *wire.Dec }
+// dec wraps wire.Dec with the package's bounds. spare, if it has room,
+// is where records are decoded into (DecodeMessageInto).
+type dec struct {
+	*wire.Dec
+	spare []record.Record
+}
 
 func (d dec) fail(format string, args ...any) {
 	d.Fail(fmt.Errorf("%w: %s", wire.ErrMalformed, fmt.Sprintf(format, args...)))
@@ -469,7 +473,7 @@ func (d dec) epochs() []Epoch {
 }
 
 func (d dec) records() []record.Record {
-	rs := d.Records()
+	rs := d.RecordsInto(d.spare[:0], wire.MaxListLen)
 	if len(rs) > maxRecords {
 		d.fail("%d records exceed %d", len(rs), maxRecords)
 		return nil
@@ -499,7 +503,14 @@ func Sender(body []byte) (NodeID, bool) {
 // or wire.ErrTruncated, never panics, and never allocates more than a small
 // multiple of len(body).
 func DecodeMessage(t wire.Type, body []byte) (Message, error) {
-	d := dec{wire.NewDec(body)}
+	return DecodeMessageInto(t, body, nil)
+}
+
+// DecodeMessageInto is DecodeMessage decoding a message's records into
+// spare's backing array when it has room (a broker reading REPLICATE after
+// REPLICATE reuses one slice once the node is done with the last).
+func DecodeMessageInto(t wire.Type, body []byte, spare []record.Record) (Message, error) {
+	d := dec{Dec: wire.NewDec(body), spare: spare}
 	from, view, cluster := d.id(), d.U64(), d.U64()
 	var m Message
 	switch t {
