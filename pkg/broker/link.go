@@ -3,17 +3,26 @@ package broker
 import (
 	"errors"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/logstream/logstream/pkg/cluster"
+	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/framed"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
-// linkQueue bounds the frames waiting for one peer. The protocol survives
-// loss (gaps are fetched, timeouts retry), so a full queue drops rather than
+// linkQueue bounds the frames waiting for one peer, and
+// defaults.LinkQueueBytes their bodies' bytes. The protocol survives loss
+// (gaps are fetched, timeouts retry), so a full queue drops rather than
 // stalling the cluster loop.
 const linkQueue = 8192
+
+// linkConnQueue is the frames the link's connection queues while its
+// writer is busy, behind the link's own queue: few, so what waits is
+// bounded by the link's bytes, not by frames of up to
+// defaults.ReplicateBatchBytes each.
+const linkConnQueue = 16
 
 // link is our outbound TCP connection to one peer broker. Its run goroutine
 // owns the connection: it dials, sends what is queued, and redials after a
@@ -24,6 +33,9 @@ type link struct {
 	addr string
 	q    chan wire.Frame
 	quit chan struct{}
+	// queued is the body bytes in q: raised by enqueue (the loop),
+	// lowered by pump once a frame is taken.
+	queued atomic.Int64
 }
 
 func newLink(r *clusterRepl, id cluster.NodeID, addr string) *link {
@@ -32,8 +44,13 @@ func newLink(r *clusterRepl, id cluster.NodeID, addr string) *link {
 
 // enqueue is called by the loop only; it never blocks.
 func (l *link) enqueue(f wire.Frame) {
+	if l.queued.Load()+int64(len(f.Body)) > defaults.LinkQueueBytes {
+		l.r.log.Debug().Str("peer", cluster.Display(l.id, "", l.addr)).Msg("link queue full (bytes); message dropped")
+		return
+	}
 	select {
 	case l.q <- f:
+		l.queued.Add(int64(len(f.Body)))
 	default:
 		l.r.log.Debug().Str("peer", cluster.Display(l.id, "", l.addr)).Msg("link queue full; message dropped")
 	}
@@ -60,7 +77,7 @@ func (l *link) run() {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
-		conn := framed.NewWith(nc, framed.Options{MaxBody: l.r.b.cfg.MaxFrame, Queue: 1024,
+		conn := framed.NewWith(nc, framed.Options{MaxBody: l.r.b.cfg.MaxFrame, Queue: linkConnQueue,
 			WriteTimeout: 5 * time.Second, Key: l.r.b.cfg.Key})
 		// The peer answers over its own link to us; reading here only
 		// notices the connection closing (the peer died or restarted).
@@ -94,6 +111,7 @@ func (l *link) pump(conn *framed.Conn) bool {
 		case <-conn.Done():
 			return false
 		case f := <-l.q:
+			l.queued.Add(-int64(len(f.Body)))
 			if conn.Send(f) != nil {
 				return false
 			}

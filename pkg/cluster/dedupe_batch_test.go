@@ -79,3 +79,50 @@ func TestBatchOfSeveralProducersDeduplicates(t *testing.T) {
 		}
 	}
 }
+
+// A batch without duplicates is taken as it is, not copied: the node sets
+// the caller's records' offsets (Propose's contract), and commits them. A
+// batch with one keeps the caller's records as they were.
+func TestProposeTakesBatchAsIs(t *testing.T) {
+	c := newCluster(t, 3)
+	if err := c.proposeRecs(1, "A1", "A2"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor("batch 1 committed", 5*time.Second, func() bool { return c.acked(1) })
+	owner, _ := c.s.nodes[1].node.Owner("logs")
+	nd := c.s.nodes[owner.ID]
+	recs := []record.Record{{ProducerID: "A", Seq: 3}, {ProducerID: "A", Seq: 4}}
+	if err := nd.node.Propose(c.s.now, "logs", recs, 2); err != nil {
+		t.Fatal(err)
+	}
+	if recs[0].Offset != 2 || recs[1].Offset != 3 {
+		t.Fatalf("caller's records at offsets %d, %d: the batch was copied (want 2, 3)", recs[0].Offset, recs[1].Offset)
+	}
+	c.s.flush(nd)
+	c.waitFor("batch 2 committed", 5*time.Second, func() bool { return c.acked(2) })
+	mixed := []record.Record{{ProducerID: "A", Seq: 5}, {ProducerID: "A", Seq: 4}, {ProducerID: "A", Seq: 6}}
+	if err := nd.node.Propose(c.s.now, "logs", mixed, 3); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range mixed {
+		if r.Offset != 0 {
+			t.Errorf("record %d of a batch with a duplicate: offset set to %d in the caller's slice", i, r.Offset)
+		}
+	}
+	c.s.flush(nd)
+	c.waitFor("batch 3 committed", 5*time.Second, func() bool { return c.acked(3) })
+	if a := c.acks[3]; a.Duplicates != 1 || a.BaseOffset != 4 {
+		t.Fatalf("batch 3: %d duplicates at base %d, want 1 at 4", a.Duplicates, a.BaseOffset)
+	}
+}
+
+// firstSeqs names each producer once, at its first numbered record, however
+// the producers' runs interleave.
+func TestFirstSeqs(t *testing.T) {
+	recs := []record.Record{{ProducerID: "A", Seq: 1}, {ProducerID: "A", Seq: 2}, {ProducerID: "B", Seq: 5},
+		{ProducerID: "A", Seq: 3}, {ProducerID: "C", Seq: 0}, {ProducerID: "C", Seq: 4}, {ProducerID: "B", Seq: 6}}
+	want := []producerSeq{{"A", 1}, {"B", 5}, {"C", 4}}
+	if got := firstSeqs(recs); !slices.Equal(got, want) {
+		t.Fatalf("firstSeqs = %v, want %v", got, want)
+	}
+}

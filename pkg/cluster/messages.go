@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/logstream/logstream/pkg/defaults"
@@ -408,8 +409,12 @@ func encEpochs(e *wire.Enc, h []Epoch) {
 	}
 }
 
-// dec wraps wire.Dec with the package's bounds.
-type dec struct{ *wire.Dec }
+// dec wraps wire.Dec with the package's bounds. spare, if it has room,
+// is where records are decoded into (DecodeMessageInto).
+type dec struct {
+	*wire.Dec
+	spare []record.Record
+}
 
 func (d dec) fail(format string, args ...any) {
 	d.Fail(fmt.Errorf("%w: %s", wire.ErrMalformed, fmt.Sprintf(format, args...)))
@@ -468,7 +473,7 @@ func (d dec) epochs() []Epoch {
 }
 
 func (d dec) records() []record.Record {
-	rs := d.Records()
+	rs := d.RecordsInto(d.spare[:0], wire.MaxListLen)
 	if len(rs) > maxRecords {
 		d.fail("%d records exceed %d", len(rs), maxRecords)
 		return nil
@@ -482,12 +487,30 @@ func (d dec) records() []record.Record {
 	return rs
 }
 
+// Sender returns the sending node of a broker-to-broker message body
+// without decoding the rest: every body starts with it (hdr). A broker
+// reading its own multicast back (the group loops datagrams to the sender)
+// drops them with this before paying for the decode.
+func Sender(body []byte) (NodeID, bool) {
+	if len(body) < 8 {
+		return 0, false
+	}
+	return NodeID(binary.BigEndian.Uint64(body)), true
+}
+
 // DecodeMessage decodes a broker-to-broker message body of type t. Records'
 // payloads alias body. Bad input returns an error wrapping wire.ErrMalformed
 // or wire.ErrTruncated, never panics, and never allocates more than a small
 // multiple of len(body).
 func DecodeMessage(t wire.Type, body []byte) (Message, error) {
-	d := dec{wire.NewDec(body)}
+	return DecodeMessageInto(t, body, nil)
+}
+
+// DecodeMessageInto is DecodeMessage decoding a message's records into
+// spare's backing array when it has room (a broker reading REPLICATE after
+// REPLICATE reuses one slice once the node is done with the last).
+func DecodeMessageInto(t wire.Type, body []byte, spare []record.Record) (Message, error) {
+	d := dec{Dec: wire.NewDec(body), spare: spare}
 	from, view, cluster := d.id(), d.U64(), d.U64()
 	var m Message
 	switch t {

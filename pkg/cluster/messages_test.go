@@ -122,3 +122,40 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 	})
 }
+
+// Sender reads the sending node of every message kind from its encoded
+// body alone, and refuses a body too short to name one.
+func TestSender(t *testing.T) {
+	for _, m := range sampleMessages() {
+		from, _ := m.header()
+		got, ok := Sender(m.AppendTo(nil))
+		if !ok || got != from {
+			t.Errorf("%T: Sender = %d, %v; want %d", m, got, ok, from)
+		}
+	}
+	if _, ok := Sender(make([]byte, 7)); ok {
+		t.Error("Sender of a 7-byte body: ok, want not")
+	}
+}
+
+// DecodeMessageInto decodes a REPLICATE's records into the slice it is
+// given when that has room, with the same result as DecodeMessage.
+func TestDecodeMessageIntoReusesRecords(t *testing.T) {
+	m := &Replicate{From: 3, View: 7, Topic: "logs", First: 10, Commit: 9, Records: sampleRecords()}
+	body := m.AppendTo(nil)
+	want, err := DecodeMessage(m.Type(), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spare := make([]record.Record, 0, 4)
+	got, err := DecodeMessageInto(m.Type(), body, spare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("DecodeMessageInto = %#v, want %#v", got, want)
+	}
+	if &got.(*Replicate).Records[0] != &spare[:1][0] {
+		t.Fatal("the records were not decoded into the slice given")
+	}
+}

@@ -143,7 +143,7 @@ func (n *Node) loadState(b []byte) error {
 	if b[0] != 'N' && b[0] != 'C' {
 		return fmt.Errorf("cluster: corrupt state in %s meta", StateTopic)
 	}
-	d := dec{wire.NewDec(b[1:])}
+	d := dec{Dec: wire.NewDec(b[1:])}
 	v := d.view()
 	p, pt, a := d.U64(), d.id(), d.U64()
 	var c uint64
@@ -184,6 +184,7 @@ func (n *Node) Ready() Ready {
 	}
 	r := n.out
 	n.out = Ready{}
+	r.Messages = dropCoveredAnnouncements(r.Messages)
 	if len(r.Writes) > 0 {
 		n.inflight = r.Writes
 	} else {

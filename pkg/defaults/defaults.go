@@ -127,6 +127,23 @@ const (
 	ProducerMaxPending = 100000
 )
 
+// How a topic's owner replicates to the other brokers.
+const (
+	// ReplicateBatchRecords and ReplicateBatchBytes bound one REPLICATE
+	// (or a FETCH answer between brokers): a default PRODUCE batch of
+	// 1000 records of 100 bytes leaves as one frame to each member, which
+	// stores it with one write and acknowledges it once (at 256 records
+	// and 48 KiB, the sizes of a multicast datagram, it took four of
+	// each). The broker lowers the bytes to half of MAX_FRAME.
+	ReplicateBatchRecords = 1024
+	ReplicateBatchBytes   = 192 << 10
+	// LinkQueueBytes bounds the frames waiting for one peer broker. A full
+	// queue drops (the member fetches the gap) rather than holding the
+	// owner back, so a member that stops reading costs this much memory
+	// at most.
+	LinkQueueBytes = 64 << 20
+)
+
 // What a broker sends a consumer (SUBSCRIBE, FETCH) and the analytics it
 // computes for it.
 const (

@@ -267,6 +267,11 @@ func (c *Conn) Recv() (wire.Frame, error) {
 	return f, nil
 }
 
+// Recycle hands back a body Recv returned that nothing refers to any more,
+// for the next Recv to read into (wire.Reader.Recycle). Call it from the
+// goroutine that calls Recv.
+func (c *Conn) Recycle(body []byte) { c.r.Recycle(body) }
+
 // ReuseBodies makes every later Recv return a body that is valid only until
 // the next Recv (see wire.Reader.Reuse): for a reader done with each frame
 // before it reads the next, such as a consumer, which then allocates nothing

@@ -32,10 +32,12 @@ func (m Produce) AppendTo(dst []byte) []byte {
 	return e.B
 }
 
-// Unmarshal decodes b; record payloads alias b.
+// Unmarshal decodes b; record payloads alias b. As Records.Unmarshal, it
+// decodes into m.Records' backing array when that has room (a zero Produce
+// gets a new one).
 func (m *Produce) Unmarshal(b []byte) error {
 	d := NewDec(b)
-	x := Produce{Topic: d.String(), ProducerID: d.String(), Acks: d.U8(), Records: d.RecordsUpTo(MaxBatchRecords)}
+	x := Produce{Topic: d.String(), ProducerID: d.String(), Acks: d.U8(), Records: d.RecordsInto(m.Records[:0], MaxBatchRecords)}
 	if err := d.Finish(); err != nil {
 		return err
 	}

@@ -33,6 +33,8 @@ type Reader struct {
 	// Reuse); else every body is freshly allocated.
 	reuse bool
 	buf   []byte
+	// spare: a body handed back with Recycle, read into by the next call.
+	spare []byte
 }
 
 // maxKeptBody bounds the body buffer a reusing Reader keeps between frames:
@@ -47,6 +49,17 @@ const maxKeptBody = 4 << 20
 // memory bound is the same as without: the buffer grows only as bytes
 // arrive (see readBody).
 func (r *Reader) Reuse() { r.reuse = true }
+
+// Recycle hands back a body Next returned that the caller is done with
+// (nothing refers to it any more): the next Next reads into it if it has
+// room, instead of allocating. For a reader that is done with some frames
+// before the next and not with others (a broker's PRODUCE acknowledged at
+// once, or still replicating).
+func (r *Reader) Recycle(body []byte) {
+	if !r.reuse && cap(body) <= maxKeptBody {
+		r.spare = body[:0]
+	}
+}
 
 // NewReader returns a Reader over r refusing bodies larger than maxBody
 // (<= 0 means DefaultMaxFrame). The Reader buffers: once it is in use, read r
@@ -90,7 +103,8 @@ func (r *Reader) Next() (Frame, error) {
 			r.buf = body[:0]
 		}
 	} else {
-		body, got, err = readBody(r.r, hd.n)
+		body, got, err = readBodyInto(r.r, hd.n, r.spare)
+		r.spare = nil
 	}
 	if err != nil {
 		return Frame{}, r.fail(fmt.Errorf("%w: %v body after %d of %d bytes: %w", ErrTruncated, hd.typ, got, hd.n, unexpected(err)))

@@ -284,3 +284,35 @@ func TestReaderReuse(t *testing.T) {
 		t.Errorf("a reusing Reader allocated %.0f times per frame, want 0", allocs)
 	}
 }
+
+// A body handed back with Recycle is read into by the next Next only (the
+// one after that allocates again), and the frames read are the same.
+func TestReaderRecycle(t *testing.T) {
+	a := bytes.Repeat([]byte{1}, 120<<10)
+	b := bytes.Repeat([]byte{2}, 100<<10)
+	c := bytes.Repeat([]byte{3}, 100<<10)
+	var stream []byte
+	for _, body := range [][]byte{a, b, c} {
+		stream = AppendFrame(stream, Frame{Type: TypeProduce, Body: body})
+	}
+	r := NewReader(bytes.NewReader(stream), 0)
+	f1, err := r.Next()
+	if err != nil || !bytes.Equal(f1.Body, a) {
+		t.Fatalf("first frame: %v", err)
+	}
+	r.Recycle(f1.Body)
+	f2, err := r.Next()
+	if err != nil || !bytes.Equal(f2.Body, b) {
+		t.Fatalf("second frame: %v", err)
+	}
+	if &f2.Body[0] != &f1.Body[0] {
+		t.Fatal("the second frame was not read into the recycled body")
+	}
+	f3, err := r.Next()
+	if err != nil || !bytes.Equal(f3.Body, c) {
+		t.Fatalf("third frame: %v", err)
+	}
+	if &f3.Body[0] == &f2.Body[0] {
+		t.Fatal("the third frame was read into the second's body, which was not recycled")
+	}
+}

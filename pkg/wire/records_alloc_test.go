@@ -90,3 +90,26 @@ func TestRecordsUnmarshalReusesSlice(t *testing.T) {
 		t.Errorf("unmarshalling into a used Records allocated %.0f times, want at most 2", allocs)
 	}
 }
+
+// Produce.Unmarshal decodes into the records slice it is given when that has
+// room (a broker decodes PRODUCE after PRODUCE into one), and a zero Produce
+// gets a slice of its own.
+func TestProduceUnmarshalReusesRecords(t *testing.T) {
+	recs := []record.Record{{ProducerID: "p", Seq: 1, Payload: []byte("a")}, {ProducerID: "p", Seq: 2, Payload: []byte("b")}}
+	body := (&Produce{Topic: "t", ProducerID: "p", Acks: 1, Records: recs}).AppendTo(nil)
+	var fresh Produce
+	if err := fresh.Unmarshal(body); err != nil || len(fresh.Records) != 2 {
+		t.Fatalf("Unmarshal: %v, %d records", err, len(fresh.Records))
+	}
+	spare := make([]record.Record, 0, 8)
+	m := Produce{Records: spare}
+	if err := m.Unmarshal(body); err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Records) != 2 || &m.Records[0] != &spare[:1][0] {
+		t.Fatal("the records were not decoded into the slice given")
+	}
+	if m.Records[1].Seq != 2 || string(m.Records[1].Payload) != "b" || m.Topic != "t" {
+		t.Fatalf("decoded %+v", m)
+	}
+}
