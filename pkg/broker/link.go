@@ -24,6 +24,17 @@ const linkQueue = 8192
 // defaults.ReplicateBatchBytes each.
 const linkConnQueue = 16
 
+// linkStaleAfter is how long a frame may have waited in the queue of a link
+// that was down before it is dropped instead of sent once the link is back.
+// Such a frame was sent into an outage the node has been told of
+// (Unreachable), and the protocol has moved on: delivered late, a
+// STATE_EXCHANGE its proposer abandoned seconds ago took a member's promise
+// in the middle of an election (chaos seed 5: 2.5 s old; no one won the
+// round until the dead leader came back). Dropping is what a lost datagram
+// does, which the protocol survives; frames of a link that stays up are
+// never dropped for their age.
+const linkStaleAfter = time.Second
+
 // link is our outbound TCP connection to one peer broker. Its run goroutine
 // owns the connection: it dials, sends what is queued, and redials after a
 // failure, telling the node at once when the peer cannot be reached.
@@ -31,15 +42,25 @@ type link struct {
 	r    *clusterRepl
 	id   cluster.NodeID
 	addr string
-	q    chan wire.Frame
+	q    chan queuedFrame
 	quit chan struct{}
 	// queued is the body bytes in q: raised by enqueue (the loop),
 	// lowered by pump once a frame is taken.
 	queued atomic.Int64
+	// next is a frame taken from q to be sent before the rest (by
+	// dropStale, which had to take it to read its age). Run's goroutine
+	// only.
+	next *queuedFrame
+}
+
+// queuedFrame is a frame waiting in a link's queue, and since when.
+type queuedFrame struct {
+	f  wire.Frame
+	at time.Time
 }
 
 func newLink(r *clusterRepl, id cluster.NodeID, addr string) *link {
-	return &link{r: r, id: id, addr: addr, q: make(chan wire.Frame, linkQueue), quit: make(chan struct{})}
+	return &link{r: r, id: id, addr: addr, q: make(chan queuedFrame, linkQueue), quit: make(chan struct{})}
 }
 
 // enqueue is called by the loop only; it never blocks.
@@ -49,7 +70,7 @@ func (l *link) enqueue(f wire.Frame) {
 		return
 	}
 	select {
-	case l.q <- f:
+	case l.q <- queuedFrame{f: f, at: time.Now()}:
 		l.queued.Add(int64(len(f.Body)))
 	default:
 		l.r.log.Debug().Str("peer", cluster.Display(l.id, "", l.addr)).Msg("link queue full; message dropped")
@@ -61,9 +82,11 @@ func (l *link) stop() { close(l.quit) }
 
 func (l *link) run() {
 	backoff := 50 * time.Millisecond
+	fresh := true // no connection has failed since the last one was made
 	for {
 		nc, err := net.DialTimeout("tcp", l.addr, time.Second)
 		if err != nil {
+			fresh = false
 			l.unreachable(err)
 			select {
 			case <-l.quit:
@@ -74,6 +97,10 @@ func (l *link) run() {
 			continue
 		}
 		backoff = 50 * time.Millisecond
+		if !fresh {
+			l.dropStale(time.Now())
+		}
+		fresh = true
 		if tc, ok := nc.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
@@ -97,25 +124,74 @@ func (l *link) run() {
 			return
 		}
 		conn.Close()
+		fresh = false
 		l.unreachable(conn.Err())
+	}
+}
+
+// dropStale drops, from the front of the queue, the frames that waited
+// longer than linkStaleAfter while the link was down. The queue is in
+// order, so it stops at the first younger one.
+func (l *link) dropStale(now time.Time) {
+	dropped := 0
+	if qf := l.next; qf != nil {
+		if now.Sub(qf.at) < linkStaleAfter {
+			return // what follows it is younger still
+		}
+		l.next = nil
+		l.queued.Add(-int64(len(qf.f.Body)))
+		dropped++
+	}
+	for {
+		select {
+		case qf := <-l.q:
+			if now.Sub(qf.at) < linkStaleAfter {
+				l.next = &qf
+				l.logDropped(dropped)
+				return
+			}
+			l.queued.Add(-int64(len(qf.f.Body)))
+			dropped++
+		default:
+			l.logDropped(dropped)
+			return
+		}
 	}
 }
 
 // pump sends queued frames until the connection fails (false) or the link
 // is stopped (true).
 func (l *link) pump(conn *framed.Conn) bool {
+	if qf := l.next; qf != nil {
+		l.next = nil
+		if l.send(conn, *qf) != nil {
+			return false
+		}
+	}
 	for {
 		select {
 		case <-l.quit:
 			return true
 		case <-conn.Done():
 			return false
-		case f := <-l.q:
-			l.queued.Add(-int64(len(f.Body)))
-			if conn.Send(f) != nil {
+		case qf := <-l.q:
+			if l.send(conn, qf) != nil {
 				return false
 			}
 		}
+	}
+}
+
+// send sends one frame taken from the queue.
+func (l *link) send(conn *framed.Conn, qf queuedFrame) error {
+	l.queued.Add(-int64(len(qf.f.Body)))
+	return conn.Send(qf.f)
+}
+
+func (l *link) logDropped(n int) {
+	if n > 0 {
+		l.r.log.Debug().Int("frames", n).Str("peer", cluster.Display(l.id, "", l.addr)).
+			Msg("link back up: frames queued while it was down dropped")
 	}
 }
 

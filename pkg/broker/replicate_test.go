@@ -93,3 +93,28 @@ func TestStepThenCallsBack(t *testing.T) {
 		t.Fatal("stepThen's callback did not run")
 	}
 }
+
+// A link that was down sends, once back, only what was queued in the last
+// linkStaleAfter: older frames went into an outage the node was told of,
+// and delivered late they act on a cluster that has moved on (chaos seed 5:
+// a STATE_EXCHANGE abandoned 2.5 s earlier stopped an election).
+func TestLinkDropsFramesQueuedLongWhileDown(t *testing.T) {
+	r := &clusterRepl{log: zerolog.Nop()}
+	l := newLink(r, 2, "10.0.0.2:8001")
+	now := time.Now()
+	for i, age := range []time.Duration{3 * time.Second, 2 * time.Second, 100 * time.Millisecond, 0} {
+		body := make([]byte, 10+i)
+		l.q <- queuedFrame{f: wire.Frame{Type: wire.TypeStateExchange, Body: body}, at: now.Add(-age)}
+		l.queued.Add(int64(len(body)))
+	}
+	l.dropStale(now)
+	if l.next == nil || len(l.next.f.Body) != 12 {
+		t.Fatalf("next frame to send %+v, want the first one younger than %v (body of 12 bytes)", l.next, linkStaleAfter)
+	}
+	if len(l.q) != 1 {
+		t.Fatalf("%d frames left queued behind it, want 1", len(l.q))
+	}
+	if got := l.queued.Load(); got != 12+13 {
+		t.Fatalf("queued bytes %d, want %d (the two frames kept)", got, 12+13)
+	}
+}
