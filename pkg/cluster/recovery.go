@@ -115,7 +115,7 @@ func (n *Node) askState(now time.Time) {
 			continue
 		}
 		// Those that answered are asked again every follower beat: they
-		// froze on our promise and judge us by our traffic (tickCandidate),
+		// froze on our promise and judge us by our traffic (waitPromised),
 		// so a recovery that waits on others must not look like our death.
 		// They answer again; the answer is dropped (one per member).
 		again := n.cfg.BrokerHBInterval
