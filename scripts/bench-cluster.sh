@@ -142,12 +142,7 @@ done
 echo
 echo "| binary | batched acked records/s | brokers' CPU for the batched run (s, three together) | one at a time ack p50 (µs) | p99 (µs) |"
 echo "|---|---|---|---|---|"
-awk '
-function median(s,   n, v, i, j, t) {
-	n = split(s, v, " ")
-	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
-	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-}
+awk "$AWK_MEDIAN"'
 { if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 }; vals[$1, $2] = vals[$1, $2] " " $3; runs[$1, $2] = runs[$1, $2] " " ($2 == "batched" ? sprintf("%.0fk", $3 / 1000) : ($2 == "cpu" ? sprintf("%.2f", $3 / 1000) : sprintf("%.0f", $3))) }
 END {
 	for (i = 1; i <= k; i++) {

@@ -96,12 +96,7 @@ done
 echo
 echo "| setup | acknowledged records/s | consumed records/s | broker peak RSS (MB) | broker open files |"
 echo "|---|---|---|---|---|"
-awk '
-function median(s,   n, v, i, j, t) {
-	n = split(s, v, " ")
-	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
-	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-}
+awk "$AWK_MEDIAN"'
 {
 	if (!($1 in seen)) { seen[$1] = 1; order[++k] = $1 }
 	for (f = 2; f <= 5; f++) if ($f != "-" && $f != "") vals[$1, f] = vals[$1, f] " " $f

@@ -30,3 +30,15 @@ wait_for() {
 
 # log MESSAGE: print "SCRIPT_NAME: MESSAGE" on standard output.
 log() { echo "${SCRIPT_NAME}: $*"; }
+
+# AWK_MEDIAN is an awk function, median(s), of the numbers in the
+# space-separated string s; prepend it to an awk program that needs it:
+#   awk "$AWK_MEDIAN"'{ ... median(v) ... }'
+# shellcheck disable=SC2034 # used by the scripts that source this file
+AWK_MEDIAN='
+function median(s,   n, v, i, j, t) {
+	n = split(s, v, " ")
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] + 0 < v[i] + 0) { t = v[i]; v[i] = v[j]; v[j] = t }
+	return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}
+'
