@@ -22,6 +22,17 @@ func maxAckGap(ackedAt []time.Time, since, until time.Time) time.Duration {
 	return max(worst, until.Sub(prev))
 }
 
+// sent reports whether n's pending output holds a message of type M that
+// match accepts (given the message and whom it goes to).
+func sent[M Message](n *Node, match func(m M, to NodeID) bool) bool {
+	for _, e := range n.out.Messages {
+		if m, ok := e.Msg.(M); ok && match(m, e.To) {
+			return true
+		}
+	}
+	return false
+}
+
 // silence makes victim silent as "pause" (SIGSTOP) or "partition" (cut off
 // the network) says; it returns the other nodes and what undoes it.
 func (c *cluster) silence(victim NodeID, how string) (rest []NodeID, undo func()) {
@@ -251,13 +262,7 @@ func TestHeldTokenIsTakenUpOnLeaderFailure(t *testing.T) {
 	}
 	n.out.Messages = nil
 	n.Unreachable(c.s.now, leader)
-	passed := false
-	for _, e := range n.out.Messages {
-		if el, ok := e.Msg.(*Election); ok && el.Candidate == high {
-			passed = true
-		}
-	}
-	if !passed {
+	if !sent(n, func(el *Election, _ NodeID) bool { return el.Candidate == high }) {
 		t.Fatalf("node %d learnt the leader died but did not pass on the held token of %d: %v", low, high, n.out.Messages)
 	}
 }
@@ -362,10 +367,8 @@ func TestLeaderFailureKeepsTheBetterTokenPassedOn(t *testing.T) {
 	if n.leaderFailed != true {
 		t.Fatalf("node %d did not judge the leader failed at %v", x, failAt)
 	}
-	for _, e := range n.out.Messages {
-		if el, ok := e.Msg.(*Election); ok && el.Candidate != best {
-			t.Fatalf("node %d started a round for %d after passing on the better token of %d: %v", x, el.Candidate, best, n.out.Messages)
-		}
+	if sent(n, func(el *Election, _ NodeID) bool { return el.Candidate != best }) {
+		t.Fatalf("node %d started a round of its own after passing on the better token of %d: %v", x, best, n.out.Messages)
 	}
 	if n.elec.lastCandidate != best || n.role != RoleCandidate {
 		t.Fatalf("node %d: candidate %d, role %v; want the round of %d kept, as candidate", x, n.elec.lastCandidate, n.role, best)
@@ -421,10 +424,8 @@ func TestLeaderAnswersFollowerHeartbeats(t *testing.T) {
 	n := c.s.nodes[leader].node
 	n.out.Messages = nil
 	n.Step(c.s.now, &Heartbeat{From: f, View: n.view.Number, Synced: true})
-	for _, e := range n.out.Messages {
-		if hb, ok := e.Msg.(*Heartbeat); ok && e.To == f && hb.IsLeader && hb.View == n.view.Number {
-			return
-		}
+	if sent(n, func(hb *Heartbeat, to NodeID) bool { return to == f && hb.IsLeader && hb.View == n.view.Number }) {
+		return
 	}
 	t.Fatalf("leader %d did not answer the heartbeat of follower %d: %v", leader, f, n.out.Messages)
 }
@@ -447,13 +448,7 @@ func TestElectionSurvivesTheCandidateDying(t *testing.T) {
 	}
 	n.out.Messages = nil
 	n.Unreachable(c.s.now, best)
-	ran := false
-	for _, e := range n.out.Messages {
-		if el, ok := e.Msg.(*Election); ok && el.Candidate == x {
-			ran = true
-		}
-	}
-	if !ran || n.elec.lastCandidate != x {
+	if !sent(n, func(el *Election, _ NodeID) bool { return el.Candidate == x }) || n.elec.lastCandidate != x {
 		t.Fatalf("node %d learnt its candidate %d died but did not run for itself: carries %d, sent %v", x, best, n.elec.lastCandidate, n.out.Messages)
 	}
 
@@ -594,10 +589,8 @@ func TestStaleProposalDoesNotTakeOverTheLeadersChange(t *testing.T) {
 		if nd.promised == proposal || nd.promisedTo == away {
 			t.Errorf("node %d promised the returning broker's stale proposal %d (promised %d to %d)", id, proposal, nd.promised, nd.promisedTo)
 		}
-		for _, e := range nd.out.Messages {
-			if r, ok := e.Msg.(*StateExchangeResponse); ok && e.To == away && r.OK {
-				t.Errorf("node %d answered the stale proposal %d OK", id, proposal)
-			}
+		if sent(nd, func(r *StateExchangeResponse, to NodeID) bool { return to == away && r.OK }) {
+			t.Errorf("node %d answered the stale proposal %d OK", id, proposal)
 		}
 	}
 }
@@ -631,10 +624,8 @@ func TestAbandonedChangeKeepsEarlierPromise(t *testing.T) {
 	}
 	n.out.Messages = nil
 	n.Step(now, &StateExchange{From: leader, View: view, Proposal: view + 1, Addr: "10.0.0.1:7000"})
-	for _, e := range n.out.Messages {
-		if r, ok := e.Msg.(*StateExchangeResponse); ok && r.OK {
-			t.Fatalf("proposal %d promised twice: to %d, then to %d", view+1, x, leader)
-		}
+	if sent(n, func(r *StateExchangeResponse, _ NodeID) bool { return r.OK }) {
+		t.Fatalf("proposal %d promised twice: to %d, then to %d", view+1, x, leader)
 	}
 }
 
@@ -651,13 +642,7 @@ func TestHeldTokenProbesTheLeader(t *testing.T) {
 	if f.elec.held == nil {
 		t.Fatalf("node %d hears its leader but did not hold the token", others[1])
 	}
-	probed := false
-	for _, e := range f.out.Messages {
-		if hb, ok := e.Msg.(*Heartbeat); ok && e.To == leader && !hb.IsLeader {
-			probed = true
-		}
-	}
-	if !probed {
+	if !sent(f, func(hb *Heartbeat, to NodeID) bool { return to == leader && !hb.IsLeader }) {
 		t.Fatalf("node %d holds a token but did not ask its leader %d: sent %v", others[1], leader, f.out.Messages)
 	}
 	f.Unreachable(c.s.now, leader) // the leader's port refused the probe
