@@ -384,7 +384,7 @@ func (w *world) settle(cons map[string]*consumed, bound time.Duration) (bool, ti
 	for time.Now().Before(deadline) {
 		full := true
 		for i := 0; i < nBrokers; i++ {
-			if w.isDown(i) || proctest.LastViewSize(w.broker(i).Stderr.String()) != nBrokers {
+			if w.isDown(i) || w.broker(i).ViewSize() != nBrokers {
 				full = false
 			}
 		}
@@ -417,7 +417,7 @@ func (w *world) waitView(n int, d time.Duration) {
 	for {
 		ok := true
 		for i := 0; i < nBrokers; i++ {
-			if proctest.LastViewSize(w.broker(i).Stderr.String()) != n {
+			if w.broker(i).ViewSize() != n {
 				ok = false
 			}
 		}

@@ -104,6 +104,23 @@ func (l *Buffer) String() string {
 	return l.b.String()
 }
 
+// LastLine is the last line holding s ("" if none), found in place: a
+// poll of a long-running broker's log copies that line, not the log.
+func (l *Buffer) LastLine(s string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.b.Bytes()
+	i := bytes.LastIndex(b, []byte(s))
+	if i < 0 {
+		return ""
+	}
+	line := b[bytes.LastIndexByte(b[:i], '\n')+1:]
+	if j := bytes.IndexByte(line, '\n'); j >= 0 {
+		line = line[:j]
+	}
+	return string(line)
+}
+
 // Proc is one LogStream process in a host namespace.
 type Proc struct {
 	Name   string
@@ -220,10 +237,17 @@ func (p *Proc) WaitLog(s string, d time.Duration) {
 	}
 }
 
+// clusterStateMark starts the message of a broker's ClusterState log line.
+const clusterStateMark = `"message":"ClusterState`
+
+// ViewSize is the member count of the last ClusterState line the broker
+// logged (0 if none yet); see LastViewSize.
+func (p *Proc) ViewSize() int { return LastViewSize(p.Stderr.LastLine(clusterStateMark)) }
+
 // LastViewSize is the member count of the last ClusterState line of a
 // broker's JSON log (0 if there is none yet).
 func LastViewSize(log string) int {
-	i := strings.LastIndex(log, `"message":"ClusterState`)
+	i := strings.LastIndex(log, clusterStateMark)
 	if i < 0 {
 		return 0
 	}
