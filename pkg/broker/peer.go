@@ -312,15 +312,15 @@ func (c *peer) identify(id string, role wire.Role) {
 	}
 }
 
-// produce hands a batch to the cluster; its acknowledgement is sent when
-// the cluster answers, so a nil error means no reply now.
-// produce hands m (decoded from body) to the cluster. Once the batch is
-// acknowledged (or refused) nothing refers to its records or to body any
-// more — the cluster lets go of a batch once it is stored and its REPLICATE
-// encoded, and an acknowledged batch is neither pending nor parked — so
-// done hands both back (recycled) for a later PRODUCE to decode into: the
-// connection then allocates nothing per batch, where the collector had a
-// body of ~120 KB and a 64 KB slice of pointers to clear per 1000 records.
+// produce hands m (decoded from body) to the cluster; its acknowledgement
+// is sent when the cluster answers, so a nil error means no reply now. Once
+// the batch is acknowledged (or refused) nothing refers to its records or
+// to body any more — the cluster lets go of a batch once it is stored and
+// its REPLICATE encoded, and an acknowledged batch is neither pending nor
+// parked — so done hands both back (recycled) for a later PRODUCE to decode
+// into: the connection then allocates nothing per batch, where the
+// collector had a body of ~120 KB and a 64 KB slice of pointers to clear
+// per 1000 records.
 func (c *peer) produce(ctx context.Context, corr uint64, m *wire.Produce, body []byte) error {
 	if err := validTopic(m.Topic); err != nil {
 		return &refusal{code: wire.ErrBadRequest, msg: err.Error(), topic: m.Topic}

@@ -522,15 +522,7 @@ func dropCoveredAnnouncements(msgs []Envelope) []Envelope {
 	if !dropped {
 		return msgs
 	}
-	k := 0
-	for _, m := range msgs {
-		if m.Msg != nil {
-			msgs[k] = m
-			k++
-		}
-	}
-	clear(msgs[k:])
-	return msgs[:k]
+	return slices.DeleteFunc(msgs, func(e Envelope) bool { return e.Msg == nil })
 }
 
 // recomputeCommit advances the owner's commit index to the end stored by a
