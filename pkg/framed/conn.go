@@ -4,6 +4,9 @@
 // A Send finding the connection idle (nothing queued, no write under way)
 // writes its frame itself: no hand-off to another goroutine on the path of a
 // request or its answer, which on a loaded machine costs more than the write.
+// TrySend, for callers that must never block (the cluster loop), writes
+// itself too when the connection is idle, but only what the socket takes at
+// once (a non-blocking write); the writer sends the rest.
 // Otherwise sends go through a bounded queue drained by one writer goroutine,
 // which coalesces whatever is queued into one write, so pipelined requests
 // and responses cost few system calls. A full queue blocks the sender: that
@@ -20,7 +23,10 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/logstream/logstream/pkg/wire"
 )
@@ -34,13 +40,17 @@ const coalesce = 256 << 10
 // Conn is a framed connection. The writer goroutine is started by New and
 // stopped by Close (or by a write error); Close also unblocks Recv.
 type Conn struct {
-	nc      net.Conn
-	r       *wire.Reader
-	out     chan wire.Frame
-	kick    chan struct{} // a frame was queued: the writer looks at out
-	direct  bool          // a socket with a kernel buffer: Send may write itself
-	wmu     sync.Mutex    // held while taking frames off out and writing nc
-	wbuf    []byte        // wmu-owned: the bytes of a direct write
+	nc     net.Conn
+	r      *wire.Reader
+	out    chan wire.Frame
+	kick   chan struct{} // a frame was queued: the writer looks at out
+	direct bool          // a socket with a kernel buffer: Send may write itself
+	wmu    sync.Mutex    // held while taking frames off out and writing nc
+	wbuf   []byte        // wmu-owned: the bytes of a direct write
+	// rest is the unwritten tail of a non-blocking write (TrySend),
+	// wmu-owned: it goes out before anything queued or sent after it.
+	rest    []byte
+	raw     syscall.RawConn // for non-blocking writes; nil where direct is false
 	done    chan struct{}
 	once    sync.Once
 	wdone   chan struct{}
@@ -72,6 +82,13 @@ type Options struct {
 
 // NewWith wraps nc as configured by o.
 func NewWith(nc net.Conn, o Options) *Conn {
+	c := newConn(nc, o)
+	go c.writeLoop()
+	return c
+}
+
+// newConn is NewWith without starting the writer.
+func newConn(nc net.Conn, o Options) *Conn {
 	c := &Conn{
 		nc:      nc,
 		r:       wire.NewReader(nc, o.MaxBody),
@@ -87,7 +104,11 @@ func NewWith(nc net.Conn, o Options) *Conn {
 		c.sealer = o.Key.NewSealer(wire.RandomID())
 		c.opener = o.Key.NewOpener()
 	}
-	go c.writeLoop()
+	if sc, ok := nc.(syscall.Conn); ok && c.direct {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+		}
+	}
 	return c
 }
 
@@ -149,7 +170,7 @@ func (c *Conn) tryDirect(f wire.Frame) (sent bool, err error) {
 		return false, nil
 	}
 	defer c.wmu.Unlock()
-	if len(c.out) != 0 {
+	if !c.idle() {
 		return false, nil
 	}
 	// Everything sent before us is written: the writer empties the queue
@@ -168,7 +189,7 @@ func (c *Conn) SendMessage(m wire.Message, corr uint64) error {
 	default:
 	}
 	if c.direct && c.sealer == nil && c.wmu.TryLock() {
-		if len(c.out) == 0 {
+		if c.idle() {
 			c.wbuf = wire.AppendMessage(c.wbuf[:0], m, corr)
 			err := c.writeBuf()
 			c.wmu.Unlock()
@@ -178,6 +199,10 @@ func (c *Conn) SendMessage(m wire.Message, corr uint64) error {
 	}
 	return c.Send(wire.Encode(m, corr))
 }
+
+// idle says nothing sent before waits to be written. Caller holds wmu (the
+// writer takes frames off out, and writes rest, only under it).
+func (c *Conn) idle() bool { return len(c.out) == 0 && c.rest == nil }
 
 // writeDirect writes f from the caller's goroutine. Caller holds wmu.
 func (c *Conn) writeDirect(f wire.Frame) error {
@@ -218,11 +243,27 @@ func (c *Conn) wake() {
 	}
 }
 
-// TrySend queues f if there is room and reports whether it did; it never
-// writes itself, since a write may block. Callers that must never block (the
-// cluster loop answering many clients) use it and treat a full queue as a
-// client too slow to keep.
+// TrySend sends f without ever blocking, and reports whether it did; false
+// means the queue is full. On an idle connection it writes f itself, as
+// much as the socket's buffer takes at once, and leaves the rest to the
+// writer; otherwise it queues f. Callers that must never block (the cluster
+// loop answering many clients, writing to its peers) use it and treat a full
+// queue as a peer too slow to keep. A closed connection takes f and drops
+// it (true), as Send's queue would.
 func (c *Conn) TrySend(f wire.Frame) bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+	}
+	if c.raw != nil && c.wmu.TryLock() {
+		if c.idle() {
+			c.sendNoWait(f)
+			c.wmu.Unlock()
+			return true
+		}
+		c.wmu.Unlock()
+	}
 	select {
 	case c.out <- f:
 		c.wake()
@@ -230,6 +271,45 @@ func (c *Conn) TrySend(f wire.Frame) bool {
 	default:
 		return false
 	}
+}
+
+// sendNoWait writes f with one non-blocking write; what the socket did not
+// take becomes rest, for the writer. Caller holds wmu, the connection idle.
+func (c *Conn) sendNoWait(f wire.Frame) {
+	c.wbuf = c.appendFrame(c.wbuf[:0], f)
+	n, err := c.writeNoWait(c.wbuf)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	if n < len(c.wbuf) {
+		c.rest = append([]byte(nil), c.wbuf[n:]...)
+		c.wake()
+	}
+	if cap(c.wbuf) > coalesce {
+		c.wbuf = nil
+	}
+}
+
+// writeNoWait makes one write(2) of b on the socket (non-blocking, as Go
+// keeps every socket) and returns how much the kernel took: zero when its
+// buffer is full.
+func (c *Conn) writeNoWait(b []byte) (int, error) {
+	var n int
+	var werr error
+	if err := c.raw.Write(func(fd uintptr) bool {
+		n, werr = unix.Write(int(fd), b)
+		return true // one attempt: never wait for the socket to drain
+	}); err != nil {
+		return 0, err
+	}
+	switch {
+	case werr == unix.EAGAIN || werr == unix.EINTR:
+		return 0, nil
+	case werr != nil:
+		return 0, werr
+	}
+	return max(n, 0), nil
 }
 
 // Recv returns the next frame. Only one goroutine may call it.
@@ -361,7 +441,8 @@ func (c *Conn) writeLoop() {
 		// Write until the queue is empty; frames leave it only under wmu.
 		for {
 			c.wmu.Lock()
-			buf = buf[:0]
+			buf = append(buf[:0], c.rest...) // a non-blocking write's tail first
+			c.rest = nil
 		gather:
 			for len(buf) < coalesce {
 				select {

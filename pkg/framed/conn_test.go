@@ -13,7 +13,7 @@ import (
 
 func pair(t *testing.T, queue int) (*Conn, *Conn) {
 	a, b := net.Pipe()
-	ca, cb := newConn(a, 1<<20, queue, 5*time.Second), newConn(b, 1<<20, queue, 5*time.Second)
+	ca, cb := newTestConn(a, 1<<20, queue, 5*time.Second), newTestConn(b, 1<<20, queue, 5*time.Second)
 	t.Cleanup(func() { ca.Close(); cb.Close() })
 	return ca, cb
 }
@@ -93,7 +93,7 @@ func TestTrySendReportsFullQueue(t *testing.T) {
 
 func TestBadFrameEndsConnection(t *testing.T) {
 	x, y := net.Pipe()
-	c := newConn(x, 1<<20, 4, time.Second)
+	c := newTestConn(x, 1<<20, 4, time.Second)
 	defer c.Close()
 	go y.Write([]byte("this is not a LogStream frame at all......"))
 	if _, err := c.Recv(); !errors.Is(err, wire.ErrBadMagic) {
@@ -129,7 +129,7 @@ func tcpPair(t *testing.T, queue int) (*Conn, *Conn) {
 	if nb == nil {
 		t.FailNow()
 	}
-	ca, cb := newConn(na, 1<<20, queue, 5*time.Second), newConn(nb, 1<<20, queue, 5*time.Second)
+	ca, cb := newTestConn(na, 1<<20, queue, 5*time.Second), newTestConn(nb, 1<<20, queue, 5*time.Second)
 	t.Cleanup(func() { ca.Close(); cb.Close() })
 	return ca, cb
 }
@@ -234,6 +234,60 @@ func TestSendBorrowedCopiesWhatWaits(t *testing.T) {
 }
 
 // newConn wraps nc with the bounds these tests need.
-func newConn(nc net.Conn, maxBody, queue int, writeTimeout time.Duration) *Conn {
+func newTestConn(nc net.Conn, maxBody, queue int, writeTimeout time.Duration) *Conn {
 	return NewWith(nc, Options{MaxBody: maxBody, Queue: queue, WriteTimeout: writeTimeout})
+}
+
+// TrySend on an idle TCP connection writes the frame itself: it reaches the
+// peer from a connection whose writer goroutine never runs, where a queued
+// frame would wait for ever.
+func TestTrySendWritesItselfWhenIdle(t *testing.T) {
+	x, b := tcpPair(t, 4)
+	a := newConn(x.nc, Options{MaxBody: 1 << 20, Queue: 4}) // no writer
+	defer close(a.wdone)                                    // for x's Close
+	if !a.TrySend(wire.Frame{Type: wire.TypeHeartbeat, Corr: 7, Body: []byte("hello")}) {
+		t.Fatal("TrySend refused a frame on an idle connection")
+	}
+	b.SetReadDeadline(time.Now().Add(10 * time.Second))
+	f, err := b.Recv()
+	if err != nil || f.Corr != 7 || string(f.Body) != "hello" {
+		t.Fatalf("got %+v, %v; want the frame TrySend wrote", f, err)
+	}
+}
+
+// When the socket takes only part of a TrySend's frame, the writer sends the
+// rest before anything sent after it: a reader that starts late gets every
+// frame whole and in order.
+func TestTrySendPartialWriteKeepsTheStream(t *testing.T) {
+	a, b := tcpPair(t, 64)
+	const frames, size = 64, 200 << 10 // far more than the socket buffers hold
+	sent := 0
+	for ; sent < frames; sent++ {
+		body := make([]byte, size)
+		for j := range body {
+			body[j] = byte(sent + j)
+		}
+		f := wire.Frame{Type: wire.TypeRecords, Corr: uint64(sent), Body: body}
+		if !a.TrySend(f) {
+			break // the queue is full: the rest waits for the reader
+		}
+	}
+	if sent < 2 {
+		t.Fatalf("only %d frames taken", sent)
+	}
+	b.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for i := 0; i < sent; i++ {
+		f, err := b.Recv()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if f.Corr != uint64(i) || len(f.Body) != size {
+			t.Fatalf("frame %d: corr %d, %d bytes", i, f.Corr, len(f.Body))
+		}
+		for j := range f.Body {
+			if f.Body[j] != byte(i+j) {
+				t.Fatalf("frame %d: byte %d is %d, want %d", i, j, f.Body[j], byte(i+j))
+			}
+		}
+	}
 }
