@@ -47,10 +47,19 @@ type link struct {
 	// queued is the body bytes in q: raised by enqueue (the loop),
 	// lowered by pump once a frame is taken.
 	queued atomic.Int64
+	// behind counts the frames enqueued and not yet handed to the
+	// connection (in q, in next, or being sent by pump): raised by
+	// enqueue, lowered once conn.Send returns or the frame is dropped.
+	behind atomic.Int64
 	// next is a frame taken from q to be sent before the rest (by
 	// dropStale, which had to take it to read its age). Run's goroutine
 	// only.
 	next *queuedFrame
+	// up is the connection while pump runs on it. With nothing behind,
+	// enqueue hands a frame to it directly (TrySend: written at once on
+	// an idle connection), instead of waking run's goroutine to do so —
+	// a hand-off on every REPLICATE and every acknowledgement's path.
+	up atomic.Pointer[framed.Conn]
 }
 
 // queuedFrame is a frame waiting in a link's queue, and since when.
@@ -65,6 +74,18 @@ func newLink(r *clusterRepl, id cluster.NodeID, addr string) *link {
 
 // enqueue is called by the loop only; it never blocks.
 func (l *link) enqueue(f wire.Frame) {
+	// Everything enqueued before is with the connection (behind is
+	// lowered only after that), so a frame handed to it now keeps its
+	// place; the connection keeps its senders' order.
+	if c := l.up.Load(); c != nil && l.behind.Load() == 0 {
+		select {
+		case <-c.Done(): // failing: the frame waits for the next connection
+		default:
+			if c.TrySend(f) {
+				return
+			}
+		}
+	}
 	if l.queued.Load()+int64(len(f.Body)) > defaults.LinkQueueBytes {
 		l.r.log.Debug().Str("peer", cluster.Display(l.id, "", l.addr)).Msg("link queue full (bytes); message dropped")
 		return
@@ -72,6 +93,7 @@ func (l *link) enqueue(f wire.Frame) {
 	select {
 	case l.q <- queuedFrame{f: f, at: time.Now()}:
 		l.queued.Add(int64(len(f.Body)))
+		l.behind.Add(1)
 	default:
 		l.r.log.Debug().Str("peer", cluster.Display(l.id, "", l.addr)).Msg("link queue full; message dropped")
 	}
@@ -140,6 +162,7 @@ func (l *link) dropStale(now time.Time) {
 		}
 		l.next = nil
 		l.queued.Add(-int64(len(qf.f.Body)))
+		l.behind.Add(-1)
 		dropped++
 	}
 	for {
@@ -151,6 +174,7 @@ func (l *link) dropStale(now time.Time) {
 				return
 			}
 			l.queued.Add(-int64(len(qf.f.Body)))
+			l.behind.Add(-1)
 			dropped++
 		default:
 			l.logDropped(dropped)
@@ -162,6 +186,8 @@ func (l *link) dropStale(now time.Time) {
 // pump sends queued frames until the connection fails (false) or the link
 // is stopped (true).
 func (l *link) pump(conn *framed.Conn) bool {
+	l.up.Store(conn)
+	defer l.up.Store(nil)
 	if qf := l.next; qf != nil {
 		l.next = nil
 		if l.send(conn, *qf) != nil {
@@ -185,6 +211,7 @@ func (l *link) pump(conn *framed.Conn) bool {
 // send sends one frame taken from the queue.
 func (l *link) send(conn *framed.Conn, qf queuedFrame) error {
 	l.queued.Add(-int64(len(qf.f.Body)))
+	defer l.behind.Add(-1)
 	return conn.Send(qf.f)
 }
 

@@ -1,6 +1,9 @@
 package broker
 
 import (
+	"context"
+	"net"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -8,6 +11,7 @@ import (
 
 	"github.com/logstream/logstream/pkg/cluster"
 	"github.com/logstream/logstream/pkg/defaults"
+	"github.com/logstream/logstream/pkg/framed"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/wire"
 )
@@ -116,5 +120,134 @@ func TestLinkDropsFramesQueuedLongWhileDown(t *testing.T) {
 	}
 	if got := l.queued.Load(); got != 12+13 {
 		t.Fatalf("queued bytes %d, want %d (the two frames kept)", got, 12+13)
+	}
+}
+
+// loopbackConn is one end of a TCP connection over loopback, framed, and
+// the other end to read from.
+func loopbackConn(t *testing.T) (*framed.Conn, *framed.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		nc, _ := ln.Accept()
+		accepted <- nc
+	}()
+	na, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb := <-accepted
+	if nb == nil {
+		t.Fatal("accept failed")
+	}
+	a, b := framed.NewWith(na, framed.Options{Queue: 4}), framed.NewWith(nb, framed.Options{Queue: 4})
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+// A link that is up with nothing waiting hands a frame straight to its
+// connection from the loop, with no hand-off to its goroutine; with frames
+// waiting, a new one queues behind them, so the order holds.
+func TestLinkSendsDirectlyWhenNothingWaits(t *testing.T) {
+	r := &clusterRepl{log: zerolog.Nop()}
+	l := newLink(r, 2, "10.0.0.2:8001")
+	conn, peer := loopbackConn(t)
+	l.up.Store(conn) // what pump does while it runs; no pump here
+	l.enqueue(wire.Frame{Type: wire.TypeReplicateAck, Corr: 1, Body: []byte("ack")})
+	if len(l.q) != 0 {
+		t.Fatalf("%d frames queued for the link's goroutine, want the frame sent directly", len(l.q))
+	}
+	peer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if f, err := peer.Recv(); err != nil || f.Corr != 1 {
+		t.Fatalf("peer got %+v, %v; want frame 1", f, err)
+	}
+
+	l.q <- queuedFrame{f: wire.Frame{Type: wire.TypeReplicate, Corr: 2, Body: []byte("waits")}, at: time.Now()}
+	l.behind.Add(1)
+	l.enqueue(wire.Frame{Type: wire.TypeReplicateAck, Corr: 3, Body: []byte("after")})
+	if len(l.q) != 2 {
+		t.Fatalf("%d frames queued, want 2: a frame must not overtake one waiting", len(l.q))
+	}
+}
+
+// idleBroker is a broker made by New whose loops never run: what a test
+// sees happen was done on its own goroutine.
+func idleBroker(t *testing.T) *Broker {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Name = "idle"
+	cfg.Listen = netip.MustParseAddrPort("127.0.0.1:0")
+	cfg.Advertise = cfg.Listen
+	cfg.BroadcastPort = 0
+	cfg.Multicast = netip.AddrPort{}
+	cfg.DataDir = t.TempDir()
+	cfg.Logger = zerolog.Nop()
+	b, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		b.ln.Close()
+		b.store.Close()
+		b.lock.release()
+	})
+	return b
+}
+
+// asMemberOfThree makes r's published view one of three brokers (r's own
+// node is not told: only what reads the status sees a cluster).
+func asMemberOfThree(r *clusterRepl) {
+	st := *r.status.Load()
+	st.View.Members = []cluster.Member{{ID: r.id, Addr: "10.0.0.1:8001"}, {ID: r.id + 1, Addr: "10.0.0.2:8001"}, {ID: r.id + 2, Addr: "10.0.0.3:8001"}}
+	r.status.Store(&st)
+}
+
+// In a cluster too, work handed to an idle loop (a peer's REPLICATE, its
+// acknowledgement, a PRODUCE) runs on the caller's goroutine at once, not
+// after a hand-off to the loop's: each hand-off cost the path of a
+// one-at-a-time record tens of microseconds per broker.
+func TestWorkRunsOnTheCallersGoroutineInACluster(t *testing.T) {
+	r := idleBroker(t).cluster
+	asMemberOfThree(r)
+	ran := false
+	if !r.do(context.Background(), func(time.Time) { ran = true }) {
+		t.Fatal("do refused the work")
+	}
+	if !ran {
+		t.Fatal("work queued for the loop although it was idle")
+	}
+	// Behind queued work, work queues too: one goroutine's order holds.
+	r.queued.Add(1)
+	ran = false
+	r.do(context.Background(), func(time.Time) { ran = true })
+	if ran {
+		t.Fatal("work ran ahead of work queued before it")
+	}
+}
+
+// A Ready's acknowledgements go to the producers before its messages go to
+// the peers: an acknowledgement waits for no write to a peer.
+func TestAcksBeforeMessages(t *testing.T) {
+	r := idleBroker(t).cluster
+	asMemberOfThree(r)
+	peer := r.id + 1
+	l := newLink(r, peer, "10.0.0.2:8001") // never runs: what is sent stays queued
+	r.links[peer] = l
+	queuedAtAck := -1
+	r.pending[7] = pendingProduce{topic: "t", done: func(wire.ProduceAck) { queuedAtAck = len(l.q) }}
+	r.deliver(cluster.Ready{
+		Messages: []cluster.Envelope{{To: peer, Msg: &cluster.ReplicateAck{From: r.id, View: 1, Topic: "u", End: 3}}},
+		Acks:     []cluster.Ack{{Token: 7, Topic: "t", Count: 1}},
+	})
+	if queuedAtAck != 0 {
+		t.Fatalf("%d messages sent before the acknowledgement, want 0", queuedAtAck)
+	}
+	if len(l.q) != 1 {
+		t.Fatalf("%d messages sent, want 1", len(l.q))
 	}
 }
