@@ -37,6 +37,10 @@ type topic struct {
 	acked   map[NodeID]uint64
 	pending []pendingAck
 	annAt   time.Time
+	// annOwed: the commit rose since the followers were last told it. The
+	// topic's next REPLICATE carries it; if none goes out first, the next
+	// tick announces it (see recomputeCommit).
+	annOwed bool
 
 	// follower
 	commitAt time.Time // when our commit index last rose or records came (see tickTopics)
@@ -473,6 +477,7 @@ func (n *Node) replicate(t *topic, recs []record.Record) {
 		}
 		n.log.Debug().Str("topic", t.name).Uint64("first", recs[0].Offset).Int("count", k).Msg("REPLICATE")
 		n.multicast(&Replicate{From: n.id, View: n.view.Number, Topic: t.name, First: recs[0].Offset, Commit: t.commit, Records: recs[:k]})
+		t.annOwed = false
 		recs = recs[k:]
 	}
 }
@@ -480,7 +485,7 @@ func (n *Node) replicate(t *topic, recs []record.Record) {
 // announce tells followers our tail and commit, so a lost last batch or a
 // missed commit advance is noticed.
 func (n *Node) announce(now time.Time, t *topic) {
-	t.annAt = now
+	t.annAt, t.annOwed = now, false
 	n.multicast(&Replicate{From: n.id, View: n.view.Number, Topic: t.name, First: t.log.NextOffset(), Commit: t.commit})
 }
 
@@ -543,9 +548,18 @@ func (n *Node) recomputeCommit(now time.Time, t *topic) {
 	slices.Sort(ends)
 	c := ends[len(ends)-majority(len(ends))]
 	if c > t.commit {
+		// The followers learn the new commit from the topic's next
+		// REPLICATE, or from an announcement at the next tick. Not at
+		// once: on a topic written one record at a time the next
+		// REPLICATE follows within a round trip, and an announcement per
+		// commit was as many messages as the records themselves — each
+		// a write, a read and a wake-up on every broker, and the owner
+		// wrote it to both followers before the producer's
+		// acknowledgement. Nothing waits for a follower's commit: it
+		// serves no reads, and recovery takes the longest log.
 		t.commit = c
+		t.annOwed = true
 		n.updateCommitted(t)
-		n.announce(now, t)
 	}
 	k := 0
 	for _, p := range t.pending {
@@ -834,6 +848,9 @@ func (n *Node) tickTopics(now time.Time) {
 		if !t.inSync() {
 			n.fetch(now, t)
 			continue
+		}
+		if t.annOwed && n.canCommit() {
+			n.announce(now, t)
 		}
 		lagging := t.commit < t.log.NextOffset()
 		for _, id := range n.view.IDs() {
