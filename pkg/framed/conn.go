@@ -250,7 +250,13 @@ func (c *Conn) wake() {
 // loop answering many clients, writing to its peers) use it and treat a full
 // queue as a peer too slow to keep. A closed connection takes f and drops
 // it (true), as Send's queue would.
-func (c *Conn) TrySend(f wire.Frame) bool {
+func (c *Conn) TrySend(f wire.Frame) bool { return c.trySend(f, false) }
+
+// TrySendBorrowed is TrySend for a body the caller reuses once it returns
+// (see SendBorrowed): only a frame that must wait in the queue gets a copy.
+func (c *Conn) TrySendBorrowed(f wire.Frame) bool { return c.trySend(f, true) }
+
+func (c *Conn) trySend(f wire.Frame, borrowed bool) bool {
 	select {
 	case <-c.done:
 		return true
@@ -263,6 +269,12 @@ func (c *Conn) TrySend(f wire.Frame) bool {
 			return true
 		}
 		c.wmu.Unlock()
+	}
+	if borrowed {
+		if len(c.out) == cap(c.out) {
+			return false // no copy for a frame that cannot queue
+		}
+		f.Body = bytes.Clone(f.Body)
 	}
 	select {
 	case c.out <- f:

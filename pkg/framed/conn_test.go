@@ -291,3 +291,18 @@ func TestTrySendPartialWriteKeepsTheStream(t *testing.T) {
 		}
 	}
 }
+
+// A frame TrySendBorrowed has to queue keeps the bytes it was sent with,
+// though the caller reuses its buffer at once.
+func TestTrySendBorrowedCopiesWhatWaits(t *testing.T) {
+	a, b := pair(t, 4) // net.Pipe: no direct writes, every frame queues
+	buf := []byte("the batch as sent")
+	if !a.TrySendBorrowed(wire.Frame{Type: wire.TypeProduce, Corr: 1, Body: buf}) {
+		t.Fatal("TrySendBorrowed refused a frame with room in the queue")
+	}
+	copy(buf, "overwritten by the next one")
+	f, err := b.Recv()
+	if err != nil || string(f.Body) != "the batch as sent" {
+		t.Fatalf("got %q, %v; want the bytes as sent", f.Body, err)
+	}
+}
