@@ -70,7 +70,8 @@ type clusterRepl struct {
 	mcastOut *net.UDPConn // nil: no multicast, everything over TCP
 	mcastIn  *net.UDPConn
 	sealer   *wire.Sealer // loop-owned; nil without a key
-	sendBuf  []byte       // loop-owned datagram buffer
+	sendBuf  []byte       // mu-owned datagram buffer
+	encBuf   []byte       // mu-owned: the body of the message being sent (see outFrame)
 
 	commitMu  sync.Mutex
 	committed map[string]*commitState
@@ -538,9 +539,14 @@ func (r *clusterRepl) send(env cluster.Envelope) {
 		return
 	}
 	r.sentHeartbeat(env, time.Now())
-	f := wire.Frame{Type: env.Msg.Type(), Body: env.Msg.AppendTo(nil)}
+	r.encBuf = env.Msg.AppendTo(r.encBuf[:0])
+	if cap(r.encBuf) > maxKeptEncBuf {
+		defer func() { r.encBuf = nil }()
+	}
+	f := wire.Frame{Type: env.Msg.Type(), Body: r.encBuf}
+	out := &outFrame{f: f}
 	if env.To != 0 {
-		r.unicast(env.To, f)
+		r.unicast(env.To, out)
 		return
 	}
 	if r.mcastOut != nil && viaMulticast(env.Msg, len(f.Body)) {
@@ -556,7 +562,7 @@ func (r *clusterRepl) send(env cluster.Envelope) {
 	st := r.status.Load()
 	for _, m := range st.View.Members {
 		if m.ID != r.id {
-			r.unicast(m.ID, f)
+			r.unicast(m.ID, out)
 		}
 	}
 }
@@ -577,7 +583,11 @@ func (r *clusterRepl) alone() bool {
 	return len(ms) == 1 && ms[0].ID == r.id
 }
 
-func (r *clusterRepl) unicast(to cluster.NodeID, f wire.Frame) {
+// maxKeptEncBuf bounds the encoding buffer kept between messages: one huge
+// STATE_EXCHANGE answer must not pin its size.
+const maxKeptEncBuf = 1 << 20
+
+func (r *clusterRepl) unicast(to cluster.NodeID, f *outFrame) {
 	if to == r.id {
 		return
 	}

@@ -1,9 +1,11 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -72,14 +74,14 @@ func TestLinkQueueBoundedInBytes(t *testing.T) {
 	body := make([]byte, 1<<20)
 	fit := int(defaults.LinkQueueBytes / len(body))
 	for i := 0; i < fit+3; i++ {
-		l.enqueue(wire.Frame{Type: wire.TypeReplicate, Body: body})
+		l.enqueue(&outFrame{f: wire.Frame{Type: wire.TypeReplicate, Body: body}})
 	}
 	if len(l.q) != fit {
 		t.Fatalf("%d frames of 1 MiB queued, want %d", len(l.q), fit)
 	}
 	<-l.q // what pump does as it takes a frame
 	l.queued.Add(-int64(len(body)))
-	l.enqueue(wire.Frame{Type: wire.TypeReplicate, Body: body})
+	l.enqueue(&outFrame{f: wire.Frame{Type: wire.TypeReplicate, Body: body}})
 	if len(l.q) != fit {
 		t.Fatalf("after one frame left: %d queued, want %d", len(l.q), fit)
 	}
@@ -158,7 +160,7 @@ func TestLinkSendsDirectlyWhenNothingWaits(t *testing.T) {
 	l := newLink(r, 2, "10.0.0.2:8001")
 	conn, peer := loopbackConn(t)
 	l.up.Store(conn) // what pump does while it runs; no pump here
-	l.enqueue(wire.Frame{Type: wire.TypeReplicateAck, Corr: 1, Body: []byte("ack")})
+	l.enqueue(&outFrame{f: wire.Frame{Type: wire.TypeReplicateAck, Corr: 1, Body: []byte("ack")}})
 	if len(l.q) != 0 {
 		t.Fatalf("%d frames queued for the link's goroutine, want the frame sent directly", len(l.q))
 	}
@@ -169,7 +171,7 @@ func TestLinkSendsDirectlyWhenNothingWaits(t *testing.T) {
 
 	l.q <- queuedFrame{f: wire.Frame{Type: wire.TypeReplicate, Corr: 2, Body: []byte("waits")}, at: time.Now()}
 	l.behind.Add(1)
-	l.enqueue(wire.Frame{Type: wire.TypeReplicateAck, Corr: 3, Body: []byte("after")})
+	l.enqueue(&outFrame{f: wire.Frame{Type: wire.TypeReplicateAck, Corr: 3, Body: []byte("after")}})
 	if len(l.q) != 2 {
 		t.Fatalf("%d frames queued, want 2: a frame must not overtake one waiting", len(l.q))
 	}
@@ -249,5 +251,50 @@ func TestAcksBeforeMessages(t *testing.T) {
 	}
 	if len(l.q) != 1 {
 		t.Fatalf("%d messages sent, want 1", len(l.q))
+	}
+}
+
+// A frame a link must queue keeps its bytes although the loop encodes the
+// next message into the same buffer; a link that writes at once costs no
+// copy, so sending to members that keep up allocates far less than a body
+// per message.
+func TestSendReusesItsEncodingBuffer(t *testing.T) {
+	r := idleBroker(t).cluster
+	asMemberOfThree(r)
+	peer := r.id + 1
+	down := newLink(r, r.id+2, "10.0.0.3:8001") // never up: frames queue
+	r.links[r.id+2] = down
+	up := newLink(r, peer, "10.0.0.2:8001")
+	r.links[peer] = up
+	conn, other := loopbackConn(t)
+	up.up.Store(conn)
+	go func() { // the member reads everything
+		for {
+			if _, err := other.Recv(); err != nil {
+				return
+			}
+		}
+	}()
+	recs := make([]record.Record, 100)
+	for i := range recs {
+		recs[i] = record.Record{Offset: uint64(i), ProducerID: "p", Seq: uint64(i + 1), Payload: make([]byte, 100)}
+	}
+	first := &cluster.Replicate{From: r.id, View: 1, Topic: "a", First: 0, Records: recs}
+	r.send(cluster.Envelope{Msg: first})
+	want := first.AppendTo(nil)
+
+	const sends = 50
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; i < sends; i++ {
+		r.send(cluster.Envelope{To: peer, Msg: &cluster.Replicate{From: r.id, View: 1, Topic: "b", First: 100, Records: recs}})
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / sends; per > uint64(len(want))/4 {
+		t.Errorf("%d bytes allocated per message sent to a member that keeps up; a body is %d", per, len(want))
+	}
+	qf := <-down.q
+	if !bytes.Equal(qf.f.Body, want) {
+		t.Fatal("a queued frame's body changed when the next message was encoded")
 	}
 }
