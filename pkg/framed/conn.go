@@ -228,11 +228,19 @@ func (c *Conn) writeBuf() error {
 	return nil
 }
 
+// write makes a blocking write of b, bounded by the write timeout. Caller
+// holds wmu.
 func (c *Conn) write(b []byte) error {
-	if c.timeout > 0 {
-		c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
+	if c.timeout == 0 {
+		_, err := c.nc.Write(b)
+		return err
 	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.timeout))
 	_, err := c.nc.Write(b)
+	// The deadline ends with this write: a later non-blocking write
+	// (writeNoWait) would otherwise fail on it once it passed — a healthy
+	// link dropped five seconds after any blocking write on it.
+	c.nc.SetWriteDeadline(time.Time{})
 	return err
 }
 

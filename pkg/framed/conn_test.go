@@ -306,3 +306,51 @@ func TestTrySendBorrowedCopiesWhatWaits(t *testing.T) {
 		t.Fatalf("got %q, %v; want the bytes as sent", f.Body, err)
 	}
 }
+
+// A blocking write's deadline does not outlive it: a TrySend made after the
+// deadline of an earlier Send has passed still writes, instead of failing
+// the connection with a timeout (broker links dropped five seconds after
+// any blocking write, and the node took the peer for dead).
+func TestTrySendAfterAnEarlierWriteDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		nc, _ := ln.Accept()
+		accepted <- nc
+	}()
+	na, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb := <-accepted
+	if nb == nil {
+		t.Fatal("accept failed")
+	}
+	const timeout = time.Millisecond
+	a, b := newTestConn(na, 1<<20, 4, timeout), newTestConn(nb, 1<<20, 4, 5*time.Second)
+	defer a.Close()
+	defer b.Close()
+	start := time.Now()
+	if err := a.Send(wire.Frame{Type: wire.TypeHeartbeat, Corr: 1}); err != nil { // a direct, blocking write: sets a deadline
+		t.Fatal(err)
+	}
+	for time.Since(start) < 20*timeout { // that deadline is long past
+		time.Sleep(timeout)
+	}
+	if !a.TrySend(wire.Frame{Type: wire.TypeHeartbeat, Corr: 2}) {
+		t.Fatal("TrySend refused")
+	}
+	b.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for corr := uint64(1); corr <= 2; corr++ {
+		if f, err := b.Recv(); err != nil || f.Corr != corr {
+			t.Fatalf("frame %d: %+v, %v (sender: %v)", corr, f, err, a.Err())
+		}
+	}
+	if err := a.Err(); err != nil {
+		t.Fatalf("connection failed: %v", err)
+	}
+}
