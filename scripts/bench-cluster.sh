@@ -12,7 +12,12 @@
 #
 # PROFILE=DIR also runs each broker with MONITOR_PPROF and saves the owner's
 # and a follower's CPU, block and mutex profiles and a 2 s execution trace
-# of each batched run (DIR/<binary>-r<round>-<broker>.{cpu,block,mutex,trace}).
+# of each batched run (DIR/<binary>-r<round>-<broker>.{cpu,block,mutex,trace}),
+# and a 1 s trace of every broker during the one-at-a-time run
+# (DIR/<binary>-r<round>-<broker>.sync.trace; give it SYNC_COUNT=20000 or
+# more so the run outlasts the trace). `go tool trace -pprof=sched FILE`
+# then says where goroutines waited to be scheduled, by the stack that woke
+# them: each such hand-off on a record's path is a wait.
 # STRACE=DIR counts each broker's system calls during the batched run
 # (strace -c -f; slows the run, so its figures are not comparable).
 set -euo pipefail
@@ -127,6 +132,13 @@ for round in $(seq "$ROUNDS"); do
 				for k in block mutex; do
 					in_ns "${NETNS_HOSTS[3]}" curl -s -o "$PROFILE/$tag-r$round-b$i.$k" "http://$SUBNET.$((10 + i)):9464/debug/pprof/$k"
 				done
+			done
+		fi
+		if [ -n "$PROFILE" ]; then
+			for i in 0 1 2; do
+				(sleep 0.5; in_ns "${NETNS_HOSTS[3]}" curl -s -o "$PROFILE/$tag-r$round-b$i.sync.trace" \
+					"http://$SUBNET.$((10 + i)):9464/debug/pprof/trace?seconds=1") &
+				PROF_PIDS+=($!)
 			done
 		fi
 		out=$(in_ns "${NETNS_HOSTS[3]}" "$bin" bench --leader "$SUBNET.10:8001" --topic s$round --sync --count "$SYNC_COUNT" \
