@@ -49,14 +49,21 @@ type Conn struct {
 	wbuf   []byte        // wmu-owned: the bytes of a direct write
 	// rest is the unwritten tail of a non-blocking write (TrySend),
 	// wmu-owned: it goes out before anything queued or sent after it.
-	rest    []byte
-	raw     syscall.RawConn // for non-blocking writes; nil where direct is false
-	done    chan struct{}
-	once    sync.Once
-	wdone   chan struct{}
-	timeout time.Duration
-	mu      sync.Mutex
-	err     error
+	rest []byte
+	raw  syscall.RawConn // for non-blocking writes; nil where direct is false
+	// rawWrite is writeNoWait's one write(2), made once: a closure built
+	// per call escaped to the heap, allocations on every frame. It writes
+	// rawBuf and leaves rawN and rawErr; all wmu-owned.
+	rawWrite func(fd uintptr) bool
+	rawBuf   []byte
+	rawN     int
+	rawErr   error
+	done     chan struct{}
+	once     sync.Once
+	wdone    chan struct{}
+	timeout  time.Duration
+	mu       sync.Mutex
+	err      error
 
 	sealer  *wire.Sealer // wmu-owned; nil without a key
 	opener  *wire.Opener // reader-owned; nil without a key
@@ -107,6 +114,10 @@ func newConn(nc net.Conn, o Options) *Conn {
 	if sc, ok := nc.(syscall.Conn); ok && c.direct {
 		if raw, err := sc.SyscallConn(); err == nil {
 			c.raw = raw
+			c.rawWrite = func(fd uintptr) bool {
+				c.rawN, c.rawErr = unix.Write(int(fd), c.rawBuf)
+				return true // one attempt: never wait for the socket to drain
+			}
 		}
 	}
 	return c
@@ -313,14 +324,13 @@ func (c *Conn) sendNoWait(f wire.Frame) {
 
 // writeNoWait makes one write(2) of b on the socket (non-blocking, as Go
 // keeps every socket) and returns how much the kernel took: zero when its
-// buffer is full.
+// buffer is full. Caller holds wmu.
 func (c *Conn) writeNoWait(b []byte) (int, error) {
-	var n int
-	var werr error
-	if err := c.raw.Write(func(fd uintptr) bool {
-		n, werr = unix.Write(int(fd), b)
-		return true // one attempt: never wait for the socket to drain
-	}); err != nil {
+	c.rawBuf = b
+	err := c.raw.Write(c.rawWrite)
+	n, werr := c.rawN, c.rawErr
+	c.rawBuf, c.rawErr = nil, nil
+	if err != nil {
 		return 0, err
 	}
 	switch {

@@ -354,3 +354,22 @@ func TestTrySendAfterAnEarlierWriteDeadline(t *testing.T) {
 		t.Fatalf("connection failed: %v", err)
 	}
 }
+
+// A TrySend that writes at once allocates nothing: it runs on every
+// acknowledgement and every frame to a peer.
+func TestTrySendAllocatesNothing(t *testing.T) {
+	a, b := tcpPair(t, 4)
+	go func() {
+		b.ReuseBodies()
+		for {
+			if _, err := b.Recv(); err != nil {
+				return
+			}
+		}
+	}()
+	f := wire.Frame{Type: wire.TypeHeartbeat, Body: make([]byte, 100)}
+	a.TrySend(f) // the write buffer grows once
+	if n := testing.AllocsPerRun(100, func() { a.TrySend(f) }); n != 0 {
+		t.Fatalf("%.1f allocations per TrySend, want 0", n)
+	}
+}

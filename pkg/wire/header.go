@@ -62,9 +62,12 @@ func putHeader(h []byte, f Frame) {
 // size: that is the receiver's decision (Conn.Send checks its own limit).
 // It panics only if the body exceeds 4 GiB-1, which no caller can mean.
 func AppendFrame(dst []byte, f Frame) []byte {
-	var h [HeaderSize]byte
-	putHeader(h[:], f)
-	dst = append(dst, h[:]...)
+	// The header is written in place: a header array of its own escaped
+	// to the heap (the checksum's table call hides where it goes), one
+	// allocation per frame sent.
+	start := len(dst)
+	dst = append(dst, make([]byte, HeaderSize)...)
+	putHeader(dst[start:], f)
 	return append(dst, f.Body...)
 }
 
