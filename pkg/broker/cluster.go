@@ -69,7 +69,7 @@ type clusterRepl struct {
 
 	mcastOut *net.UDPConn // nil: no multicast, everything over TCP
 	mcastIn  *net.UDPConn
-	sealer   *wire.Sealer // loop-owned; nil without a key
+	sealer   *wire.Sealer // mu-owned; nil without a key
 	sendBuf  []byte       // mu-owned datagram buffer
 	encBuf   []byte       // mu-owned: the body of the message being sent (see outFrame)
 

@@ -301,8 +301,9 @@ func (p *Producer) sendNext() error {
 // in flight (one record at a time, a slow feed), the caller writes the
 // batch itself instead of waking the session's goroutine to do it — a
 // hand-off that cost each such record tens of microseconds before it left.
-// It never blocks (the socket takes what it can at once, the connection's
-// writer the rest), and reports whether nothing is left for the session.
+// It does not wait for the socket (the socket takes what it can at once, the
+// connection's writer the rest) unless the connection's queue is full, and
+// reports whether nothing is left for the session.
 func (p *Producer) sendIdle() bool {
 	if !p.sendMu.TryLock() {
 		return false // the session is sending: it takes these records too
