@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
 
 	"github.com/logstream/logstream/pkg/cluster"
 	"github.com/logstream/logstream/pkg/defaults"
@@ -301,5 +302,32 @@ func TestSendReusesItsEncodingBuffer(t *testing.T) {
 	qf := <-down.q
 	if !bytes.Equal(qf.f.Body, want) {
 		t.Fatal("a queued frame's body changed when the next message was encoded")
+	}
+}
+
+// A link's connection gives up on bytes unacknowledged for FAILURE_TIMEOUT
+// (TCP_USER_TIMEOUT), so a link stuck across a cut is redialled instead of
+// waiting out TCP's doubling retransmission timer after the network heals.
+func TestLinkGivesUpOnUnacknowledgedBytes(t *testing.T) {
+	b := idleBroker(t)
+	r := b.cluster
+	l := newLink(r, r.id+1, b.Addr().String())
+	nc, err := l.dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	raw, err := nc.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got int
+	var gerr error
+	raw.Control(func(fd uintptr) { got, gerr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT) })
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	if want := int(b.cfg.FailureTimeout.Milliseconds()); got != want {
+		t.Fatalf("TCP_USER_TIMEOUT %d ms, want FAILURE_TIMEOUT, %d ms", got, want)
 	}
 }
