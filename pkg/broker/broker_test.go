@@ -24,8 +24,9 @@ type testBroker struct {
 	done   chan error
 }
 
-func startBroker(t testing.TB, dir string, tweak func(*Config)) *testBroker {
-	t.Helper()
+// testConfig is a test broker's configuration: loopback, no broadcast, off
+// multicast, no retention, logging to t.
+func testConfig(t testing.TB, dir string) Config {
 	cfg := DefaultConfig()
 	cfg.Name = "test"
 	cfg.Listen = netip.MustParseAddrPort("127.0.0.1:0")
@@ -40,6 +41,12 @@ func startBroker(t testing.TB, dir string, tweak func(*Config)) *testBroker {
 	cfg.DataDir = dir
 	cfg.MaxRecords = 0
 	cfg.Logger = zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
+	return cfg
+}
+
+func startBroker(t testing.TB, dir string, tweak func(*Config)) *testBroker {
+	t.Helper()
+	cfg := testConfig(t, dir)
 	if tweak != nil {
 		tweak(&cfg)
 	}

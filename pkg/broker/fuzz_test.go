@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -18,13 +17,8 @@ import (
 // fuzzBroker is one broker for a whole fuzz run, on 127.0.0.1 with
 // discovery and multicast off: the fuzzed bytes reach it over net.Pipe.
 func fuzzBroker(f *testing.F) *Broker {
-	cfg := DefaultConfig()
+	cfg := testConfig(f, f.TempDir())
 	cfg.Name = "fuzz"
-	cfg.Listen = netip.MustParseAddrPort("127.0.0.1:0")
-	cfg.Advertise = cfg.Listen
-	cfg.BroadcastPort = 0
-	cfg.Multicast = netip.AddrPort{}
-	cfg.DataDir = f.TempDir()
 	cfg.MaxRecords = 1000
 	cfg.MaxFrame = 64 << 10
 	cfg.HandshakeTimeout = 2 * time.Second

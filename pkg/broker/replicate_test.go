@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"net/netip"
 	"runtime"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/logstream/logstream/pkg/cluster"
 	"github.com/logstream/logstream/pkg/defaults"
 	"github.com/logstream/logstream/pkg/framed"
+	"github.com/logstream/logstream/pkg/internal/loopback"
 	"github.com/logstream/logstream/pkg/record"
 	"github.com/logstream/logstream/pkg/wire"
 )
@@ -129,25 +129,7 @@ func TestLinkDropsFramesQueuedLongWhileDown(t *testing.T) {
 // loopbackConn is one end of a TCP connection over loopback, framed, and
 // the other end to read from.
 func loopbackConn(t *testing.T) (*framed.Conn, *framed.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		nc, _ := ln.Accept()
-		accepted <- nc
-	}()
-	na, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	nb := <-accepted
-	if nb == nil {
-		t.Fatal("accept failed")
-	}
+	na, nb := loopback.TCPPair(t)
 	a, b := framed.NewWith(na, framed.Options{Queue: 4}), framed.NewWith(nb, framed.Options{Queue: 4})
 	t.Cleanup(func() { a.Close(); b.Close() })
 	return a, b
@@ -182,13 +164,7 @@ func TestLinkSendsDirectlyWhenNothingWaits(t *testing.T) {
 // sees happen was done on its own goroutine.
 func idleBroker(t *testing.T) *Broker {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.Name = "idle"
-	cfg.Listen = netip.MustParseAddrPort("127.0.0.1:0")
-	cfg.Advertise = cfg.Listen
-	cfg.BroadcastPort = 0
-	cfg.Multicast = netip.AddrPort{}
-	cfg.DataDir = t.TempDir()
+	cfg := testConfig(t, t.TempDir())
 	cfg.Logger = zerolog.Nop()
 	b, err := New(cfg)
 	if err != nil {

@@ -2,11 +2,11 @@ package client
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/logstream/logstream/pkg/framed"
+	"github.com/logstream/logstream/pkg/internal/loopback"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -15,24 +15,7 @@ import (
 // session goroutine does not run (only its connection is set here), where
 // waking that goroutine would have sent nothing.
 func TestIdleSendWritesItself(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		nc, _ := ln.Accept()
-		accepted <- nc
-	}()
-	nc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	bc := <-accepted
-	if bc == nil {
-		t.Fatal("accept failed")
-	}
+	nc, bc := loopback.TCPPair(t)
 	conn, broker := framed.NewWith(nc, framed.Options{Queue: 4}), framed.NewWith(bc, framed.Options{Queue: 4})
 	defer conn.Close()
 	defer broker.Close()

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logstream/logstream/pkg/internal/loopback"
 	"github.com/logstream/logstream/pkg/wire"
 )
 
@@ -107,28 +108,7 @@ func TestBadFrameEndsConnection(t *testing.T) {
 // tcpPair is a connected pair over loopback TCP, where Send writes frames
 // itself when the connection is idle.
 func tcpPair(t *testing.T, queue int) (*Conn, *Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		nc, err := ln.Accept()
-		if err != nil {
-			t.Error(err)
-		}
-		accepted <- nc
-	}()
-	na, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	nb := <-accepted
-	if nb == nil {
-		t.FailNow()
-	}
+	na, nb := loopback.TCPPair(t)
 	ca, cb := newTestConn(na, 1<<20, queue, 5*time.Second), newTestConn(nb, 1<<20, queue, 5*time.Second)
 	t.Cleanup(func() { ca.Close(); cb.Close() })
 	return ca, cb
@@ -312,24 +292,7 @@ func TestTrySendBorrowedCopiesWhatWaits(t *testing.T) {
 // the connection with a timeout (broker links dropped five seconds after
 // any blocking write, and the node took the peer for dead).
 func TestTrySendAfterAnEarlierWriteDeadline(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		nc, _ := ln.Accept()
-		accepted <- nc
-	}()
-	na, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	nb := <-accepted
-	if nb == nil {
-		t.Fatal("accept failed")
-	}
+	na, nb := loopback.TCPPair(t)
 	const timeout = time.Millisecond
 	a, b := newTestConn(na, 1<<20, 4, timeout), newTestConn(nb, 1<<20, 4, 5*time.Second)
 	defer a.Close()
