@@ -94,6 +94,15 @@ func (o *outFrame) kept() wire.Frame {
 	return o.f
 }
 
+// trySend hands the frame to c without blocking (framed.Conn.TrySend);
+// c copies the body only if it must queue a body that is still borrowed.
+func (o *outFrame) trySend(c *framed.Conn) bool {
+	if o.copied {
+		return c.TrySend(o.f)
+	}
+	return c.TrySendBorrowed(o.f)
+}
+
 // enqueue is called under the cluster's mu only; it never blocks.
 func (l *link) enqueue(o *outFrame) {
 	f := o.f
@@ -104,7 +113,7 @@ func (l *link) enqueue(o *outFrame) {
 		select {
 		case <-c.Done(): // failing: the frame waits for the next connection
 		default:
-			if o.copied && c.TrySend(f) || !o.copied && c.TrySendBorrowed(f) {
+			if o.trySend(c) {
 				return
 			}
 		}
@@ -113,17 +122,15 @@ func (l *link) enqueue(o *outFrame) {
 		l.r.log.Debug().Str("peer", cluster.Display(l.id, "", l.addr)).Msg("link queue full (bytes); message dropped")
 		return
 	}
+	// Checked before the body is copied. Only enqueue adds to q (under
+	// mu), so room seen here is still there for the send below.
 	if len(l.q) == cap(l.q) {
 		l.r.log.Debug().Str("peer", cluster.Display(l.id, "", l.addr)).Msg("link queue full; message dropped")
 		return
 	}
-	select {
-	case l.q <- queuedFrame{f: o.kept(), at: time.Now()}:
-		l.queued.Add(int64(len(f.Body)))
-		l.behind.Add(1)
-	default:
-		l.r.log.Debug().Str("peer", cluster.Display(l.id, "", l.addr)).Msg("link queue full; message dropped")
-	}
+	l.q <- queuedFrame{f: o.kept(), at: time.Now()}
+	l.queued.Add(int64(len(f.Body)))
+	l.behind.Add(1)
 }
 
 // stop is called by the loop only.
