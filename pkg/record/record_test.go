@@ -160,3 +160,21 @@ func TestUvarintAgreesWithBinary(t *testing.T) {
 		}
 	}
 }
+
+// putUvarint writes what binary.AppendUvarint appends, for every length of
+// varint and at the edges of each.
+func TestPutUvarintAgreesWithBinary(t *testing.T) {
+	var vals []uint64
+	for k := uint(0); k < 64; k++ {
+		vals = append(vals, 1<<k-1, 1<<k, 1<<k+1, 3<<k, 0x55<<k)
+	}
+	vals = append(vals, 1<<63-1, 1<<63, 1<<64-1, 1_780_000_000_000_000_000)
+	for _, v := range vals {
+		want := binary.AppendUvarint([]byte{0xaa}, v)
+		b := bytes.Repeat([]byte{0xcc}, 1+binary.MaxVarintLen64)
+		n := putUvarint(b, 1, v)
+		if n != len(want) || !bytes.Equal(b[1:n], want[1:]) {
+			t.Fatalf("%d: putUvarint wrote % x (to %d), binary.AppendUvarint % x", v, b[1:n], n, want[1:])
+		}
+	}
+}
