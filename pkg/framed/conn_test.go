@@ -1,6 +1,7 @@
 package framed
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -290,31 +291,71 @@ func TestTrySendBorrowedCopiesWhatWaits(t *testing.T) {
 // A blocking write's deadline does not outlive it: a TrySend made after the
 // deadline of an earlier Send has passed still writes, instead of failing
 // the connection with a timeout (broker links dropped five seconds after
-// any blocking write, and the node took the peer for dead).
+// any blocking write, and the node took the peer for dead). The first frame
+// is larger than the socket takes at once, so the rest of it is written
+// blocking, under a deadline; it also arrives whole.
 func TestTrySendAfterAnEarlierWriteDeadline(t *testing.T) {
 	na, nb := loopback.TCPPair(t)
-	const timeout = time.Millisecond
-	a, b := newTestConn(na, 1<<20, 4, timeout), newTestConn(nb, 1<<20, 4, 5*time.Second)
+	const timeout, size = 100 * time.Millisecond, 16 << 20 // beyond loopback's largest socket buffers
+	a, b := newTestConn(na, size, 4, timeout), newTestConn(nb, size, 4, 5*time.Second)
 	defer a.Close()
 	defer b.Close()
+	body := make([]byte, size)
+	for i := range body {
+		body[i] = byte(i / 4096)
+	}
+	type got struct {
+		f   wire.Frame
+		err error
+	}
+	frames := make(chan got, 2)
+	go func() {
+		b.SetReadDeadline(time.Now().Add(30 * time.Second))
+		for i := 0; i < 2; i++ {
+			f, err := b.Recv()
+			frames <- got{f, err}
+		}
+	}()
 	start := time.Now()
-	if err := a.Send(wire.Frame{Type: wire.TypeHeartbeat, Corr: 1}); err != nil { // a direct, blocking write: sets a deadline
+	if err := a.Send(wire.Frame{Type: wire.TypeRecords, Corr: 1, Body: body}); err != nil {
 		t.Fatal(err)
 	}
-	for time.Since(start) < 20*timeout { // that deadline is long past
-		time.Sleep(timeout)
+	for time.Since(start) < 3*timeout { // that write's deadline is long past
+		time.Sleep(timeout / 10)
 	}
 	if !a.TrySend(wire.Frame{Type: wire.TypeHeartbeat, Corr: 2}) {
 		t.Fatal("TrySend refused")
 	}
-	b.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for corr := uint64(1); corr <= 2; corr++ {
-		if f, err := b.Recv(); err != nil || f.Corr != corr {
-			t.Fatalf("frame %d: %+v, %v (sender: %v)", corr, f, err, a.Err())
+		g := <-frames
+		if g.err != nil || g.f.Corr != corr {
+			t.Fatalf("frame %d: %+v, %v (sender: %v)", corr, g.f.Corr, g.err, a.Err())
+		}
+		if corr == 1 && !bytes.Equal(g.f.Body, body) {
+			t.Fatal("the large frame arrived changed")
 		}
 	}
 	if err := a.Err(); err != nil {
 		t.Fatalf("connection failed: %v", err)
+	}
+}
+
+// A Send the socket takes at once allocates nothing either: it is how a
+// broker answers a client and a producer writes its batches.
+func TestDirectSendAllocatesNothing(t *testing.T) {
+	a, b := tcpPair(t, 4)
+	go func() {
+		b.ReuseBodies()
+		for {
+			if _, err := b.Recv(); err != nil {
+				return
+			}
+		}
+	}()
+	f := wire.Frame{Type: wire.TypeHeartbeat, Body: make([]byte, 100)}
+	a.SendBorrowed(f) // the write buffer grows once
+	if n := testing.AllocsPerRun(100, func() { a.SendBorrowed(f) }); n != 0 {
+		t.Fatalf("%.1f allocations per SendBorrowed, want 0", n)
 	}
 }
 
