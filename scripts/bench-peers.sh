@@ -109,7 +109,17 @@ run_redis() {
 
 run_tcp() { in_ns "$NS" "$BP" pingpong -sync-count "$SYNC_COUNT" >>"$RESULTS"; }
 
-systems=(logstream nats redis tcp)
+# A Go echo server in a process of its own: the floor under any Go server
+# process's one-at-a-time figure (a broker's included), where tcp is one
+# process's.
+run_goecho() {
+	start_server "$WORK/echo-$1.log" "$BP" echo -addr 127.0.0.1:7000
+	wait_port 7000 "$WORK/echo-$1.log"
+	in_ns "$NS" "$BP" pingpong -remote -addr 127.0.0.1:7000 -sync-count "$SYNC_COUNT" >>"$RESULTS"
+	stop_server
+}
+
+systems=(logstream nats redis goecho tcp)
 for r in $(seq "$ROUNDS"); do
 	for i in "${!systems[@]}"; do
 		s=${systems[$(((i + r - 1) % ${#systems[@]}))]}

@@ -10,6 +10,7 @@
 //	benchpeers nats -addr 127.0.0.1:4222 -count 500000 -sync-count 5000
 //	benchpeers redis -addr 127.0.0.1:6379 -count 500000 -sync-count 5000
 //	benchpeers pingpong -sync-count 5000
+//	benchpeers echo -addr 127.0.0.1:7000 &  benchpeers pingpong -remote -addr 127.0.0.1:7000 -sync-count 5000
 //	logstream bench --format json ... | benchpeers fromjson logstream batched
 //	benchpeers timecmd -system logstream -measure pipe_lines -count N -stdin FILE -- producer ...
 //	benchpeers table results.txt
@@ -36,7 +37,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchpeers nats|redis|pingpong|fromjson|timecmd|table ...")
+		fmt.Fprintln(os.Stderr, "usage: benchpeers nats|redis|pingpong|echo|fromjson|timecmd|table ...")
 		os.Exit(2)
 	}
 	var err error
@@ -47,6 +48,8 @@ func main() {
 		err = runRedis(os.Args[2:])
 	case "pingpong":
 		err = runPingPong(os.Args[2:])
+	case "echo":
+		err = runEcho(os.Args[2:])
 	case "fromjson":
 		err = fromJSON(os.Args[2:])
 	case "timecmd":
@@ -214,33 +217,41 @@ func runRedis(args []string) error {
 }
 
 // runPingPong is the floor under every one-at-a-time figure: size bytes to
-// an echo server over loopback TCP and back, one at a time.
+// an echo server over loopback TCP and back, one at a time, the caller
+// reading each answer itself. By default the echo runs in this process
+// (system "tcp": the kernel's and one Go process's floor); with -remote it
+// dials the echo server of another process at -addr (system "go-echo": the
+// floor under any Go server process, a broker's included, which also pays
+// for waking a second process).
 func runPingPong(args []string) error {
-	c, err := flags("pingpong", "127.0.0.1:0", args)
-	if err != nil {
+	fs := flag.NewFlagSet("pingpong", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "where the in-process echo listens, or with -remote the echo server to dial")
+	remote := fs.Bool("remote", false, "dial the echo server at -addr (benchpeers echo) instead of running one")
+	syncCount := fs.Int("sync-count", 5000, "round trips")
+	size := fs.Int("size", 100, "bytes per round trip")
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	go func() {
-		s, err := ln.Accept()
+	system, target := "tcp", *addr
+	if *remote {
+		system = "go-echo"
+	} else {
+		ln, err := net.Listen("tcp", *addr)
 		if err != nil {
-			return
+			return err
 		}
-		io.Copy(s, s)
-		s.Close()
-	}()
-	conn, err := net.Dial("tcp", ln.Addr().String())
+		defer ln.Close()
+		go serveEcho(ln)
+		target = ln.Addr().String()
+	}
+	conn, err := net.Dial("tcp", target)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	p, back := payload(c.size), make([]byte, c.size)
-	lat := make([]time.Duration, 0, c.syncCount)
-	for i := 0; i < c.syncCount; i++ {
+	p, back := payload(*size), make([]byte, *size)
+	lat := make([]time.Duration, 0, *syncCount)
+	for i := 0; i < *syncCount; i++ {
 		t := time.Now()
 		if _, err := conn.Write(p); err != nil {
 			return err
@@ -250,9 +261,40 @@ func runPingPong(args []string) error {
 		}
 		lat = append(lat, time.Since(t))
 	}
-	emit("tcp", "sync_p50_us", pct(lat, 0.5))
-	emit("tcp", "sync_p99_us", pct(lat, 0.99))
+	emit(system, "sync_p50_us", pct(lat, 0.5))
+	emit(system, "sync_p99_us", pct(lat, 0.99))
 	return nil
+}
+
+// runEcho serves echo at -addr until killed: the other process of
+// pingpong -remote.
+func runEcho(args []string) error {
+	fs := flag.NewFlagSet("echo", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:7000", "address to listen on")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	serveEcho(ln)
+	return nil
+}
+
+// serveEcho echoes every connection ln accepts, each on a goroutine of its
+// own, until ln is closed.
+func serveEcho(ln net.Listener) {
+	for {
+		s, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			io.Copy(s, s)
+			s.Close()
+		}()
+	}
 }
 
 // fromJSON turns one `logstream bench --format json` report into measures:
@@ -338,7 +380,7 @@ func table(files []string) error {
 		}
 		f.Close()
 	}
-	systems := []string{"logstream", "logstream-embedded", "nats", "redis", "tcp"}
+	systems := []string{"logstream", "logstream-embedded", "nats", "redis", "go-echo", "tcp"}
 	rows := []struct{ key, label string }{
 		{"acked_batched", "1 broker: acknowledged records/s, batched/pipelined"},
 		{"sync_p50_us", "1 broker: one at a time, ack p50 (µs)"},
