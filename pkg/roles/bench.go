@@ -89,6 +89,13 @@ func (l *latencies) addLocked(d time.Duration) {
 	l.n++
 }
 
+// add adds one latency.
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.addLocked(d)
+	l.mu.Unlock()
+}
+
 // since adds now minus each stamp (Unix nanoseconds) that is not zero, under
 // one lock: a batch's records, not one lock round per record.
 func (l *latencies) since(now int64, stamps []int64) {
@@ -251,7 +258,7 @@ func runBench(c *cli.Context) error {
 		prodWG.Add(1)
 		go func() {
 			defer prodWG.Done()
-			if err := benchProduce(ctx, p, payload, count, c.Float64("rate"), c.Bool("sync"), sent); err != nil && ctx.Err() == nil {
+			if err := benchProduce(ctx, p, payload, count, c.Float64("rate"), c.Bool("sync"), sent, ackLat); err != nil && ctx.Err() == nil {
 				failed.set(fmt.Errorf("producing: %w", err))
 			}
 		}()
@@ -390,14 +397,17 @@ func fmtPct(m map[string]float64) string {
 }
 
 // sendStampEvery: an unpaced batched run takes the send time of one record
-// in this many for its ack latency percentiles (every record with --sync or
-// --rate). A clock read per record cost the bench as much CPU as encoding
+// in this many for its ack latency percentiles (every record with --rate;
+// --sync times each record itself, see benchSync). A clock read per record cost the bench as much CPU as encoding
 // the record (measured: a quarter of the client's CPU), CPU that the broker
 // on the same cores then did not get.
 const sendStampEvery = 16
 
-func benchProduce(ctx context.Context, p *client.Producer, payload []byte, count int, rate float64, sync bool, sent []int64) error {
-	if !sync && rate == 0 {
+func benchProduce(ctx context.Context, p *client.Producer, payload []byte, count int, rate float64, sync bool, sent []int64, lat *latencies) error {
+	if sync {
+		return benchSync(ctx, p, payload, count, lat, func() int64 { return time.Now().UnixNano() })
+	}
+	if rate == 0 {
 		return benchProduceAll(ctx, p, payload, count, sent)
 	}
 	start := time.Now()
@@ -412,19 +422,38 @@ func benchProduce(ctx context.Context, p *client.Producer, payload []byte, count
 				}
 			}
 		}
-		if sync || rate > 0 || i%sendStampEvery == 1 {
-			sent[i] = time.Now().UnixNano()
-		}
+		sent[i] = time.Now().UnixNano()
 		if err := p.Send(ctx, payload); err != nil {
 			return err
 		}
-		if sync {
-			if err := p.Flush(ctx); err != nil {
-				return err
-			}
-		}
 	}
 	return p.Flush(ctx)
+}
+
+// syncSender is what benchSync needs of a producer.
+type syncSender interface {
+	Send(ctx context.Context, payload []byte) error
+	Flush(ctx context.Context) error
+}
+
+// benchSync sends count records one at a time and adds to lat what the
+// caller waited for each: from Send until Flush returns. That is what a
+// peer's client reports for a synchronous publish (the call returns with
+// the acknowledgement), so it is the figure to set beside theirs; the
+// producer's reader holds the acknowledgement (OnAck, where the other modes
+// take their ack latency) a wake-up of the caller earlier.
+func benchSync(ctx context.Context, p syncSender, payload []byte, count int, lat *latencies, now func() int64) error {
+	for i := 1; i <= count; i++ {
+		t := now()
+		if err := p.Send(ctx, payload); err != nil {
+			return err
+		}
+		if err := p.Flush(ctx); err != nil {
+			return err
+		}
+		lat.add(time.Duration(now() - t))
+	}
+	return nil
 }
 
 // benchGroup is how many records an unpaced bench producer hands over at
