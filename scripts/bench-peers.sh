@@ -37,6 +37,7 @@ trap 'exit 130' INT TERM
 netns_add "$NS"
 
 (cd "$HERE/benchpeers" && go build -o "$WORK/benchpeers" .)
+(cd "$HERE/.." && go build -o "$WORK/rawclient" ./scripts/rawclient)
 BP=$WORK/benchpeers
 RESULTS=$WORK/results.txt
 : >"$RESULTS"
@@ -72,6 +73,9 @@ run_logstream() {
 	in_ns "$NS" "$BIN" bench --leader $addr --topic warm --count 1 --consumers 0 --reconnect-attempts 100 --log-level error >/dev/null
 	in_ns "$NS" "$BIN" bench --leader $addr --count "$COUNT" --consumers 0 --format json --log-level error | "$BP" fromjson logstream batched >>"$RESULTS"
 	in_ns "$NS" "$BIN" bench --leader $addr --sync --count "$SYNC_COUNT" --consumers 0 --format json --log-level error | "$BP" fromjson logstream sync >>"$RESULTS"
+	# The same round trips from the smallest client (it reads its own
+	# acknowledgement): the broker's share of the figure above.
+	in_ns "$NS" "$WORK/rawclient" -addr $addr -count "$SYNC_COUNT" >>"$RESULTS"
 	in_ns "$NS" "$BP" timecmd -measure pipe_lines -count "$LINES" -stdin "$WORK/lines" -- \
 		"$BIN" producer --leader $addr --topic pipe --log-level warn >>"$RESULTS"
 	in_ns "$NS" "$BP" timecmd -measure catchup_read -count "$LINES" -- \

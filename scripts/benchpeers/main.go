@@ -380,7 +380,7 @@ func table(files []string) error {
 		}
 		f.Close()
 	}
-	systems := []string{"logstream", "logstream-embedded", "nats", "redis", "go-echo", "tcp"}
+	systems := []string{"logstream", "logstream-min", "logstream-embedded", "nats", "redis", "go-echo", "tcp"}
 	rows := []struct{ key, label string }{
 		{"acked_batched", "1 broker: acknowledged records/s, batched/pipelined"},
 		{"sync_p50_us", "1 broker: one at a time, ack p50 (µs)"},
