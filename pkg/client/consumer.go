@@ -122,7 +122,7 @@ func (c *Consumer) reportGap(resume uint64, why wire.Gap) {
 func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler, hl *health) error {
 	hbDone := make(chan struct{})
 	defer close(hbDone)
-	go c.l.heartbeat(conn, hbDone)
+	go c.l.heartbeat(conn, hbDone, nil)
 	sub := c.subscribeMsg()
 	if err := conn.Send(wire.Encode(&sub, subCorr)); err != nil {
 		return err

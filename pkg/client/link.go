@@ -403,8 +403,9 @@ func (l *link) dialWhenPortFree(ctx context.Context, d *net.Dialer, addr string)
 	}
 }
 
-// heartbeat sends HEARTBEAT every HBInterval until done closes.
-func (l *link) heartbeat(conn *framed.Conn, done <-chan struct{}) {
+// heartbeat sends HEARTBEAT every HBInterval until done closes, calling
+// sent (if not nil) after each.
+func (l *link) heartbeat(conn *framed.Conn, done <-chan struct{}, sent func()) {
 	t := time.NewTicker(l.o.HBInterval)
 	defer t.Stop()
 	var seq uint64
@@ -418,6 +419,9 @@ func (l *link) heartbeat(conn *framed.Conn, done <-chan struct{}) {
 			if conn.Send(wire.Encode(&hb, 0)) != nil {
 				return
 			}
+			if sent != nil {
+				sent()
+			}
 		}
 	}
 }
@@ -427,6 +431,20 @@ func (l *link) heartbeat(conn *framed.Conn, done <-chan struct{}) {
 func (l *link) recv(conn *framed.Conn) (wire.Frame, error) {
 	conn.SetReadDeadline(time.Now().Add(l.o.HBTimeout))
 	f, err := conn.Recv()
+	if err == nil {
+		l.heard.Store(time.Now().UnixNano())
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return f, &silentError{l.o.HBTimeout}
+	}
+	return f, err
+}
+
+// recvContext is recv for a caller that stops waiting when ctx ends
+// (framed.ErrInterrupted, the connection as it was).
+func (l *link) recvContext(ctx context.Context, conn *framed.Conn) (wire.Frame, error) {
+	f, err := conn.RecvContext(ctx, time.Now().Add(l.o.HBTimeout))
 	if err == nil {
 		l.heard.Store(time.Now().UnixNano())
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/logstream/logstream/pkg/client/pipeline"
@@ -61,7 +62,37 @@ type Producer struct {
 	conn   *framed.Conn // sendMu: the session's connection; nil between sessions
 	corr   uint64       // sendMu: the session's last correlation id
 	enc    []byte       // sendMu: the PRODUCE body, encoded batch after batch
+
+	// readMu is held by whoever reads the session's connection: the
+	// session's reader goroutine, or a caller waiting in Flush that reads
+	// the acknowledgements itself (readOwn) — the caller then gets its
+	// answer without a hand-off from the reader, which cost a synchronous
+	// send as much as the broker's share of its round trip. So that a
+	// caller finds the connection free, the session's reader reads only
+	// while something is owed (owed: a batch in flight, a heartbeat's
+	// answer) and waits for readKick otherwise. Taken before mu and
+	// sendMu, never while holding them.
+	readMu   sync.Mutex
+	rconn    *framed.Conn // readMu: the session's connection; nil between sessions
+	rh       *health      // readMu: the session's health
+	rerr     error        // readMu: the read error that ends the session
+	readKick chan struct{}
+	hbOwed   atomic.Int32 // heartbeats sent whose answer is not read yet
+	// lateRead kicks the reader a moment after a Send wrote a batch itself
+	// (sendIdle), in case no Flush reads its acknowledgement; lateArmed says
+	// it is set. It is set once per moment, not per record: a timer reset
+	// per record woke the runtime's poller thread each time.
+	lateRead  *time.Timer
+	lateArmed atomic.Bool
+	lateAfter time.Duration // lateReadAfter; tests lengthen it
+
+	ownReads atomic.Int64 // frames a Flush read itself (tests)
 }
+
+// lateReadAfter is how long a batch written by Send (sendIdle) may wait for
+// a Flush to read its acknowledgement before the session's reader does (at
+// most: the reader may come sooner, and finds nothing owed if a Flush did).
+const lateReadAfter = 20 * time.Millisecond
 
 // NewProducer returns a producer; call Run to connect and send.
 func NewProducer(o Options, po ProducerOptions) *Producer {
@@ -86,8 +117,22 @@ func NewProducer(o Options, po ProducerOptions) *Producer {
 	// Blocks of whole batches, so a full batch is never cut short at a
 	// block's end.
 	block := po.MaxBatchRecords * max(1, pipeline.DefaultBlockRecords/po.MaxBatchRecords)
-	return &Producer{o: o, l: l, po: po, pipe: pipeline.NewBlocks(po.MaxPending, po.MaxInFlight, block),
-		changed: make(chan struct{}), wake: make(chan struct{}, 1)}
+	p := &Producer{o: o, l: l, po: po, pipe: pipeline.NewBlocks(po.MaxPending, po.MaxInFlight, block),
+		changed: make(chan struct{}), wake: make(chan struct{}, 1), readKick: make(chan struct{}, 1), lateAfter: lateReadAfter}
+	p.lateRead = time.AfterFunc(time.Hour, func() {
+		p.lateArmed.Store(false)
+		p.kickReader()
+	})
+	p.lateRead.Stop()
+	return p
+}
+
+// kickReader tells the session's reader to look at what is owed.
+func (p *Producer) kickReader() {
+	select {
+	case p.readKick <- struct{}{}:
+	default: // a kick is pending already
+	}
 }
 
 // MaxRecordBytes is the largest payload that fits one PRODUCE frame.
@@ -159,7 +204,8 @@ func (p *Producer) SendAll(ctx context.Context, payloads [][]byte) (int, error) 
 	return queued, nil
 }
 
-// Flush waits until every queued record is acknowledged.
+// Flush waits until every queued record is acknowledged. When nobody
+// else reads the connection, it reads the acknowledgements itself.
 func (p *Producer) Flush(ctx context.Context) error {
 	for {
 		p.mu.Lock()
@@ -170,6 +216,9 @@ func (p *Producer) Flush(ctx context.Context) error {
 		}
 		if n == 0 {
 			return nil
+		}
+		if p.readOwn(ctx) {
+			continue
 		}
 		select {
 		case <-ch:
@@ -238,20 +287,31 @@ func isFatal(err error) bool {
 func (p *Producer) session(ctx context.Context, conn *framed.Conn, h *health) error {
 	errc := make(chan error, 1)
 	readerDone := make(chan struct{})
+	conn.ReuseBodies() // nothing of an acknowledgement's frame is kept
+	p.readMu.Lock()
+	p.rconn, p.rh, p.rerr = conn, h, nil
+	p.readMu.Unlock()
+	p.hbOwed.Store(0)
 	go func() {
 		defer close(readerDone)
-		errc <- p.readAcks(conn, h)
+		errc <- p.readLoop(conn, h)
 	}()
 	hbDone := make(chan struct{})
 	defer func() {
 		close(hbDone)
-		conn.Close() // first: it unblocks a Send writing to it (sendIdle)
+		conn.Close() // first: it unblocks a Send writing to it (sendIdle), and a Flush reading it
 		p.sendMu.Lock()
 		p.conn = nil // no Send writes to it once Run resets the pipeline
 		p.sendMu.Unlock()
 		<-readerDone
+		p.readMu.Lock()
+		p.rconn, p.rh = nil, nil // no Flush reads it either
+		p.readMu.Unlock()
 	}()
-	go p.l.heartbeat(conn, hbDone)
+	go p.l.heartbeat(conn, hbDone, func() {
+		p.hbOwed.Add(1)
+		p.kickReader()
+	})
 	p.sendMu.Lock()
 	p.conn, p.corr = conn, 0
 	p.sendMu.Unlock()
@@ -275,26 +335,37 @@ func (p *Producer) session(ctx context.Context, conn *framed.Conn, h *health) er
 			}
 			continue
 		}
+		// Acknowledgements matter here only while records wait for room in
+		// the window; with none unsent, new ones come with a wake. (Woken by
+		// every acknowledgement, this goroutine cost one record at a time a
+		// hand-off to it, for nothing.)
+		var roomMade <-chan struct{}
+		if unsent > 0 {
+			roomMade = changed
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case err := <-errc:
 			return err
 		case <-p.wake:
-		case <-changed:
+		case <-roomMade:
 		}
 	}
 }
 
-// sendNext writes the next batch, if a Send did not take it meanwhile.
-// Only the session's goroutine calls it, after CanSend said yes.
+// sendNext writes the next batch, if a Send did not take it meanwhile, and
+// has the session's reader read its acknowledgement. Only the session's
+// goroutine calls it, after CanSend said yes.
 func (p *Producer) sendNext() error {
 	p.sendMu.Lock()
 	defer p.sendMu.Unlock()
 	if !p.nextBatch(false) {
 		return nil
 	}
-	return p.conn.SendBorrowed(wire.Frame{Type: wire.TypeProduce, Corr: p.corr, Body: p.enc})
+	err := p.conn.SendBorrowed(wire.Frame{Type: wire.TypeProduce, Corr: p.corr, Body: p.enc})
+	p.kickReader()
+	return err
 }
 
 // sendIdle is Send's shortcut: when the producer is connected with nothing
@@ -315,6 +386,11 @@ func (p *Producer) sendIdle() bool {
 	f := wire.Frame{Type: wire.TypeProduce, Corr: p.corr, Body: p.enc}
 	if !p.conn.TrySendBorrowed(f) {
 		p.conn.SendBorrowed(f) // its queue is full of heartbeats: wait; a failure ends the session
+	}
+	// A Flush that follows reads the acknowledgement itself; if none
+	// does, the session's reader takes it a moment later.
+	if p.lateArmed.CompareAndSwap(false, true) {
+		p.lateRead.Reset(p.lateAfter)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -348,50 +424,136 @@ func (p *Producer) nextBatch(idleOnly bool) bool {
 // batches: a batch of a few huge records must not pin its size.
 const maxKeptBatchBuf = 4 << 20
 
-// readAcks matches PRODUCE_ACKs to the batches in flight, in order.
-func (p *Producer) readAcks(conn *framed.Conn, h *health) error {
-	conn.ReuseBodies() // nothing of an acknowledgement's frame is kept
+// readLoop is the session's reader: whenever kicked, it reads while
+// something is owed (see readMu), matching PRODUCE_ACKs to the batches in
+// flight, in order. It returns the error that ends the session: its own
+// read's, or that of a Flush that read the connection.
+func (p *Producer) readLoop(conn *framed.Conn, h *health) error {
 	for {
-		f, err := p.l.recv(conn)
-		if err != nil {
-			return err
+		select {
+		case <-p.readKick:
+		case <-conn.Done():
 		}
-		switch f.Type {
-		case wire.TypeHeartbeat:
-			p.l.noteHeartbeat(f)
-			h.answered.Store(true)
-			continue
-		case wire.TypeError:
-			var m wire.Error
-			if err := m.Unmarshal(f.Body); err != nil {
-				return err
+		p.readMu.Lock()
+		err := p.rerr
+		// What is already received goes too (the broker's own heartbeats
+		// come unasked), so nothing piles up while nothing is owed.
+		for err == nil && (p.owed() || conn.Buffered() > 0) {
+			err = p.readOne(context.Background(), conn, h)
+		}
+		if err == nil && isDone(conn) {
+			err = conn.Err()
+			if err == nil {
+				err = framed.ErrClosed
 			}
-			return ackError(m.Code, m.Message, m.Redirect)
-		case wire.TypeProduceAck:
-		default:
-			continue
 		}
-		var ack wire.ProduceAck
-		if err := ack.Unmarshal(f.Body); err != nil {
-			return err
+		if err != nil && p.rerr == nil {
+			p.rerr = err
 		}
-		if ack.Code != wire.ErrNone {
-			return ackError(ack.Code, ack.Message, ack.Redirect)
-		}
-		p.mu.Lock()
-		b, err := p.pipe.Ack(f.Corr, ack.FirstSeq, int(ack.Count))
-		if err == nil {
-			p.notify()
-		}
-		p.mu.Unlock()
+		p.readMu.Unlock()
 		if err != nil {
 			return err
-		}
-		h.progress.Store(true)
-		if p.po.OnAck != nil {
-			p.po.OnAck(b.FirstSeq(), len(b.Records))
 		}
 	}
+}
+
+func isDone(conn *framed.Conn) bool {
+	select {
+	case <-conn.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// owed says whether the broker owes the session a frame: an
+// acknowledgement of a batch in flight, or a heartbeat's answer.
+func (p *Producer) owed() bool {
+	return p.inFlight() || p.hbOwed.Load() > 0
+}
+
+func (p *Producer) inFlight() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pipe.InFlight() > 0
+}
+
+// readOwn is Flush reading the acknowledgements it waits for itself, when
+// the session is up, batches are in flight and nobody else reads: true if
+// it read (then Flush looks again), false if Flush must wait instead. A
+// read error ends the session (the reader returns it); the end of ctx stops
+// the reading between frames and leaves what is owed to the reader.
+func (p *Producer) readOwn(ctx context.Context) bool {
+	if !p.readMu.TryLock() {
+		return false
+	}
+	defer p.readMu.Unlock()
+	conn, h := p.rconn, p.rh
+	if conn == nil || p.rerr != nil || !p.inFlight() {
+		return false
+	}
+	for p.inFlight() {
+		p.ownReads.Add(1)
+		if err := p.readOne(ctx, conn, h); err != nil {
+			if !errors.Is(err, framed.ErrInterrupted) {
+				p.rerr = err
+				conn.Close() // the session ends with err (readLoop returns it)
+			}
+			p.kickReader()
+			return !errors.Is(err, framed.ErrInterrupted)
+		}
+	}
+	if p.hbOwed.Load() > 0 || conn.Buffered() > 0 {
+		p.kickReader()
+	}
+	return true
+}
+
+// readOne reads one frame and takes it. Caller holds readMu.
+func (p *Producer) readOne(ctx context.Context, conn *framed.Conn, h *health) error {
+	f, err := p.l.recvContext(ctx, conn)
+	if err != nil {
+		return err
+	}
+	switch f.Type {
+	case wire.TypeHeartbeat:
+		p.l.noteHeartbeat(f)
+		h.answered.Store(true)
+		if p.hbOwed.Add(-1) < 0 {
+			p.hbOwed.Store(0) // the broker's own beat, not an answer
+		}
+		return nil
+	case wire.TypeError:
+		var m wire.Error
+		if err := m.Unmarshal(f.Body); err != nil {
+			return err
+		}
+		return ackError(m.Code, m.Message, m.Redirect)
+	case wire.TypeProduceAck:
+	default:
+		return nil
+	}
+	var ack wire.ProduceAck
+	if err := ack.Unmarshal(f.Body); err != nil {
+		return err
+	}
+	if ack.Code != wire.ErrNone {
+		return ackError(ack.Code, ack.Message, ack.Redirect)
+	}
+	p.mu.Lock()
+	b, err := p.pipe.Ack(f.Corr, ack.FirstSeq, int(ack.Count))
+	if err == nil {
+		p.notify()
+	}
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	h.progress.Store(true)
+	if p.po.OnAck != nil {
+		p.po.OnAck(b.FirstSeq(), len(b.Records))
+	}
+	return nil
 }
 
 func ackError(code wire.ErrCode, msg, redirect string) error {

@@ -19,6 +19,7 @@ package framed
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -385,6 +386,58 @@ func (c *Conn) Recv() (wire.Frame, error) {
 		return wire.Frame{}, err
 	}
 	return f, nil
+}
+
+// Buffered is how many received bytes wait to be taken by Recv: a frame
+// (or its start) that Recv returns without waiting for the network.
+func (c *Conn) Buffered() int { return c.r.Buffered() }
+
+// ErrInterrupted is RecvContext's answer when its context ended before any
+// byte of the next frame arrived; the connection is as it was.
+var ErrInterrupted = errors.New("framed: wait for the next frame interrupted")
+
+// RecvContext is Recv under a read deadline, for a caller that must stop
+// waiting when ctx ends: while no byte of the next frame has arrived, the
+// end of ctx returns ErrInterrupted and leaves the connection as it was (a
+// later Recv reads that frame whole). A frame that has begun is read whole,
+// as by Recv; the deadline passing fails the connection, as in Recv. Only
+// the goroutine that calls Recv may call it, never both at once.
+func (c *Conn) RecvContext(ctx context.Context, deadline time.Time) (wire.Frame, error) {
+	if ctx.Err() != nil {
+		return wire.Frame{}, ErrInterrupted
+	}
+	c.nc.SetReadDeadline(deadline)
+	if ctx.Done() == nil || c.r.Buffered() > 0 {
+		return c.Recv()
+	}
+	var mu sync.Mutex
+	waiting, interrupted := true, false
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if waiting {
+			interrupted = true
+			c.nc.SetReadDeadline(time.Unix(1, 0)) // wakes the Wait below at once
+		}
+	})
+	err := c.r.Wait()
+	mu.Lock()
+	waiting = false
+	wasInterrupted := interrupted
+	mu.Unlock()
+	stop()
+	if wasInterrupted {
+		c.nc.SetReadDeadline(deadline)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return wire.Frame{}, ErrInterrupted
+		}
+	}
+	if err != nil {
+		c.fail(err)
+		return wire.Frame{}, err
+	}
+	return c.Recv()
 }
 
 // Recycle hands back a body Recv returned that nothing refers to any more,

@@ -2,6 +2,7 @@ package framed
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -375,5 +376,63 @@ func TestTrySendAllocatesNothing(t *testing.T) {
 	a.TrySend(f) // the write buffer grows once
 	if n := testing.AllocsPerRun(100, func() { a.TrySend(f) }); n != 0 {
 		t.Fatalf("%.1f allocations per TrySend, want 0", n)
+	}
+}
+
+// A RecvContext whose context ends while no frame has begun returns
+// ErrInterrupted and leaves the connection whole: the next frame is read
+// as sent, and the connection has not failed.
+func TestRecvContextInterruptedKeepsTheConnection(t *testing.T) {
+	a, b := tcpPair(t, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.RecvContext(ctx, time.Now().Add(30*time.Second))
+		errc <- err
+	}()
+	cancel()
+	if err := <-errc; !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("got %v, want ErrInterrupted", err)
+	}
+	if err := b.Err(); err != nil {
+		t.Fatalf("the connection failed: %v", err)
+	}
+	if err := a.Send(wire.Frame{Type: wire.TypeHeartbeat, Corr: 9, Body: []byte("after")}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := b.RecvContext(context.Background(), time.Now().Add(10*time.Second))
+	if err != nil || f.Corr != 9 || string(f.Body) != "after" {
+		t.Fatalf("got %+v, %v; want the frame sent after the interruption", f, err)
+	}
+}
+
+// A frame that arrives while RecvContext waits is read whole, and the
+// context ending later does not touch the connection.
+func TestRecvContextReadsAFrame(t *testing.T) {
+	a, b := tcpPair(t, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan wire.Frame, 1)
+	go func() {
+		f, err := b.RecvContext(ctx, time.Now().Add(30*time.Second))
+		if err != nil {
+			t.Error(err)
+		}
+		got <- f
+	}()
+	body := bytes.Repeat([]byte("x"), 300<<10) // more than one read's worth
+	if err := a.Send(wire.Frame{Type: wire.TypeRecords, Corr: 3, Body: body}); err != nil {
+		t.Fatal(err)
+	}
+	if f := <-got; f.Corr != 3 || !bytes.Equal(f.Body, body) {
+		t.Fatalf("got corr %d, %d bytes; want the frame as sent", f.Corr, len(f.Body))
+	}
+	cancel()
+	if err := a.Send(wire.Frame{Type: wire.TypeHeartbeat, Corr: 4}); err != nil {
+		t.Fatal(err)
+	}
+	b.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if f, err := b.Recv(); err != nil || f.Corr != 4 {
+		t.Fatalf("got %+v, %v after the context ended", f, err)
 	}
 }

@@ -72,6 +72,21 @@ func NewReader(r io.Reader, maxBody int) *Reader {
 	return &Reader{r: br, max: limit(maxBody)}
 }
 
+// Buffered is how many bytes have been read from the stream and not yet
+// taken by Next.
+func (r *Reader) Buffered() int { return r.r.Buffered() }
+
+// Wait blocks until at least one byte of the next frame can be read, and
+// takes none: after an error (a read deadline that passed) the stream is as
+// it was, and the error is not kept, so a later Next reads the frame whole.
+func (r *Reader) Wait() error {
+	if r.err != nil {
+		return r.err
+	}
+	_, err := r.r.Peek(1)
+	return err
+}
+
 // Next returns the next frame. Body is freshly allocated and owned by the
 // caller (after Reuse: the Reader's, until the next call). At a clean end of stream (between frames) it returns io.EOF; an
 // end of stream inside a frame is ErrTruncated (also io.ErrUnexpectedEOF).
