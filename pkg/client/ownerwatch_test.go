@@ -116,34 +116,40 @@ func TestReconnectTriesKnownBrokersFirst(t *testing.T) {
 // names the new owner, then goes there.
 func TestRedirectToTheSilentBrokerIsNotFollowed(t *testing.T) {
 	var aConns atomic.Int32
-	var a, b, c string
+	// The brokers' handlers read each other's addresses from their own
+	// goroutines, so the addresses are atomics: the network between them and
+	// the test is no synchronization the race detector can see.
+	var aAddr, bAddr, cAddr atomic.Value
+	addr := func(v *atomic.Value) string { s, _ := v.Load().(string); return s }
 	var moved atomic.Bool
 	var redirectsToA atomic.Int32
 	owner := func() string {
 		if moved.Load() {
-			return c
+			return addr(&cAddr)
 		}
-		return a
+		return addr(&aAddr)
 	}
-	a = scriptedBrokerFunc(t, func(conn *framed.Conn, f wire.Frame, self string) {
+	a := scriptedBrokerFunc(t, func(conn *framed.Conn, f wire.Frame, self string) {
 		if f.Type == wire.TypeMetadata && aConns.Add(1) == 1 {
 			conn.Send(wire.Encode(&wire.MetadataResponse{Addr: self,
-				Brokers: []wire.BrokerInfo{{Addr: a}, {Addr: b}}}, f.Corr)) // c is new: learnt from the redirect
+				Brokers: []wire.BrokerInfo{{Addr: addr(&aAddr)}, {Addr: addr(&bAddr)}}}, f.Corr)) // c is new: learnt from the redirect
 		} // then nothing: paused
 	})
-	b = scriptedBrokerFunc(t, func(conn *framed.Conn, f wire.Frame, self string) {
+	aAddr.Store(a)
+	b := scriptedBrokerFunc(t, func(conn *framed.Conn, f wire.Frame, self string) {
 		switch f.Type {
 		case wire.TypeMetadata:
 			conn.Send(wire.Encode(&wire.MetadataResponse{Addr: self, Topics: []wire.TopicInfo{{Name: "t", OwnerAddr: owner()}}}, f.Corr))
 		case wire.TypeProduce:
 			to := owner()
-			if to == a && redirectsToA.Add(1) >= 2 {
+			if to == addr(&aAddr) && redirectsToA.Add(1) >= 2 {
 				moved.Store(true) // the cluster judged a failed and moved its topic
 			}
 			conn.Send(wire.Encode(&wire.ProduceAck{Code: wire.ErrNotOwner, Message: "not here", Redirect: to}, f.Corr))
 		}
 	})
-	c = scriptedBrokerFunc(t, func(conn *framed.Conn, f wire.Frame, self string) {
+	bAddr.Store(b)
+	c := scriptedBrokerFunc(t, func(conn *framed.Conn, f wire.Frame, self string) {
 		switch f.Type {
 		case wire.TypeMetadata:
 			conn.Send(wire.Encode(&wire.MetadataResponse{Addr: self}, f.Corr))
@@ -154,6 +160,7 @@ func TestRedirectToTheSilentBrokerIsNotFollowed(t *testing.T) {
 			}
 		}
 	})
+	cAddr.Store(c)
 	o := Options{ClientID: "test-client", ReconnectAttempts: 50, ReconnectDelay: 50 * time.Millisecond,
 		HBInterval: 40 * time.Millisecond, HBTimeout: 300 * time.Millisecond, Logger: zerolog.Nop(),
 		Discover: func(context.Context) (string, error) { return a, nil }}
