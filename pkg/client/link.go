@@ -429,16 +429,7 @@ func (l *link) heartbeat(conn *framed.Conn, done <-chan struct{}, sent func()) {
 // recv reads the next frame, giving up when the broker is silent longer than
 // HBTimeout (the broker answers every HEARTBEAT, so silence means trouble).
 func (l *link) recv(conn *framed.Conn) (wire.Frame, error) {
-	conn.SetReadDeadline(time.Now().Add(l.o.HBTimeout))
-	f, err := conn.Recv()
-	if err == nil {
-		l.heard.Store(time.Now().UnixNano())
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return f, &silentError{l.o.HBTimeout}
-	}
-	return f, err
+	return l.recvContext(context.Background(), conn)
 }
 
 // recvContext is recv for a caller that stops waiting when ctx ends
