@@ -5,7 +5,8 @@
 # systems interleaved (the order turns every round), then one table of the
 # medians. Needs root (ip netns), nats-server and redis-server (Debian:
 # apt-get install nats-server redis-server) and Go (the NATS and Redis
-# clients live in scripts/benchpeers, a module of its own).
+# clients live in scripts/benchpeers, a module of its own; the smallest
+# LogStream client, the logstream-min column, in scripts/rawclient).
 #
 #   make bench-peers                          # or:
 #   sudo scripts/bench-peers.sh bin/logstream

@@ -64,6 +64,18 @@ func scriptedBrokerFunc(t *testing.T, answer func(conn *framed.Conn, f wire.Fram
 	return ln.Addr().String()
 }
 
+// produceAck decodes a PRODUCE frame for a scripted broker: the
+// acknowledgement of all its records and the first record's payload. ok is
+// false, and the test told, for any other frame.
+func produceAck(t *testing.T, f wire.Frame) (ack wire.ProduceAck, first []byte, ok bool) {
+	var m wire.Produce
+	if f.Type != wire.TypeProduce || m.Unmarshal(f.Body) != nil || len(m.Records) == 0 {
+		t.Errorf("want a PRODUCE with records, got a %v frame", f.Type)
+		return ack, nil, false
+	}
+	return wire.ProduceAck{Topic: m.Topic, FirstSeq: m.Records[0].Seq, Count: uint32(len(m.Records))}, m.Records[0].Payload, true
+}
+
 // closedAddr is a loopback address nobody listens on: dialling it is refused.
 func closedAddr(t *testing.T) string {
 	t.Helper()

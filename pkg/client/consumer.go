@@ -127,8 +127,6 @@ func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler, hl
 	if err := conn.Send(wire.Encode(&sub, subCorr)); err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, c.interrupt(conn))
-	defer stop()
 	conn.ReuseBodies()
 	var m wire.Records // reused: its Records slice is decoded into batch after batch
 	started := false
@@ -136,7 +134,13 @@ func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler, hl
 		if c.grouped() && ctx.Err() != nil {
 			return c.leave(conn, ctx.Err())
 		}
-		f, err := c.l.recv(conn)
+		// The end of ctx interrupts a wait for the next frame, so a group
+		// member leaves the group from here (this goroutine alone sends its
+		// acknowledgements), after the last of them.
+		f, err := c.l.recvContext(ctx, conn)
+		if errors.Is(err, framed.ErrInterrupted) {
+			return c.end(conn, ctx.Err())
+		}
 		if err != nil {
 			return err
 		}
@@ -188,23 +192,6 @@ func (c *Consumer) session(ctx context.Context, conn *framed.Conn, h Handler, hl
 const subCorr = 1
 
 func (c *Consumer) grouped() bool { return c.co.Group != "" }
-
-// interrupt returns what ends a session when ctx ends. A plain consumer
-// just closes the connection. A group member must leave the group from the
-// session's goroutine (which alone sends acknowledgements) after the last
-// of them: a heartbeat wakes its receive (the broker answers it) and the
-// loop sees ctx ended.
-func (c *Consumer) interrupt(conn *framed.Conn) func() {
-	if !c.grouped() {
-		return func() { conn.Close() }
-	}
-	return func() {
-		hb := wire.Heartbeat{NodeID: c.o.ClientID, Role: c.o.Role, UnixNano: time.Now().UnixNano()}
-		if conn.Send(wire.Encode(&hb, 0)) != nil {
-			conn.Close()
-		}
-	}
-}
 
 // end is how a session ends for why, an error or ErrStop of the handler's:
 // a group member leaves the group first.

@@ -426,13 +426,9 @@ func (l *link) heartbeat(conn *framed.Conn, done <-chan struct{}, sent func()) {
 	}
 }
 
-// recv reads the next frame, giving up when the broker is silent longer than
-// HBTimeout (the broker answers every HEARTBEAT, so silence means trouble).
-func (l *link) recv(conn *framed.Conn) (wire.Frame, error) {
-	return l.recvContext(context.Background(), conn)
-}
-
-// recvContext is recv for a caller that stops waiting when ctx ends
+// recvContext reads the next frame, giving up when the broker is silent
+// longer than HBTimeout (the broker answers every HEARTBEAT, so silence
+// means trouble); the end of ctx stops a wait for a frame not yet begun
 // (framed.ErrInterrupted, the connection as it was).
 func (l *link) recvContext(ctx context.Context, conn *framed.Conn) (wire.Frame, error) {
 	f, err := conn.RecvContext(ctx, time.Now().Add(l.o.HBTimeout))

@@ -154,9 +154,8 @@ func TestRedirectToTheSilentBrokerIsNotFollowed(t *testing.T) {
 		case wire.TypeMetadata:
 			conn.Send(wire.Encode(&wire.MetadataResponse{Addr: self}, f.Corr))
 		case wire.TypeProduce:
-			var m wire.Produce
-			if m.Unmarshal(f.Body) == nil {
-				conn.Send(wire.Encode(&wire.ProduceAck{Topic: m.Topic, FirstSeq: m.Records[0].Seq, Count: uint32(len(m.Records))}, f.Corr))
+			if ack, _, ok := produceAck(t, f); ok {
+				conn.Send(wire.Encode(&ack, f.Corr))
 			}
 		}
 	})

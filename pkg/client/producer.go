@@ -441,11 +441,8 @@ func (p *Producer) readLoop(conn *framed.Conn, h *health) error {
 		for err == nil && (p.owed() || conn.Buffered() > 0) {
 			err = p.readOne(context.Background(), conn, h)
 		}
-		if err == nil && isDone(conn) {
-			err = conn.Err()
-			if err == nil {
-				err = framed.ErrClosed
-			}
+		if err == nil {
+			err = conn.Err() // set once the connection is closing: its cause
 		}
 		if err != nil && p.rerr == nil {
 			p.rerr = err
@@ -454,15 +451,6 @@ func (p *Producer) readLoop(conn *framed.Conn, h *health) error {
 		if err != nil {
 			return err
 		}
-	}
-}
-
-func isDone(conn *framed.Conn) bool {
-	select {
-	case <-conn.Done():
-		return true
-	default:
-		return false
 	}
 }
 
@@ -495,12 +483,13 @@ func (p *Producer) readOwn(ctx context.Context) bool {
 	for p.inFlight() {
 		p.ownReads.Add(1)
 		if err := p.readOne(ctx, conn, h); err != nil {
-			if !errors.Is(err, framed.ErrInterrupted) {
-				p.rerr = err
-				conn.Close() // the session ends with err (readLoop returns it)
+			p.kickReader() // what is still owed is the session reader's again
+			if errors.Is(err, framed.ErrInterrupted) {
+				return false // ctx ended: Flush returns
 			}
-			p.kickReader()
-			return !errors.Is(err, framed.ErrInterrupted)
+			p.rerr = err
+			conn.Close() // the session ends with err (readLoop returns it)
+			return true
 		}
 	}
 	if p.hbOwed.Load() > 0 || conn.Buffered() > 0 {
@@ -519,8 +508,14 @@ func (p *Producer) readOne(ctx context.Context, conn *framed.Conn, h *health) er
 	case wire.TypeHeartbeat:
 		p.l.noteHeartbeat(f)
 		h.answered.Store(true)
-		if p.hbOwed.Add(-1) < 0 {
-			p.hbOwed.Store(0) // the broker's own beat, not an answer
+		// One owed answer fewer; none owed, it was the broker's own beat.
+		// (Not Add(-1) then a reset to 0: a heartbeat sent between the
+		// two would be forgotten.)
+		for {
+			n := p.hbOwed.Load()
+			if n == 0 || p.hbOwed.CompareAndSwap(n, n-1) {
+				break
+			}
 		}
 		return nil
 	case wire.TypeError:

@@ -62,15 +62,14 @@ func ackingBroker(t *testing.T, release <-chan struct{}, conns *atomic.Int32) st
 		if f.Type != wire.TypeProduce {
 			return
 		}
-		var m wire.Produce
-		if err := m.Unmarshal(f.Body); err != nil {
-			t.Error(err)
+		ack, first, ok := produceAck(t, f)
+		if !ok {
 			return
 		}
-		if string(m.Records[0].Payload) == "held" {
+		if string(first) == "held" {
 			<-release
 		}
-		conn.Send(wire.Encode(&wire.ProduceAck{Topic: m.Topic, FirstSeq: m.Records[0].Seq, Count: uint32(len(m.Records))}, f.Corr))
+		conn.Send(wire.Encode(&ack, f.Corr))
 	})
 }
 
@@ -107,9 +106,10 @@ func TestFlushReadsItsOwnAcknowledgement(t *testing.T) {
 	if p.Acked() != n {
 		t.Fatalf("%d acknowledged, want %d", p.Acked(), n)
 	}
-	// The first may go before the session is up, and so through its reader.
-	if got := p.ownReads.Load(); got < n-1 {
-		t.Fatalf("Flush read %d acknowledgements itself, want at least %d of %d", got, n-1, n)
+	// The first may go before the session is up, and so through its reader;
+	// the second's Flush may find that reader still finishing with the first.
+	if got := p.ownReads.Load(); got < n-2 {
+		t.Fatalf("Flush read %d acknowledgements itself, want at least %d of %d", got, n-2, n)
 	}
 }
 

@@ -341,18 +341,21 @@ func TestTrySendAfterAnEarlierWriteDeadline(t *testing.T) {
 	}
 }
 
+// drain reads and drops every frame c receives until it closes.
+func drain(c *Conn) {
+	c.ReuseBodies()
+	for {
+		if _, err := c.Recv(); err != nil {
+			return
+		}
+	}
+}
+
 // A Send the socket takes at once allocates nothing either: it is how a
 // broker answers a client and a producer writes its batches.
 func TestDirectSendAllocatesNothing(t *testing.T) {
 	a, b := tcpPair(t, 4)
-	go func() {
-		b.ReuseBodies()
-		for {
-			if _, err := b.Recv(); err != nil {
-				return
-			}
-		}
-	}()
+	go drain(b)
 	f := wire.Frame{Type: wire.TypeHeartbeat, Body: make([]byte, 100)}
 	a.SendBorrowed(f) // the write buffer grows once
 	if n := testing.AllocsPerRun(100, func() { a.SendBorrowed(f) }); n != 0 {
@@ -364,14 +367,7 @@ func TestDirectSendAllocatesNothing(t *testing.T) {
 // acknowledgement and every frame to a peer.
 func TestTrySendAllocatesNothing(t *testing.T) {
 	a, b := tcpPair(t, 4)
-	go func() {
-		b.ReuseBodies()
-		for {
-			if _, err := b.Recv(); err != nil {
-				return
-			}
-		}
-	}()
+	go drain(b)
 	f := wire.Frame{Type: wire.TypeHeartbeat, Body: make([]byte, 100)}
 	a.TrySend(f) // the write buffer grows once
 	if n := testing.AllocsPerRun(100, func() { a.TrySend(f) }); n != 0 {

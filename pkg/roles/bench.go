@@ -398,9 +398,9 @@ func fmtPct(m map[string]float64) string {
 
 // sendStampEvery: an unpaced batched run takes the send time of one record
 // in this many for its ack latency percentiles (every record with --rate;
-// --sync times each record itself, see benchSync). A clock read per record cost the bench as much CPU as encoding
-// the record (measured: a quarter of the client's CPU), CPU that the broker
-// on the same cores then did not get.
+// --sync times each record itself, see benchSync). A clock read per record
+// cost the bench as much CPU as encoding the record (measured: a quarter of
+// the client's CPU), CPU that the broker on the same cores then did not get.
 const sendStampEvery = 16
 
 func benchProduce(ctx context.Context, p *client.Producer, payload []byte, count int, rate float64, sync bool, sent []int64, lat *latencies) error {
